@@ -1,0 +1,82 @@
+"""A case of accompagnement global and its appointments.
+
+The `state` column holds the lifecycle state as a plain string; which values and moves are
+legal is the business of `workflow.lifecycle`, not of this table.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from sqlalchemy import JSON, Boolean, Date, ForeignKey, Index, Integer, String
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from models.base import Base, UTCDateTime
+from models.people import Person
+
+
+class Case(Base):
+    __tablename__ = "case_file"
+    __table_args__ = (
+        Index("ix_case_file_agence_state", "agence", "state"),
+        Index("ix_case_file_conseiller_state", "conseiller_id", "state"),
+        Index("ix_case_file_state_contract_end", "state", "contract_end"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    reference: Mapped[str] = mapped_column(String(40), unique=True)
+    person_id: Mapped[int] = mapped_column(ForeignKey("person.id"), index=True)
+    convention_code: Mapped[str] = mapped_column(String(3))
+    # Pinned when the contract is signed: the version in force that day (avenants).
+    convention_version_id: Mapped[int | None] = mapped_column(ForeignKey("convention_version.id"))
+    agence: Mapped[str] = mapped_column(String(64))
+    state: Mapped[str] = mapped_column(String(20), index=True)
+
+    conseiller_id: Mapped[str | None] = mapped_column(ForeignKey("professional.id"))
+    referent_social_id: Mapped[str | None] = mapped_column(ForeignKey("professional.id"))
+    orienteur_id: Mapped[str] = mapped_column(ForeignKey("professional.id"))
+    origin: Mapped[str] = mapped_column(String(24))
+
+    consent: Mapped[bool] = mapped_column(Boolean, default=False)
+    barriers: Mapped[list[str]] = mapped_column(JSON, default=list)
+    other_barrier_agreed: Mapped[bool] = mapped_column(Boolean, default=False)
+
+    diagnostic_kind: Mapped[str | None] = mapped_column(String(24))
+    conseiller_opinion: Mapped[str | None] = mapped_column(String(16))
+    referent_opinion: Mapped[str | None] = mapped_column(String(16))
+
+    orientation_date: Mapped[date] = mapped_column(Date)
+    diagnostic_date: Mapped[date | None] = mapped_column(Date)
+    contract_start: Mapped[date | None] = mapped_column(Date)
+    contract_end: Mapped[date | None] = mapped_column(Date)
+    renewal_count: Mapped[int] = mapped_column(Integer, default=0)
+    renewal_date: Mapped[date | None] = mapped_column(Date)
+    exit_date: Mapped[date | None] = mapped_column(Date)
+    exit_reason: Mapped[str | None] = mapped_column(String(40))
+
+    # Optimistic lock: two writers of one case cannot both win silently.
+    version: Mapped[int] = mapped_column(Integer, nullable=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+    person: Mapped[Person] = relationship(lazy="joined")
+    appointments: Mapped[list[Appointment]] = relationship(
+        back_populates="case", order_by="Appointment.planned_at"
+    )
+
+    __mapper_args__ = {"version_id_col": version}  # noqa: RUF012  (SQLAlchemy reads it as is)
+
+
+class Appointment(Base):
+    __tablename__ = "appointment"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    external_id: Mapped[str] = mapped_column(String(64), unique=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("case_file.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(16))  # diagnostic, social, emploi, tripartite
+    professional_id: Mapped[str | None] = mapped_column(ForeignKey("professional.id"))
+    planned_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    outcome: Mapped[str] = mapped_column(String(16))  # prevu, honore, absent, excuse
+    outcome_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+    case: Mapped[Case] = relationship(back_populates="appointments")

@@ -1,0 +1,388 @@
+"""The `accompagnement` command: parse, call `workflow`, print.
+
+Exit codes: 0 success; 1 the command ran but found a problem (rejected events, a broken
+audit chain); 2 bad usage, configuration or input that could not be read.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+from collections.abc import Callable, Sequence
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import func, select
+
+from models import Professional, RejectedEvent, database_url, make_engine, make_session_factory
+from workflow import audit, database, directory
+from workflow.clock import PARIS, Clock, SystemClock
+from workflow.conventions import load_book
+from workflow.errors import NotFound, WorkflowError
+from workflow.events import json_schema
+from workflow.ingest import ingest_lines
+from workflow.lifecycle import TRIGGERS, mermaid
+from workflow.services import Context
+from workflow.unit_of_work import UnitOfWork
+from workflow.views import case_view
+
+EXIT_OK, EXIT_PROBLEM, EXIT_USAGE = 0, 1, 2
+
+
+class Runtime:
+    """The database and conventions one command works with."""
+
+    def __init__(self, url: str, clock: Clock | None = None, check_schema: bool = True) -> None:
+        self.url = url
+        self.engine = make_engine(url)
+        if check_schema and not database.is_current(self.engine):
+            raise WorkflowError(f"database {url} has no schema yet: run `accompagnement db upgrade`")
+        self.sessions = make_session_factory(self.engine)
+        self.clock = clock or SystemClock()
+        self._ctx: Context | None = None
+
+    def uow(self) -> UnitOfWork:
+        return UnitOfWork(self.sessions)
+
+    @property
+    def ctx(self) -> Context:
+        if self._ctx is None:
+            self._ctx = Context.open(self.uow(), self.clock, load_book())
+        return self._ctx
+
+
+def _print_table(rows: Sequence[Sequence[Any]], headers: Sequence[str]) -> None:
+    cells = [[("" if v is None else str(v)) for v in row] for row in rows]
+    widths = [max(len(h), *(len(r[i]) for r in cells)) if cells else len(h) for i, h in enumerate(headers)]
+    print("  ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True)))
+    print("  ".join("-" * w for w in widths))
+    for row in cells:
+        print("  ".join(v.ljust(w) for v, w in zip(row, widths, strict=True)))
+
+
+# --- commands ----------------------------------------------------------------------------
+
+
+def cmd_db_upgrade(args: argparse.Namespace) -> int:
+    rt = Runtime(args.database_url, check_schema=False)
+    database.upgrade(rt.engine)
+    rt.ctx  # records the conventions, so a bad conventions file shows up now  # noqa: B018
+    print(f"database {rt.url} is at the latest schema; conventions recorded")
+    return EXIT_OK
+
+
+def cmd_conventions_list(args: argparse.Namespace) -> int:
+    book = load_book()
+    if args.json:
+        data = [
+            {
+                "code": c.code,
+                "version": c.version,
+                "name": c.name,
+                "effective_from": c.effective_from.isoformat(),
+                "seeds": list(c.seeds),
+                "figures": c.figures(),
+                "defaulted": list(c.defaulted),
+            }
+            for c in book.all()
+        ]
+        print(json.dumps(data, indent=2, ensure_ascii=False))
+        return EXIT_OK
+    for conv in book.all():
+        print(f"{conv.code} / {conv.version}: {conv.name}")
+        print(f"    in force from {conv.effective_from.isoformat()}; seeds {', '.join(conv.seeds)}")
+        for name, value in conv.figures().items():
+            if value is None:
+                continue
+            mark = "  (défaut)" if name in conv.defaulted else ""
+            print(f"    {name:32} {value}{mark}")
+    print("\n(défaut): the convention does not state this figure; the [defaults] value applies.")
+    return EXIT_OK
+
+
+def cmd_professionals_import(args: argparse.Namespace) -> int:
+    rt = Runtime(args.database_url)
+    path = Path(args.file)
+    with path.open(encoding="utf-8", newline="") as fh:
+        rows = directory.read_csv(fh, str(path))
+    with rt.uow() as uow:
+        report = directory.import_rows(uow.session, rows)
+        uow.commit()
+    print(f"{path}: {report.added} added, {report.updated} updated, {report.unchanged} unchanged")
+    return EXIT_OK
+
+
+def cmd_professionals_list(args: argparse.Namespace) -> int:
+    rt = Runtime(args.database_url)
+    with rt.uow() as uow:
+        pros = uow.session.scalars(
+            select(Professional).order_by(Professional.departement, Professional.agence, Professional.id)
+        )
+        rows = [(p.id, p.role, p.name, p.agence, p.territory, "yes" if p.active else "no") for p in pros]
+    _print_table(rows, ("id", "role", "name", "agence", "territory", "active"))
+    return EXIT_OK
+
+
+def cmd_events_ingest(args: argparse.Namespace) -> int:
+    rt = Runtime(args.database_url)
+    path = Path(args.file)
+    with path.open(encoding="utf-8") as fh:
+        report = ingest_lines(rt.uow(), rt.ctx, fh, path.name)
+    print(report.summary())
+    for rejection in report.rejections:
+        print(f"  rejected {rejection}")
+    if report.rejected > len(report.rejections):
+        print(f"  … and {report.rejected - len(report.rejections)} more: `accompagnement events rejected`")
+    return EXIT_PROBLEM if report.rejected else EXIT_OK
+
+
+def cmd_events_rejected(args: argparse.Namespace) -> int:
+    rt = Runtime(args.database_url)
+    with rt.uow() as uow:
+        total = uow.session.scalar(select(func.count()).select_from(RejectedEvent)) or 0
+        rows = uow.session.scalars(select(RejectedEvent).order_by(RejectedEvent.id.desc()).limit(args.limit))
+        table = [
+            (
+                r.id,
+                r.rejected_at.astimezone(PARIS).strftime("%Y-%m-%d %H:%M"),
+                r.source,
+                r.event_id,
+                r.type,
+                r.reason,
+            )
+            for r in rows
+        ]
+    _print_table(table, ("id", "rejected (Paris)", "source", "event_id", "type", "reason"))
+    print(f"{len(table)} shown of {total} rejected event(s)")
+    return EXIT_OK
+
+
+def cmd_events_schema(args: argparse.Namespace) -> int:
+    text = json.dumps(json_schema(), indent=2, ensure_ascii=False) + "\n"
+    if args.output:
+        Path(args.output).write_text(text, encoding="utf-8")
+        print(f"JSON Schema written to {args.output}")
+    else:
+        sys.stdout.write(text)
+    return EXIT_OK
+
+
+def cmd_case_show(args: argparse.Namespace) -> int:
+    rt = Runtime(args.database_url)
+    with rt.uow() as uow:
+        view = case_view(uow.session, rt.ctx, args.ref)
+    if args.json:
+        print(json.dumps(view, indent=2, ensure_ascii=False))
+    else:
+        _print_case(view)
+    return EXIT_OK
+
+
+def _print_case(v: dict[str, Any]) -> None:
+    p, b, d = v["person"], v["binome"], v["dates"]
+    print(f"Case {v['reference']}  —  state: {v['state']}")
+    registered = "registered" if p["registered"] else "NOT registered"
+    pinned = " (pinned at signature)" if v["convention"]["pinned"] else ""
+    print(f"  person        {p['ft_identifier']} ({p['status']}, {registered}), agence {p['agence']}")
+    print(f"  convention    {v['convention']['code']}{pinned}")
+    print(
+        f"  binôme        conseiller {b['conseiller'] or '—'}; référent social {b['referent_social'] or '—'}"
+    )
+    print(f"  orienteur     {v['orienteur']} via {v['origin']}; consent {'yes' if v['consent'] else 'no'}")
+    print(f"  diagnostic    {v['diagnostic']['kind'] or '—'} {v['diagnostic']['date'] or ''}")
+    print("  dates         " + ", ".join(f"{k} {val}" for k, val in d.items() if val))
+    print(
+        f"  renewals      {v['renewals']} (renewal still possible: {'yes' if v['can_still_renew'] else 'no'})"
+    )
+    if v["exit_reason"]:
+        print(f"  exit reason   {v['exit_reason']}")
+    if v["deadlines"]:
+        print("  deadlines")
+        for dl in v["deadlines"]:
+            print(f"    {dl['name']:40} {dl['due']}  {dl['status']}")
+    if v["appointments"]:
+        print("  appointments")
+        for a in v["appointments"]:
+            print(f"    {a['planned_at']}  {a['kind']:10} {a['outcome']}")
+    print(f"  history (audit chain {v['chain']})")
+    for h in v["history"]:
+        reason = f" reason={h['reason']}" if h["reason"] else ""
+        move = f"{h['from'] or '∅'} → {h['to']}"
+        by = f"by {h['actor']}{reason}"
+        print(f"    {h['seq']:>3} {h['when']}  {h['trigger']:20} {move:28} {by}  [{h['event_id']}]")
+
+
+def cmd_audit_verify(args: argparse.Namespace) -> int:
+    rt = Runtime(args.database_url)
+    with rt.uow() as uow:
+        report = audit.verify_chains(uow.session)
+    print(f"checked {report.rows} log row(s) in {report.cases} chain(s)")
+    if report.ok:
+        print("every chain is intact")
+        return EXIT_OK
+    print(f"{len(report.breaks)} broken chain(s); first bad row of each:")
+    for brk in report.breaks:
+        print(f"  {brk}")
+    return EXIT_PROBLEM
+
+
+def cmd_audit_export(args: argparse.Namespace) -> int:
+    rt = Runtime(args.database_url)
+    flt = audit.LogFilter(
+        case_reference=args.case,
+        actor_id=args.actor,
+        trigger=args.trigger,
+        since=args.since,
+        until=args.until,
+    )
+    with rt.uow() as uow:
+        rows = audit.export_rows(uow.session, flt)
+        if args.output:
+            with open(args.output, "w", encoding="utf-8", newline="") as out:
+                count = audit.write_export(rows, out, args.format)
+            print(f"{count} row(s) written to {args.output}", file=sys.stderr)
+        else:
+            audit.write_export(rows, sys.stdout, args.format)
+    return EXIT_OK
+
+
+def cmd_lifecycle_diagram(args: argparse.Namespace) -> int:
+    sys.stdout.write(mermaid())
+    return EXIT_OK
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from workflow.demo import DemoSettings, run_demo
+
+    settings = DemoSettings(
+        departement=args.departement,
+        agences=args.agences,
+        conseillers_per_agence=args.conseillers,
+        start=args.start,
+        months=args.months,
+        seed=args.seed,
+        output_dir=Path(args.output_dir),
+    )
+    return run_demo(settings, args.database_url, progress=not args.no_progress)
+
+
+# --- parser ------------------------------------------------------------------------------
+
+
+def _day(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a date like 2026-03-31") from None
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="accompagnement",
+        description="Accompagnement global: cases, events and audit log (France Travail + Département).",
+    )
+    parser.add_argument(
+        "--database-url", default=None, help="default: $DATABASE_URL or sqlite:///accompagnement.db"
+    )
+    parser.add_argument("-v", "--verbose", action="store_true", help="log what happens (to stderr)")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def group(name: str, help_text: str) -> argparse._SubParsersAction[argparse.ArgumentParser]:
+        return sub.add_parser(name, help=help_text).add_subparsers(
+            dest="action", required=True, metavar="ACTION"
+        )
+
+    def command(
+        parent: Any, name: str, func: Callable[[argparse.Namespace], int], help_text: str
+    ) -> argparse.ArgumentParser:
+        p: argparse.ArgumentParser = parent.add_parser(name, help=help_text, description=help_text)
+        p.set_defaults(func=func)
+        return p
+
+    db = group("db", "database schema")
+    command(
+        db,
+        "upgrade",
+        cmd_db_upgrade,
+        "create or migrate the schema (Alembic) and record the conventions",
+    )
+
+    conv = group("conventions", "the conventions' figures")
+    command(conv, "list", cmd_conventions_list, "list every convention version and its figures").add_argument(
+        "--json", action="store_true"
+    )
+
+    pro = group("professionals", "the directory of professionals")
+    command(
+        pro, "import", cmd_professionals_import, "import or update professionals from a CSV file"
+    ).add_argument("file")
+    command(pro, "list", cmd_professionals_list, "list the directory")
+
+    ev = group("events", "events from other systems (JSON Lines)")
+    command(ev, "ingest", cmd_events_ingest, "apply a JSON Lines file of events").add_argument("file")
+    command(ev, "rejected", cmd_events_rejected, "list rejected events, newest first").add_argument(
+        "--limit", type=int, default=50
+    )
+    command(ev, "schema", cmd_events_schema, "print the events' JSON Schema").add_argument("--output", "-o")
+
+    case = group("case", "one case")
+    show = command(case, "show", cmd_case_show, "a case's state, dates, deadlines, binôme and history")
+    show.add_argument("ref", help="case reference or France Travail identifier")
+    show.add_argument("--json", action="store_true")
+
+    au = group("audit", "the transition log")
+    command(au, "verify", cmd_audit_verify, "recompute every hash chain and name the first broken row")
+    export = command(au, "export", cmd_audit_export, "export log rows as CSV or JSON Lines")
+    export.add_argument("--format", choices=("csv", "json"), default="csv")
+    export.add_argument("--case", help="case reference")
+    export.add_argument("--actor", help="professional id")
+    export.add_argument("--trigger", choices=("orienter", *TRIGGERS))
+    export.add_argument("--since", type=_day, help="first day (inclusive), YYYY-MM-DD")
+    export.add_argument("--until", type=_day, help="last day (inclusive), YYYY-MM-DD")
+    export.add_argument("--output", "-o", help="file to write (default: standard output)")
+
+    life = group("lifecycle", "the state machine")
+    command(life, "diagram", cmd_lifecycle_diagram, "print the lifecycle as a mermaid diagram")
+
+    demo = command(
+        sub,
+        "demo",
+        cmd_demo,
+        "simulate a year of a synthetic département through the real ingestion path",
+    )
+    demo.add_argument("--departement", default="67", help="convention to simulate: 35, 67 or 82 (default 67)")
+    demo.add_argument("--agences", type=int, default=3)
+    demo.add_argument("--conseillers", type=int, default=2, help="dedicated conseillers per agence")
+    demo.add_argument("--start", type=_day, default=date(2026, 1, 1), help="first day of the simulated year")
+    demo.add_argument("--months", type=int, default=12)
+    demo.add_argument("--seed", type=int, default=2026)
+    demo.add_argument("--output-dir", default="demo-output", help="where the generated files go")
+    demo.add_argument("--no-progress", action="store_true")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.INFO if args.verbose else logging.WARNING,
+        format="%(asctime)s %(levelname)s %(name)s %(message)s",
+    )
+    if args.command != "demo":
+        args.database_url = args.database_url or database_url()
+    try:
+        result: int = args.func(args)
+        return result
+    except BrokenPipeError:  # output piped into `head` and closed early: not an error
+        sys.stdout = open(os.devnull, "w")  # noqa: SIM115  (silence the flush at exit)
+        return EXIT_OK
+    except NotFound as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_PROBLEM
+    except (WorkflowError, OSError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
