@@ -1,0 +1,137 @@
+"""Fixtures shared by every tier.
+
+The database is SQLite in a temporary folder unless TEST_DATABASE_URL names another
+(`.ci/run` runs the suite again on PostgreSQL). With ACCOMPAGNEMENT_REQUIRE_SERVICES=1, as in
+CI, a database that cannot be reached fails the run instead of skipping its tests.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+from sqlalchemy import Engine, MetaData, select, text
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.orm import Session, sessionmaker
+
+from models import Base, Case, TransitionLog, make_engine, make_session_factory
+from tests.factories import PROFESSIONALS_CSV
+from workflow import database, directory
+from workflow.clock import ManualClock
+from workflow.conventions import load_book
+from workflow.events import parse_object
+from workflow.ingest import IngestReport, ingest_lines
+from workflow.services import Context, Outcome, apply_event
+from workflow.unit_of_work import UnitOfWork
+
+REQUIRE_SERVICES = os.environ.get("ACCOMPAGNEMENT_REQUIRE_SERVICES") == "1"
+
+
+def service_unavailable(what: str) -> None:
+    """Skip a test whose service is missing, or fail it when CI requires every service."""
+    if REQUIRE_SERVICES:
+        pytest.fail(f"{what} is required (ACCOMPAGNEMENT_REQUIRE_SERVICES=1) but unavailable")
+    pytest.skip(f"{what} unavailable")
+
+
+@pytest.fixture(scope="session")
+def database_url(tmp_path_factory: pytest.TempPathFactory) -> str:
+    return os.environ.get("TEST_DATABASE_URL") or f"sqlite:///{tmp_path_factory.mktemp('db') / 'test.db'}"
+
+
+@pytest.fixture(scope="session")
+def engine(database_url: str) -> Iterator[Engine]:
+    engine = make_engine(database_url)
+    try:
+        with engine.connect():
+            pass
+    except OperationalError as exc:
+        service_unavailable(f"database {database_url} ({exc.orig})")
+    _drop_everything(engine)
+    database.upgrade(engine)
+    yield engine
+    engine.dispose()
+
+
+def _drop_everything(engine: Engine) -> None:
+    meta = MetaData()
+    meta.reflect(engine)
+    meta.drop_all(engine)
+
+
+@pytest.fixture
+def db(engine: Engine) -> Iterator[Engine]:
+    """The migrated database, emptied after the test."""
+    yield engine
+    tables = [t.name for t in reversed(Base.metadata.sorted_tables)]
+    with engine.begin() as conn:
+        if engine.dialect.name == "postgresql":
+            conn.execute(text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
+        else:
+            for name in tables:
+                conn.execute(text(f"DELETE FROM {name}"))
+
+
+@pytest.fixture
+def clock() -> ManualClock:
+    return ManualClock(datetime(2026, 3, 2, 8, 0, tzinfo=UTC))
+
+
+class Harness:
+    """Drives the service layer the way the ingestion path does, one committed event at a time."""
+
+    def __init__(self, sessions: sessionmaker[Session], ctx: Context) -> None:
+        self.sessions = sessions
+        self.ctx = ctx
+
+    def apply(self, *events: dict[str, Any]) -> list[Outcome]:
+        outcomes = []
+        for data in events:
+            with UnitOfWork(self.sessions) as uow:
+                outcomes.append(apply_event(uow.session, self.ctx, parse_object(data)))
+                uow.commit()
+        return outcomes
+
+    def ingest(self, lines: list[str], source: str = "test.jsonl") -> IngestReport:
+        return ingest_lines(UnitOfWork(self.sessions), self.ctx, lines, source)
+
+    def ingest_events(self, events: list[dict[str, Any]]) -> IngestReport:
+        return self.ingest([json.dumps(e) for e in events])
+
+    def case(self, ref: str) -> Case:
+        with self.sessions() as session:
+            case = session.scalar(select(Case).where(Case.reference == ref))
+            assert case is not None, f"no case {ref}"
+            session.expunge_all()
+            return case
+
+    def log(self, ref: str) -> list[TransitionLog]:
+        with self.sessions() as session:
+            rows = list(
+                session.scalars(
+                    select(TransitionLog)
+                    .where(TransitionLog.case_reference == ref)
+                    .order_by(TransitionLog.seq)
+                )
+            )
+            session.expunge_all()
+            return rows
+
+
+def make_harness(db: Engine, clock: ManualClock, override: Any = None) -> Harness:
+    sessions = make_session_factory(db)
+    with UnitOfWork(sessions) as uow:
+        directory.import_rows(uow.session, directory.read_csv(io.StringIO(PROFESSIONALS_CSV), "test"))
+        uow.commit()
+    ctx = Context.open(UnitOfWork(sessions), clock, load_book(override))
+    return Harness(sessions, ctx)
+
+
+@pytest.fixture
+def harness(db: Engine, clock: ManualClock) -> Harness:
+    return make_harness(db, clock)

@@ -1,0 +1,193 @@
+"""Ingestion: good lines apply, bad lines are explained and stored, nothing lands half-way."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from sqlalchemy import func, select
+
+from models import Appointment, Case, ProcessedEvent, RejectedEvent, TransitionLog
+from tests.conftest import Harness
+from tests.factories import Story
+from workflow.services import Status
+
+
+def counts(h: Harness) -> dict[str, int]:
+    with h.sessions() as s:
+        return {
+            table.__tablename__: s.scalar(select(func.count()).select_from(table)) or 0
+            for table in (Case, TransitionLog, ProcessedEvent, RejectedEvent, Appointment)
+        }
+
+
+def rejected(h: Harness) -> list[RejectedEvent]:
+    with h.sessions() as s:
+        rows = list(s.scalars(select(RejectedEvent).order_by(RejectedEvent.id)))
+        s.expunge_all()
+        return rows
+
+
+def test_a_file_of_good_events_takes_a_case_to_its_contract(harness: Harness) -> None:
+    story = Story()
+    report = harness.ingest_events(story.until_contract())
+    assert (report.applied, report.duplicates, report.rejected) == (4, 0, 0)
+    case = harness.case(story.ref)
+    assert case.state == "contrat"
+    assert [r.trigger for r in harness.log(story.ref)] == [
+        "orienter", "affecter_binome", "poser_diagnostic", "signer_contrat",
+    ]  # fmt: skip
+
+
+def test_a_replayed_event_changes_nothing_and_says_so(harness: Harness) -> None:
+    story = Story()
+    events = story.until_contract()
+    harness.ingest_events(events)
+    before = counts(harness)
+    report = harness.ingest_events(events)
+    assert (report.applied, report.duplicates, report.rejected) == (0, 4, 0)
+    assert counts(harness) == before
+    outcome = harness.apply(events[1])[0]
+    assert outcome.status == Status.DUPLICATE and "already applied" in outcome.message
+
+
+def test_the_same_event_twice_in_one_file_applies_once(harness: Harness) -> None:
+    story = Story()
+    orientation = story.orientation()
+    report = harness.ingest_events([orientation, orientation, story.binome()])
+    assert (report.applied, report.duplicates) == (2, 1)
+
+
+def test_a_reused_event_id_with_other_content_is_rejected(harness: Harness) -> None:
+    story = Story()
+    harness.ingest_events([story.orientation(), story.binome()])
+    forged = story.diagnostic()
+    forged["event_id"] = f"{story.ref}-2"
+    report = harness.ingest_events([forged])
+    assert report.rejected == 1
+    assert "already used by a different binome_assigned event" in report.rejections[0].reason
+    assert harness.case(story.ref).state == "reperage"
+
+
+def test_bad_lines_are_reported_by_line_number_and_good_lines_still_apply(harness: Harness) -> None:
+    story = Story()
+    missing = story.binome()
+    del missing["conseiller_id"]
+    naive = story.diagnostic()
+    naive["occurred_at"] = "2026-03-10 10:00"
+    unknown = {**story.contract(), "type": "contract_cancelled"}
+    lines = [
+        json.dumps(story.orientation()),
+        "{not json",
+        json.dumps(missing),
+        "",
+        json.dumps(unknown),
+        json.dumps(naive),
+        json.dumps(story.binome(days=0)),
+    ]
+    report = harness.ingest(lines, source="flux.jsonl")
+    assert (report.applied, report.rejected) == (2, 4)
+    where = {r.source: r.reason for r in report.rejections}
+    assert where["flux.jsonl:2"].startswith("malformed JSON")
+    assert where["flux.jsonl:3"] == "missing field 'conseiller_id'"
+    assert where["flux.jsonl:5"].startswith("unknown event type 'contract_cancelled'")
+    assert where["flux.jsonl:6"].startswith("field 'occurred_at'")
+    stored = rejected(harness)
+    assert [r.source for r in stored] == ["flux.jsonl:2", "flux.jsonl:3", "flux.jsonl:5", "flux.jsonl:6"]
+    assert stored[0].raw == "{not json"
+    assert stored[1].event_id == missing["event_id"] and stored[1].type == "binome_assigned"
+    assert harness.case(story.ref).conseiller_id == "C67"
+
+
+def test_an_illegal_transition_is_a_rejection_with_the_guards_message(harness: Harness) -> None:
+    story = Story()
+    harness.ingest_events([story.orientation(), story.binome()])
+    before = counts(harness)
+    report = harness.ingest_events([story.contract()])
+    assert report.rejected == 1
+    reason = report.rejections[0].reason
+    assert reason.startswith("signer_contrat refused from state reperage: not allowed from reperage")
+    after = counts(harness)
+    assert after["rejected_event"] == before["rejected_event"] + 1
+    assert {k: v for k, v in after.items() if k != "rejected_event"} == {
+        k: v for k, v in before.items() if k != "rejected_event"
+    }
+
+
+def test_a_refused_diagnostic_leaves_no_trace_on_the_case(harness: Harness) -> None:
+    story = Story()
+    harness.ingest_events([story.orientation(), story.binome()])
+    refused = story.diagnostic(
+        referent_opinion="defavorable", barriers={"social": ["sante"], "professional": ["mobilite"]}
+    )
+    report = harness.ingest_events([refused])
+    assert "debated at the monthly revue" in report.rejections[0].reason
+    case = harness.case(story.ref)
+    assert (case.state, case.barriers, case.diagnostic_kind) == ("reperage", ["logement", "mobilite"], None)
+    assert len(harness.log(story.ref)) == 2
+
+
+def test_an_ineligible_person_is_refused_at_the_diagnostic(harness: Harness) -> None:
+    story = Story()
+    harness.ingest_events(
+        [story.orientation(barriers={"social": [], "professional": ["mobilite"]}), story.binome()]
+    )
+    report = harness.ingest_events([story.diagnostic()])
+    assert "no social barrier recorded (seed 004 art. 2 b" in report.rejections[0].reason
+
+
+def test_unknown_references_are_rejected(harness: Harness) -> None:
+    story = Story()
+    harness.ingest_events([story.orientation()])
+    stranger = story.binome()
+    stranger["actor"] = {"id": "NOBODY", "role": "conseiller"}
+    wrong_role = story.binome()
+    wrong_role["conseiller_id"] = "R67"
+    report = harness.ingest_events([stranger, wrong_role, Story().binome(), Story().radiation()])
+    reasons = [r.reason for r in report.rejections]
+    assert "actor NOBODY is not in the directory of professionals" in reasons[0]
+    assert reasons[1] == "conseiller R67 is a referent_social, not a conseiller"
+    assert reasons[2].startswith("unknown case AG-")
+    assert reasons[3].startswith("unknown person FT")
+
+
+def test_an_inactive_professional_cannot_act(harness: Harness) -> None:
+    story = Story()
+    event = story.orientation()
+    event["actor"] = {"id": "OLD", "role": "conseiller"}
+    assert "OLD is no longer active" in harness.ingest_events([event]).rejections[0].reason
+
+
+def test_a_person_cannot_have_two_open_cases(harness: Harness) -> None:
+    first = Story()
+    second = Story()
+    second.ft = first.ft
+    harness.ingest_events([first.orientation()])
+    report = harness.ingest_events([second.orientation()])
+    assert f"already has an open case, {first.ref}" in report.rejections[0].reason
+
+
+def test_the_end_of_registration_closes_the_open_case(harness: Harness) -> None:
+    story = Story()
+    harness.ingest_events([*story.until_contract(), story.registration_ended(days=20)])
+    case = harness.case(story.ref)
+    assert (case.state, case.exit_reason, case.person.registered) == ("sortie", "fin_inscription", False)
+    last = harness.log(story.ref)[-1]
+    assert (last.actor_id, last.actor_role, last.reason) == ("systeme", "systeme", "fin_inscription")
+
+
+def test_appointments_are_planned_and_their_outcome_recorded_once(harness: Harness) -> None:
+    story = Story()
+    planned = story.appointment(kind="diagnostic")
+    held = story.outcome(planned["appointment_id"])
+    again = story.outcome(planned["appointment_id"], kind="appointment_missed")
+    report = harness.ingest_events([story.orientation(), planned, held, again])
+    assert report.applied == 3
+    assert report.rejections[0].reason.endswith("is already recorded as honore")
+
+
+def test_an_event_dated_before_the_orientation_is_refused(harness: Harness) -> None:
+    story = Story()
+    exit_event: dict[str, Any] = story.exit("fin_explicite", effective_on="2020-01-01")
+    report = harness.ingest_events([story.orientation(), exit_event])
+    assert "is before the orientation" in report.rejections[0].reason
