@@ -186,7 +186,9 @@ def _effect_callback(effect: Effect) -> Callable[[EventData], None]:
     return apply
 
 
-def _build_machine() -> Machine:
+def build_machine(model: object | None = None, initial: str | None = None) -> Machine:
+    """The machine of TABLE. Built once with no model (MACHINE); `bench/machine.py` also builds
+    it per case, to measure what sharing saves."""
     transitions = [
         {
             "trigger": move.trigger,
@@ -198,17 +200,17 @@ def _build_machine() -> Machine:
         for move in TABLE
     ]
     return Machine(
-        model=None,
+        model=model,
         states=[s.value for s in State],
         transitions=transitions,
-        initial=None,
+        initial=initial,
         auto_transitions=False,
         send_event=True,
         model_attribute="state",
     )
 
 
-MACHINE = _build_machine()
+MACHINE = build_machine()
 
 
 def fire(case: Case, trigger: str, attempt: Attempt) -> dict[str, Any]:

@@ -165,14 +165,21 @@ def _actor(session: Session, ref: Any, *roles: Role) -> Actor:
     return actor
 
 
-def _professional(session: Session, pid: str, role: Role, what: str) -> Professional:
-    pro = session.get(Professional, pid)
+def _professional(session: Session, pid: str, role: Role | None, what: str) -> Professional:
+    """A professional of the directory, active, with the given role (any role if None)."""
+    # The identity map holds objects weakly, so a professional looked up for one event would be
+    # fetched again for the next. Keep them for the session: one ingestion run or one batch, which
+    # therefore sees the directory as it was when it first needed each professional.
+    known: dict[str, Professional | None] = session.info.setdefault("professionals", {})
+    if pid not in known:
+        known[pid] = session.get(Professional, pid)
+    pro = known[pid]
     if pro is None:
         raise EventRejected(
             f"{what} {pid} is not in the directory of professionals "
             "(import it with `accompagnement professionals import`)"
         )
-    if pro.role != role:
+    if role is not None and pro.role != role:
         raise EventRejected(f"{what} {pid} is a {pro.role}, not a {role}")
     if not pro.active:
         raise EventRejected(f"{what} {pid} is no longer active")
@@ -401,9 +408,9 @@ def _appointment_planned(session: Session, ctx: Context, ev: AppointmentPlanned)
         raise EventRejected(f"case {case.reference} is closed: no appointment can be planned")
     if session.scalar(select(Appointment.id).where(Appointment.external_id == ev.appointment_id)):
         raise EventRejected(f"appointment {ev.appointment_id} is already planned")
-    if ev.professional_id is not None and session.get(Professional, ev.professional_id) is None:
-        raise EventRejected(f"professional {ev.professional_id} is not in the directory")
-    _actor(session, ev.actor)
+    actor = _actor(session, ev.actor)
+    if ev.professional_id is not None and ev.professional_id != actor.id:
+        _professional(session, ev.professional_id, None, "professional")
     session.add(
         Appointment(
             external_id=ev.appointment_id,

@@ -64,7 +64,7 @@ def test_a_date_that_does_not_exist_is_refused() -> None:
 
 
 def test_a_value_outside_the_closed_list_is_refused() -> None:
-    with pytest.raises(InvalidEvent, match="field 'reason'.*'emploi'"):
+    with pytest.raises(InvalidEvent, match=r"field 'reason'.*'emploi'"):
         parse_line(line(Story().exit("found_a_job")))
     event = Story().orientation()
     event["barriers"] = {"social": ["dettes"], "professional": []}

@@ -1,0 +1,148 @@
+"""The `accompagnement` command as people use it: a real process, real files, real database."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine, text
+
+from tests.factories import PROFESSIONALS_CSV, Story
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def run(*args: str, url: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "DATABASE_URL": url, "PYTHONUTF8": "1"}
+    return subprocess.run(
+        [sys.executable, "-m", "workflow", *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=cwd,
+        timeout=300,
+        check=False,
+    )
+
+
+@pytest.fixture
+def loaded(db: Engine, database_url: str, tmp_path: Path) -> tuple[str, Story, Path]:
+    """A database with the directory imported and one case signed, through the CLI."""
+    assert run("db", "upgrade", url=database_url).returncode == 0
+    (tmp_path / "pros.csv").write_text(PROFESSIONALS_CSV, encoding="utf-8")
+    assert run("professionals", "import", str(tmp_path / "pros.csv"), url=database_url).returncode == 0
+    story = Story()
+    events = tmp_path / "events.jsonl"
+    events.write_text("\n".join(json.dumps(e) for e in story.until_contract()) + "\n", encoding="utf-8")
+    result = run("events", "ingest", str(events), url=database_url)
+    assert result.returncode == 0, result.stderr
+    assert "4 applied" in result.stdout
+    return database_url, story, tmp_path
+
+
+def test_ingest_reports_bad_lines_by_number_and_exits_1(loaded: tuple[str, Story, Path]) -> None:
+    url, story, tmp = loaded
+    bad = tmp / "bad.jsonl"
+    bad.write_text(
+        json.dumps(story.renewal(days=100)) + "\n{oops\n" + json.dumps(story.contract()) + "\n",
+        encoding="utf-8",
+    )
+    result = run("events", "ingest", str(bad), url=url)
+    assert result.returncode == 1
+    assert "1 applied" in result.stdout and "2 rejected" in result.stdout
+    assert "bad.jsonl:2: malformed JSON" in result.stdout
+    assert (
+        "bad.jsonl:3 [" in result.stdout
+        and "signer_contrat refused from state renouvellement" in result.stdout
+    )
+    listing = run("events", "rejected", url=url)
+    assert "bad.jsonl:2" in listing.stdout and "2 shown of 2 rejected" in listing.stdout
+
+
+def test_case_show_gives_state_dates_deadlines_and_history(loaded: tuple[str, Story, Path]) -> None:
+    url, story, _ = loaded
+    shown = run("case", "show", story.ref, url=url)
+    assert shown.returncode == 0, shown.stderr
+    for expected in ("state: contrat", "Claire Conseillère (C67)", "contract end", "signer_contrat",
+                     "audit chain intact", "maximum duration"):  # fmt: skip
+        assert expected in shown.stdout
+    as_json = json.loads(run("case", "show", story.ft, "--json", url=url).stdout)
+    assert as_json["reference"] == story.ref
+    assert as_json["dates"]["contract_end"] == "2026-09-12"
+    assert [h["trigger"] for h in as_json["history"]][-1] == "signer_contrat"
+    missing = run("case", "show", "AG-NOPE", url=url)
+    assert missing.returncode == 1 and "no case with reference" in missing.stderr
+
+
+def test_audit_verify_names_the_tampered_row(loaded: tuple[str, Story, Path], db: Engine) -> None:
+    url, story, _ = loaded
+    ok = run("audit", "verify", url=url)
+    assert ok.returncode == 0 and "every chain is intact" in ok.stdout
+    with db.begin() as conn:
+        row_id = conn.scalar(text("SELECT id FROM transition_log WHERE seq = 3"))
+        conn.execute(text("UPDATE transition_log SET reason = 'emploi' WHERE id = :id"), {"id": row_id})
+    broken = run("audit", "verify", url=url)
+    assert broken.returncode == 1
+    assert f"row {row_id} (case {story.ref}, seq 3): content does not match its hash" in broken.stdout
+
+
+def test_audit_export_writes_filtered_csv_and_json(loaded: tuple[str, Story, Path]) -> None:
+    url, story, tmp = loaded
+    out = tmp / "audit.csv"
+    result = run(
+        "audit", "export", "--case", story.ref, "--trigger", "signer_contrat", "-o", str(out), url=url
+    )
+    assert result.returncode == 0 and "1 row(s) written" in result.stderr
+    assert out.read_text(encoding="utf-8").splitlines()[0].startswith("id,case_reference,seq,trigger")
+    lines = run("audit", "export", "--format", "json", "--actor", "C67", url=url).stdout.splitlines()
+    assert len(lines) == 4 and json.loads(lines[0])["trigger"] == "orienter"
+
+
+def test_a_bad_directory_is_refused_whole_with_file_and_line(
+    db: Engine, database_url: str, tmp_path: Path
+) -> None:
+    run("db", "upgrade", url=database_url)
+    csv = tmp_path / "pros.csv"
+    csv.write_text(PROFESSIONALS_CSV + "X1,chef,Nom,x@y.example,67,,,true\n", encoding="utf-8")
+    result = run("professionals", "import", str(csv), url=database_url)
+    assert result.returncode == 2
+    assert f"{csv}:13: field 'role' must be one of" in result.stderr
+    assert "C67" not in run("professionals", "list", url=database_url).stdout
+
+
+def test_commands_need_an_upgraded_database(tmp_path: Path) -> None:
+    result = run("case", "show", "X", url=f"sqlite:///{tmp_path / 'empty.db'}")
+    assert result.returncode == 2 and "run `accompagnement db upgrade`" in result.stderr
+
+
+def test_conventions_list_marks_defaults() -> None:
+    result = run("conventions", "list", url="sqlite://")
+    assert result.returncode == 0
+    assert "82 / 2021" in result.stdout and "(défaut)" in result.stdout
+
+
+def test_the_committed_json_schema_is_current() -> None:
+    result = run("events", "schema", url="sqlite://")
+    assert result.stdout == (ROOT / "docs" / "events.schema.json").read_text(encoding="utf-8")
+
+
+def test_the_readme_diagram_is_generated_from_the_machine() -> None:
+    diagram = run("lifecycle", "diagram", url="sqlite://").stdout
+    assert f"```mermaid\n{diagram}```" in (ROOT / "README.md").read_text(encoding="utf-8")
+
+
+def test_the_demo_runs_a_small_year(tmp_path: Path) -> None:
+    result = run(
+        "demo", "--months", "2", "--agences", "1", "--conseillers", "1", "--no-progress",
+        "--output-dir", str(tmp_path / "out"), url="sqlite://", cwd=tmp_path,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert "=== Simulated year 2026-01-01 .. 2026-02-28" in result.stdout
+    assert "chains, intact" in result.stdout
+    assert (tmp_path / "out" / "events.jsonl").stat().st_size > 0
+    summary = json.loads((tmp_path / "out" / "summary.json").read_text(encoding="utf-8"))
+    assert summary["entries"] > 0 and summary["exits"] > 0

@@ -1,0 +1,213 @@
+"""`accompagnement demo`: a synthetic département lives a year through the real ingestion path.
+
+The demo writes its own SQLite database (default `demo-output/demo.db`, made anew each run),
+the professionals' CSV and the events' JSON Lines file, then ingests the events day by day
+with the clock set to that day, exactly as `events ingest` would, and reports what happened.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import time
+from collections import Counter
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+from tqdm import tqdm
+
+from models import Case, TransitionLog, make_engine, make_session_factory
+from workflow import audit, database, directory
+from workflow.clock import PARIS, ManualClock
+from workflow.conventions import load_book
+from workflow.dates import add_months
+from workflow.errors import ConfigurationError
+from workflow.ingest import IngestReport, ingest_lines
+from workflow.lifecycle import OPEN_STATES, RENOUVELER, SIGNER_CONTRAT, SORTIR, UNDER_CONTRACT
+from workflow.services import Context
+from workflow.simulation import Simulator, by_day, make_directory
+from workflow.unit_of_work import UnitOfWork
+
+
+@dataclass(frozen=True)
+class DemoSettings:
+    departement: str = "67"
+    agences: int = 3
+    conseillers_per_agence: int = 2
+    start: date = date(2026, 1, 1)
+    months: int = 12
+    seed: int = 2026
+    output_dir: Path = Path("demo-output")
+
+
+def run_demo(settings: DemoSettings, database_url: str | None, progress: bool = True) -> int:
+    out = settings.output_dir
+    out.mkdir(parents=True, exist_ok=True)
+    url = database_url or f"sqlite:///{out / 'demo.db'}"
+    _fresh_database(url, out)
+    engine = make_engine(url)
+    database.upgrade(engine)
+    sessions = make_session_factory(engine)
+
+    book = load_book()
+    conv = book.in_force(settings.departement, settings.start)
+    end = add_months(settings.start, settings.months)
+    warm_up = add_months(settings.start, -conv.terms.max_total_months)
+    staff = make_directory(settings.departement, settings.agences, settings.conseillers_per_agence)
+    (out / "professionals.csv").write_text(staff.csv(), encoding="utf-8")
+    with UnitOfWork(sessions) as uow:
+        directory.import_rows(uow.session, directory.read_csv(io.StringIO(staff.csv()), "professionals.csv"))
+        uow.commit()
+
+    deliveries = Simulator(settings.departement, conv.terms, staff, settings.start, end, settings.seed).run(
+        warm_up
+    )
+    with (out / "events.jsonl").open("w", encoding="utf-8") as fh:
+        for d in deliveries:
+            fh.write(json.dumps(d.event, ensure_ascii=False) + "\n")
+
+    print(
+        f"Convention {conv.code}/{conv.version} ({conv.name}): {len(staff.agences)} agence(s), "
+        f"{sum(len(c) for c in staff.conseillers.values())} conseillers dédiés; cases oriented from "
+        f"{warm_up.isoformat()} so that portfolios are full on {settings.start.isoformat()}; "
+        f"{len(deliveries)} events to ingest"
+    )
+    clock = ManualClock(datetime.combine(warm_up, datetime.min.time(), PARIS))
+    ctx = Context.open(UnitOfWork(sessions), clock, book)
+    total = IngestReport()
+    started = time.perf_counter()
+    bar = tqdm(total=len(deliveries), unit="event", disable=not progress, dynamic_ncols=True)
+    for day, batch in by_day(deliveries):
+        clock.set(datetime.combine(day, datetime.max.time(), PARIS) - timedelta(hours=3))
+        bar.set_description(day.strftime("%Y-%m"))
+        lines = [json.dumps(d.event, ensure_ascii=False) for d in batch]
+        report = ingest_lines(UnitOfWork(sessions), ctx, lines, f"events.jsonl@{day.isoformat()}")
+        _add(total, report)
+        bar.update(len(batch))
+    bar.close()
+    elapsed = time.perf_counter() - started
+
+    with sessions() as session:
+        figures = year_figures(session, settings.start, end)
+        verified = audit.verify_chains(session)
+        example = session.scalar(
+            select(Case.reference).where(Case.renewal_count == 1).order_by(Case.id.desc()).limit(1)
+        )
+    _print_summary(settings, conv.terms.entry_target_days, conv.terms.portfolio_min, conv.terms.portfolio_max,
+                   figures, total, elapsed, verified)  # fmt: skip
+    (out / "summary.json").write_text(
+        json.dumps(figures, indent=2, ensure_ascii=False, default=str), encoding="utf-8"
+    )
+    print(f"\nFiles in {out}/: events.jsonl (the integration contract), professionals.csv, summary.json")
+    print(f"Explore: accompagnement --database-url {url} case show {example}")
+    print(f"         accompagnement --database-url {url} audit verify")
+    engine.dispose()
+    return 0 if verified.ok else 1
+
+
+def _fresh_database(url: str, out: Path) -> None:
+    """The demo starts from nothing: its own SQLite file is replaced; another database must be empty."""
+    if url == f"sqlite:///{out / 'demo.db'}":
+        for suffix in ("", "-wal", "-shm"):
+            (out / f"demo.db{suffix}").unlink(missing_ok=True)
+        return
+    engine = make_engine(url)
+    try:
+        if database.is_current(engine):
+            with engine.connect() as conn:
+                cases = conn.scalar(select(func.count()).select_from(Case))
+            if cases:
+                raise ConfigurationError(
+                    f"{url} already holds {cases} case(s): the demo needs an empty database"
+                )
+    finally:
+        engine.dispose()
+
+
+def _add(total: IngestReport, report: IngestReport) -> None:
+    total.applied += report.applied
+    total.duplicates += report.duplicates
+    total.rejected += report.rejected
+    total.by_type.update(report.by_type)
+    total.rejections.extend(report.rejections)  # keep them all: grouped in the summary
+
+
+def year_figures(session: Session, start: date, end: date) -> dict[str, Any]:
+    """What happened between start (inclusive) and end (exclusive), from the audit log."""
+    since = datetime.combine(start, datetime.min.time(), PARIS).astimezone(UTC)
+    until = datetime.combine(end, datetime.min.time(), PARIS).astimezone(UTC)
+    in_year = (TransitionLog.occurred_at >= since, TransitionLog.occurred_at < until)
+    by_trigger = _counts(session, TransitionLog.trigger, *in_year)
+    exits = _counts(session, TransitionLog.reason, *in_year, TransitionLog.trigger == SORTIR)
+    signed = session.execute(
+        select(Case.orientation_date, Case.contract_start).where(
+            Case.contract_start >= start, Case.contract_start < end
+        )
+    ).all()
+    delays = [(contract - oriented).days for oriented, contract in signed if contract is not None]
+    open_states = _counts(session, Case.state, Case.state.in_(OPEN_STATES))
+    loads = _counts(session, Case.conseiller_id, Case.state.in_(UNDER_CONTRACT))
+    return {
+        "period": f"{start.isoformat()} .. {(end - timedelta(days=1)).isoformat()}",
+        "orientations": by_trigger.get("orienter", 0),
+        "entries": by_trigger.get(SIGNER_CONTRAT, 0),
+        "renewals": by_trigger.get(RENOUVELER, 0),
+        "exits": sum(exits.values()),
+        "exits_by_reason": dict(exits.most_common()),
+        "average_entry_delay_days": round(sum(delays) / len(delays), 1) if delays else None,
+        "entries_within_target": sum(1 for d in delays if d <= 21),
+        "open_at_end": dict(sorted(open_states.items())),
+        "portfolio_by_conseiller": dict(sorted(loads.items())),
+    }
+
+
+def _counts(session: Session, column: Any, *where: Any) -> Counter[str]:
+    """Rows per value of `column` among those matching `where`."""
+    rows = session.execute(select(column, func.count()).where(*where).group_by(column)).all()
+    return Counter({str(value): count for value, count in rows})
+
+
+def _print_summary(
+    settings: DemoSettings,
+    target_days: int,
+    portfolio_min: int,
+    portfolio_max: int,
+    f: dict[str, Any],
+    report: IngestReport,
+    elapsed: float,
+    verified: audit.VerifyReport,
+) -> None:
+    print(f"\n=== Simulated year {f['period']} — département {settings.departement} ===")
+    print(f"Orientations     {f['orientations']}")
+    delay = f["average_entry_delay_days"]
+    within = f"{f['entries_within_target']} within {target_days} days" if f["entries"] else ""
+    print(f"Entries          {f['entries']}  (average delay orientation → contract {delay} days; {within})")
+    print(f"Renewals         {f['renewals']}")
+    print(f"Exits            {f['exits']}")
+    for reason, n in f["exits_by_reason"].items():
+        print(f"    {reason:28} {n:5}")
+    print("Open at the end  " + ", ".join(f"{s} {n}" for s, n in f["open_at_end"].items()))
+    loads = f["portfolio_by_conseiller"]
+    print(f"Portfolios under contract (target {portfolio_min}-{portfolio_max}):")
+    for conseiller, n in loads.items():
+        mark = "" if portfolio_min <= n <= portfolio_max else "  ← outside the target"
+        print(f"    {conseiller:28} {n:5}{mark}")
+    rate = report.total / elapsed if elapsed else 0.0
+    print(f"\nIngestion (warm-up included): {report.summary()}, in {elapsed:.1f} s ({rate:.0f} events/s)")
+    reasons = Counter(_kind(r.reason) for r in report.rejections)
+    for kind, n in reasons.most_common():
+        print(f"    rejected: {kind:60} {n:5}")
+    state = "intact" if verified.ok else f"{len(verified.breaks)} BROKEN"
+    print(f"Audit log: {verified.rows} rows in {verified.cases} chains, {state}")
+
+
+def _kind(reason: str) -> str:
+    """Group rejection messages by their rule, dropping case-specific values."""
+    head = reason.split(": ", 1)[-1]
+    for stop in (";", " (", ","):
+        head = head.split(stop)[0]
+    return head
