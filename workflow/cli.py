@@ -130,7 +130,7 @@ def cmd_professionals_list(args: argparse.Namespace) -> int:
 def cmd_events_ingest(args: argparse.Namespace) -> int:
     rt = Runtime(args.database_url)
     path = Path(args.file)
-    with path.open(encoding="utf-8") as fh:
+    with path.open(encoding="utf-8", errors="surrogateescape") as fh:
         report = ingest_lines(rt.uow(), rt.ctx, fh, path.name)
     print(report.summary())
     for rejection in report.rejections:

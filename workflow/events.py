@@ -189,7 +189,15 @@ class InvalidEvent(ValueError):
 
 
 def parse_line(text: str) -> Event:
-    """Parse one JSON line into an event, or raise InvalidEvent naming the field at fault."""
+    """Parse one JSON line into an event, or raise InvalidEvent naming the field at fault.
+
+    Files are read with `errors="surrogateescape"`, so bytes that are not UTF-8 reach this
+    function as lone surrogates and are refused here, line by line, instead of stopping a file.
+    """
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise InvalidEvent(f"not valid UTF-8 (byte {exc.start + 1} of the line)") from None
     try:
         data = json.loads(text)
     except json.JSONDecodeError as exc:

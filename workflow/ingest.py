@@ -140,7 +140,8 @@ def _reject(
     if len(report.rejections) < REPORTED:
         report.rejections.append(Rejection(where, event_id, reason))
     log.info("rejected %s: %s", where, reason)
-    record_rejection(session, ctx, source=where, raw=line.rstrip("\n"), reason=reason, event=event, data=data)
+    raw = line.rstrip("\n").encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+    record_rejection(session, ctx, source=where, raw=raw, reason=reason, event=event, data=data)
 
 
 def dump(event: Event) -> str:

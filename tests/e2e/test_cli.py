@@ -63,6 +63,18 @@ def test_ingest_reports_bad_lines_by_number_and_exits_1(loaded: tuple[str, Story
     assert "bad.jsonl:2" in listing.stdout and "2 shown of 2 rejected" in listing.stdout
 
 
+def test_a_line_that_is_not_utf8_is_rejected_alone(loaded: tuple[str, Story, Path]) -> None:
+    url, story, tmp = loaded
+    mixed = tmp / "latin1.jsonl"
+    mixed.write_bytes(
+        b'{"type": "exit_decided", "reason": "\xe9"}\n' + json.dumps(story.renewal(days=100)).encode()
+    )
+    result = run("events", "ingest", str(mixed), url=url)
+    assert result.returncode == 1
+    assert "latin1.jsonl:1: not valid UTF-8 (byte 37 of the line)" in result.stdout
+    assert "1 applied" in result.stdout
+
+
 def test_case_show_gives_state_dates_deadlines_and_history(loaded: tuple[str, Story, Path]) -> None:
     url, story, _ = loaded
     shown = run("case", "show", story.ref, url=url)
