@@ -5,7 +5,7 @@ from models.base import Base
 from models.cases import Appointment, Case
 from models.conventions import ConventionVersion
 from models.db import database_url, make_engine, make_session_factory
-from models.events import ProcessedEvent, RejectedEvent
+from models.events import ProcessedEvent, RejectedEvent, TaskDelivery
 from models.people import Person, Professional
 
 __all__ = [
@@ -17,6 +17,7 @@ __all__ = [
     "ProcessedEvent",
     "Professional",
     "RejectedEvent",
+    "TaskDelivery",
     "TransitionLog",
     "database_url",
     "make_engine",

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import String, Text
+from sqlalchemy import Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from models.base import Base, UTCDateTime
@@ -37,3 +37,21 @@ class RejectedEvent(Base):
     reason: Mapped[str] = mapped_column(Text)
     raw: Mapped[str] = mapped_column(Text)
     rejected_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+    # Set by `events retry` once the event applied (or proved a duplicate) after a fix.
+    resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    resolution: Mapped[str | None] = mapped_column(String(255))
+
+
+class TaskDelivery(Base):
+    """How many times a broker handed one task attempt to a worker.
+
+    With late acknowledgement a message whose processing kills the worker comes back after the
+    visibility timeout, forever; counting deliveries (in the database, so the count survives the
+    worker) lets the task park such a message as rejected instead of looping.
+    """
+
+    __tablename__ = "task_delivery"
+
+    key: Mapped[str] = mapped_column(String(100), primary_key=True)  # task id + retry number
+    deliveries: Mapped[int] = mapped_column(Integer)
+    last_at: Mapped[datetime] = mapped_column(UTCDateTime())

@@ -1,2 +1,10 @@
-"""Celery workers that apply events in the background (issue #3). Tasks stay thin: they take
-ids or plain JSON and call `workflow`; nothing here holds a business rule."""
+"""Celery workers that apply events in the background. Tasks stay thin: they take plain JSON
+and call `workflow`; nothing here holds a business rule.
+
+`celery -A tasks worker` finds `app` here; importing the task modules registers the tasks.
+"""
+
+from tasks import events
+from tasks.app import QUEUE, app
+
+__all__ = ["QUEUE", "app", "events"]

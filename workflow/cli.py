@@ -12,19 +12,22 @@ import logging
 import os
 import sys
 from collections.abc import Callable, Sequence
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import func, select
+from tqdm import tqdm
 
 from models import Professional, RejectedEvent, database_url, make_engine, make_session_factory
 from workflow import audit, database, directory
+from workflow.batching import BATCH_SIZE, plan_batches
 from workflow.clock import PARIS, Clock, SystemClock
 from workflow.conventions import load_book
-from workflow.errors import NotFound, WorkflowError
-from workflow.events import json_schema
-from workflow.ingest import ingest_lines
+from workflow.errors import EventRejected, NotFound, TransitionRefused, WorkflowError
+from workflow.events import InvalidEvent, json_schema
+from workflow.health import database_health
+from workflow.ingest import REPORTED, ingest_lines, record_rejection, retry_rejection
 from workflow.lifecycle import TRIGGERS, mermaid
 from workflow.services import Context
 from workflow.unit_of_work import UnitOfWork
@@ -130,6 +133,8 @@ def cmd_professionals_list(args: argparse.Namespace) -> int:
 def cmd_events_ingest(args: argparse.Namespace) -> int:
     rt = Runtime(args.database_url)
     path = Path(args.file)
+    if args.via == "celery":
+        return _publish(rt, path, args.batch_size, progress=not args.no_progress)
     with path.open(encoding="utf-8", errors="surrogateescape") as fh:
         report = ingest_lines(rt.uow(), rt.ctx, fh, path.name)
     print(report.summary())
@@ -140,25 +145,115 @@ def cmd_events_ingest(args: argparse.Namespace) -> int:
     return EXIT_PROBLEM if report.rejected else EXIT_OK
 
 
+def _publish(rt: Runtime, path: Path, batch_size: int, progress: bool) -> int:
+    """Queue a file to the workers in batches; lines that are not JSON are rejected here."""
+    from tasks import app
+    from tasks.monitor import queue_state
+
+    if app.conf.task_always_eager:
+        raise WorkflowError(
+            "--via celery needs CELERY_BROKER_URL (a Redis broker); without it use --via direct"
+        )
+    with path.open(encoding="utf-8", errors="surrogateescape") as fh:
+        batches, bad = plan_batches(fh, batch_size)
+    with rt.uow() as uow:
+        for line in bad:
+            where = f"{path.name}:{line.line}"
+            record_rejection(uow.session, rt.ctx, source=where, raw=line.raw, reason=line.reason)
+        uow.commit()
+    total = sum(len(b.events) for b in batches)
+    with tqdm(total=total, unit="event", disable=not progress, desc="queued") as bar:
+        for batch in batches:
+            app.send_task(
+                "accompagnement.apply_batch", args=[batch.events, path.name], kwargs={"lines": batch.lines}
+            )
+            bar.update(len(batch.events))
+    print(f"{total} event(s) queued in {len(batches)} batch(es) of at most {batch_size}")
+    print(f"{len(bad)} line(s) rejected here (not JSON objects)")
+    for line in bad[:REPORTED]:
+        print(f"  rejected {path.name}:{line.line}: {line.reason}")
+    state = queue_state()
+    if state is not None:
+        print(f"queue: {state.waiting} waiting, {state.in_progress} in progress")
+        print("follow with `accompagnement status`")
+    return EXIT_PROBLEM if bad else EXIT_OK
+
+
 def cmd_events_rejected(args: argparse.Namespace) -> int:
     rt = Runtime(args.database_url)
     with rt.uow() as uow:
-        total = uow.session.scalar(select(func.count()).select_from(RejectedEvent)) or 0
-        rows = uow.session.scalars(select(RejectedEvent).order_by(RejectedEvent.id.desc()).limit(args.limit))
+        query = select(RejectedEvent)
+        if not args.all:
+            query = query.where(RejectedEvent.resolved_at.is_(None))
+        total = uow.session.scalar(select(func.count()).select_from(query.subquery())) or 0
+        rows = uow.session.scalars(query.order_by(RejectedEvent.id.desc()).limit(args.limit))
         table = [
-            (
-                r.id,
-                r.rejected_at.astimezone(PARIS).strftime("%Y-%m-%d %H:%M"),
-                r.source,
-                r.event_id,
-                r.type,
-                r.reason,
-            )
+            (r.id, r.rejected_at.astimezone(PARIS).strftime("%Y-%m-%d %H:%M"), r.source, r.event_id, r.type,
+             r.resolution or r.reason)
             for r in rows
-        ]
+        ]  # fmt: skip
     _print_table(table, ("id", "rejected (Paris)", "source", "event_id", "type", "reason"))
-    print(f"{len(table)} shown of {total} rejected event(s)")
+    which = "rejected event(s)" if args.all else "unresolved rejected event(s) (--all for every one)"
+    print(f"{len(table)} shown of {total} {which}")
     return EXIT_OK
+
+
+def cmd_events_retry(args: argparse.Namespace) -> int:
+    rt = Runtime(args.database_url)
+    try:
+        outcome = retry_rejection(rt.uow(), rt.ctx, args.id)
+    except InvalidEvent as exc:
+        print(f"rejected event {args.id} is still invalid: {exc}", file=sys.stderr)
+        return EXIT_PROBLEM
+    except (TransitionRefused, EventRejected) as exc:
+        print(f"rejected event {args.id} is still refused: {exc}", file=sys.stderr)
+        return EXIT_PROBLEM
+    print(f"rejected event {args.id}: {outcome.status}, {outcome.message}")
+    return EXIT_OK
+
+
+def cmd_worker(args: argparse.Namespace) -> int:
+    from tasks import QUEUE, app
+
+    if app.conf.task_always_eager:
+        raise WorkflowError("the worker needs CELERY_BROKER_URL (e.g. redis://127.0.0.1:6379/0)")
+    os.environ["DATABASE_URL"] = args.database_url
+    argv = ["worker", "--loglevel", args.loglevel, "--concurrency", str(args.concurrency), "--queues", QUEUE]
+    app.worker_main(argv)
+    return EXIT_OK
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    from tasks.monitor import queue_state
+
+    rt = Runtime(args.database_url)
+    with rt.uow() as uow:
+        health = database_health(uow.session, rt.clock)
+    state = queue_state()
+    if state is None:
+        print("broker          none configured: events are applied in-process (set CELERY_BROKER_URL)")
+    else:
+        print(f"queue           {state.waiting} message(s) waiting, {state.in_progress} being processed")
+        if state.oldest_event_at is None:
+            print("oldest waiting  —")
+        else:
+            age = _age(rt.clock.now() - state.oldest_event_at)
+            when = state.oldest_event_at.astimezone(PARIS)
+            print(f"oldest waiting  event of {when:%Y-%m-%d %H:%M}, {age} old")
+    print(
+        f"last hour       {health.applied_last_hour} event(s) applied, {health.rejected_last_hour} rejected"
+    )
+    print(f"to look at      {health.unresolved_rejections} unresolved rejected event(s): `events rejected`")
+    return EXIT_OK
+
+
+def _age(delta: timedelta) -> str:
+    seconds = int(delta.total_seconds())
+    if seconds < 120:
+        return f"{seconds} s"
+    if seconds < 7200:
+        return f"{seconds // 60} min"
+    return f"{seconds // 3600} h" if seconds < 172800 else f"{seconds // 86400} days"
 
 
 def cmd_events_schema(args: argparse.Namespace) -> int:
@@ -280,63 +375,71 @@ def _day(text: str) -> date:
         raise argparse.ArgumentTypeError(f"{text!r} is not a date like 2026-03-31") from None
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="accompagnement",
-        description="Accompagnement global: cases, events and audit log (France Travail + Département).",
+Subparsers = argparse._SubParsersAction  # the type argparse gives `add_subparsers()`
+
+
+def _group(
+    sub: Subparsers[argparse.ArgumentParser], name: str, help_text: str
+) -> Subparsers[argparse.ArgumentParser]:
+    return sub.add_parser(name, help=help_text).add_subparsers(dest="action", required=True, metavar="ACTION")
+
+
+def _command(
+    parent: Subparsers[argparse.ArgumentParser],
+    name: str,
+    func: Callable[[argparse.Namespace], int],
+    help_text: str,
+) -> argparse.ArgumentParser:
+    p = parent.add_parser(name, help=help_text, description=help_text)
+    p.set_defaults(func=func)
+    return p
+
+
+def _storage_commands(sub: Subparsers[argparse.ArgumentParser]) -> None:
+    db = _group(sub, "db", "database schema")
+    _command(
+        db, "upgrade", cmd_db_upgrade, "create or migrate the schema (Alembic) and record the conventions"
     )
-    parser.add_argument(
-        "--database-url", default=None, help="default: $DATABASE_URL or sqlite:///accompagnement.db"
-    )
-    parser.add_argument("-v", "--verbose", action="store_true", help="log what happens (to stderr)")
-    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-
-    def group(name: str, help_text: str) -> argparse._SubParsersAction[argparse.ArgumentParser]:
-        return sub.add_parser(name, help=help_text).add_subparsers(
-            dest="action", required=True, metavar="ACTION"
-        )
-
-    def command(
-        parent: Any, name: str, func: Callable[[argparse.Namespace], int], help_text: str
-    ) -> argparse.ArgumentParser:
-        p: argparse.ArgumentParser = parent.add_parser(name, help=help_text, description=help_text)
-        p.set_defaults(func=func)
-        return p
-
-    db = group("db", "database schema")
-    command(
-        db,
-        "upgrade",
-        cmd_db_upgrade,
-        "create or migrate the schema (Alembic) and record the conventions",
-    )
-
-    conv = group("conventions", "the conventions' figures")
-    command(conv, "list", cmd_conventions_list, "list every convention version and its figures").add_argument(
-        "--json", action="store_true"
-    )
-
-    pro = group("professionals", "the directory of professionals")
-    command(
+    conv = _group(sub, "conventions", "the conventions' figures")
+    listing = _command(conv, "list", cmd_conventions_list, "list every convention version and its figures")
+    listing.add_argument("--json", action="store_true")
+    pro = _group(sub, "professionals", "the directory of professionals")
+    _command(
         pro, "import", cmd_professionals_import, "import or update professionals from a CSV file"
     ).add_argument("file")
-    command(pro, "list", cmd_professionals_list, "list the directory")
+    _command(pro, "list", cmd_professionals_list, "list the directory")
 
-    ev = group("events", "events from other systems (JSON Lines)")
-    command(ev, "ingest", cmd_events_ingest, "apply a JSON Lines file of events").add_argument("file")
-    command(ev, "rejected", cmd_events_rejected, "list rejected events, newest first").add_argument(
-        "--limit", type=int, default=50
+
+def _event_commands(sub: Subparsers[argparse.ArgumentParser]) -> None:
+    ev = _group(sub, "events", "events from other systems (JSON Lines)")
+    ingest = _command(ev, "ingest", cmd_events_ingest, "apply a JSON Lines file of events")
+    ingest.add_argument("file")
+    via_help = "direct: apply here (default); celery: queue batches to the workers"
+    ingest.add_argument("--via", choices=("direct", "celery"), default="direct", help=via_help)
+    ingest.add_argument("--batch-size", type=int, default=BATCH_SIZE, help=f"events per batch ({BATCH_SIZE})")
+    ingest.add_argument("--no-progress", action="store_true")
+    rejected = _command(ev, "rejected", cmd_events_rejected, "list unresolved rejected events, newest first")
+    rejected.add_argument("--limit", type=int, default=50)
+    rejected.add_argument("--all", action="store_true", help="include those resolved by a retry")
+    retry = _command(ev, "retry", cmd_events_retry, "apply a rejected event again, after a fix")
+    retry.add_argument("id", type=int)
+    _command(ev, "schema", cmd_events_schema, "print the events' JSON Schema").add_argument("--output", "-o")
+    worker = _command(
+        sub, "worker", cmd_worker, "run a Celery worker applying queued events (CELERY_BROKER_URL)"
     )
-    command(ev, "schema", cmd_events_schema, "print the events' JSON Schema").add_argument("--output", "-o")
+    worker.add_argument("--concurrency", type=int, default=os.cpu_count() or 2)
+    worker.add_argument("--loglevel", default="INFO")
+    _command(sub, "status", cmd_status, "queue depth, events applied and rejected in the last hour")
 
-    case = group("case", "one case")
-    show = command(case, "show", cmd_case_show, "a case's state, dates, deadlines, binôme and history")
+
+def _case_and_audit_commands(sub: Subparsers[argparse.ArgumentParser]) -> None:
+    case = _group(sub, "case", "one case")
+    show = _command(case, "show", cmd_case_show, "a case's state, dates, deadlines, binôme and history")
     show.add_argument("ref", help="case reference or France Travail identifier")
     show.add_argument("--json", action="store_true")
-
-    au = group("audit", "the transition log")
-    command(au, "verify", cmd_audit_verify, "recompute every hash chain and name the first broken row")
-    export = command(au, "export", cmd_audit_export, "export log rows as CSV or JSON Lines")
+    au = _group(sub, "audit", "the transition log")
+    _command(au, "verify", cmd_audit_verify, "recompute every hash chain and name the first broken row")
+    export = _command(au, "export", cmd_audit_export, "export log rows as CSV or JSON Lines")
     export.add_argument("--format", choices=("csv", "json"), default="csv")
     export.add_argument("--case", help="case reference")
     export.add_argument("--actor", help="professional id")
@@ -344,15 +447,13 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--since", type=_day, help="first day (inclusive), YYYY-MM-DD")
     export.add_argument("--until", type=_day, help="last day (inclusive), YYYY-MM-DD")
     export.add_argument("--output", "-o", help="file to write (default: standard output)")
+    life = _group(sub, "lifecycle", "the state machine")
+    _command(life, "diagram", cmd_lifecycle_diagram, "print the lifecycle as a mermaid diagram")
 
-    life = group("lifecycle", "the state machine")
-    command(life, "diagram", cmd_lifecycle_diagram, "print the lifecycle as a mermaid diagram")
 
-    demo = command(
-        sub,
-        "demo",
-        cmd_demo,
-        "simulate a year of a synthetic département through the real ingestion path",
+def _demo_command(sub: Subparsers[argparse.ArgumentParser]) -> None:
+    demo = _command(
+        sub, "demo", cmd_demo, "simulate a year of a synthetic département through the real ingestion"
     )
     demo.add_argument("--departement", default="67", help="convention to simulate: 35, 67 or 82 (default 67)")
     demo.add_argument("--agences", type=int, default=3)
@@ -362,6 +463,20 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--seed", type=int, default=2026)
     demo.add_argument("--output-dir", default="demo-output", help="where the generated files go")
     demo.add_argument("--no-progress", action="store_true")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="accompagnement",
+        description="Accompagnement global: cases, events and audit log (France Travail + Département).",
+    )
+    parser.add_argument("--database-url", help="default: $DATABASE_URL or sqlite:///accompagnement.db")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log what happens (to stderr)")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    _storage_commands(sub)
+    _event_commands(sub)
+    _case_and_audit_commands(sub)
+    _demo_command(sub)
     return parser
 
 

@@ -12,13 +12,19 @@ class ConfigurationError(WorkflowError):
 
 
 class TransitionRefused(WorkflowError):
-    """A guard refused a transition; the message names the rule and its seed."""
+    """A guard refused a transition; the message names the rule and its seed.
 
-    def __init__(self, trigger: str, state: str, reason: str) -> None:
+    `premature` is true when the trigger is not allowed from the case's current state: with
+    events arriving through several workers, an earlier event of the same case may still be in
+    flight, so the caller may try again shortly before calling it a rejection.
+    """
+
+    def __init__(self, trigger: str, state: str, reason: str, premature: bool = False) -> None:
         super().__init__(f"{trigger} refused from state {state}: {reason}")
         self.trigger = trigger
         self.state = state
         self.reason = reason
+        self.premature = premature
 
 
 class EventRejected(WorkflowError):
@@ -27,3 +33,24 @@ class EventRejected(WorkflowError):
 
 class NotFound(WorkflowError):
     """A case, person or row asked for by reference does not exist."""
+
+
+class ConcurrentUpdate(Exception):
+    """Another transaction changed the same rows first (a unique key taken meanwhile, a stale
+    version). Not a WorkflowError: trying again sees the winner's commit and decides properly."""
+
+
+TRANSIENT_SQLSTATES = frozenset({"40001", "40P01", "55P03", "57P01", "08000", "08003", "08006"})
+
+
+def is_transient(exc: BaseException) -> bool:
+    """True for failures that a retry may cure: lost connections, deadlocks, serialization
+    failures, lock timeouts (SQLite's "database is locked"), concurrent updates."""
+    from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+    from sqlalchemy.orm.exc import StaleDataError
+
+    if isinstance(exc, ConcurrentUpdate | StaleDataError | OperationalError | InterfaceError):
+        return True
+    if isinstance(exc, DBAPIError):
+        return exc.connection_invalidated or getattr(exc.orig, "sqlstate", None) in TRANSIENT_SQLSTATES
+    return False

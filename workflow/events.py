@@ -207,7 +207,10 @@ def parse_line(text: str) -> Event:
     return parse_object(data)
 
 
-def parse_object(data: dict[str, Any]) -> Event:
+def parse_object(data: Any) -> Event:
+    """Validate an already decoded event (a Celery payload, an HTTP body)."""
+    if not isinstance(data, dict):
+        raise InvalidEvent(f"an event is a JSON object, not {type(data).__name__}")
     kind = data.get("type")
     if kind is None:
         raise InvalidEvent("missing field 'type'", data)

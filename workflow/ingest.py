@@ -13,13 +13,14 @@ import logging
 from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from typing import Any
 
 from sqlalchemy.orm import Session
 
 from models import RejectedEvent
-from workflow.errors import WorkflowError
-from workflow.events import Event, InvalidEvent, parse_line
-from workflow.services import Context, Status, apply_event
+from workflow.errors import ConcurrentUpdate, NotFound, TransitionRefused, WorkflowError
+from workflow.events import Event, InvalidEvent, parse_line, parse_object
+from workflow.services import Context, Outcome, Status, apply_event
 from workflow.unit_of_work import UnitOfWork
 
 log = logging.getLogger(__name__)
@@ -44,18 +45,29 @@ class IngestReport:
     applied: int = 0
     duplicates: int = 0
     rejected: int = 0
+    deferred: int = 0  # premature events handed back to the caller to try again later
     by_type: Counter[str] = field(default_factory=Counter)
     rejections: list[Rejection] = field(default_factory=list)  # the first REPORTED ones
 
     @property
     def total(self) -> int:
-        return self.applied + self.duplicates + self.rejected
+        return self.applied + self.duplicates + self.rejected + self.deferred
 
     def summary(self) -> str:
+        deferred = f", {self.deferred} deferred (retried shortly)" if self.deferred else ""
         return (
             f"{self.total} event(s): {self.applied} applied, {self.duplicates} duplicate(s) "
-            f"(already applied, nothing changed), {self.rejected} rejected"
+            f"(already applied, nothing changed), {self.rejected} rejected{deferred}"
         )
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "applied": self.applied,
+            "duplicates": self.duplicates,
+            "rejected": self.rejected,
+            "deferred": self.deferred,
+            "rejections": [str(r) for r in self.rejections],
+        }
 
 
 def record_rejection(
@@ -86,6 +98,9 @@ def _text(value: object, size: int) -> str | None:
     return value[:size] if isinstance(value, str) else None
 
 
+Raw = str | dict[str, Any]  # a JSON line, or an event already decoded (a Celery payload)
+
+
 def ingest_lines(
     uow: UnitOfWork,
     ctx: Context,
@@ -93,22 +108,43 @@ def ingest_lines(
     source: str,
     on_event: Callable[[Event | None], None] | None = None,
 ) -> IngestReport:
-    """Apply every line; `source` names the stream in reports (a file name)."""
+    """Apply every line of a JSON Lines stream; `source` names it in reports (a file name)."""
+    items = ((f"{source}:{number}", line) for number, line in enumerate(lines, start=1) if line.strip())
+    return ingest_items(uow, ctx, items, on_event)
+
+
+def ingest_items(
+    uow: UnitOfWork,
+    ctx: Context,
+    items: Iterable[tuple[str, Raw]],
+    on_event: Callable[[Event | None], None] | None = None,
+    defer: Callable[[str, Raw, TransitionRefused], bool] | None = None,
+) -> IngestReport:
+    """Apply events given as (where, raw) pairs: the one path of files, batches and retries.
+
+    Validation and rule refusals are recorded as rejections; any other error (the database went
+    away, a deadlock) propagates, the unit of work rolls back the uncommitted chunk, and the
+    caller retries: replayed events are then duplicates, so a retry never applies one twice.
+    `defer` may take a premature refusal (the event came before its predecessor) to try it
+    again later instead of recording a rejection; it returns True when it did.
+    """
     report = IngestReport()
     pending = 0
     with uow:
-        for number, line in enumerate(lines, start=1):
-            if not line.strip():
-                continue
-            where = f"{source}:{number}"
+        for where, raw in items:
             event: Event | None = None
             try:
-                event = parse_line(line)
-                outcome = apply_event(uow.session, ctx, event)
+                event = parse_line(raw) if isinstance(raw, str) else parse_object(raw)
+                outcome = _apply_once_more_if_raced(uow, ctx, event)
             except InvalidEvent as exc:
-                _reject(uow.session, ctx, report, where, line, str(exc), None, exc.raw)
+                _reject(uow.session, ctx, report, where, raw, str(exc), None, exc.raw)
+            except TransitionRefused as exc:
+                if exc.premature and defer is not None and defer(where, raw, exc):
+                    report.deferred += 1
+                else:
+                    _reject(uow.session, ctx, report, where, raw, str(exc), event, None)
             except WorkflowError as exc:
-                _reject(uow.session, ctx, report, where, line, str(exc), event, None)
+                _reject(uow.session, ctx, report, where, raw, str(exc), event, None)
             else:
                 if outcome.status == Status.DUPLICATE:
                     report.duplicates += 1
@@ -125,12 +161,20 @@ def ingest_lines(
     return report
 
 
+def _apply_once_more_if_raced(uow: UnitOfWork, ctx: Context, event: Event) -> Outcome:
+    """A unique key taken by a concurrent writer: the second attempt sees its commit."""
+    try:
+        return apply_event(uow.session, ctx, event)
+    except ConcurrentUpdate:
+        return apply_event(uow.session, ctx, event)
+
+
 def _reject(
     session: Session,
     ctx: Context,
     report: IngestReport,
     where: str,
-    line: str,
+    raw: Raw,
     reason: str,
     event: Event | None,
     data: dict[str, object] | None,
@@ -140,10 +184,31 @@ def _reject(
     if len(report.rejections) < REPORTED:
         report.rejections.append(Rejection(where, event_id, reason))
     log.info("rejected %s: %s", where, reason)
-    raw = line.rstrip("\n").encode("utf-8", "surrogateescape").decode("utf-8", "replace")
-    record_rejection(session, ctx, source=where, raw=raw, reason=reason, event=event, data=data)
+    text = raw if isinstance(raw, str) else json.dumps(raw, ensure_ascii=False, default=str)
+    text = text.rstrip("\n").encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+    record_rejection(session, ctx, source=where, raw=text, reason=reason, event=event, data=data)
 
 
 def dump(event: Event) -> str:
     """One event as a JSON line, as the integration contract expects it."""
     return json.dumps(event.model_dump(mode="json", exclude_none=True), ensure_ascii=False)
+
+
+def retry_rejection(uow: UnitOfWork, ctx: Context, rejected_id: int) -> Outcome:
+    """Apply a rejected event again, after the cause was fixed (a professional imported, a
+    missing event applied). On success the rejection is marked resolved; on refusal it stays
+    as it was and the new reason is raised (WorkflowError)."""
+    with uow:
+        row = uow.session.get(RejectedEvent, rejected_id)
+        if row is None:
+            raise NotFound(f"no rejected event with id {rejected_id}")
+        if row.resolved_at is not None:
+            raise WorkflowError(
+                f"rejected event {rejected_id} was already resolved on {row.resolved_at.isoformat()}"
+            )
+        event = parse_line(row.raw)
+        outcome = apply_event(uow.session, ctx, event)
+        row.resolved_at = ctx.clock.now()
+        row.resolution = f"{outcome.status} by retry: {outcome.message}"[:255]
+        uow.commit()
+        return outcome

@@ -229,7 +229,7 @@ def fire(case: Case, trigger: str, attempt: Attempt) -> dict[str, Any]:
         allowed = ", ".join(sorted(move.sources))
         why = f"; {move.refused_elsewhere}" if move.refused_elsewhere else ""
         raise TransitionRefused(
-            trigger, case.state, f"not allowed from {case.state} (only from {allowed}){why}"
+            trigger, case.state, f"not allowed from {case.state} (only from {allowed}){why}", premature=True
         ) from None
     return details
 

@@ -31,7 +31,7 @@ from workflow import audit
 from workflow.attempt import Actor, Attempt
 from workflow.clock import Clock, paris_date
 from workflow.conventions import ConventionBook, Terms, sync_book, terms_from_figures
-from workflow.errors import EventRejected
+from workflow.errors import ConcurrentUpdate, EventRejected
 from workflow.events import (
     AppointmentExcused,
     AppointmentHeld,
@@ -131,7 +131,12 @@ def apply_event(session: Session, ctx: Context, event: Event) -> Outcome:
             )
             session.flush()
     except IntegrityError as exc:
-        raise EventRejected(f"conflicts with stored data: {exc.orig}") from None
+        # Another worker applied the same event_id first (at-least-once delivery): the unique key
+        # made us wait for its commit, and the event is now a duplicate, not a rejection.
+        winner = session.get(ProcessedEvent, event.event_id, populate_existing=True)
+        if winner is not None:
+            return _replay(winner, event, digest)
+        raise ConcurrentUpdate(str(exc.orig)) from exc
     log.debug("event %s applied to case %s", event.event_id, reference)
     return Outcome(Status.APPLIED, event.event_id, message, reference)
 
@@ -187,7 +192,9 @@ def _professional(session: Session, pid: str, role: Role | None, what: str) -> P
 
 
 def _case(session: Session, reference: str) -> Case:
-    case = session.scalar(select(Case).where(Case.reference == reference))
+    """The case, locked until commit on PostgreSQL: two workers applying events of the same case
+    serialize here (SQLite allows one writer at a time anyway)."""
+    case = session.scalar(select(Case).where(Case.reference == reference).with_for_update(of=Case))
     if case is None:
         raise EventRejected(f"unknown case {reference}")
     return case

@@ -60,7 +60,7 @@ def test_ingest_reports_bad_lines_by_number_and_exits_1(loaded: tuple[str, Story
         and "signer_contrat refused from state renouvellement" in result.stdout
     )
     listing = run("events", "rejected", url=url)
-    assert "bad.jsonl:2" in listing.stdout and "2 shown of 2 rejected" in listing.stdout
+    assert "bad.jsonl:2" in listing.stdout and "2 shown of 2 unresolved rejected" in listing.stdout
 
 
 def test_a_line_that_is_not_utf8_is_rejected_alone(loaded: tuple[str, Story, Path]) -> None:

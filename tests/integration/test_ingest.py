@@ -5,12 +5,16 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import pytest
 from sqlalchemy import func, select
 
 from models import Appointment, Case, ProcessedEvent, RejectedEvent, TransitionLog
 from tests.conftest import Harness
 from tests.factories import Story
+from workflow.errors import NotFound, TransitionRefused, WorkflowError
+from workflow.ingest import retry_rejection
 from workflow.services import Status
+from workflow.unit_of_work import UnitOfWork
 
 
 def counts(h: Harness) -> dict[str, int]:
@@ -191,3 +195,31 @@ def test_an_event_dated_before_the_orientation_is_refused(harness: Harness) -> N
     exit_event: dict[str, Any] = story.exit("fin_explicite", effective_on="2020-01-01")
     report = harness.ingest_events([story.orientation(), exit_event])
     assert "is before the orientation" in report.rejections[0].reason
+
+
+def test_a_rejected_event_applies_on_retry_once_the_cause_is_fixed(harness: Harness) -> None:
+    story = Story()
+    harness.ingest_events([story.orientation()])
+    early_contract = story.contract(days=9)
+    report = harness.ingest_events([early_contract])
+    assert report.rejected == 1
+    harness.ingest_events([story.binome(days=0), story.diagnostic(days=0)])
+    [row] = rejected(harness)
+    outcome = retry_rejection(UnitOfWork(harness.sessions), harness.ctx, row.id)
+    assert outcome.status == Status.APPLIED
+    assert harness.case(story.ref).state == "contrat"
+    [row] = rejected(harness)
+    assert row.resolved_at is not None and row.resolution.startswith("applied by retry")
+    with pytest.raises(WorkflowError, match="already resolved"):
+        retry_rejection(UnitOfWork(harness.sessions), harness.ctx, row.id)
+
+
+def test_a_retry_that_is_still_refused_leaves_the_rejection_open(harness: Harness) -> None:
+    story = Story()
+    harness.ingest_events([story.orientation(), story.contract()])
+    [row] = rejected(harness)
+    with pytest.raises(TransitionRefused, match="not allowed from reperage"):
+        retry_rejection(UnitOfWork(harness.sessions), harness.ctx, row.id)
+    assert rejected(harness)[0].resolved_at is None
+    with pytest.raises(NotFound):
+        retry_rejection(UnitOfWork(harness.sessions), harness.ctx, 999_999)

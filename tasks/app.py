@@ -1,0 +1,42 @@
+"""The Celery app: Redis broker in production, in-process when no broker is configured.
+
+Settings follow Celery's advice for work that must not be lost:
+- late acknowledgement and reject-on-worker-lost: a message is acknowledged only after its
+  transaction committed, and comes back if the worker dies;
+- prefetch of one message per process: a batch carries hundreds of events, and messages held
+  in a prefetch buffer would only wait there and come back late if the worker died;
+- the Redis visibility timeout (how long an unacknowledged message stays invisible before
+  redelivery) well above the longest batch; never an ETA far in the future, which Redis would
+  redeliver every visibility timeout: future work lives in database rows (reminders, issue #4);
+- JSON only, and explicit task names that other systems can use with `send_task`.
+"""
+
+from __future__ import annotations
+
+import os
+
+from celery import Celery
+
+QUEUE = "accompagnement.events"
+VISIBILITY_TIMEOUT = 3600  # seconds; a batch of 500 events takes well under a minute
+
+app = Celery("accompagnement")
+broker = os.environ.get("CELERY_BROKER_URL")
+app.conf.update(
+    broker_url=broker or "memory://",
+    task_always_eager=broker is None,  # the embedded default: tasks run in the calling process
+    task_eager_propagates=True,
+    task_default_queue=QUEUE,
+    task_serializer="json",
+    result_serializer="json",
+    accept_content=["json"],
+    task_ignore_result=True,
+    task_acks_late=True,
+    task_reject_on_worker_lost=True,
+    worker_prefetch_multiplier=1,
+    worker_max_tasks_per_child=int(os.environ.get("ACCOMPAGNEMENT_MAX_TASKS_PER_CHILD", "1000")),
+    broker_transport_options={"visibility_timeout": VISIBILITY_TIMEOUT},
+    broker_connection_retry_on_startup=True,
+    worker_hijack_root_logger=False,
+    timezone="Europe/Paris",
+)

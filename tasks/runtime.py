@@ -1,0 +1,38 @@
+"""One database engine and service context per worker process, made after the fork."""
+
+from __future__ import annotations
+
+from celery.signals import worker_process_init
+
+from models import database_url, make_engine, make_session_factory
+from workflow.clock import SystemClock
+from workflow.conventions import load_book
+from workflow.services import Context
+from workflow.unit_of_work import UnitOfWork
+
+
+class Runtime:
+    def __init__(self) -> None:
+        self.engine = make_engine(database_url())
+        self.sessions = make_session_factory(self.engine)
+        self.ctx = Context.open(self.uow(), SystemClock(), load_book())
+
+    def uow(self) -> UnitOfWork:
+        return UnitOfWork(self.sessions)
+
+
+_runtime: Runtime | None = None
+
+
+def runtime() -> Runtime:
+    global _runtime  # noqa: PLW0603  (one per process, built on first use)
+    if _runtime is None:
+        _runtime = Runtime()
+    return _runtime
+
+
+@worker_process_init.connect
+def _after_fork(**_: object) -> None:
+    """A connection pool must never cross a fork: each child builds its own."""
+    global _runtime  # noqa: PLW0603
+    _runtime = None

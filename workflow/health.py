@@ -1,0 +1,27 @@
+"""Figures for `accompagnement status`: what the database saw in the last hour."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from models import ProcessedEvent, RejectedEvent
+from workflow.clock import Clock
+
+
+@dataclass(frozen=True)
+class Health:
+    applied_last_hour: int
+    rejected_last_hour: int
+    unresolved_rejections: int
+
+
+def database_health(session: Session, clock: Clock) -> Health:
+    since = clock.now() - timedelta(hours=1)
+    applied = session.scalar(select(func.count()).where(ProcessedEvent.applied_at >= since))
+    rejected = session.scalar(select(func.count()).where(RejectedEvent.rejected_at >= since))
+    unresolved = session.scalar(select(func.count()).where(RejectedEvent.resolved_at.is_(None)))
+    return Health(applied or 0, rejected or 0, unresolved or 0)
