@@ -13,12 +13,22 @@ Settings follow Celery's advice for work that must not be lost:
 
 from __future__ import annotations
 
+import json
 import os
 
 from celery import Celery
 
 QUEUE = "accompagnement.events"
-VISIBILITY_TIMEOUT = 3600  # seconds; a batch of 500 events takes well under a minute
+# Seconds before Redis hands an unacknowledged message (its worker died) to another worker: well
+# above the longest batch (500 events take about a second). Kombu looks for such messages every
+# unacked_restore_interval x unacked_restore_throttle seconds (10 x 10 by default).
+VISIBILITY_TIMEOUT = 3600
+# An operator (or a test that wants to see a redelivery) adjusts them with a JSON object, e.g.
+# ACCOMPAGNEMENT_BROKER_OPTIONS='{"visibility_timeout": 7200}'.
+BROKER_OPTIONS = {
+    "visibility_timeout": VISIBILITY_TIMEOUT,
+    **json.loads(os.environ.get("ACCOMPAGNEMENT_BROKER_OPTIONS", "{}")),
+}
 
 app = Celery("accompagnement")
 broker = os.environ.get("CELERY_BROKER_URL")
@@ -35,7 +45,7 @@ app.conf.update(
     task_reject_on_worker_lost=True,
     worker_prefetch_multiplier=1,
     worker_max_tasks_per_child=int(os.environ.get("ACCOMPAGNEMENT_MAX_TASKS_PER_CHILD", "1000")),
-    broker_transport_options={"visibility_timeout": VISIBILITY_TIMEOUT},
+    broker_transport_options=BROKER_OPTIONS,
     broker_connection_retry_on_startup=True,
     worker_hijack_root_logger=False,
     timezone="Europe/Paris",

@@ -63,7 +63,7 @@ def _apply(task: Task, events: Any, source: str, lines: Any, names: Any, deferra
         return True
 
     try:
-        report = ingest_items(rt.uow(), rt.ctx, items, defer=defer)
+        report = ingest_items(rt.uow(), rt.ctx, items, defer=defer, decoded=True)
     except Exception as exc:
         if is_transient(exc) and task.request.retries < MAX_RETRIES:
             log.warning("task %s: transient %s, retrying", key, type(exc).__name__)

@@ -77,6 +77,32 @@ def db(engine: Engine) -> Iterator[Engine]:
                 conn.execute(text(f"DELETE FROM {name}"))
 
 
+@pytest.fixture(scope="session")
+def broker_url() -> str:
+    """A Redis database of its own (15 unless TEST_BROKER_URL says otherwise), flushed per test."""
+    import redis
+
+    url = os.environ.get("TEST_BROKER_URL", "redis://127.0.0.1:6379/15")
+    try:
+        redis.Redis.from_url(url, socket_connect_timeout=2).ping()
+    except redis.RedisError as exc:
+        service_unavailable(f"Redis at {url} ({exc})")
+    return url
+
+
+@pytest.fixture
+def worker(db: Engine, database_url: str, broker_url: str, tmp_path: Any) -> Iterator[Any]:
+    """A real worker process (2 children) on the real broker, against the test database."""
+    from tests.workers import Worker, flush
+
+    flush(broker_url)
+    process = Worker(database_url, broker_url, tmp_path / "worker.log")
+    process.start()
+    yield process
+    process.stop()
+    flush(broker_url)
+
+
 @pytest.fixture
 def clock() -> ManualClock:
     return ManualClock(datetime(2026, 3, 2, 8, 0, tzinfo=UTC))

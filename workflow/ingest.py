@@ -98,7 +98,7 @@ def _text(value: object, size: int) -> str | None:
     return value[:size] if isinstance(value, str) else None
 
 
-Raw = str | dict[str, Any]  # a JSON line, or an event already decoded (a Celery payload)
+Raw = Any  # a JSON line (str), or a value already decoded from JSON (a Celery payload)
 
 
 def ingest_lines(
@@ -119,6 +119,7 @@ def ingest_items(
     items: Iterable[tuple[str, Raw]],
     on_event: Callable[[Event | None], None] | None = None,
     defer: Callable[[str, Raw, TransitionRefused], bool] | None = None,
+    decoded: bool = False,
 ) -> IngestReport:
     """Apply events given as (where, raw) pairs: the one path of files, batches and retries.
 
@@ -126,7 +127,8 @@ def ingest_items(
     away, a deadlock) propagates, the unit of work rolls back the uncommitted chunk, and the
     caller retries: replayed events are then duplicates, so a retry never applies one twice.
     `defer` may take a premature refusal (the event came before its predecessor) to try it
-    again later instead of recording a rejection; it returns True when it did.
+    again later instead of recording a rejection; it returns True when it did. With `decoded`,
+    items are values already decoded from JSON (a string there is not an event), else lines.
     """
     report = IngestReport()
     pending = 0
@@ -134,7 +136,7 @@ def ingest_items(
         for where, raw in items:
             event: Event | None = None
             try:
-                event = parse_line(raw) if isinstance(raw, str) else parse_object(raw)
+                event = parse_object(raw) if decoded else parse_line(raw)
                 outcome = _apply_once_more_if_raced(uow, ctx, event)
             except InvalidEvent as exc:
                 _reject(uow.session, ctx, report, where, raw, str(exc), None, exc.raw)

@@ -1,0 +1,161 @@
+"""Events through Celery: a real worker process on the real Redis, against the test database.
+
+Delivery is at least once; these tests check that the effect is exactly once.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import func, select, text
+
+from models import Case, ProcessedEvent, RejectedEvent, TaskDelivery, TransitionLog
+from tests.conftest import Harness
+from tests.factories import Story
+from tests.workers import Client, Worker, wait_until
+from workflow import audit
+
+
+def count(h: Harness, table: Any) -> int:
+    with h.sessions() as s:
+        return s.scalar(select(func.count()).select_from(table)) or 0
+
+
+def stories(n: int, months_of_appointments: int = 0) -> tuple[list[Story], list[dict[str, Any]]]:
+    """n cases taken to their contract, each followed by appointments (2 events a month)."""
+    cases, events = [], []
+    for _ in range(n):
+        story = Story()
+        cases.append(story)
+        events.extend(story.until_contract())
+        for _ in range(months_of_appointments):
+            planned = story.appointment(days=10)
+            events.extend([planned, story.outcome(planned["appointment_id"])])
+    return cases, events
+
+
+def assert_exactly_once(h: Harness, events: list[dict[str, Any]]) -> None:
+    assert count(h, ProcessedEvent) == len({e["event_id"] for e in events})
+    with h.sessions() as s:
+        assert audit.verify_chains(s).ok
+        seqs = s.execute(
+            select(TransitionLog.case_id, func.count(), func.max(TransitionLog.seq)).group_by(
+                TransitionLog.case_id
+            )
+        ).all()
+    assert all(n == top for _, n, top in seqs), "a chain has a gap or a repeated seq"
+
+
+def test_a_batch_sent_by_name_is_applied(harness: Harness, worker: Worker, broker_url: str) -> None:
+    cases, events = stories(3, months_of_appointments=1)
+    Client(broker_url).batch(events, "partner-si")
+    wait_until(lambda: count(harness, ProcessedEvent) == len(events), what="every event applied")
+    assert {harness.case(c.ref).state for c in cases} == {"contrat"}
+    assert_exactly_once(harness, events)
+
+
+def test_the_same_batch_delivered_twice_in_parallel_applies_once(
+    harness: Harness, worker: Worker, broker_url: str
+) -> None:
+    _, events = stories(20, months_of_appointments=2)
+    client = Client(broker_url)
+    client.batch(events)
+    client.batch(events)
+    wait_until(lambda: count(harness, ProcessedEvent) == len(events), what="every event applied")
+    wait_until(
+        lambda: "succeeded" in worker.log.read_text().split("succeeded", 1)[-1], what="both tasks done"
+    )
+    assert_exactly_once(harness, events)
+    assert count(harness, RejectedEvent) == 0
+    assert count(harness, TransitionLog) == 20 * 4
+
+
+def test_one_case_hit_by_two_workers_at_once_ends_as_in_occurred_at_order(
+    harness: Harness, worker: Worker, broker_url: str
+) -> None:
+    """The contract is sent first and may win the race: it is deferred, not rejected, until the
+    diagnostic it depends on has committed."""
+    story = Story()
+    harness.apply(story.orientation(), story.binome())
+    diagnostic, contract = story.diagnostic(), story.contract()
+    client = Client(broker_url)
+    client.send("accompagnement.apply_event", [contract, "si-a"])
+    client.send("accompagnement.apply_event", [diagnostic, "si-b"])
+    wait_until(lambda: harness.case(story.ref).state == "contrat", timeout=60, what="the contract")
+    assert [r.trigger for r in harness.log(story.ref)][-2:] == ["poser_diagnostic", "signer_contrat"]
+    assert count(harness, RejectedEvent) == 0
+
+
+def test_a_worker_killed_mid_batch_then_restarted_applies_every_event_once(
+    harness: Harness, worker: Worker, broker_url: str
+) -> None:
+    _, events = stories(150, months_of_appointments=6)  # 2 400 events, committed by 500
+    Client(broker_url).batch(events, "big-file")
+    wait_until(lambda: count(harness, ProcessedEvent) >= 500, what="a first chunk committed")
+    worker.kill()
+    applied_before = count(harness, ProcessedEvent)
+    assert applied_before < len(events), "the batch finished before the kill: make it longer"
+    worker.start()  # the message comes back after the visibility timeout (3 s in tests)
+    wait_until(
+        lambda: count(harness, ProcessedEvent) == len(events), timeout=120, what="the batch re-applied"
+    )
+    assert_exactly_once(harness, events)
+    assert count(harness, RejectedEvent) == 0
+
+
+def test_malformed_payloads_sent_straight_to_the_task_are_rejected_not_lost(
+    harness: Harness, worker: Worker, broker_url: str
+) -> None:
+    story = Story()
+    client = Client(broker_url)
+    client.batch("not a list", "bad-si")
+    client.batch(
+        [1, {"type": "nope"}, {**story.orientation(), "consent": "maybe"}, story.orientation()], "bad-si"
+    )
+    client.send("accompagnement.apply_event", [{"event_id": "x"}, "bad-si"])
+    wait_until(lambda: count(harness, RejectedEvent) == 5, what="five rejections")
+    with harness.sessions() as s:
+        rows = {(src, why) for src, why in s.execute(select(RejectedEvent.source, RejectedEvent.reason))}
+    assert ("bad-si", "an event is a JSON object, not str") in rows
+    assert ("bad-si#1", "an event is a JSON object, not int") in rows
+    assert ("bad-si#1", "missing field 'type'") in rows
+    assert any(src == "bad-si#2" and why.startswith("unknown event type 'nope'") for src, why in rows)
+    assert any(src == "bad-si#3" and why.startswith("field 'consent'") for src, why in rows)
+    wait_until(lambda: count(harness, Case) == 1, what="the good event applied")
+
+
+def test_a_message_delivered_too_often_is_parked_as_rejected(
+    harness: Harness, worker: Worker, broker_url: str
+) -> None:
+    """As if the worker had died three times on this message: the fourth delivery parks it."""
+    story = Story()
+    with harness.sessions() as s, s.begin():
+        s.add(TaskDelivery(key="poison-1:0", deliveries=3, last_at=harness.ctx.clock.now()))
+    Client(broker_url).send("accompagnement.apply_batch", [[story.orientation()], "si"], task_id="poison-1")
+    wait_until(lambda: count(harness, RejectedEvent) == 1, what="the parked event")
+    with harness.sessions() as s:
+        reason = s.scalar(select(RejectedEvent.reason))
+    assert reason is not None and reason.startswith("parked after 3 deliveries")
+    assert count(harness, Case) == 0
+
+
+def test_a_dropped_database_connection_is_retried(harness: Harness, worker: Worker, broker_url: str) -> None:
+    """PostgreSQL only: the server ends the worker's connections in the middle of a batch."""
+    if harness.sessions.kw["bind"].dialect.name != "postgresql":
+        import pytest
+
+        pytest.skip("terminating a backend needs PostgreSQL")
+    _, events = stories(150, months_of_appointments=6)
+    Client(broker_url).batch(events, "big-file")
+    wait_until(lambda: count(harness, ProcessedEvent) >= 500, what="a first chunk committed")
+    with harness.sessions() as s, s.begin():
+        killed = s.scalar(
+            text(
+                "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                "WHERE datname = current_database() AND pid <> pg_backend_pid() AND state <> 'idle'"
+            )
+        )
+    assert killed, "no worker connection was busy"
+    wait_until(lambda: count(harness, ProcessedEvent) == len(events), timeout=120, what="the batch retried")
+    assert_exactly_once(harness, events)
+    assert "retrying" in worker.log.read_text()

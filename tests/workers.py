@@ -1,0 +1,93 @@
+"""Real Celery worker processes for the tests, and a client that sends tasks by name."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import redis
+from celery import Celery
+
+from tasks.app import QUEUE
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+class Worker:
+    """`celery -A tasks worker` in its own process group, so SIGKILL reaches every child."""
+
+    def __init__(self, database_url: str, broker_url: str, log: Path, concurrency: int = 2) -> None:
+        self.env = {
+            **os.environ,
+            "DATABASE_URL": database_url,
+            "CELERY_BROKER_URL": broker_url,
+            "ACCOMPAGNEMENT_BROKER_OPTIONS": json.dumps(
+                {"visibility_timeout": 3, "unacked_restore_interval": 1, "unacked_restore_throttle": 1}
+            ),
+        }
+        self.log = log
+        self.concurrency = concurrency
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        handle = self.log.open("ab")
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "celery", "-A", "tasks", "worker", "--loglevel", "INFO",
+             "--concurrency", str(self.concurrency), "--queues", QUEUE, "--without-gossip",
+             "--without-mingle", "--without-heartbeat"],
+            cwd=ROOT, env=self.env, stdout=handle, stderr=subprocess.STDOUT, start_new_session=True,
+        )  # fmt: skip
+        deadline = time.monotonic() + 60
+        while "ready." not in self.log.read_text(errors="replace"):
+            if self.process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"worker did not start:\n{self.log.read_text(errors='replace')[-3000:]}")
+            time.sleep(0.1)
+
+    def kill(self) -> None:
+        """SIGKILL the worker and its children at once: nothing gets to clean up."""
+        assert self.process is not None
+        os.killpg(self.process.pid, signal.SIGKILL)
+        self.process.wait(timeout=30)
+        self.log.write_text(self.log.read_text(errors="replace").replace("ready.", "was ready (killed)."))
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGTERM)
+            try:
+                self.process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.process.pid, signal.SIGKILL)
+                self.process.wait(timeout=10)
+
+
+class Client:
+    """What another system does: send tasks by name to the broker."""
+
+    def __init__(self, broker_url: str) -> None:
+        self.app = Celery("client", broker=broker_url)
+        self.app.conf.update(task_serializer="json", accept_content=["json"])
+
+    def batch(self, events: Any, source: str = "test", **kwargs: Any) -> None:
+        self.app.send_task("accompagnement.apply_batch", args=[events, source], kwargs=kwargs, queue=QUEUE)
+
+    def send(self, name: str, args: list[Any], task_id: str | None = None) -> None:
+        self.app.send_task(name, args=args, queue=QUEUE, task_id=task_id)
+
+
+def flush(broker_url: str) -> None:
+    redis.Redis.from_url(broker_url).flushdb()
+
+
+def wait_until(condition: Callable[[], bool], timeout: float = 60, what: str = "condition") -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+        time.sleep(0.2)
