@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -158,3 +159,56 @@ def test_the_demo_runs_a_small_year(tmp_path: Path) -> None:
     assert (tmp_path / "out" / "events.jsonl").stat().st_size > 0
     summary = json.loads((tmp_path / "out" / "summary.json").read_text(encoding="utf-8"))
     assert summary["entries"] > 0 and summary["exits"] > 0
+
+
+def test_ingest_via_celery_with_the_worker_command_and_status(
+    loaded: tuple[str, Story, Path], broker_url: str
+) -> None:
+    from tests.workers import flush, wait_until
+
+    url, story, tmp = loaded
+    flush(broker_url)
+    env = {**os.environ, "DATABASE_URL": url, "CELERY_BROKER_URL": broker_url}
+    log = (tmp / "worker.log").open("wb")
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "workflow", "worker", "--concurrency", "1"],
+        env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+    )  # fmt: skip
+    try:
+        other = Story()
+        events = tmp / "flux.jsonl"
+        lines = [json.dumps(e) for e in [*other.until_contract(), story.renewal(days=100)]]
+        events.write_text("\n".join([*lines, "{oops"]) + "\n", encoding="utf-8")
+        command = ["events", "ingest", str(events), "--via", "celery", "--no-progress"]
+        queued = subprocess.run(
+            [sys.executable, "-m", "workflow", *command],
+            env=env, capture_output=True, text=True, check=False, timeout=60,
+        )  # fmt: skip
+        assert queued.returncode == 1, queued.stderr
+        assert "5 event(s) queued in 1 batch(es)" in queued.stdout
+        assert "rejected flux.jsonl:6: malformed JSON" in queued.stdout
+
+        def applied() -> bool:
+            return "state: contrat" in run("case", "show", other.ref, url=url).stdout
+
+        wait_until(applied, timeout=60, what="the queued events applied by `accompagnement worker`")
+        status = subprocess.run(
+            [sys.executable, "-m", "workflow", "status"], env=env, capture_output=True, text=True, check=False
+        )
+        assert status.returncode == 0, status.stderr
+        assert "queue           0 message(s) waiting" in status.stdout
+        assert "9 event(s) applied, 1 rejected" in status.stdout
+    finally:
+        os.killpg(worker.pid, signal.SIGTERM)
+        worker.wait(timeout=30)
+        flush(broker_url)
+
+
+def test_via_celery_without_a_broker_says_what_to_set(loaded: tuple[str, Story, Path]) -> None:
+    url, _, tmp = loaded
+    env_less = {k: v for k, v in os.environ.items() if k != "CELERY_BROKER_URL"}
+    result = subprocess.run(
+        [sys.executable, "-m", "workflow", "events", "ingest", str(tmp / "events.jsonl"), "--via", "celery"],
+        env={**env_less, "DATABASE_URL": url}, capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert result.returncode == 2 and "needs CELERY_BROKER_URL" in result.stderr
