@@ -1,7 +1,9 @@
 """A case of accompagnement global and its appointments.
 
 The `state` column holds the lifecycle state as a plain string; which values and moves are
-legal is the business of `workflow.lifecycle`, not of this table.
+legal is the business of `workflow.lifecycle`, not of this table. Writers of a case serialize on
+its row lock (SELECT … FOR UPDATE, `workflow.services._case`), not on a version column: the ORM
+cannot batch the UPDATEs of versioned rows, and a batch touches hundreds of cases.
 """
 
 from __future__ import annotations
@@ -54,17 +56,13 @@ class Case(Base):
     exit_date: Mapped[date | None] = mapped_column(Date)
     exit_reason: Mapped[str | None] = mapped_column(String(40))
 
-    # Optimistic lock: two writers of one case cannot both win silently.
-    version: Mapped[int] = mapped_column(Integer, nullable=False)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
-    person: Mapped[Person] = relationship(lazy="joined")
+    person: Mapped[Person] = relationship()
     appointments: Mapped[list[Appointment]] = relationship(
         back_populates="case", order_by="Appointment.planned_at"
     )
-
-    __mapper_args__ = {"version_id_col": version}  # noqa: RUF012  (SQLAlchemy reads it as is)
 
 
 class Appointment(Base):

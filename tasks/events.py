@@ -19,7 +19,7 @@ from celery import Task
 from tasks.app import app
 from tasks.runtime import runtime
 from workflow.deliveries import MAX_DELIVERIES, count_delivery, forget_delivery, park
-from workflow.errors import TransitionRefused, is_transient
+from workflow.errors import is_transient
 from workflow.ingest import Raw, ingest_items
 
 log = logging.getLogger(__name__)
@@ -54,23 +54,16 @@ def _apply(task: Task, events: Any, source: str, lines: Any, names: Any, deferra
         park(rt.uow(), rt.ctx, items, f"parked after {MAX_DELIVERIES} deliveries: the worker died each time")
         log.error("task %s parked after %d deliveries", key, MAX_DELIVERIES)
         return {"parked": len(items)}
-    later: list[tuple[str, Raw]] = []
-
-    def defer(where: str, raw: Raw, _refused: TransitionRefused) -> bool:
-        if deferrals >= MAX_DEFERRALS or eager:
-            return False
-        later.append((where, raw))
-        return True
-
+    may_defer = deferrals < MAX_DEFERRALS and not eager
     try:
-        report = ingest_items(rt.uow(), rt.ctx, items, defer=defer, decoded=True)
+        report = ingest_items(rt.uow(), rt.ctx, items, defer_premature=may_defer, decoded=True)
     except Exception as exc:
         if is_transient(exc) and task.request.retries < MAX_RETRIES:
             log.warning("task %s: transient %s, retrying", key, type(exc).__name__)
             raise task.retry(exc=exc, countdown=_backoff(task.request.retries)) from exc
         raise
-    if later:
-        wheres, raws = zip(*later, strict=True)
+    if report.deferred_items:
+        wheres, raws = zip(*report.deferred_items, strict=True)
         apply_batch.apply_async(
             args=[list(raws), source],
             kwargs={"names": list(wheres), "deferrals": deferrals + 1},

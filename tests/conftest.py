@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine, MetaData, select, text
 from sqlalchemy.exc import OperationalError
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session, joinedload, sessionmaker
 
 from models import Base, Case, TransitionLog, make_engine, make_session_factory
 from tests.factories import PROFESSIONALS_CSV
@@ -131,7 +131,7 @@ class Harness:
 
     def case(self, ref: str) -> Case:
         with self.sessions() as session:
-            case = session.scalar(select(Case).where(Case.reference == ref))
+            case = session.scalar(select(Case).options(joinedload(Case.person)).where(Case.reference == ref))
             assert case is not None, f"no case {ref}"
             session.expunge_all()
             return case

@@ -24,6 +24,8 @@ class Worker:
     """`celery -A tasks worker` in its own process group, so SIGKILL reaches every child."""
 
     def __init__(self, database_url: str, broker_url: str, log: Path, concurrency: int = 2) -> None:
+        if database_url.startswith("postgresql"):  # so a test can find the worker's connections
+            database_url += ("&" if "?" in database_url else "?") + "application_name=acc-worker"
         self.env = {
             **os.environ,
             "DATABASE_URL": database_url,

@@ -33,6 +33,7 @@ class Attempt:
     conseiller_id: str | None = None
     referent_social_id: str | None = None
     consent: bool | None = None
+    barriers: tuple[str, ...] | None = None  # established by the diagnostic, replacing the case's
     diagnostic_kind: DiagnosticKind | None = None
     conseiller_opinion: Opinion | None = None
     referent_opinion: Opinion | None = None

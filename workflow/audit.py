@@ -11,7 +11,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import json
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any, TextIO
@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 
 from models import Case, TransitionLog
 from workflow.attempt import Actor
+from workflow.lookups import Lookups
 
 GENESIS = "0" * 64
 VERIFY_BATCH = 2_000  # rows fetched per round trip while verifying: ~1 MB of Python objects
@@ -30,27 +31,28 @@ def _iso(instant: datetime) -> str:
     return instant.astimezone(UTC).isoformat()
 
 
-def canonical(row: TransitionLog) -> bytes:
+def canonical(row: TransitionLog | Mapping[str, Any]) -> bytes:
     """The bytes a row's hash covers: every field but the row's own id and hash."""
+    get: Callable[[str], Any] = row.__getitem__ if isinstance(row, Mapping) else row.__getattribute__
     body = {
-        "case": row.case_reference,
-        "seq": row.seq,
-        "trigger": row.trigger,
-        "from": row.from_state,
-        "to": row.to_state,
-        "actor_id": row.actor_id,
-        "actor_role": row.actor_role,
-        "occurred_at": _iso(row.occurred_at),
-        "recorded_at": _iso(row.recorded_at),
-        "event_id": row.event_id,
-        "reason": row.reason,
-        "details": row.details,
-        "prev": row.prev_hash,
+        "case": get("case_reference"),
+        "seq": get("seq"),
+        "trigger": get("trigger"),
+        "from": get("from_state"),
+        "to": get("to_state"),
+        "actor_id": get("actor_id"),
+        "actor_role": get("actor_role"),
+        "occurred_at": _iso(get("occurred_at")),
+        "recorded_at": _iso(get("recorded_at")),
+        "event_id": get("event_id"),
+        "reason": get("reason"),
+        "details": get("details"),
+        "prev": get("prev_hash"),
     }
     return json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
 
 
-def row_hash(row: TransitionLog) -> str:
+def row_hash(row: TransitionLog | Mapping[str, Any]) -> str:
     return hashlib.sha256(canonical(row)).hexdigest()
 
 
@@ -66,34 +68,44 @@ def append(
     event_id: str | None,
     reason: str | None = None,
     details: dict[str, Any] | None = None,
-) -> TransitionLog:
-    """Add the next row of the case's chain to the session (same transaction as the change)."""
-    last = session.execute(
-        select(TransitionLog.seq, TransitionLog.hash)
-        .where(TransitionLog.case_id == case.id)
-        .order_by(TransitionLog.seq.desc())
-        .limit(1)
-    ).first()
-    seq, prev = (last.seq + 1, last.hash) if last else (1, GENESIS)
-    row = TransitionLog(
-        case_id=case.id,
-        case_reference=case.reference,
-        seq=seq,
-        trigger=trigger,
-        from_state=from_state,
-        to_state=case.state,
-        actor_id=actor.id,
-        actor_role=str(actor.role),
-        occurred_at=occurred_at,
-        recorded_at=recorded_at,
-        event_id=event_id,
-        reason=reason,
-        details=_jsonable(details or {}),
-        prev_hash=prev,
-    )
-    row.hash = row_hash(row)
-    session.add(row)
-    return row
+) -> str:
+    """Add the next row of the case's chain (same transaction as the change); return its hash."""
+    lookups = Lookups.of(session)
+    if lookups is not None and case.id in lookups.heads:
+        head = lookups.heads[case.id]
+    else:
+        last = session.execute(
+            select(TransitionLog.seq, TransitionLog.hash)
+            .where(TransitionLog.case_id == case.id)
+            .order_by(TransitionLog.seq.desc())
+            .limit(1)
+        ).first()
+        head = (last.seq, last.hash) if last else None
+    seq, prev = (head[0] + 1, head[1]) if head else (1, GENESIS)
+    fields: dict[str, Any] = {
+        "case_id": case.id,
+        "case_reference": case.reference,
+        "seq": seq,
+        "trigger": trigger,
+        "from_state": from_state,
+        "to_state": str(case.state),
+        "actor_id": actor.id,
+        "actor_role": str(actor.role),
+        "occurred_at": occurred_at,
+        "recorded_at": recorded_at,
+        "event_id": event_id,
+        "reason": reason,
+        "details": _jsonable(details or {}),
+        "prev_hash": prev,
+    }
+    digest = row_hash(fields)
+    fields["hash"] = digest
+    if lookups is None:
+        session.add(TransitionLog(**fields))
+    else:
+        lookups.heads[case.id] = (seq, digest)
+        lookups.log_rows.append(fields)
+    return digest
 
 
 def _jsonable(details: dict[str, Any]) -> dict[str, Any]:

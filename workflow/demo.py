@@ -86,7 +86,7 @@ def run_demo(settings: DemoSettings, database_url: str | None, progress: bool = 
         bar.set_description(day.strftime("%Y-%m"))
         lines = [json.dumps(d.event, ensure_ascii=False) for d in batch]
         report = ingest_lines(UnitOfWork(sessions), ctx, lines, f"events.jsonl@{day.isoformat()}")
-        _add(total, report)
+        total.merge(report)
         bar.update(len(batch))
     bar.close()
     elapsed = time.perf_counter() - started
@@ -126,14 +126,6 @@ def _fresh_database(url: str, out: Path) -> None:
                 )
     finally:
         engine.dispose()
-
-
-def _add(total: IngestReport, report: IngestReport) -> None:
-    total.applied += report.applied
-    total.duplicates += report.duplicates
-    total.rejected += report.rejected
-    total.by_type.update(report.by_type)
-    total.rejections.extend(report.rejections)  # keep them all: grouped in the summary
 
 
 def year_figures(session: Session, start: date, end: date) -> dict[str, Any]:

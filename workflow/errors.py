@@ -35,6 +35,11 @@ class NotFound(WorkflowError):
     """A case, person or row asked for by reference does not exist."""
 
 
+class EffectFailed(RuntimeError):
+    """A transition's effect raised after the state moved: not a refusal but a fault. The
+    transaction must be rolled back (the batch path then retries event by event)."""
+
+
 class ConcurrentUpdate(Exception):
     """Another transaction changed the same rows first (a unique key taken meanwhile, a stale
     version). Not a WorkflowError: trying again sees the winner's commit and decides properly."""

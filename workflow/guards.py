@@ -37,8 +37,13 @@ def person_registered(case: Case, attempt: Attempt) -> str | None:
     )
 
 
+def _barriers(case: Case, attempt: Attempt) -> set[str]:
+    """The barriers the decision rests on: those the diagnostic establishes, else the case's."""
+    return set(attempt.barriers if attempt.barriers is not None else case.barriers)
+
+
 def social_and_professional_barriers(case: Case, attempt: Attempt) -> str | None:
-    codes = set(case.barriers)
+    codes = _barriers(case, attempt)
     has_social = bool(codes & set(SocialBarrier))
     has_professional = bool(codes & set(ProfessionalBarrier))
     if has_social and has_professional:
@@ -56,7 +61,7 @@ def social_and_professional_barriers(case: Case, attempt: Attempt) -> str | None
 
 
 def other_barrier_agreed(case: Case, attempt: Attempt) -> str | None:
-    if not set(case.barriers) & OTHER_BARRIERS or case.other_barrier_agreed:
+    if not _barriers(case, attempt) & OTHER_BARRIERS or case.other_barrier_agreed:
         return None
     return (
         "eligibility: a barrier outside the listed ones needs the agreement of the conseiller and "

@@ -18,8 +18,9 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from models import RejectedEvent
-from workflow.errors import ConcurrentUpdate, NotFound, TransitionRefused, WorkflowError
+from workflow.errors import ConcurrentUpdate, NotFound, TransitionRefused, WorkflowError, is_transient
 from workflow.events import Event, InvalidEvent, parse_line, parse_object
+from workflow.lookups import Lookups
 from workflow.services import Context, Outcome, Status, apply_event
 from workflow.unit_of_work import UnitOfWork
 
@@ -45,13 +46,25 @@ class IngestReport:
     applied: int = 0
     duplicates: int = 0
     rejected: int = 0
-    deferred: int = 0  # premature events handed back to the caller to try again later
+    deferred_items: list[tuple[str, Any]] = field(default_factory=list)  # premature: try again later
     by_type: Counter[str] = field(default_factory=Counter)
     rejections: list[Rejection] = field(default_factory=list)  # the first REPORTED ones
 
     @property
+    def deferred(self) -> int:
+        return len(self.deferred_items)
+
+    @property
     def total(self) -> int:
         return self.applied + self.duplicates + self.rejected + self.deferred
+
+    def merge(self, other: IngestReport) -> None:
+        self.applied += other.applied
+        self.duplicates += other.duplicates
+        self.rejected += other.rejected
+        self.by_type.update(other.by_type)
+        self.deferred_items.extend(other.deferred_items)
+        self.rejections.extend(other.rejections[: max(0, REPORTED - len(self.rejections))])
 
     def summary(self) -> str:
         deferred = f", {self.deferred} deferred (retried shortly)" if self.deferred else ""
@@ -118,57 +131,120 @@ def ingest_items(
     ctx: Context,
     items: Iterable[tuple[str, Raw]],
     on_event: Callable[[Event | None], None] | None = None,
-    defer: Callable[[str, Raw, TransitionRefused], bool] | None = None,
+    defer_premature: bool = False,
     decoded: bool = False,
 ) -> IngestReport:
     """Apply events given as (where, raw) pairs: the one path of files, batches and retries.
 
-    Validation and rule refusals are recorded as rejections; any other error (the database went
-    away, a deadlock) propagates, the unit of work rolls back the uncommitted chunk, and the
-    caller retries: replayed events are then duplicates, so a retry never applies one twice.
-    `defer` may take a premature refusal (the event came before its predecessor) to try it
-    again later instead of recording a rejection; it returns True when it did. With `decoded`,
-    items are values already decoded from JSON (a string there is not an event), else lines.
+    Items go by chunks of CHUNK, one transaction each. A chunk is first applied on the fast
+    path: its rows fetched in a few queries (`Lookups`), no savepoint per event (handlers check
+    before they change anything, so a refusal leaves nothing). Should anything unexpected
+    happen (a fault in an effect, a unique key taken by a concurrent writer at commit), the
+    chunk is rolled back and applied again event by event in savepoints, where the fault stays
+    with its event. A transient error there (the database went away, a deadlock) propagates:
+    the caller retries, and the events already committed are then duplicates.
+
+    With `defer_premature`, an event refused because it came before its predecessor is not
+    recorded as rejected but returned in `report.deferred_items`, for the caller to try later.
+    With `decoded`, items are values already decoded from JSON (a Celery payload), else lines.
     """
     report = IngestReport()
-    pending = 0
     with uow:
-        for where, raw in items:
-            event: Event | None = None
-            try:
-                event = parse_object(raw) if decoded else parse_line(raw)
-                outcome = _apply_once_more_if_raced(uow, ctx, event)
-            except InvalidEvent as exc:
-                _reject(uow.session, ctx, report, where, raw, str(exc), None, exc.raw)
-            except TransitionRefused as exc:
-                if exc.premature and defer is not None and defer(where, raw, exc):
-                    report.deferred += 1
-                else:
-                    _reject(uow.session, ctx, report, where, raw, str(exc), event, None)
-            except WorkflowError as exc:
-                _reject(uow.session, ctx, report, where, raw, str(exc), event, None)
-            else:
-                if outcome.status == Status.DUPLICATE:
-                    report.duplicates += 1
-                else:
-                    report.applied += 1
-                    report.by_type[event.type] += 1
-            pending += 1
-            if pending >= CHUNK:
-                uow.commit()
-                pending = 0
-            if on_event is not None:
-                on_event(event)
-        uow.commit()
+        batch: list[tuple[str, Raw]] = []
+        for item in items:
+            batch.append(item)
+            if len(batch) == CHUNK:
+                _chunk(uow, ctx, batch, report, on_event, defer_premature, decoded)
+                batch = []
+        if batch:
+            _chunk(uow, ctx, batch, report, on_event, defer_premature, decoded)
     return report
 
 
-def _apply_once_more_if_raced(uow: UnitOfWork, ctx: Context, event: Event) -> Outcome:
+def _chunk(
+    uow: UnitOfWork,
+    ctx: Context,
+    items: list[tuple[str, Raw]],
+    report: IngestReport,
+    on_event: Callable[[Event | None], None] | None,
+    defer_premature: bool,
+    decoded: bool,
+) -> None:
+    parsed = [(where, raw, _parse(raw, decoded)) for where, raw in items]
+    events = [p for _, _, p in parsed if not isinstance(p, InvalidEvent)]
+    part = IngestReport()
+    try:
+        lookups = Lookups.load(uow.session, events)
+        for where, raw, event in parsed:
+            _one(uow.session, ctx, part, where, raw, event, defer_premature, fast=True)
+        lookups.write(uow.session)
+        uow.commit()
+    except Exception as exc:
+        uow.session.rollback()
+        log.warning("chunk of %d events redone one by one after %s: %s", len(items), type(exc).__name__, exc)
+        part = IngestReport()
+        Lookups.clear(uow.session)
+        for where, raw, event in parsed:
+            _one(uow.session, ctx, part, where, raw, event, defer_premature, fast=False)
+        uow.commit()
+    finally:
+        Lookups.clear(uow.session)
+    report.merge(part)
+    if on_event is not None:
+        for _, _, event in parsed:
+            on_event(None if isinstance(event, InvalidEvent) else event)
+
+
+def _parse(raw: Raw, decoded: bool) -> Event | InvalidEvent:
+    try:
+        return parse_object(raw) if decoded else parse_line(raw)
+    except InvalidEvent as exc:
+        return exc
+
+
+def _one(
+    session: Session,
+    ctx: Context,
+    report: IngestReport,
+    where: str,
+    raw: Raw,
+    event: Event | InvalidEvent,
+    defer_premature: bool,
+    fast: bool,
+) -> None:
+    if isinstance(event, InvalidEvent):
+        _reject(session, ctx, report, where, raw, str(event), None, event.raw)
+        return
+    try:
+        outcome = apply_event(session, ctx, event) if fast else _apply_once_more_if_raced(session, ctx, event)
+    except TransitionRefused as exc:
+        if exc.premature and defer_premature:
+            report.deferred_items.append((where, raw))
+        else:
+            _reject(session, ctx, report, where, raw, str(exc), event, None)
+    except WorkflowError as exc:
+        _reject(session, ctx, report, where, raw, str(exc), event, None)
+    except Exception as exc:
+        if fast or is_transient(exc):
+            raise
+        log.exception("event %s at %s: internal error", event.event_id, where)
+        _reject(
+            session, ctx, report, where, raw, f"internal error ({type(exc).__name__}): {exc}", event, None
+        )
+    else:
+        if outcome.status == Status.DUPLICATE:
+            report.duplicates += 1
+        else:
+            report.applied += 1
+            report.by_type[event.type] += 1
+
+
+def _apply_once_more_if_raced(session: Session, ctx: Context, event: Event) -> Outcome:
     """A unique key taken by a concurrent writer: the second attempt sees its commit."""
     try:
-        return apply_event(uow.session, ctx, event)
+        return apply_event(session, ctx, event)
     except ConcurrentUpdate:
-        return apply_event(uow.session, ctx, event)
+        return apply_event(session, ctx, event)
 
 
 def _reject(

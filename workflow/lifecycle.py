@@ -25,7 +25,7 @@ from models import Case
 from workflow import guards as g
 from workflow.attempt import Attempt
 from workflow.dates import period_end
-from workflow.errors import TransitionRefused
+from workflow.errors import EffectFailed, TransitionRefused
 
 
 class State(StrEnum):
@@ -66,6 +66,8 @@ def _record_consent(case: Case, attempt: Attempt) -> dict[str, Any]:
 
 
 def _record_diagnostic(case: Case, attempt: Attempt) -> dict[str, Any]:
+    if attempt.barriers is not None:
+        case.barriers = list(attempt.barriers)
     case.diagnostic_kind = attempt.diagnostic_kind
     case.conseiller_opinion = attempt.conseiller_opinion
     case.referent_opinion = attempt.referent_opinion
@@ -180,7 +182,10 @@ def _guard_condition(guard: g.Guard, trigger: str) -> Callable[[EventData], bool
 
 def _effect_callback(effect: Effect) -> Callable[[EventData], None]:
     def apply(event: EventData) -> None:
-        event.kwargs["details"].update(effect(cast(Case, event.model), event.kwargs["attempt"]))
+        try:
+            event.kwargs["details"].update(effect(cast(Case, event.model), event.kwargs["attempt"]))
+        except Exception as exc:
+            raise EffectFailed(f"{effect.__name__} failed after the state moved: {exc}") from exc
 
     apply.__name__ = effect.__name__
     return apply

@@ -25,7 +25,6 @@ from models import (
     Person,
     ProcessedEvent,
     Professional,
-    TransitionLog,
 )
 from workflow import audit
 from workflow.attempt import Actor, Attempt
@@ -61,6 +60,7 @@ from workflow.lifecycle import (
     State,
     fire,
 )
+from workflow.lookups import Applied, Lookups
 from workflow.unit_of_work import UnitOfWork
 from workflow.vocabulary import AppointmentOutcome, ExitReason, Role
 
@@ -110,25 +110,32 @@ class Outcome:
 
 
 def apply_event(session: Session, ctx: Context, event: Event) -> Outcome:
-    """Apply one event in a savepoint. Raises WorkflowError (nothing written) on refusal."""
+    """Apply one event. Raises WorkflowError, having written nothing, on refusal.
+
+    Every handler checks all it needs before it changes anything, so a refusal leaves the
+    session as it was. With `Lookups` installed (the batch fast path) the event is applied
+    straight into the chunk's transaction; without, inside a savepoint of its own, which also
+    contains an unexpected fault to this one event.
+    """
     digest = payload_digest(event)
-    seen = session.get(ProcessedEvent, event.event_id)
+    lookups = Lookups.of(session)
+    seen: ProcessedEvent | Applied | None
+    if lookups is not None and event.event_id in lookups.processed:
+        seen = lookups.processed[event.event_id]
+    else:
+        seen = session.get(ProcessedEvent, event.event_id)
     if seen is not None:
         return _replay(seen, event, digest)
-    handler = HANDLERS[event.type]
+    if lookups is not None:
+        reference, message = HANDLERS[event.type](session, ctx, event)
+        row = _processed_row(ctx, event, reference, digest)
+        lookups.processed_rows.append(row)
+        lookups.processed[event.event_id] = Applied(event.type, digest, row["applied_at"], reference)
+        return Outcome(Status.APPLIED, event.event_id, message, reference)
     try:
         with session.begin_nested():
-            reference, message = handler(session, ctx, event)
-            session.add(
-                ProcessedEvent(
-                    event_id=event.event_id,
-                    type=event.type,
-                    case_reference=reference,
-                    payload_sha256=digest,
-                    occurred_at=event.occurred_at,
-                    applied_at=ctx.clock.now(),
-                )
-            )
+            reference, message = HANDLERS[event.type](session, ctx, event)
+            session.add(ProcessedEvent(**_processed_row(ctx, event, reference, digest)))
             session.flush()
     except IntegrityError as exc:
         # Another worker applied the same event_id first (at-least-once delivery): the unique key
@@ -141,7 +148,18 @@ def apply_event(session: Session, ctx: Context, event: Event) -> Outcome:
     return Outcome(Status.APPLIED, event.event_id, message, reference)
 
 
-def _replay(seen: ProcessedEvent, event: Event, digest: str) -> Outcome:
+def _processed_row(ctx: Context, event: Event, reference: str | None, digest: str) -> dict[str, Any]:
+    return {
+        "event_id": event.event_id,
+        "type": event.type,
+        "case_reference": reference,
+        "payload_sha256": digest,
+        "occurred_at": event.occurred_at,
+        "applied_at": ctx.clock.now(),
+    }
+
+
+def _replay(seen: ProcessedEvent | Applied, event: Event, digest: str) -> Outcome:
     if seen.payload_sha256 != digest:
         raise EventRejected(
             f"event_id {event.event_id} was already used by a different {seen.type} event "
@@ -194,10 +212,28 @@ def _professional(session: Session, pid: str, role: Role | None, what: str) -> P
 def _case(session: Session, reference: str) -> Case:
     """The case, locked until commit on PostgreSQL: two workers applying events of the same case
     serialize here (SQLite allows one writer at a time anyway)."""
-    case = session.scalar(select(Case).where(Case.reference == reference).with_for_update(of=Case))
+    lookups = Lookups.of(session)
+    if lookups is not None and reference in lookups.cases:
+        case = lookups.cases[reference]
+    else:
+        case = session.scalar(select(Case).where(Case.reference == reference).with_for_update(of=Case))
     if case is None:
         raise EventRejected(f"unknown case {reference}")
     return case
+
+
+def _person(session: Session, ft_identifier: str) -> Person | None:
+    lookups = Lookups.of(session)
+    if lookups is not None and ft_identifier in lookups.persons:
+        return lookups.persons[ft_identifier]
+    return session.scalar(select(Person).where(Person.ft_identifier == ft_identifier))
+
+
+def _appointment(session: Session, external_id: str) -> Appointment | None:
+    lookups = Lookups.of(session)
+    if lookups is not None and external_id in lookups.appointments:
+        return lookups.appointments[external_id]
+    return session.scalar(select(Appointment).where(Appointment.external_id == external_id))
 
 
 def _decision_day(case: Case, occurred: date, given: date | None = None) -> date:
@@ -221,11 +257,12 @@ def decide(
     on: date,
     event_id: str | None = None,
     **fields: Any,
-) -> TransitionLog:
+) -> str:
     """Fire a trigger on a case and append its log row: the two land together or not at all.
 
     The one way every decision reaches a case, whether it comes from an event, a revue or a
-    test. Raises TransitionRefused, leaving the case untouched, when a guard refuses.
+    test; returns the log row's hash. Raises TransitionRefused, leaving the case untouched,
+    when a guard refuses.
     """
     terms, version_id = ctx.terms(session, case, on)
     attempt = Attempt(
@@ -272,28 +309,33 @@ Handler = Callable[[Session, Context, Any], tuple[str | None, str]]
 
 
 def _orientation_proposed(session: Session, ctx: Context, ev: OrientationProposed) -> tuple[str, str]:
-    if session.scalar(select(Case.id).where(Case.reference == ev.case_ref)) is not None:
+    lookups = Lookups.of(session)
+    if lookups is not None and ev.case_ref in lookups.cases:
+        exists = lookups.cases[ev.case_ref] is not None
+    else:
+        exists = session.scalar(select(Case.id).where(Case.reference == ev.case_ref)) is not None
+    if exists:
         raise EventRejected(f"case {ev.case_ref} already exists")
     actor = _actor(session, ev.actor, Role.ORIENTEUR, Role.CONSEILLER, Role.REFERENT_SOCIAL)
+    code = ev.convention or ev.person.departement
+    day = paris_date(ev.occurred_at)
+    conv = ctx.book.in_force(code, day)  # raises ConfigurationError, a WorkflowError
     now = ctx.clock.now()
-    person = session.scalar(select(Person).where(Person.ft_identifier == ev.person.ft_identifier))
-    if person is None:
-        person = Person(ft_identifier=ev.person.ft_identifier, created_at=now)
-        session.add(person)
-    else:
+    person = _person(session, ev.person.ft_identifier)
+    if person is not None:
         open_case = session.scalar(
             select(Case.reference).where(Case.person_id == person.id, Case.state.in_(OPEN_STATES))
         )
         if open_case:
             raise EventRejected(f"person {person.ft_identifier} already has an open case, {open_case}")
+    else:
+        person = Person(ft_identifier=ev.person.ft_identifier, created_at=now)
+        session.add(person)
     person.status = ev.person.status
     person.registered = ev.person.registered
     person.departement = ev.person.departement
     person.agence = ev.person.agence
     person.updated_at = now
-    code = ev.convention or ev.person.departement
-    day = paris_date(ev.occurred_at)
-    conv = ctx.book.in_force(code, day)  # raises ConfigurationError, a WorkflowError
     case = Case(
         reference=ev.case_ref,
         person=person,
@@ -311,7 +353,11 @@ def _orientation_proposed(session: Session, ctx: Context, ev: OrientationPropose
         updated_at=now,
     )
     session.add(case)
-    session.flush()
+    session.flush()  # the log row needs the case's id
+    if lookups is not None:
+        lookups.cases[case.reference] = case
+        lookups.persons[person.ft_identifier] = person
+        lookups.heads[case.id] = None
     audit.append(
         session,
         case,
@@ -347,13 +393,12 @@ def _consent_recorded(session: Session, ctx: Context, ev: ConsentRecorded) -> tu
 def _diagnostic_done(session: Session, ctx: Context, ev: DiagnosticDone) -> tuple[str, str]:
     case = _case(session, ev.case_ref)
     on = _decision_day(case, paris_date(ev.occurred_at))
-    if ev.barriers is not None and case.state == State.REPERAGE:
-        case.barriers = ev.barriers.codes()  # rolled back with the savepoint if refused
     msg = _transition(
         session, ctx, case, POSER_DIAGNOSTIC, ev, on,
         diagnostic_kind=ev.kind,
         conseiller_opinion=ev.conseiller_opinion,
         referent_opinion=ev.referent_opinion,
+        barriers=tuple(ev.barriers.codes()) if ev.barriers is not None else None,
     )  # fmt: skip
     return case.reference, msg
 
@@ -389,16 +434,21 @@ def _person_left(
     session: Session, ctx: Context, ev: RegistrationEnded | Radiation, reason: ExitReason
 ) -> tuple[str | None, str]:
     """The person is no longer a job seeker: the open case, if any, ends (seeds 000/001 art. 3.5)."""
-    person = session.scalar(select(Person).where(Person.ft_identifier == ev.ft_identifier))
+    person = _person(session, ev.ft_identifier)
     if person is None:
         raise EventRejected(f"unknown person {ev.ft_identifier}")
+    case = session.scalar(
+        select(Case).where(Case.person_id == person.id, Case.state.in_(OPEN_STATES)).with_for_update(of=Case)
+    )
+    message = f"person {ev.ft_identifier} marked unregistered; no open case"
+    reference = None
+    if case is not None:
+        on = _decision_day(case, paris_date(ev.occurred_at), ev.effective_on)
+        message = _transition(session, ctx, case, SORTIR, ev, on, exit_reason=reason)
+        reference = case.reference
     person.registered = False
     person.updated_at = ctx.clock.now()
-    case = session.scalar(select(Case).where(Case.person_id == person.id, Case.state.in_(OPEN_STATES)))
-    if case is None:
-        return None, f"person {ev.ft_identifier} marked unregistered; no open case"
-    on = _decision_day(case, paris_date(ev.occurred_at), ev.effective_on)
-    return case.reference, _transition(session, ctx, case, SORTIR, ev, on, exit_reason=reason)
+    return reference, message
 
 
 def _registration_ended(session: Session, ctx: Context, ev: RegistrationEnded) -> tuple[str | None, str]:
@@ -413,21 +463,23 @@ def _appointment_planned(session: Session, ctx: Context, ev: AppointmentPlanned)
     case = _case(session, ev.case_ref)
     if case.state not in OPEN_STATES:
         raise EventRejected(f"case {case.reference} is closed: no appointment can be planned")
-    if session.scalar(select(Appointment.id).where(Appointment.external_id == ev.appointment_id)):
+    if _appointment(session, ev.appointment_id) is not None:
         raise EventRejected(f"appointment {ev.appointment_id} is already planned")
     actor = _actor(session, ev.actor)
     if ev.professional_id is not None and ev.professional_id != actor.id:
         _professional(session, ev.professional_id, None, "professional")
-    session.add(
-        Appointment(
-            external_id=ev.appointment_id,
-            case_id=case.id,
-            kind=ev.kind,
-            professional_id=ev.professional_id,
-            planned_at=ev.planned_at,
-            outcome=AppointmentOutcome.PREVU,
-        )
+    appointment = Appointment(
+        external_id=ev.appointment_id,
+        case_id=case.id,
+        kind=ev.kind,
+        professional_id=ev.professional_id,
+        planned_at=ev.planned_at,
+        outcome=AppointmentOutcome.PREVU,
     )
+    session.add(appointment)
+    lookups = Lookups.of(session)
+    if lookups is not None:
+        lookups.appointments[ev.appointment_id] = appointment
     return case.reference, f"appointment {ev.appointment_id} planned"
 
 
@@ -435,7 +487,7 @@ def _appointment_outcome(
     session: Session, ctx: Context, ev: AppointmentHeld | AppointmentMissed | AppointmentExcused
 ) -> tuple[str, str]:
     case = _case(session, ev.case_ref)
-    appointment = session.scalar(select(Appointment).where(Appointment.external_id == ev.appointment_id))
+    appointment = _appointment(session, ev.appointment_id)
     if appointment is None or appointment.case_id != case.id:
         raise EventRejected(f"appointment {ev.appointment_id} is not planned for case {case.reference}")
     if appointment.outcome != AppointmentOutcome.PREVU:

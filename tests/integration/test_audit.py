@@ -14,7 +14,7 @@ from sqlalchemy import text
 from tests.conftest import Harness
 from tests.factories import Story
 from workflow import audit, lifecycle
-from workflow.errors import WorkflowError
+from workflow.errors import EffectFailed, WorkflowError
 
 
 def two_cases(h: Harness) -> tuple[Story, Story]:
@@ -102,7 +102,7 @@ def test_a_failing_effect_leaves_no_state_change_and_no_log_row(
 
     # The contract effect runs after the state moved and after contract_start was set.
     monkeypatch.setattr(lifecycle, "period_end", broken)
-    with pytest.raises(WorkflowError, match="storage hiccup"):
+    with pytest.raises(EffectFailed, match="_start_contract failed after the state moved: storage hiccup"):
         harness.apply(story.contract())
     case = harness.case(story.ref)
     assert (case.state, case.contract_start) == ("diagnostic", None)

@@ -1,0 +1,267 @@
+"""Events per second on PostgreSQL: the service's paths against a raw-SQL floor, in one run.
+
+    python bench/ingest.py [--cases 100000] [--events 20000] [--database-url …] [--broker-url …]
+
+Builds N cases under contract (COPY, not measured), then gives each path its own slice of cases
+and one `renewal_decided` event per case (a transition: update the case row, insert one log row):
+
+- floor: raw SQL doing those writes in batches of 500, no validation, no state machine, no ORM;
+- direct: `workflow.ingest.ingest_items` in this process, in batches of 500;
+- celery: batches of 500 sent by name to a real `celery -A tasks worker` on Redis;
+- single: one `accompagnement.apply_event` task per event (a smaller slice).
+
+Prints events/s, each path's ratio to the floor, and the worker's peak memory (VmHWM of its
+processes) after each Celery path, to show it does not grow with the number of events.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import redis
+from celery import Celery
+from sqlalchemy import MetaData, func, select
+
+from models import ProcessedEvent, make_engine, make_session_factory
+from workflow import database
+from workflow.clock import SystemClock
+from workflow.conventions import load_book
+from workflow.dates import period_end
+from workflow.ingest import ingest_items
+from workflow.services import Context
+from workflow.unit_of_work import UnitOfWork
+
+ROOT = Path(__file__).resolve().parents[1]
+QUEUE = "accompagnement.events"
+BATCH = 500
+START = date(2026, 1, 5)
+
+
+def build(url: str, cases: int) -> None:
+    engine = make_engine(url)
+    meta = MetaData()
+    meta.reflect(engine)
+    meta.drop_all(engine)
+    database.upgrade(engine)
+    sessions = make_session_factory(engine)
+    ctx = Context.open(UnitOfWork(sessions), SystemClock(), load_book())
+    version = ctx.version_ids[("67", "2021")]
+    engine.dispose()
+    now = datetime.now(UTC).isoformat()
+    end = period_end(START, 6).isoformat()
+    person_columns = "id, ft_identifier, status, registered, departement, agence, created_at, updated_at"
+    case_columns = (
+        "id, reference, person_id, convention_code, convention_version_id, agence, state, conseiller_id, "
+        "referent_social_id, orienteur_id, origin, consent, barriers, other_barrier_agreed, "
+        "orientation_date, contract_start, contract_end, renewal_count, created_at, updated_at"
+    )
+    start, barriers = START.isoformat(), '["logement", "mobilite"]'
+    with psycopg.connect(_libpq(url)) as conn, conn.cursor() as cur:
+        cur.execute(
+            "INSERT INTO professional (id, role, name, email, departement, agence, territory, active) VALUES "
+            "('C', 'conseiller', 'C', 'c@x.example', '67', 'A', NULL, true), "
+            "('R', 'referent_social', 'R', 'r@x.example', '67', NULL, 'T', true)"
+        )
+        with cur.copy(f"COPY person ({person_columns}) FROM STDIN") as copy:
+            for i in range(1, cases + 1):
+                copy.write_row((i, f"FT{i:09d}", "BRSA", True, "67", "A", now, now))
+        with cur.copy(f"COPY case_file ({case_columns}) FROM STDIN") as copy:
+            for i in range(1, cases + 1):
+                people = ("C", "R", "C")  # conseiller, référent social, orienteur
+                row = (
+                    i,
+                    f"B{i:09d}",
+                    i,
+                    "67",
+                    version,
+                    "A",
+                    "contrat",
+                    *people,
+                    "france_travail",
+                    True,
+                    barriers,
+                )
+                copy.write_row((*row, False, start, start, end, 0, now, now))
+        cur.execute("SELECT setval('person_id_seq', %s), setval('case_file_id_seq', %s)", (cases, cases))
+        cur.execute("ANALYZE")
+
+
+def _libpq(url: str) -> str:
+    return url.replace("postgresql+psycopg://", "postgresql://")
+
+
+def renewals(first: int, count: int, tag: str) -> list[dict[str, Any]]:
+    at = datetime(2026, 6, 1, 10, tzinfo=UTC).isoformat()
+    return [
+        {"event_id": f"{tag}-{i}", "type": "renewal_decided", "occurred_at": at,
+         "actor": {"id": "C", "role": "conseiller"}, "case_ref": f"B{i:09d}", "decided_by": "commission"}
+        for i in range(first, first + count)
+    ]  # fmt: skip
+
+
+def floor(url: str, first: int, count: int) -> float:
+    """The same writes, raw: update the case row and insert one log row, 500 per transaction."""
+    new_end = period_end(START, 12).isoformat()
+    started = time.perf_counter()
+    with psycopg.connect(_libpq(url)) as conn, conn.cursor() as cur:
+        for lo in range(first, first + count, BATCH):
+            ids = list(range(lo, min(lo + BATCH, first + count)))
+            cur.executemany(
+                "UPDATE case_file SET state = 'renouvellement', renewal_count = 1, contract_end = %s, "
+                "updated_at = now() WHERE id = %s",
+                [(new_end, i) for i in ids],
+            )
+            cur.executemany(
+                "INSERT INTO transition_log (case_id, case_reference, seq, trigger, from_state, to_state, "
+                "actor_id, actor_role, occurred_at, recorded_at, event_id, reason, details, prev_hash, hash) "
+                "VALUES (%s, %s, 1, 'renouveler', 'contrat', 'renouvellement', 'C', 'conseiller', now(), "
+                "now(), %s, NULL, '{}', %s, %s)",
+                [(i, f"B{i:09d}", f"floor-{i}", "0" * 64, f"{i:064d}") for i in ids],
+            )
+            conn.commit()
+    return count / (time.perf_counter() - started)
+
+
+def direct(url: str, first: int, count: int) -> float:
+    engine = make_engine(url)
+    sessions = make_session_factory(engine)
+    ctx = Context.open(UnitOfWork(sessions), SystemClock(), load_book())
+    events = renewals(first, count, "direct")
+    started = time.perf_counter()
+    for lo in range(0, count, BATCH):
+        chunk = events[lo : lo + BATCH]
+        report = ingest_items(
+            UnitOfWork(sessions), ctx, [(f"bench#{i}", e) for i, e in enumerate(chunk)], decoded=True
+        )
+        assert report.applied == len(chunk), report.summary()
+    rate = count / (time.perf_counter() - started)
+    engine.dispose()
+    return rate
+
+
+class Worker:
+    def __init__(self, url: str, broker: str, concurrency: int) -> None:
+        env = {**os.environ, "DATABASE_URL": url, "CELERY_BROKER_URL": broker}
+        self.log = Path(tempfile.mkdtemp()) / "worker.log"
+        argv = ["worker", "--loglevel", "WARNING", "--concurrency", str(concurrency), "--queues", QUEUE,
+                "--without-gossip", "--without-mingle", "--without-heartbeat"]  # fmt: skip
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "celery", "-A", "tasks", *argv],
+            cwd=ROOT, env=env, stdout=self.log.open("wb"), stderr=subprocess.STDOUT, start_new_session=True,
+        )  # fmt: skip
+        time.sleep(4)
+        if self.process.poll() is not None:
+            raise RuntimeError(self.log.read_text())
+
+    def peak_memory_mb(self) -> tuple[float, float]:
+        """VmHWM (peak resident memory) of the main process and the largest child, in MB. Children
+        are replaced after ACCOMPAGNEMENT_MAX_TASKS_PER_CHILD tasks, so pids are not followed."""
+        main = _vmhwm(self.process.pid)
+        children = [_vmhwm(pid) for pid in _children(self.process.pid)]
+        return main, max(children, default=0.0)
+
+    def stop(self) -> None:
+        os.killpg(self.process.pid, signal.SIGTERM)
+        self.process.wait(timeout=60)
+
+
+def _vmhwm(pid: int) -> float:
+    status = Path(f"/proc/{pid}/status").read_text()
+    return next(int(line.split()[1]) for line in status.splitlines() if line.startswith("VmHWM")) / 1024
+
+
+def _children(pid: int) -> list[int]:
+    out = subprocess.run(["pgrep", "-P", str(pid)], capture_output=True, text=True, check=False).stdout
+    return [int(p) for p in out.split()]
+
+
+def through_celery(url: str, broker: str, events: list[dict[str, Any]], batch: int) -> float:
+    client = Celery("bench", broker=broker)
+    client.conf.update(task_serializer="json", accept_content=["json"])
+    engine = make_engine(url)
+    sessions = make_session_factory(engine)
+    with sessions() as s:
+        before = s.scalar(select(func.count()).select_from(ProcessedEvent)) or 0
+    started = time.perf_counter()
+    with client.connection_for_write() as conn:
+        for lo in range(0, len(events), batch):
+            chunk = events[lo : lo + batch]
+            if batch == 1:
+                client.send_task(
+                    "accompagnement.apply_event", args=[chunk[0], "bench"], queue=QUEUE, connection=conn
+                )
+            else:
+                client.send_task(
+                    "accompagnement.apply_batch", args=[chunk, "bench"], queue=QUEUE, connection=conn
+                )
+    # Watch the broker, not the database: counting a growing table every few milliseconds would
+    # take PostgreSQL's time from the path being measured.
+    queue = redis.Redis.from_url(broker)
+    while queue.llen(QUEUE) or queue.hlen("unacked"):
+        time.sleep(0.02)
+    rate = len(events) / (time.perf_counter() - started)
+    with sessions() as s:
+        done = s.scalar(select(func.count()).select_from(ProcessedEvent)) or 0
+    assert done == before + len(events), f"{done - before} of {len(events)} events applied"
+    engine.dispose()
+    return rate
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--cases", type=int, default=100_000)
+    parser.add_argument("--events", type=int, default=20_000, help="events per path (single: a tenth)")
+    parser.add_argument(
+        "--database-url",
+        default=os.environ.get("BENCH_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"),
+    )
+    parser.add_argument(
+        "--broker-url", default=os.environ.get("BENCH_BROKER_URL", "redis://127.0.0.1:6379/14")
+    )
+    parser.add_argument("--concurrency", type=int, default=os.cpu_count() or 2)
+    args = parser.parse_args()
+    n = args.events
+    if args.cases < 3 * n + n // 10:
+        parser.error(f"--cases must be at least {3 * n + n // 10} for --events {n}")
+    url, broker = args.database_url, args.broker_url
+    redis.Redis.from_url(broker).flushdb()
+    t = time.perf_counter()
+    build(url, args.cases)
+    print(
+        f"built {args.cases:,} cases under contract in {time.perf_counter() - t:.1f} s ({url.split('@')[-1]})"
+    )
+    rates = {"floor (raw SQL)": floor(url, 1, n)}
+    rates["direct batch path"] = direct(url, n + 1, n)
+    worker = Worker(url, broker, args.concurrency)
+    memory = []
+    try:
+        memory.append(worker.peak_memory_mb())
+        rates["celery batch path"] = through_celery(url, broker, renewals(2 * n + 1, n, "celery"), BATCH)
+        memory.append(worker.peak_memory_mb())
+        rates["celery single-event tasks"] = through_celery(
+            url, broker, renewals(3 * n + 1, n // 10, "single"), 1
+        )
+        memory.append(worker.peak_memory_mb())
+    finally:
+        worker.stop()
+    base = rates["floor (raw SQL)"]
+    print(f"\n{'path':28} {'events/s':>10} {'of floor':>9}   ({n:,} events each; single-event: {n // 10:,})")
+    for name, rate in rates.items():
+        print(f"{name:28} {rate:>10,.0f} {rate / base:>8.0%}")
+    print("\nworker peak memory (VmHWM, MB): at start / after the batches / after the single tasks")
+    print("  main process:  " + " / ".join(f"{main:.0f}" for main, _ in memory))
+    print("  largest child: " + " / ".join(f"{child:.0f}" for _, child in memory))
+
+
+if __name__ == "__main__":
+    main()
