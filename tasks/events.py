@@ -17,7 +17,7 @@ from typing import Any
 from celery import Task
 
 from tasks.app import app
-from tasks.runtime import runtime
+from tasks.runtime import Runtime, runtime
 from workflow.deliveries import MAX_DELIVERIES, count_delivery, forget_delivery, park
 from workflow.errors import is_transient
 from workflow.ingest import Raw, ingest_items
@@ -62,6 +62,10 @@ def _apply(task: Task, events: Any, source: str, lines: Any, names: Any, deferra
             log.warning("task %s: transient %s, retrying", key, type(exc).__name__)
             raise task.retry(exc=exc, countdown=_backoff(task.request.retries)) from exc
         raise
+    finally:
+        # Only a process that died keeps its count: anything that got here is not a crash.
+        if not eager:
+            _forget(rt, key)
     if report.deferred_items:
         wheres, raws = zip(*report.deferred_items, strict=True)
         apply_batch.apply_async(
@@ -69,9 +73,16 @@ def _apply(task: Task, events: Any, source: str, lines: Any, names: Any, deferra
             kwargs={"names": list(wheres), "deferrals": deferrals + 1},
             countdown=2 ** (deferrals + 1),
         )
-    if not eager:
-        forget_delivery(rt.uow(), key)
     return report.as_dict()
+
+
+def _forget(rt: Runtime, key: str) -> None:
+    try:
+        forget_delivery(rt.uow(), key)
+    except Exception as exc:
+        if not is_transient(exc):
+            raise
+        log.warning("task %s: its delivery count row is left behind (%s); harmless", key, exc)
 
 
 @app.task(name="accompagnement.apply_batch", bind=True, max_retries=MAX_RETRIES)
@@ -83,7 +94,7 @@ def apply_batch(
     names: Any = None,
     deferrals: int = 0,
 ) -> dict[str, Any]:
-    """Apply a batch in one transaction (a savepoint per event), in the order given.
+    """Apply a batch in the order given, by chunks of 500 events, one transaction each.
 
     `lines` (the events' line numbers in `source`) or `names` (one label per event, kept by
     deferred batches) make rejections point at their origin."""
