@@ -20,7 +20,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 from tqdm import tqdm
 
-from models import Case, TransitionLog, make_engine, make_session_factory
+from models import Case, RejectedEvent, TransitionLog, make_engine, make_session_factory
 from workflow import audit, database, directory
 from workflow.clock import PARIS, ManualClock
 from workflow.conventions import load_book
@@ -94,11 +94,12 @@ def run_demo(settings: DemoSettings, database_url: str | None, progress: bool = 
     with sessions() as session:
         figures = year_figures(session, settings.start, end)
         verified = audit.verify_chains(session)
+        rejected_by_rule = Counter(_kind(reason) for reason in session.scalars(select(RejectedEvent.reason)))
         example = session.scalar(
             select(Case.reference).where(Case.renewal_count == 1).order_by(Case.id.desc()).limit(1)
         )
     _print_summary(settings, conv.terms.entry_target_days, conv.terms.portfolio_min, conv.terms.portfolio_max,
-                   figures, total, elapsed, verified)  # fmt: skip
+                   figures, total, elapsed, verified, rejected_by_rule)  # fmt: skip
     (out / "summary.json").write_text(
         json.dumps(figures, indent=2, ensure_ascii=False, default=str), encoding="utf-8"
     )
@@ -172,6 +173,7 @@ def _print_summary(
     report: IngestReport,
     elapsed: float,
     verified: audit.VerifyReport,
+    rejected_by_rule: Counter[str],
 ) -> None:
     print(f"\n=== Simulated year {f['period']} — département {settings.departement} ===")
     print(f"Orientations     {f['orientations']}")
@@ -190,8 +192,7 @@ def _print_summary(
         print(f"    {conseiller:28} {n:5}{mark}")
     rate = report.total / elapsed if elapsed else 0.0
     print(f"\nIngestion (warm-up included): {report.summary()}, in {elapsed:.1f} s ({rate:.0f} events/s)")
-    reasons = Counter(_kind(r.reason) for r in report.rejections)
-    for kind, n in reasons.most_common():
+    for kind, n in rejected_by_rule.most_common():
         print(f"    rejected: {kind:60} {n:5}")
     state = "intact" if verified.ok else f"{len(verified.breaks)} BROKEN"
     print(f"Audit log: {verified.rows} rows in {verified.cases} chains, {state}")
