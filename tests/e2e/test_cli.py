@@ -212,3 +212,30 @@ def test_via_celery_without_a_broker_says_what_to_set(loaded: tuple[str, Story, 
         env={**env_less, "DATABASE_URL": url}, capture_output=True, text=True, check=False,
     )  # fmt: skip
     assert result.returncode == 2 and "needs CELERY_BROKER_URL" in result.stderr
+
+
+def test_events_retry_resolves_a_rejection_after_the_fix(loaded: tuple[str, Story, Path]) -> None:
+    url, _, tmp = loaded
+    late = Story()
+    orientation, binome, diagnostic, contract = late.until_contract()
+    early = tmp / "early.jsonl"
+    early.write_text(
+        "\n".join(json.dumps(e) for e in (orientation, binome, contract)) + "\n", encoding="utf-8"
+    )
+    assert run("events", "ingest", str(early), url=url).returncode == 1
+    listing = run("events", "rejected", url=url).stdout
+    rejected_id = listing.splitlines()[2].split()[0]
+    still = run("events", "retry", rejected_id, url=url)
+    assert (
+        still.returncode == 1
+        and "is still refused: signer_contrat refused from state reperage" in still.stderr
+    )
+    fix = tmp / "fix.jsonl"
+    fix.write_text(json.dumps(diagnostic) + "\n", encoding="utf-8")
+    assert run("events", "ingest", str(fix), url=url).returncode == 0
+    retried = run("events", "retry", rejected_id, url=url)
+    assert retried.returncode == 0 and "applied, signer_contrat: diagnostic → contrat" in retried.stdout
+    assert "0 shown of 0 unresolved" in run("events", "rejected", url=url).stdout
+    assert "applied by retry" in run("events", "rejected", "--all", url=url).stdout
+    again = run("events", "retry", rejected_id, url=url)
+    assert again.returncode == 2 and "already resolved" in again.stderr
