@@ -34,6 +34,7 @@ from workflow.unit_of_work import UnitOfWork
 from workflow.views import case_view
 
 EXIT_OK, EXIT_PROBLEM, EXIT_USAGE = 0, 1, 2
+DATABASE_URL_HELP = "default: $DATABASE_URL or sqlite:///accompagnement.db (demo: its own file)"
 
 
 class Runtime:
@@ -392,6 +393,8 @@ def _command(
 ) -> argparse.ArgumentParser:
     p = parent.add_parser(name, help=help_text, description=help_text)
     p.set_defaults(func=func)
+    # Accepted after the command too (`accompagnement demo --database-url …`), as people type it.
+    p.add_argument("--database-url", default=argparse.SUPPRESS, help=DATABASE_URL_HELP)
     return p
 
 
@@ -470,7 +473,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="accompagnement",
         description="Accompagnement global: cases, events and audit log (France Travail + Département).",
     )
-    parser.add_argument("--database-url", help="default: $DATABASE_URL or sqlite:///accompagnement.db")
+    parser.add_argument("--database-url", help=DATABASE_URL_HELP)
     parser.add_argument("-v", "--verbose", action="store_true", help="log what happens (to stderr)")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     _storage_commands(sub)

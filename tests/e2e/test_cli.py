@@ -239,3 +239,12 @@ def test_events_retry_resolves_a_rejection_after_the_fix(loaded: tuple[str, Stor
     assert "applied by retry" in run("events", "rejected", "--all", url=url).stdout
     again = run("events", "retry", rejected_id, url=url)
     assert again.returncode == 2 and "already resolved" in again.stderr
+
+
+def test_the_database_url_option_is_accepted_after_the_command_too(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'here.db'}"
+    assert (
+        run("db", "upgrade", "--database-url", url, url="sqlite:///elsewhere.db", cwd=tmp_path).returncode
+        == 0
+    )
+    assert (tmp_path / "here.db").exists() and not (tmp_path / "elsewhere.db").exists()
