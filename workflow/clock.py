@@ -6,7 +6,7 @@ Instants are UTC; the calendar day that counts for people is the one in Europe/P
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime
 from typing import Protocol
 from zoneinfo import ZoneInfo
 
@@ -37,9 +37,6 @@ class ManualClock:
 
     def set(self, instant: datetime) -> None:
         self._now = instant.astimezone(UTC)
-
-    def advance(self, delta: timedelta) -> None:
-        self._now += delta
 
 
 def paris_date(instant: datetime) -> date:

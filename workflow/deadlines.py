@@ -45,7 +45,11 @@ def can_still_renew(case: Case, terms: Terms) -> bool:
     )
 
 
-def case_deadlines(case: Case, terms: Terms, first_appointment_planned: bool) -> list[Deadline]:
+def case_deadlines(
+    case: Case, terms: Terms, first_appointment_planned: bool, follow_up_planned: bool
+) -> list[Deadline]:
+    """`first_appointment_planned`: any appointment planned since the orientation;
+    `follow_up_planned`: a social and an emploi appointment planned since the contract."""
     deadlines: list[Deadline] = []
     if case.state == State.SORTIE:
         return deadlines
@@ -65,6 +69,15 @@ def case_deadlines(case: Case, terms: Terms, first_appointment_planned: bool) ->
                 case.orientation_date + timedelta(days=terms.entry_target_days),
                 entered,
                 "seed 004 art. 2 e: démarrage dans les 21 jours; seed 002: 3 semaines",
+            )
+        )
+    if entered and case.contract_start is not None:
+        deadlines.append(
+            Deadline(
+                "first social and emploi appointments",
+                case.contract_start + timedelta(days=terms.first_appointment_days),
+                follow_up_planned,
+                "seed 004 art. 2 e: premiers rendez-vous dans le mois suivant l'intégration",
             )
         )
     if entered and case.contract_end is not None:

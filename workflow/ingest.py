@@ -267,11 +267,6 @@ def _reject(
     record_rejection(session, ctx, source=where, raw=text, reason=reason, event=event, data=data)
 
 
-def dump(event: Event) -> str:
-    """One event as a JSON line, as the integration contract expects it."""
-    return json.dumps(event.model_dump(mode="json", exclude_none=True), ensure_ascii=False)
-
-
 def retry_rejection(uow: UnitOfWork, ctx: Context, rejected_id: int) -> Outcome:
     """Apply a rejected event again, after the cause was fixed (a professional imported, a
     missing event applied). On success the rejection is marked resolved; on refusal it stays

@@ -21,7 +21,7 @@ from workflow.clock import PARIS
 from workflow.conventions import Terms
 from workflow.dates import period_end
 from workflow.directory import COLUMNS
-from workflow.vocabulary import PersonStatus, ProfessionalBarrier, SocialBarrier
+from workflow.vocabulary import PLATFORM_ORIGINS, PersonStatus, ProfessionalBarrier, SocialBarrier
 
 AGENCES = {
     "67": ["Strasbourg-Nord", "Strasbourg-Sud", "Haguenau", "Sélestat", "Saverne", "Molsheim"],
@@ -231,7 +231,7 @@ class CaseStory:
                 self.exit("sans_entree_jamais_venu")
                 return False
             self.wait(1, 3)
-        platform = self.origin in ("pf1", "pf2")
+        platform = self.origin in PLATFORM_ORIGINS
         confiance = terms.confiance_reciproque and (platform or rng.random() < 0.3)
         disagree = rng.random() < 0.06
         opinions = {"conseiller_opinion": "favorable", "referent_opinion": "favorable"}

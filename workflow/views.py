@@ -9,10 +9,11 @@ from sqlalchemy.orm import Session
 
 from models import Appointment, Case, Person, Professional, TransitionLog
 from workflow import audit
-from workflow.clock import PARIS, today
+from workflow.clock import PARIS, paris_date, today
 from workflow.deadlines import can_still_renew, case_deadlines, maximum_end
 from workflow.errors import NotFound
 from workflow.services import Context
+from workflow.vocabulary import AppointmentKind
 
 
 def find_case(session: Session, ref: str) -> Case:
@@ -83,7 +84,12 @@ def case_view(session: Session, ctx: Context, ref: str) -> dict[str, Any]:
         "exit_reason": case.exit_reason,
         "deadlines": [
             {"name": d.name, "due": d.due.isoformat(), "status": d.status(day), "source": d.source}
-            for d in case_deadlines(case, terms, first_appointment_planned=bool(appointments))
+            for d in case_deadlines(
+                case,
+                terms,
+                first_appointment_planned=bool(appointments),
+                follow_up_planned=_followed_up(case, appointments),
+            )
         ],
         "appointments": [
             {
@@ -109,6 +115,15 @@ def case_view(session: Session, ctx: Context, ref: str) -> dict[str, Any]:
         ],
         "chain": "intact" if broken is None else f"BROKEN at {broken}",
     }
+
+
+def _followed_up(case: Case, appointments: list[Appointment]) -> bool:
+    """A social and an emploi appointment planned on or after the contract's start."""
+    if case.contract_start is None:
+        return False
+    since = case.contract_start
+    kinds = {a.kind for a in appointments if paris_date(a.planned_at) >= since}
+    return {AppointmentKind.SOCIAL, AppointmentKind.EMPLOI} <= kinds
 
 
 def _names(session: Session, ids: set[str | None]) -> dict[str, str]:

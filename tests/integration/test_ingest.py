@@ -223,3 +223,19 @@ def test_a_retry_that_is_still_refused_leaves_the_rejection_open(harness: Harnes
     assert rejected(harness)[0].resolved_at is None
     with pytest.raises(NotFound):
         retry_rejection(UnitOfWork(harness.sessions), harness.ctx, 999_999)
+
+
+def test_case_show_tracks_the_first_follow_up_appointments_deadline(harness: Harness) -> None:
+    from workflow.views import case_view
+
+    story = Story()
+    harness.ingest_events(story.until_contract())
+    with harness.sessions() as s:
+        view = case_view(s, harness.ctx, story.ref)
+    first = next(d for d in view["deadlines"] if d["name"] == "first social and emploi appointments")
+    assert first["due"] == "2026-04-13" and first["status"] != "met"  # signed 13 March + 31 days
+    social, emploi = story.appointment("social", days=1), story.appointment("emploi", days=0)
+    harness.ingest_events([social, emploi])
+    with harness.sessions() as s:
+        view = case_view(s, harness.ctx, story.ref)
+    assert next(d for d in view["deadlines"] if d["name"].startswith("first social"))["status"] == "met"
