@@ -1,9 +1,9 @@
-"""Apply a stream of JSON Lines events: good lines land, bad lines are recorded and reported.
+"""Apply a stream of events: good ones land, bad ones are recorded and reported.
 
-Each event runs in its own savepoint (`services.apply_event`) inside a transaction that is
-committed every CHUNK events, so a file of 100 000 events does not pay 100 000 commits, a
-refused event never leaves half a case behind, and a crash loses at most the uncommitted
-chunk (replaying the file then reports the committed events as duplicates).
+Events go by chunks of CHUNK, one transaction each, so a file of 100 000 events does not pay
+100 000 commits, a refused event never leaves half a case behind, and a crash loses at most the
+uncommitted chunk (replaying the file then reports the committed events as duplicates). How a
+chunk is applied, fast path first and savepoints as the fallback, is told in `ingest_items`.
 """
 
 from __future__ import annotations

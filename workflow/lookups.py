@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Table, func, insert, select
+from sqlalchemy import JSON, Table, func, insert, select
 from sqlalchemy.orm import Session
 
 from models import Appointment, Case, Person, ProcessedEvent, TransitionLog
@@ -127,7 +127,7 @@ def _bulk_insert(session: Session, table: Table, rows: Sequence[dict[str, Any]])
         session.execute(insert(table), list(rows))
         return
     columns = list(rows[0])
-    json_columns = {c.name for c in table.columns if c.type.__class__.__name__ == "JSON"}
+    json_columns = {c.name for c in table.columns if isinstance(c.type, JSON)}
     cursor = connection.connection.driver_connection.cursor()  # type: ignore[union-attr]
     with cursor.copy(f"COPY {table.name} ({', '.join(columns)}) FROM STDIN") as copy:
         for row in rows:

@@ -1,8 +1,10 @@
 """The service layer: apply one event to the database, atomically, once.
 
-`apply_event` runs inside the caller's transaction, in a savepoint of its own, so that a
-batch (a file, a Celery batch) can keep the good events and record the bad ones: either the
-whole event lands (case row, log row, processed-event row) or none of it does.
+`apply_event` runs inside the caller's transaction, so that a batch (a file, a Celery batch)
+keeps the good events and records the bad ones: either the whole event lands (case row, log
+row, processed-event row) or none of it does. Every handler checks all it needs before it
+changes anything, so a refusal leaves nothing behind even on the batch fast path, which has
+no savepoint per event; elsewhere each event gets a savepoint (see `apply_event`).
 """
 
 from __future__ import annotations
