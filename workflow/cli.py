@@ -11,6 +11,7 @@ import json
 import logging
 import os
 import sys
+import time
 from collections.abc import Callable, Sequence
 from datetime import date, timedelta
 from pathlib import Path
@@ -26,7 +27,7 @@ from workflow.clock import PARIS, Clock, SystemClock
 from workflow.conventions import load_book
 from workflow.errors import EventRejected, NotFound, TransitionRefused, WorkflowError
 from workflow.events import InvalidEvent, json_schema
-from workflow.health import database_health
+from workflow.health import database_counts_since, database_health
 from workflow.ingest import REPORTED, ingest_lines, record_rejection, retry_rejection
 from workflow.lifecycle import TRIGGERS, mermaid
 from workflow.services import Context
@@ -135,7 +136,7 @@ def cmd_events_ingest(args: argparse.Namespace) -> int:
     rt = Runtime(args.database_url)
     path = Path(args.file)
     if args.via == "celery":
-        return _publish(rt, path, args.batch_size, progress=not args.no_progress)
+        return _publish(rt, path, args.batch_size, progress=not args.no_progress, wait=args.wait)
     with path.open(encoding="utf-8", errors="surrogateescape") as fh:
         report = ingest_lines(rt.uow(), rt.ctx, fh, path.name)
     print(report.summary())
@@ -146,11 +147,12 @@ def cmd_events_ingest(args: argparse.Namespace) -> int:
     return EXIT_PROBLEM if report.rejected else EXIT_OK
 
 
-def _publish(rt: Runtime, path: Path, batch_size: int, progress: bool) -> int:
+def _publish(rt: Runtime, path: Path, batch_size: int, progress: bool, wait: bool) -> int:
     """Queue a file to the workers in batches; lines that are not JSON are rejected here."""
     from tasks import app
     from tasks.monitor import queue_state
 
+    started = rt.clock.now()
     if app.conf.task_always_eager:
         raise WorkflowError(
             "--via celery needs CELERY_BROKER_URL (a Redis broker); without it use --via direct"
@@ -173,11 +175,23 @@ def _publish(rt: Runtime, path: Path, batch_size: int, progress: bool) -> int:
     print(f"{len(bad)} line(s) rejected here (not JSON objects)")
     for line in bad[:REPORTED]:
         print(f"  rejected {path.name}:{line.line}: {line.reason}")
-    state = queue_state()
-    if state is not None:
-        print(f"queue: {state.waiting} waiting, {state.in_progress} in progress")
-        print("follow with `accompagnement status`")
-    return EXIT_PROBLEM if bad else EXIT_OK
+    if not wait:
+        state = queue_state()
+        if state is not None:
+            print(f"queue: {state.waiting} waiting, {state.in_progress} in progress")
+            print("follow with `accompagnement status`, or queue with --wait")
+        return EXIT_PROBLEM if bad else EXIT_OK
+    with tqdm(total=len(batches), unit="batch", disable=not progress, desc="applied") as bar:
+        while (state := queue_state()) is not None and (left := state.waiting + state.in_progress):
+            bar.update(max(0, len(batches) - left - bar.n))
+            time.sleep(0.5)
+        bar.update(len(batches) - bar.n)
+    with rt.uow() as uow:
+        applied, rejected = database_counts_since(uow.session, started)
+    print(
+        f"queue drained: since the start, {applied} event(s) applied and {rejected} rejected in the database"
+    )
+    return EXIT_PROBLEM if bad or rejected else EXIT_OK
 
 
 def cmd_events_rejected(args: argparse.Namespace) -> int:
@@ -421,6 +435,9 @@ def _event_commands(sub: Subparsers[argparse.ArgumentParser]) -> None:
     ingest.add_argument("--via", choices=("direct", "celery"), default="direct", help=via_help)
     ingest.add_argument("--batch-size", type=int, default=BATCH_SIZE, help=f"events per batch ({BATCH_SIZE})")
     ingest.add_argument("--no-progress", action="store_true")
+    ingest.add_argument(
+        "--wait", action="store_true", help="with --via celery: wait until the queue is drained"
+    )
     rejected = _command(ev, "rejected", cmd_events_rejected, "list unresolved rejected events, newest first")
     rejected.add_argument("--limit", type=int, default=50)
     rejected.add_argument("--all", action="store_true", help="include those resolved by a retry")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -20,8 +20,13 @@ class Health:
 
 
 def database_health(session: Session, clock: Clock) -> Health:
-    since = clock.now() - timedelta(hours=1)
+    applied, rejected = database_counts_since(session, clock.now() - timedelta(hours=1))
+    unresolved = session.scalar(select(func.count()).where(RejectedEvent.resolved_at.is_(None)))
+    return Health(applied, rejected, unresolved or 0)
+
+
+def database_counts_since(session: Session, since: datetime) -> tuple[int, int]:
+    """Events applied and rejected since an instant (by every producer, not only one file)."""
     applied = session.scalar(select(func.count()).where(ProcessedEvent.applied_at >= since))
     rejected = session.scalar(select(func.count()).where(RejectedEvent.rejected_at >= since))
-    unresolved = session.scalar(select(func.count()).where(RejectedEvent.resolved_at.is_(None)))
-    return Health(applied or 0, rejected or 0, unresolved or 0)
+    return applied or 0, rejected or 0

@@ -164,7 +164,7 @@ def test_the_demo_runs_a_small_year(tmp_path: Path) -> None:
 def test_ingest_via_celery_with_the_worker_command_and_status(
     loaded: tuple[str, Story, Path], broker_url: str
 ) -> None:
-    from tests.workers import flush, wait_until
+    from tests.workers import flush
 
     url, story, tmp = loaded
     flush(broker_url)
@@ -179,7 +179,7 @@ def test_ingest_via_celery_with_the_worker_command_and_status(
         events = tmp / "flux.jsonl"
         lines = [json.dumps(e) for e in [*other.until_contract(), story.renewal(days=100)]]
         events.write_text("\n".join([*lines, "{oops"]) + "\n", encoding="utf-8")
-        command = ["events", "ingest", str(events), "--via", "celery", "--no-progress"]
+        command = ["events", "ingest", str(events), "--via", "celery", "--no-progress", "--wait"]
         queued = subprocess.run(
             [sys.executable, "-m", "workflow", *command],
             env=env, capture_output=True, text=True, check=False, timeout=60,
@@ -187,11 +187,8 @@ def test_ingest_via_celery_with_the_worker_command_and_status(
         assert queued.returncode == 1, queued.stderr
         assert "5 event(s) queued in 1 batch(es)" in queued.stdout
         assert "rejected flux.jsonl:6: malformed JSON" in queued.stdout
-
-        def applied() -> bool:
-            return "state: contrat" in run("case", "show", other.ref, url=url).stdout
-
-        wait_until(applied, timeout=60, what="the queued events applied by `accompagnement worker`")
+        assert "queue drained: since the start, 5 event(s) applied and 1 rejected" in queued.stdout
+        assert "state: contrat" in run("case", "show", other.ref, url=url).stdout
         status = subprocess.run(
             [sys.executable, "-m", "workflow", "status"], env=env, capture_output=True, text=True, check=False
         )
