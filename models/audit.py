@@ -23,6 +23,8 @@ class TransitionLog(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     case_id: Mapped[int] = mapped_column(ForeignKey("case_file.id", ondelete="RESTRICT"))
+    # Repeats the case's reference on purpose: the hash covers it (ids differ between a database
+    # and its restore) and an exported row is read without the case table.
     case_reference: Mapped[str] = mapped_column(String(40), index=True)
     seq: Mapped[int] = mapped_column(Integer)
     trigger: Mapped[str] = mapped_column(String(32), index=True)
