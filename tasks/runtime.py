@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import gc
+
 from celery.signals import worker_process_init
 
 from models import database_url, make_engine, make_session_factory
@@ -31,8 +33,17 @@ def runtime() -> Runtime:
     return _runtime
 
 
+# A batch allocates tens of thousands of short-lived objects (ORM rows, events, dicts); with the
+# default threshold (700) the cyclic collector runs hundreds of times per batch and rescans the
+# long-lived objects each time. Measured on the direct batch path: +16 to 26 % events/s.
+GC_THRESHOLDS = (50_000, 20, 20)
+
+
 @worker_process_init.connect
 def _after_fork(**_: object) -> None:
-    """A connection pool must never cross a fork: each child builds its own."""
+    """A connection pool must never cross a fork: each child builds its own. The objects made
+    so far (imports, the app) live as long as the process: frozen, the collector skips them."""
     global _runtime  # noqa: PLW0603
     _runtime = None
+    gc.freeze()
+    gc.set_threshold(*GC_THRESHOLDS)
