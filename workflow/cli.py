@@ -30,6 +30,7 @@ from workflow.events import InvalidEvent, json_schema
 from workflow.health import database_counts_since, database_health
 from workflow.ingest import REPORTED, ingest_lines, record_rejection, retry_rejection
 from workflow.lifecycle import TRIGGERS, mermaid
+from workflow.process_tuning import tune_garbage_collector
 from workflow.services import Context
 from workflow.unit_of_work import UnitOfWork
 from workflow.views import case_view
@@ -509,6 +510,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     if args.command != "demo":
         args.database_url = args.database_url or database_url()
+    if args.command == "demo" or getattr(args, "action", None) == "ingest":
+        tune_garbage_collector()
     try:
         result: int = args.func(args)
         return result
