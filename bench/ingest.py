@@ -217,6 +217,18 @@ def through_celery(url: str, broker: str, events: list[dict[str, Any]], batch: i
     return rate
 
 
+def cpu_seconds() -> float:
+    """Seconds for a fixed pure-Python loop, median of 3: tells how fast this machine is today,
+    since the same 2-core machine kind has been seen to run the whole benchmark 3× slower."""
+    runs = []
+    for _ in range(3):
+        started, total = time.perf_counter(), 0
+        for i in range(5_000_000):
+            total += i
+        runs.append(time.perf_counter() - started)
+    return sorted(runs)[1]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--cases", type=int, default=100_000)
@@ -235,6 +247,7 @@ def main() -> None:
         parser.error(f"--cases must be at least {3 * n + n // 10} for --events {n}")
     url, broker = args.database_url, args.broker_url
     redis.Redis.from_url(broker).flushdb()
+    print(f"machine: a 5,000,000-step Python loop takes {cpu_seconds():.2f} s (median of 3)")
     t = time.perf_counter()
     build(url, args.cases)
     print(

@@ -108,8 +108,18 @@ def append(
     return digest
 
 
+_SCALARS = (str, int, float, bool, type(None))
+
+
 def _jsonable(details: dict[str, Any]) -> dict[str, Any]:
-    """Details exactly as they will read back from a JSON column, so the hash is stable."""
+    """Details exactly as they will read back from a JSON column, so the hash is stable.
+
+    The effects' details are flat dicts of plain scalars (`str` subclasses such as enums read
+    back as `str`): those are copied as they are, which spares a JSON round trip per
+    transition on the batch path; anything else takes the round trip.
+    """
+    if all(type(v) in _SCALARS for v in details.values()):
+        return dict(details)
     return json.loads(json.dumps(details, default=str))  # type: ignore[no-any-return]
 
 
