@@ -35,10 +35,10 @@ from sqlalchemy import MetaData, func, select
 from models import ProcessedEvent, make_engine, make_session_factory
 from workflow import database
 from workflow.clock import SystemClock
+from workflow.context import Context
 from workflow.conventions import load_book
 from workflow.dates import period_end
 from workflow.ingest import ingest_items
-from workflow.services import Context
 from workflow.unit_of_work import UnitOfWork
 
 ROOT = Path(__file__).resolve().parents[1]

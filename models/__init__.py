@@ -7,19 +7,23 @@ from models.conventions import ConventionVersion
 from models.db import database_url, make_engine, make_session_factory
 from models.events import ProcessedEvent, RejectedEvent, TaskDelivery
 from models.people import Person, Professional
+from models.reminders import Email, Reminder, email_reminder
 
 __all__ = [
     "Appointment",
     "Base",
     "Case",
     "ConventionVersion",
+    "Email",
     "Person",
     "ProcessedEvent",
     "Professional",
     "RejectedEvent",
+    "Reminder",
     "TaskDelivery",
     "TransitionLog",
     "database_url",
+    "email_reminder",
     "make_engine",
     "make_session_factory",
 ]

@@ -55,6 +55,10 @@ class Case(Base):
     renewal_date: Mapped[date | None] = mapped_column(Date)
     exit_date: Mapped[date | None] = mapped_column(Date)
     exit_reason: Mapped[str | None] = mapped_column(String(40))
+    # Why the next revue de portefeuille must look at this case (a contract expired with no
+    # decision), and since when; cleared by the decision (renewal or exit).
+    revue_flag: Mapped[str | None] = mapped_column(String(40))
+    revue_flagged_on: Mapped[date | None] = mapped_column(Date)
 
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())

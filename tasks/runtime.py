@@ -6,9 +6,9 @@ from celery.signals import worker_process_init
 
 from models import database_url, make_engine, make_session_factory
 from workflow.clock import SystemClock
+from workflow.context import Context
 from workflow.conventions import load_book
 from workflow.process_tuning import tune_garbage_collector
-from workflow.services import Context
 from workflow.unit_of_work import UnitOfWork
 
 

@@ -23,10 +23,11 @@ from models import Base, Case, TransitionLog, make_engine, make_session_factory
 from tests.factories import PROFESSIONALS_CSV
 from workflow import database, directory
 from workflow.clock import ManualClock
+from workflow.context import Context
 from workflow.conventions import load_book
 from workflow.events import parse_object
 from workflow.ingest import IngestReport, ingest_lines
-from workflow.services import Context, Outcome, apply_event
+from workflow.services import Outcome, apply_event
 from workflow.unit_of_work import UnitOfWork
 
 REQUIRE_SERVICES = os.environ.get("ACCOMPAGNEMENT_REQUIRE_SERVICES") == "1"

@@ -24,6 +24,7 @@ from models import Professional, RejectedEvent, database_url, make_engine, make_
 from workflow import audit, database, directory
 from workflow.batching import BATCH_SIZE, plan_batches
 from workflow.clock import PARIS, Clock, SystemClock
+from workflow.context import Context
 from workflow.conventions import load_book
 from workflow.errors import EventRejected, NotFound, TransitionRefused, WorkflowError
 from workflow.events import InvalidEvent, json_schema
@@ -31,7 +32,6 @@ from workflow.health import database_counts_since, database_health
 from workflow.ingest import REPORTED, ingest_lines, record_rejection, retry_rejection
 from workflow.lifecycle import TRIGGERS, mermaid
 from workflow.process_tuning import tune_garbage_collector
-from workflow.services import Context
 from workflow.unit_of_work import UnitOfWork
 from workflow.views import case_view
 

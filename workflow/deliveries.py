@@ -18,8 +18,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from models import TaskDelivery
+from workflow.context import Context
 from workflow.ingest import Raw, record_rejection
-from workflow.services import Context
 from workflow.unit_of_work import UnitOfWork
 
 MAX_DELIVERIES = 3

@@ -23,12 +23,12 @@ from tqdm import tqdm
 from models import Case, RejectedEvent, TransitionLog, make_engine, make_session_factory
 from workflow import audit, database, directory
 from workflow.clock import PARIS, ManualClock
+from workflow.context import Context
 from workflow.conventions import load_book
 from workflow.dates import add_months
 from workflow.errors import ConfigurationError
 from workflow.ingest import IngestReport, ingest_lines
 from workflow.lifecycle import OPEN_STATES, RENOUVELER, SIGNER_CONTRAT, SORTIR, UNDER_CONTRACT
-from workflow.services import Context
 from workflow.simulation import Simulator, by_day, make_directory
 from workflow.unit_of_work import UnitOfWork
 

@@ -18,10 +18,11 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from models import RejectedEvent
+from workflow.context import Context
 from workflow.errors import ConcurrentUpdate, NotFound, TransitionRefused, WorkflowError, is_transient
 from workflow.events import Event, InvalidEvent, parse_line, parse_object
 from workflow.lookups import Lookups
-from workflow.services import Context, Outcome, Status, apply_event
+from workflow.services import Outcome, Status, apply_event
 from workflow.unit_of_work import UnitOfWork
 
 log = logging.getLogger(__name__)
@@ -180,7 +181,7 @@ def _chunk(
         lookups.write(uow.session)
         uow.commit()
     except Exception as exc:
-        uow.session.rollback()
+        uow.rollback()
         log.warning("chunk of %d events redone one by one after %s: %s", len(items), type(exc).__name__, exc)
         part = IngestReport()
         Lookups.clear(uow.session)

@@ -91,13 +91,22 @@ def _renew(case: Case, attempt: Attempt) -> dict[str, Any]:
     case.contract_end = g.renewed_end(case, attempt)
     case.renewal_count += 1
     case.renewal_date = attempt.on
+    _clear_revue_flag(case)
     return {"contract_end": case.contract_end.isoformat(), "decided_by": str(attempt.renewal_by)}
 
 
 def _close(case: Case, attempt: Attempt) -> dict[str, Any]:
     case.exit_date = attempt.on
     case.exit_reason = attempt.exit_reason
+    _clear_revue_flag(case)
     return {}
+
+
+def _clear_revue_flag(case: Case) -> None:
+    """The decision a flag asked the revue for (renew or exit) is taken."""
+    if case.revue_flag is not None:
+        case.revue_flag = None
+        case.revue_flagged_on = None
 
 
 @dataclass(frozen=True)

@@ -16,10 +16,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Table, func, insert, select
+from sqlalchemy import JSON, Insert, Table, bindparam, func, insert, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from models import Appointment, Case, Person, ProcessedEvent, TransitionLog
+from models import Appointment, Case, Person, ProcessedEvent, Reminder, TransitionLog
+from workflow.vocabulary import ReminderStatus
 
 _KEY = "lookups"
 # Events whose guards read the person (registration, status): their persons are loaded with
@@ -48,6 +50,9 @@ class Lookups:
         # insert log rows one by one to fetch each new id, which nothing in a chunk needs.
         self.log_rows: list[dict[str, Any]] = []
         self.processed_rows: list[dict[str, Any]] = []
+        # Reminder rows planned and cancelled by the chunk's transitions (`write_reminder_changes`).
+        self.reminder_adds: list[dict[str, Any]] = []
+        self.reminder_cancels: list[dict[str, Any]] = []
 
     def write(self, session: Session) -> None:
         """Write the chunk's new log and processed-event rows (call before commit)."""
@@ -57,7 +62,8 @@ class Lookups:
         ):
             if rows:
                 _bulk_insert(session, table, rows)  # type: ignore[arg-type]
-        self.log_rows, self.processed_rows = [], []
+        write_reminder_changes(session, self.reminder_adds, self.reminder_cancels)
+        self.log_rows, self.processed_rows, self.reminder_adds, self.reminder_cancels = [], [], [], []
 
     @staticmethod
     def of(session: Session) -> Lookups | None:
@@ -132,3 +138,39 @@ def _bulk_insert(session: Session, table: Table, rows: Sequence[dict[str, Any]])
     with cursor.copy(f"COPY {table.name} ({', '.join(columns)}) FROM STDIN") as copy:
         for row in rows:
             copy.write_row([json.dumps(row[c]) if c in json_columns else row[c] for c in columns])
+
+
+_REMINDERS: Table = Reminder.__table__  # type: ignore[assignment]
+_CANCEL = (
+    update(_REMINDERS)
+    .where(
+        _REMINDERS.c.case_id == bindparam("b_case"),
+        _REMINDERS.c.kind == bindparam("b_kind"),
+        _REMINDERS.c.due_date == bindparam("b_due"),
+        _REMINDERS.c.status == ReminderStatus.PENDING.value,
+    )
+    .values(status=ReminderStatus.CANCELLED.value, closed_at=bindparam("b_at"), note=bindparam("b_note"))
+)
+
+
+def write_reminder_changes(
+    session: Session, adds: Sequence[dict[str, Any]], cancels: Sequence[dict[str, Any]]
+) -> None:
+    """Cancel pending reminders (rows keyed b_case, b_kind, b_due, b_at, b_note) and add new ones.
+
+    An added key that already exists, pending, queued or cancelled, is left as it is: a reminder
+    is planned once, whatever the replays.
+    """
+    if cancels:
+        session.execute(_CANCEL, list(cancels))
+    if adds:
+        session.execute(_insert_ignoring_duplicates(session, _REMINDERS), list(adds))
+
+
+def _insert_ignoring_duplicates(session: Session, table: Table) -> Insert:
+    dialect = session.get_bind().dialect.name
+    if dialect == "postgresql":
+        return postgresql.insert(table).on_conflict_do_nothing()
+    if dialect == "sqlite":
+        return sqlite.insert(table).on_conflict_do_nothing()
+    raise NotImplementedError(f"no insert-or-ignore for {dialect}")  # the two supported databases

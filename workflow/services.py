@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date, datetime
 from enum import StrEnum
 from typing import Any
@@ -23,15 +23,14 @@ from sqlalchemy.orm import Session
 from models import (
     Appointment,
     Case,
-    ConventionVersion,
     Person,
     ProcessedEvent,
     Professional,
 )
-from workflow import audit
+from workflow import audit, reminders
 from workflow.attempt import Actor, Attempt
-from workflow.clock import Clock, paris_date
-from workflow.conventions import ConventionBook, Terms, sync_book, terms_from_figures
+from workflow.clock import paris_date
+from workflow.context import Context
 from workflow.errors import ConcurrentUpdate, EventRejected
 from workflow.events import (
     AppointmentExcused,
@@ -63,39 +62,10 @@ from workflow.lifecycle import (
     fire,
 )
 from workflow.lookups import Applied, Lookups
-from workflow.unit_of_work import UnitOfWork
+from workflow.reminder_rules import planned
 from workflow.vocabulary import AppointmentOutcome, ExitReason, Role
 
 log = logging.getLogger(__name__)
-
-
-@dataclass
-class Context:
-    """What every service call needs, built once per process (and per simulated clock)."""
-
-    clock: Clock
-    book: ConventionBook
-    version_ids: dict[tuple[str, str], int]
-    _pinned: dict[int, Terms] = field(default_factory=dict)
-
-    @classmethod
-    def open(cls, uow: UnitOfWork, clock: Clock, book: ConventionBook) -> Context:
-        """Record the conventions in the database (so cases can pin them) and build a context."""
-        with uow:
-            ids = sync_book(uow.session, book, clock)
-            uow.commit()
-        return cls(clock=clock, book=book, version_ids=ids)
-
-    def terms(self, session: Session, case: Case, on: date) -> tuple[Terms, int]:
-        """The terms that govern a case: pinned at signature, else those in force on `on`."""
-        if case.convention_version_id is not None:
-            vid = case.convention_version_id
-            if vid not in self._pinned:
-                row = session.get_one(ConventionVersion, vid)
-                self._pinned[vid] = terms_from_figures(row.figures)
-            return self._pinned[vid], vid
-        conv = self.book.in_force(case.convention_code, on)
-        return conv.terms, self.version_ids[(conv.code, conv.version)]
 
 
 class Status(StrEnum):
@@ -277,8 +247,10 @@ def decide(
         **fields,
     )
     from_state = case.state
+    before = planned(case, terms)
     details = fire(case, trigger, attempt)
     case.updated_at = ctx.clock.now()
+    reminders.sync(session, ctx, case, before, planned(case, terms))
     return audit.append(
         session,
         case,
@@ -371,6 +343,7 @@ def _orientation_proposed(session: Session, ctx: Context, ev: OrientationPropose
         event_id=ev.event_id,
         details={"origin": str(ev.origin), "convention": f"{conv.code}/{conv.version}"},
     )
+    reminders.sync(session, ctx, case, frozenset(), planned(case, conv.terms))
     return case.reference, f"{ORIENTER}: case opened in {State.REPERAGE}"
 
 
@@ -482,6 +455,7 @@ def _appointment_planned(session: Session, ctx: Context, ev: AppointmentPlanned)
     lookups = Lookups.of(session)
     if lookups is not None:
         lookups.appointments[ev.appointment_id] = appointment
+    reminders.appointment_planned(session, ctx, case)
     return case.reference, f"appointment {ev.appointment_id} planned"
 
 
@@ -497,6 +471,10 @@ def _appointment_outcome(
     _actor(session, ev.actor)
     appointment.outcome = OUTCOMES[ev.type]
     appointment.outcome_at = ev.occurred_at
+    if appointment.outcome == AppointmentOutcome.HONORE:
+        reminders.appointment_held(session, ctx, case)
+    elif appointment.outcome == AppointmentOutcome.ABSENT:
+        reminders.appointment_missed(session, ctx, case, appointment)
     return case.reference, f"appointment {ev.appointment_id}: {appointment.outcome}"
 
 

@@ -3,18 +3,40 @@
 A failed guard, an effect that raises, or a crash between the state change and the log row
 therefore leave nothing behind: the case row, its log row and the processed-event row are
 written together or not at all.
+
+It also keeps the outbox promise (les-emplois' `on_commit`): code that writes an email row
+registers it with `register_email`; only once the transaction has committed are the ids of
+those that survived handed to `on_commit` (the entry point queues the sending tasks there).
+A rolled-back email is never announced, and an email is never sent from inside a transaction.
 """
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Callable
 from types import TracebackType
 
+from sqlalchemy import inspect
 from sqlalchemy.orm import Session, sessionmaker
+
+from models import Email
+
+log = logging.getLogger(__name__)
+
+_OUTBOX = "outbox"  # session.info key: emails written in the current transaction
+
+OnCommit = Callable[[list[int]], None]
+
+
+def register_email(session: Session, email: Email | int) -> None:
+    """Announce an email row (an ORM object, or the id of a row inserted in bulk) after commit."""
+    session.info.setdefault(_OUTBOX, []).append(email)
 
 
 class UnitOfWork:
-    def __init__(self, session_factory: sessionmaker[Session]) -> None:
+    def __init__(self, session_factory: sessionmaker[Session], on_commit: OnCommit | None = None) -> None:
         self._factory = session_factory
+        self._on_commit = on_commit
 
     def __enter__(self) -> UnitOfWork:
         self.session = self._factory()
@@ -27,7 +49,26 @@ class UnitOfWork:
         tb: TracebackType | None,
     ) -> None:
         self.session.rollback()
+        self.session.info.pop(_OUTBOX, None)
         self.session.close()
 
     def commit(self) -> None:
+        self.session.flush()
+        written = self.session.info.pop(_OUTBOX, [])
+        # An email object added in a savepoint or transaction that rolled back is transient again.
+        ids = [
+            e if isinstance(e, int) else e.id for e in written if isinstance(e, int) or inspect(e).persistent
+        ]
         self.session.commit()
+        if ids and self._on_commit is not None:
+            try:
+                self._on_commit(ids)
+            except Exception:
+                # Committed is committed: the rows stay pending and the next sweep (`reminders
+                # run`) queues them. Raising here would make callers redo committed work.
+                log.exception("could not queue %d email(s) after commit; the next sweep will", len(ids))
+
+    def rollback(self) -> None:
+        """Roll back and forget the emails of the transaction (the unit of work stays usable)."""
+        self.session.rollback()
+        self.session.info.pop(_OUTBOX, None)

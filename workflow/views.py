@@ -10,9 +10,9 @@ from sqlalchemy.orm import Session
 from models import Appointment, Case, Person, Professional, TransitionLog
 from workflow import audit
 from workflow.clock import PARIS, paris_date, today
+from workflow.context import Context
 from workflow.deadlines import can_still_renew, case_deadlines, maximum_end
 from workflow.errors import NotFound
-from workflow.services import Context
 from workflow.vocabulary import AppointmentKind
 
 

@@ -23,6 +23,9 @@ class Role(StrEnum):
     CONSEILLER = "conseiller"  # conseiller dédié France Travail
     REFERENT_SOCIAL = "referent_social"  # travailleur social du Département ou délégataire
     ORIENTEUR = "orienteur"  # a professional or a platform that proposes a case
+    # "le référent Accompagnement Global du Département en territoire" (seed 004 art. 2 e): told
+    # at once when a BRSA misses a first appointment; acts on no case.
+    REFERENT_AG = "referent_ag"
     SUPERVISEUR = "superviseur"
     OPERATEUR = "operateur"
     SYSTEME = "systeme"  # flows from other information systems (registration, radiation)
@@ -130,3 +133,30 @@ NO_ENTRY_REASONS = frozenset(
     }
 )
 AFTER_ENTRY_ONLY_REASONS = frozenset({ExitReason.DUREE_MAXIMALE})
+
+
+class ReminderKind(StrEnum):
+    """What a caseworker is reminded of (issue #4's table); each rule is in `workflow.reminder_rules`."""
+
+    # seed 004 art. 2 e: « en informer sans délai l'orienteur »; one kind per professional, as
+    # the person may miss both first appointments the same day.
+    RDV_SOCIAL_MANQUE = "premier_rdv_social_manque"
+    RDV_EMPLOI_MANQUE = "premier_rdv_emploi_manque"
+    RDV_NON_TENU = "premiers_rdv_non_tenus"  # seed 004 art. 2 e: « dans le mois suivant l'intégration »
+    CONVOCATION = "convocation_en_retard"  # seed 003: « convocation du BRSA sous 15 jours »
+    ENTREE = "delai_entree_depasse"  # seed 004 art. 2 e: 21 jours; seed 002: 3 semaines
+    ECHEANCE = "echeance_contrat"  # seeds 000/001 art. 3.5, seed 004 art. 2 g
+    ECHU = "contrat_echu_sans_decision"  # the day after the end, flagged for the next revue
+
+
+class ReminderStatus(StrEnum):
+    PENDING = "pending"  # waiting for its due date
+    QUEUED = "queued"  # an email carries it
+    CANCELLED = "cancelled"  # the case moved on first
+
+
+class EmailStatus(StrEnum):
+    PENDING = "pending"  # written, to be sent after commit
+    SENDING = "sending"  # claimed by one worker for a lease
+    SENT = "sent"
+    FAILED = "failed"  # SMTP retries spent: `reminders list --failed`, `reminders retry`

@@ -1,0 +1,96 @@
+"""Reminders due to caseworkers and the emails that carry them (the outbox).
+
+A `reminder` row is one thing a caseworker must hear about, on one day: its key
+(case, kind, due date) is unique, so planning it again changes nothing, however many times a
+case is replayed or the daily scan runs. It waits as `pending` until its due date, is
+`cancelled` if the case moves on first, and is `queued` once an email carries it
+(`email_reminder` links them: one email per reminder, or one digest per caseworker and day
+carrying several).
+
+An `email` row is the outbox: written in the same transaction as what caused it, sent by a task
+queued only after that transaction commits. Its status moves `pending` → `sending` (claimed by
+one worker, for a lease) → `sent`, or `failed` once the SMTP retries are spent; a failed email is
+listed by `accompagnement reminders list --failed` and sent again by `reminders retry`.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from sqlalchemy import (
+    JSON,
+    Column,
+    Date,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+    text,
+)
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from models.base import Base, UTCDateTime
+
+email_reminder = Table(
+    "email_reminder",
+    Base.metadata,
+    Column("email_id", ForeignKey("email.id"), primary_key=True),
+    Column("reminder_id", ForeignKey("reminder.id"), primary_key=True, index=True),
+)
+
+
+class Email(Base):
+    __tablename__ = "email"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    # "reminder:<id>" or "digest:<day>:<professional>": one email per reminder, or per
+    # caseworker and day, whatever the number of scans.
+    key: Mapped[str] = mapped_column(String(96), unique=True)
+    recipients: Mapped[list[str]] = mapped_column(JSON)  # professional ids
+    status: Mapped[str] = mapped_column(String(12))
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    claimed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+    reminders: Mapped[list[Reminder]] = relationship(secondary=email_reminder, order_by="Reminder.id")
+
+    __table_args__ = (
+        # The sweep of unsent emails reads only those: its cost follows the outbox, not history.
+        Index(
+            "ix_email_unsent",
+            "id",
+            postgresql_where=text("status IN ('pending', 'sending')"),
+            sqlite_where=text("status IN ('pending', 'sending')"),
+        ),
+    )
+
+
+class Reminder(Base):
+    __tablename__ = "reminder"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("case_file.id"))
+    kind: Mapped[str] = mapped_column(String(40))
+    due_date: Mapped[date] = mapped_column(Date)
+    status: Mapped[str] = mapped_column(String(12))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    # Set when the reminder leaves `pending`: queued (with its email) or cancelled (with why).
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    note: Mapped[str | None] = mapped_column(String(200))
+
+    __table_args__ = (
+        UniqueConstraint("case_id", "kind", "due_date"),
+        # The daily scan's query: pending rows due by a day. A partial index holds only the
+        # pending rows, so the scan's cost grows with what is due, not with all reminders ever.
+        Index(
+            "ix_reminder_pending_due",
+            "due_date",
+            postgresql_where=text("status = 'pending'"),
+            sqlite_where=text("status = 'pending'"),
+        ),
+    )

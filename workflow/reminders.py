@@ -1,0 +1,319 @@
+"""Reminder rows kept in step with the cases, and the daily scan that turns due ones into emails.
+
+Planning happens inside the transaction of each transition (`sync`, called by
+`services.decide`), so the rows always equal `reminder_rules.planned(case)`: a reminder is
+created once, and cancelled as soon as the case moves on. The scan (`scan`) reads only pending
+rows due by the day, through a partial index: its cost follows what is due, not the number of
+cases. It writes the emails (the outbox) in its transaction; the unit of work hands their ids
+to the caller after commit, which queues the sending tasks.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any, cast
+
+from sqlalchemy import Row, insert, select, update
+from sqlalchemy.orm import Session
+
+from models import Appointment, Case, Email, Person, Professional, Reminder, email_reminder
+from workflow.clock import paris_date
+from workflow.context import Context
+from workflow.lookups import Lookups, write_reminder_changes
+from workflow.reminder_rules import (
+    FIRST_APPOINTMENTS,
+    Facts,
+    Planned,
+    missed_kind,
+    moved_on,
+    planned,
+    recipients,
+)
+from workflow.unit_of_work import UnitOfWork, register_email
+from workflow.vocabulary import AppointmentOutcome, EmailStatus, ReminderKind, ReminderStatus, Role
+
+log = logging.getLogger(__name__)
+
+SCAN_BATCH = 5_000  # due reminders handled per round: ~5 MB of rows, a few hundred ms on PostgreSQL
+# Kinds whose due-day check needs the case's appointments.
+_NEEDS_FACTS = frozenset({ReminderKind.CONVOCATION, ReminderKind.RDV_NON_TENU})
+
+
+# --- planning, inside the transactions that change cases -------------------------------------
+
+
+def sync(
+    session: Session, ctx: Context, case: Case, before: frozenset[Planned], after: frozenset[Planned]
+) -> None:
+    """Add the reminders the case now calls for and cancel those it no longer does."""
+    if before == after:
+        return
+    now = ctx.clock.now()
+    adds = [
+        {"case_id": case.id, "kind": p.kind.value, "due_date": p.due,
+         "status": ReminderStatus.PENDING.value, "created_at": now}
+        for p in sorted(after - before)
+    ]  # fmt: skip
+    cancels = [
+        {
+            "b_case": case.id,
+            "b_kind": p.kind.value,
+            "b_due": p.due,
+            "b_at": now,
+            "b_note": f"case {case.state}",
+        }
+        for p in sorted(before - after)
+    ]
+    lookups = Lookups.of(session)
+    if lookups is not None:
+        lookups.reminder_adds.extend(adds)
+        lookups.reminder_cancels.extend(cancels)
+    else:
+        write_reminder_changes(session, adds, cancels)
+
+
+def appointment_planned(session: Session, ctx: Context, case: Case) -> None:
+    """seed 003: the convocation is made; its reminder is no longer needed."""
+    terms, _ = ctx.terms(session, case, paris_date(ctx.clock.now()))
+    _cancel(
+        session, ctx, case, terms_planned(case, terms, ReminderKind.CONVOCATION), "an appointment was planned"
+    )
+
+
+def appointment_held(session: Session, ctx: Context, case: Case) -> None:
+    """seed 004 art. 2 e: once both first appointments are held, their reminder goes."""
+    if case.contract_start is None:
+        return
+    if facts(session, [case])[case.id].held_since_contract >= FIRST_APPOINTMENTS:
+        terms, _ = ctx.terms(session, case, paris_date(ctx.clock.now()))
+        due = terms_planned(case, terms, ReminderKind.RDV_NON_TENU)
+        _cancel(session, ctx, case, due, "the first social and emploi appointments were held")
+
+
+def terms_planned(case: Case, terms: Any, kind: ReminderKind) -> list[Planned]:
+    return [p for p in planned(case, terms) if p.kind == kind]
+
+
+def _cancel(session: Session, ctx: Context, case: Case, which: Iterable[Planned], note: str) -> None:
+    now = ctx.clock.now()
+    cancels = [
+        {"b_case": case.id, "b_kind": p.kind.value, "b_due": p.due, "b_at": now, "b_note": note}
+        for p in which
+    ]
+    lookups = Lookups.of(session)
+    if lookups is not None:
+        lookups.reminder_cancels.extend(cancels)
+    elif cancels:
+        write_reminder_changes(session, [], cancels)
+
+
+def appointment_missed(session: Session, ctx: Context, case: Case, appointment: Appointment) -> None:
+    """seed 004 art. 2 e: a first appointment missed is told « sans délai »: the reminder and its
+    email are written with the event, and the email leaves right after the commit."""
+    kind = missed_kind(appointment.kind)
+    if kind is None:
+        return
+    held_before = session.scalar(
+        select(Appointment.id)
+        .where(
+            Appointment.case_id == case.id,
+            Appointment.kind == appointment.kind,
+            Appointment.outcome == AppointmentOutcome.HONORE,
+        )
+        .limit(1)
+    )
+    if held_before is not None:
+        return  # not the first appointment of its kind
+    day = paris_date(ctx.clock.now())
+    taken = session.scalar(
+        select(Reminder.id).where(
+            Reminder.case_id == case.id, Reminder.kind == kind, Reminder.due_date == day
+        )
+    )
+    if taken is not None:
+        return  # the same first appointment missed twice the same day: one reminder
+    now = ctx.clock.now()
+    reminder = Reminder(case_id=case.id, kind=kind.value, due_date=day, status=ReminderStatus.QUEUED.value,
+                        created_at=now, closed_at=now)  # fmt: skip
+    person = session.get_one(Person, case.person_id)
+    to = recipients(
+        kind, case, person_status=person.status, referents_ag=referents_ag(session, [case])[case.id]
+    )
+    session.add(reminder)
+    session.flush()  # the email's key names the reminder
+    email = _email(f"reminder:{reminder.id}", to, now)
+    email.reminders.append(reminder)
+    session.add(email)
+    register_email(session, email)
+
+
+def _email(key: str, to: Sequence[str], now: Any) -> Email:
+    return Email(key=key, recipients=list(to), status=EmailStatus.PENDING.value, attempts=0, created_at=now)
+
+
+# --- facts the rules need -----------------------------------------------------------------
+
+
+def facts(session: Session, cases: Sequence[Any]) -> dict[int, Facts]:
+    """Appointment facts of the given cases (Case objects or rows with id and contract_start)."""
+    starts = {c.id: c.contract_start for c in cases}
+    planned_any: set[int] = set()
+    held: dict[int, set[str]] = defaultdict(set)
+    ids = list(starts)
+    for lo in range(0, len(ids), SCAN_BATCH):
+        query = select(
+            Appointment.case_id, Appointment.kind, Appointment.outcome, Appointment.planned_at
+        ).where(Appointment.case_id.in_(ids[lo : lo + SCAN_BATCH]))
+        for case_id, kind, outcome, planned_at in session.execute(query):
+            planned_any.add(case_id)
+            start = starts[case_id]
+            if outcome == AppointmentOutcome.HONORE and start is not None and paris_date(planned_at) >= start:
+                held[case_id].add(kind)
+    return {i: Facts(i in planned_any, frozenset(held[i])) for i in ids}
+
+
+def referents_ag(session: Session, cases: Sequence[Any]) -> dict[int, list[str]]:
+    """The Département's accompagnement-global referents of each case's territory (seed 004 art.
+    2 e): those of the territory of the case's référent social, else those of the whole
+    département (no territory)."""
+    social_ids = {c.referent_social_id for c in cases if c.referent_social_id}
+    territory: dict[str, str | None] = {}
+    if social_ids:
+        query = select(Professional.id, Professional.territory).where(Professional.id.in_(social_ids))
+        territory = {pid: place for pid, place in session.execute(query)}
+    departements = {c.convention_code for c in cases}
+    by_place: dict[tuple[str, str | None], list[str]] = defaultdict(list)
+    ag = select(Professional.id, Professional.departement, Professional.territory).where(
+        Professional.role == Role.REFERENT_AG, Professional.active.is_(True),
+        Professional.departement.in_(departements),
+    ).order_by(Professional.id)  # fmt: skip
+    for pid, departement, place in session.execute(ag):
+        by_place[(departement, place)].append(pid)
+    out: dict[int, list[str]] = {}
+    for c in cases:
+        local = by_place.get((c.convention_code, territory.get(c.referent_social_id or "")))
+        out[c.id] = local or by_place.get((c.convention_code, None), [])
+    return out
+
+
+# --- the daily scan --------------------------------------------------------------------------
+
+
+@dataclass
+class ScanReport:
+    day: date
+    due: int = 0
+    queued: Counter[str] = field(default_factory=Counter)  # by kind
+    cancelled: Counter[str] = field(default_factory=Counter)  # by reason
+    emails: int = 0
+    flagged: int = 0  # cases flagged for the next revue (contract expired without decision)
+
+    def summary(self) -> str:
+        lines = [f"{self.day.isoformat()}: {self.due} reminder(s) due, {sum(self.queued.values())} queued "
+                 f"in {self.emails} email(s), {sum(self.cancelled.values())} cancelled, "
+                 f"{self.flagged} case(s) flagged for the next revue"]  # fmt: skip
+        lines += [f"    {kind:30} {n:6}" for kind, n in sorted(self.queued.items())]
+        lines += [f"    cancelled: {why:50} {n:6}" for why, n in sorted(self.cancelled.items())]
+        return "\n".join(lines)
+
+
+_DUE_COLUMNS = (
+    Reminder.id.label("reminder_id"), Reminder.kind, Reminder.due_date,
+    Case.id, Case.reference, Case.state, Case.convention_code, Case.convention_version_id,
+    Case.orientation_date, Case.contract_start, Case.contract_end,
+    Case.conseiller_id, Case.referent_social_id, Case.orienteur_id, Case.revue_flag,
+)  # fmt: skip
+
+
+def scan(uow: UnitOfWork, ctx: Context, day: date, *, digest: bool = False) -> ScanReport:
+    """Queue every pending reminder due by `day` (or cancel it if the case moved on), by rounds
+    of SCAN_BATCH, one transaction each. With `digest`, one email per caseworker for the day
+    rather than one per reminder. Running it again the same day finds nothing more to do."""
+    report = ScanReport(day)
+    with uow:
+        while True:
+            rows = uow.session.execute(
+                select(*_DUE_COLUMNS)
+                .join(Case, Case.id == Reminder.case_id)
+                .where(Reminder.status == ReminderStatus.PENDING, Reminder.due_date <= day)
+                .order_by(Reminder.id)
+                .limit(SCAN_BATCH)
+                .with_for_update(of=Reminder.__table__, skip_locked=True)
+            ).all()
+            if not rows:
+                break
+            _round(uow.session, ctx, day, rows, digest, report)
+            uow.commit()
+    return report
+
+
+def _round(
+    session: Session, ctx: Context, day: date, rows: Sequence[Row[Any]], digest: bool, report: ScanReport
+) -> None:
+    now = ctx.clock.now()
+    report.due += len(rows)
+    known = facts(session, [r for r in rows if r.kind in _NEEDS_FACTS])
+    to_send: list[tuple[Row[Any], list[str]]] = []
+    cancelled: dict[str, list[int]] = defaultdict(list)
+    for row in rows:
+        case = cast(Case, row)  # the row carries the columns the rules read
+        terms, _ = ctx.terms(session, case, day)
+        kind = ReminderKind(row.kind)
+        why = moved_on(kind, row.due_date, case, terms, known.get(row.id, Facts(False, frozenset())), day)
+        if why is not None:
+            cancelled[why].append(row.reminder_id)
+            continue
+        to_send.append((row, recipients(kind, case)))
+        report.queued[row.kind] += 1
+    for why, ids in cancelled.items():
+        _close(session, ids, ReminderStatus.CANCELLED, now, why)
+        report.cancelled[why] += len(ids)
+    if not to_send:
+        return
+    if digest:
+        per_person: dict[str, list[int]] = defaultdict(list)
+        for row, to in to_send:
+            for pid in to:
+                per_person[pid].append(row.reminder_id)
+        emails = {f"digest:{day.isoformat()}:{pid}:{ids[0]}": ([pid], ids) for pid, ids in per_person.items()}
+    else:
+        emails = {f"reminder:{row.reminder_id}": (to, [row.reminder_id]) for row, to in to_send}
+    inserted = session.execute(
+        insert(Email).returning(Email.id, Email.key),
+        [{"key": key, "recipients": to, "status": EmailStatus.PENDING.value, "attempts": 0, "created_at": now}
+         for key, (to, _) in emails.items()],
+    ).all()  # fmt: skip
+    ids_by_key = {key: email_id for email_id, key in inserted}
+    session.execute(
+        insert(email_reminder),
+        [
+            {"email_id": ids_by_key[key], "reminder_id": rid}
+            for key, (_, rids) in emails.items()
+            for rid in rids
+        ],
+    )
+    for email_id in ids_by_key.values():
+        register_email(session, email_id)
+    _close(session, [row.reminder_id for row, _ in to_send], ReminderStatus.QUEUED, now, None)
+    expired = [row.id for row, _ in to_send if row.kind == ReminderKind.ECHU and row.revue_flag is None]
+    if expired:
+        session.execute(
+            update(Case)
+            .where(Case.id.in_(expired))
+            .values(revue_flag=ReminderKind.ECHU.value, revue_flagged_on=day)
+        )
+        report.flagged += len(expired)
+    report.emails += len(emails)
+
+
+def _close(session: Session, ids: list[int], status: ReminderStatus, now: Any, note: str | None) -> None:
+    for lo in range(0, len(ids), SCAN_BATCH):
+        session.execute(
+            update(Reminder)
+            .where(Reminder.id.in_(ids[lo : lo + SCAN_BATCH]))
+            .values(status=status.value, closed_at=now, note=note)
+        )
