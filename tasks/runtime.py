@@ -19,7 +19,10 @@ class Runtime:
         self.ctx = Context.open(self.uow(), SystemClock(), load_book())
 
     def uow(self) -> UnitOfWork:
-        return UnitOfWork(self.sessions)
+        """A unit of work whose committed emails are queued for sending (the outbox)."""
+        from tasks.emails import dispatch  # tasks.emails itself needs this module
+
+        return UnitOfWork(self.sessions, on_commit=dispatch)
 
 
 _runtime: Runtime | None = None

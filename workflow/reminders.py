@@ -25,7 +25,6 @@ from workflow.clock import paris_date
 from workflow.context import Context
 from workflow.lookups import Lookups, write_reminder_changes
 from workflow.reminder_rules import (
-    FIRST_APPOINTMENTS,
     Facts,
     Planned,
     missed_kind,
@@ -82,16 +81,6 @@ def appointment_planned(session: Session, ctx: Context, case: Case) -> None:
     _cancel(
         session, ctx, case, terms_planned(case, terms, ReminderKind.CONVOCATION), "an appointment was planned"
     )
-
-
-def appointment_held(session: Session, ctx: Context, case: Case) -> None:
-    """seed 004 art. 2 e: once both first appointments are held, their reminder goes."""
-    if case.contract_start is None:
-        return
-    if facts(session, [case])[case.id].held_since_contract >= FIRST_APPOINTMENTS:
-        terms, _ = ctx.terms(session, case, paris_date(ctx.clock.now()))
-        due = terms_planned(case, terms, ReminderKind.RDV_NON_TENU)
-        _cancel(session, ctx, case, due, "the first social and emploi appointments were held")
 
 
 def terms_planned(case: Case, terms: Any, kind: ReminderKind) -> list[Planned]:

@@ -471,9 +471,9 @@ def _appointment_outcome(
     _actor(session, ev.actor)
     appointment.outcome = OUTCOMES[ev.type]
     appointment.outcome_at = ev.occurred_at
-    if appointment.outcome == AppointmentOutcome.HONORE:
-        reminders.appointment_held(session, ctx, case)
-    elif appointment.outcome == AppointmentOutcome.ABSENT:
+    # Held first appointments end their reminder on its due day (`reminder_rules.moved_on`):
+    # checking here would cost a query of the case's appointments for every event.
+    if appointment.outcome == AppointmentOutcome.ABSENT:
         reminders.appointment_missed(session, ctx, case, appointment)
     return case.reference, f"appointment {ev.appointment_id}: {appointment.outcome}"
 

@@ -1,0 +1,67 @@
+"""The task that sends reminder emails, and the after-commit hook that queues it.
+
+`dispatch` is what a unit of work calls once its transaction has committed (the outbox
+promise, `workflow.unit_of_work`): it queues `accompagnement.send_emails` by groups of
+DISPATCH_GROUP ids. The task claims each email (so a redelivered task sends nothing twice),
+delivers it, and records the outcome; SMTP failures are retried with backoff until
+`workflow.outbox.MAX_ATTEMPTS`, then the email is `failed`.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import random
+import smtplib
+from typing import Any
+
+from celery import Task
+
+from tasks.app import app
+from tasks.mail import MailSettings, deliver
+from tasks.runtime import runtime
+from workflow.outbox import claim, mark_failure, mark_sent
+
+log = logging.getLogger(__name__)
+
+DISPATCH_GROUP = 50  # emails per task: a few seconds of SMTP at most, few broker messages
+
+
+def _retry_after(attempt: int) -> float:
+    """Backoff with jitter: about 1, 2, 4, 8 minutes by default (ACCOMPAGNEMENT_SMTP_RETRY_SECONDS
+    is the first step), far below the broker's visibility timeout."""
+    base = float(os.environ.get("ACCOMPAGNEMENT_SMTP_RETRY_SECONDS", "60"))
+    return base * 2 ** (attempt - 1) * random.uniform(0.8, 1.2)
+
+
+@app.task(name="accompagnement.send_emails", bind=True, max_retries=None)
+def send_emails(task: Task, email_ids: list[int]) -> dict[str, Any]:
+    rt = runtime()
+    settings = MailSettings.from_env()
+    sent, again, skipped, attempt = 0, [], 0, 1
+    for email_id in email_ids:
+        draft = claim(rt.uow(), rt.ctx, int(email_id))
+        if draft is None:
+            skipped += 1  # already sent, failed for good, or being sent by another worker
+            continue
+        try:
+            where = deliver(draft, settings)
+        except (smtplib.SMTPException, OSError) as exc:
+            log.warning("email %s, attempt %d: %s", draft.key, draft.attempt, exc)
+            if mark_failure(rt.uow(), rt.ctx, draft.email_id, f"{type(exc).__name__}: {exc}"):
+                again.append(draft.email_id)
+                attempt = max(attempt, draft.attempt)
+            continue
+        mark_sent(rt.uow(), rt.ctx, draft.email_id)
+        log.info("email %s sent to %s", draft.key, where)
+        sent += 1
+    if again and not task.request.is_eager:
+        raise task.retry(args=[again], countdown=_retry_after(attempt))
+    # In-process (no broker) the failed emails stay pending: the next `reminders run` sends them.
+    return {"sent": sent, "retrying": len(again), "skipped": skipped}
+
+
+def dispatch(email_ids: list[int]) -> None:
+    """Queue the sending of committed emails (in-process when no broker is configured)."""
+    for lo in range(0, len(email_ids), DISPATCH_GROUP):
+        send_emails.delay(email_ids[lo : lo + DISPATCH_GROUP])

@@ -1,0 +1,144 @@
+"""The email outbox: claim an email for sending, record the outcome, find what was left behind.
+
+Sending itself (SMTP, or `.eml` files) is the tasks' business; this module only keeps the
+promise that an email is sent once. A sender first *claims* the row (`pending` → `sending`,
+with a lease), so that a redelivered task or a second worker finds nothing to do; success marks
+it `sent` for good. A sender that dies after claiming leaves the row `sending`: once the lease
+is over the sweep (`unsent`) hands it out again. Failures go back to `pending` for a retry with
+backoff, and to `failed` after MAX_ATTEMPTS, where `reminders list --failed` shows them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+
+from sqlalchemy import and_, or_, select, update
+from sqlalchemy.orm import Session
+
+from models import Case, Email, Professional, Reminder
+from workflow.clock import paris_date
+from workflow.context import Context
+from workflow.deadlines import can_still_renew
+from workflow.messages import Item, Rendered, render
+from workflow.unit_of_work import UnitOfWork
+from workflow.vocabulary import EmailStatus, ReminderKind
+
+LEASE = timedelta(minutes=10)  # a send takes seconds; a claim older than this was abandoned
+MAX_ATTEMPTS = 5  # with the tasks' backoff, about half an hour of SMTP outage before `failed`
+STALE = timedelta(minutes=5)  # a pending email older than this missed its after-commit queueing
+
+
+@dataclass(frozen=True)
+class Draft:
+    """What a sender needs, read in the claiming transaction."""
+
+    email_id: int
+    key: str
+    to: list[tuple[str, str]]  # (name, address)
+    rendered: Rendered
+    attempt: int
+
+
+def claim(uow: UnitOfWork, ctx: Context, email_id: int) -> Draft | None:
+    """Take an email for sending; None if it is sent, failed, gone or being sent by another."""
+    with uow:
+        now = ctx.clock.now()
+        taken = uow.session.execute(
+            update(Email)
+            .where(
+                Email.id == email_id,
+                or_(
+                    Email.status == EmailStatus.PENDING,
+                    and_(Email.status == EmailStatus.SENDING, Email.claimed_at < now - LEASE),
+                ),
+            )
+            .values(status=EmailStatus.SENDING.value, claimed_at=now, attempts=Email.attempts + 1)
+        )
+        if taken.rowcount != 1:  # type: ignore[attr-defined]
+            return None
+        email = uow.session.get_one(Email, email_id)
+        people = uow.session.scalars(
+            select(Professional).where(Professional.id.in_(email.recipients), Professional.active.is_(True))
+        ).all()
+        to = [
+            (p.name, p.email) for p in sorted(people, key=lambda p: email.recipients.index(p.id)) if p.email
+        ]
+        if not to:
+            _finish(uow.session, email, EmailStatus.FAILED, now, "no active recipient with an email address")
+            uow.commit()
+            return None
+        day = paris_date(email.created_at)
+        rendered = render(email.key, items(uow.session, ctx, email.reminders, day), day)
+        uow.commit()
+        return Draft(email.id, email.key, to, rendered, email.attempts)
+
+
+def items(session: Session, ctx: Context, reminders: Sequence[Reminder], day: date) -> list[Item]:
+    out = []
+    for reminder in reminders:
+        case = session.get_one(Case, reminder.case_id)
+        terms, _ = ctx.terms(session, case, day)
+        kind = ReminderKind(reminder.kind)
+        figure = {
+            ReminderKind.CONVOCATION: terms.convocation_days,
+            ReminderKind.ENTREE: terms.entry_target_days,
+            ReminderKind.RDV_NON_TENU: terms.first_appointment_days,
+        }.get(kind)
+        out.append(
+            Item(kind, case.reference, reminder.due_date, case.orientation_date, case.contract_start,
+                 case.contract_end, can_still_renew(case, terms), figure)
+        )  # fmt: skip
+    return out
+
+
+def mark_sent(uow: UnitOfWork, ctx: Context, email_id: int) -> None:
+    with uow:
+        email = uow.session.get_one(Email, email_id)
+        _finish(uow.session, email, EmailStatus.SENT, ctx.clock.now(), None)
+        uow.commit()
+
+
+def mark_failure(uow: UnitOfWork, ctx: Context, email_id: int, error: str) -> bool:
+    """Record a failed attempt; True if another attempt will be made, False once `failed`."""
+    with uow:
+        email = uow.session.get_one(Email, email_id)
+        final = email.attempts >= MAX_ATTEMPTS
+        status = EmailStatus.FAILED if final else EmailStatus.PENDING
+        _finish(uow.session, email, status, ctx.clock.now(), error[:500])
+        uow.commit()
+        return not final
+
+
+def _finish(session: Session, email: Email, status: EmailStatus, now: datetime, error: str | None) -> None:
+    email.status = status.value
+    email.claimed_at = None
+    if status == EmailStatus.SENT:
+        email.sent_at = now
+    email.last_error = error
+
+
+def unsent(session: Session, ctx: Context) -> list[int]:
+    """Emails whose queueing after commit was lost, or whose sender died: to queue again."""
+    now = ctx.clock.now()
+    query = select(Email.id).where(
+        or_(
+            and_(Email.status == EmailStatus.PENDING, Email.created_at < now - STALE),
+            and_(Email.status == EmailStatus.SENDING, Email.claimed_at < now - LEASE),
+        )
+    )
+    return list(session.scalars(query.order_by(Email.id)))
+
+
+def retry_failed(uow: UnitOfWork, email_ids: Sequence[int] | None) -> list[int]:
+    """Put failed emails (all of them if `email_ids` is None) back in the outbox."""
+    with uow:
+        query = select(Email).where(Email.status == EmailStatus.FAILED)
+        if email_ids is not None:
+            query = query.where(Email.id.in_(email_ids))
+        emails = list(uow.session.scalars(query))
+        for email in emails:
+            email.status, email.attempts = EmailStatus.PENDING.value, 0
+        uow.commit()
+        return [e.id for e in emails]
