@@ -31,7 +31,7 @@ def _retry_after(attempt: int) -> float:
     """Backoff with jitter: about 1, 2, 4, 8 minutes by default (ACCOMPAGNEMENT_SMTP_RETRY_SECONDS
     is the first step), far below the broker's visibility timeout."""
     base = float(os.environ.get("ACCOMPAGNEMENT_SMTP_RETRY_SECONDS", "60"))
-    return base * 2 ** (attempt - 1) * random.uniform(0.8, 1.2)
+    return float(base * 2 ** (attempt - 1) * random.uniform(0.8, 1.2))
 
 
 @app.task(name="accompagnement.send_emails", bind=True, max_retries=None)
@@ -65,3 +65,8 @@ def dispatch(email_ids: list[int]) -> None:
     """Queue the sending of committed emails (in-process when no broker is configured)."""
     for lo in range(0, len(email_ids), DISPATCH_GROUP):
         send_emails.delay(email_ids[lo : lo + DISPATCH_GROUP])
+
+
+def send_now(email_ids: list[int]) -> None:
+    """Send committed emails in this process, whatever the broker (the demo's emails)."""
+    send_emails.apply(args=[email_ids])

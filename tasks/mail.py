@@ -64,7 +64,7 @@ def message(draft: Draft, settings: MailSettings) -> EmailMessage:
     msg["Subject"] = draft.rendered.subject
     msg["From"] = formataddr(("Accompagnement global", settings.sender))
     msg["To"] = ", ".join(formataddr((name, address)) for name, address in draft.to)
-    msg["Date"] = formatdate(localtime=False)
+    msg["Date"] = formatdate(usegmt=True)
     domain = settings.sender.rpartition("@")[2] or "localhost"
     msg["Message-ID"] = f"<{draft.key.replace(':', '.')}.{draft.email_id}@{domain}>"
     msg["Auto-Submitted"] = "auto-generated"  # RFC 3834: no vacation replies to a robot

@@ -3,34 +3,38 @@
 The demo writes its own SQLite database (default `demo-output/demo.db`, made anew each run),
 the professionals' CSV and the events' JSON Lines file, then ingests the events day by day
 with the clock set to that day, exactly as `events ingest` would, and reports what happened.
+Every simulated morning the daily reminder scan runs, as the scheduler would; the emails it
+writes go through `on_commit` (the CLI sends them in-process, as `.eml` files in the output
+folder's `outbox/`).
 """
 
 from __future__ import annotations
 
 import io
 import json
-import time
+import time as timer
 from collections import Counter
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import func, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 from tqdm import tqdm
 
-from models import Case, RejectedEvent, TransitionLog, make_engine, make_session_factory
-from workflow import audit, database, directory
+from models import Case, Email, RejectedEvent, Reminder, TransitionLog, make_engine, make_session_factory
+from workflow import audit, database, directory, reminders
 from workflow.clock import PARIS, ManualClock
 from workflow.context import Context
-from workflow.conventions import load_book
+from workflow.conventions import ConventionBook, load_book
 from workflow.dates import add_months
 from workflow.errors import ConfigurationError
 from workflow.ingest import IngestReport, ingest_lines
 from workflow.lifecycle import OPEN_STATES, RENOUVELER, SIGNER_CONTRAT, SORTIR, UNDER_CONTRACT
-from workflow.simulation import Simulator, by_day, make_directory
-from workflow.unit_of_work import UnitOfWork
+from workflow.simulation import Delivery, Simulator, by_day, make_directory
+from workflow.unit_of_work import OnCommit, UnitOfWork
+from workflow.vocabulary import ReminderStatus
 
 
 @dataclass(frozen=True)
@@ -44,10 +48,17 @@ class DemoSettings:
     output_dir: Path = Path("demo-output")
 
 
-def run_demo(settings: DemoSettings, database_url: str | None, progress: bool = True) -> int:
+def demo_database_url(settings: DemoSettings) -> str:
+    """The demo's own SQLite file, made anew at each run."""
+    return f"sqlite:///{settings.output_dir / 'demo.db'}"
+
+
+def run_demo(
+    settings: DemoSettings, database_url: str | None, progress: bool = True, on_commit: OnCommit | None = None
+) -> int:
     out = settings.output_dir
     out.mkdir(parents=True, exist_ok=True)
-    url = database_url or f"sqlite:///{out / 'demo.db'}"
+    url = database_url or demo_database_url(settings)
     _fresh_database(url, out)
     engine = make_engine(url)
     database.upgrade(engine)
@@ -76,20 +87,7 @@ def run_demo(settings: DemoSettings, database_url: str | None, progress: bool = 
         f"{warm_up.isoformat()} so that portfolios are full on {settings.start.isoformat()}; "
         f"{len(deliveries)} events to ingest"
     )
-    clock = ManualClock(datetime.combine(warm_up, datetime.min.time(), PARIS))
-    ctx = Context.open(UnitOfWork(sessions), clock, book)
-    total = IngestReport()
-    started = time.perf_counter()
-    bar = tqdm(total=len(deliveries), unit="event", disable=not progress, dynamic_ncols=True)
-    for day, batch in by_day(deliveries):
-        clock.set(datetime.combine(day, datetime.max.time(), PARIS) - timedelta(hours=3))
-        bar.set_description(day.strftime("%Y-%m"))
-        lines = [json.dumps(d.event, ensure_ascii=False) for d in batch]
-        report = ingest_lines(UnitOfWork(sessions), ctx, lines, f"events.jsonl@{day.isoformat()}")
-        total.merge(report)
-        bar.update(len(batch))
-    bar.close()
-    elapsed = time.perf_counter() - started
+    total, elapsed = _live(sessions, book, deliveries, warm_up, end, progress, on_commit)
 
     with sessions() as session:
         figures = year_figures(session, settings.start, end)
@@ -108,6 +106,39 @@ def run_demo(settings: DemoSettings, database_url: str | None, progress: bool = 
     print(f"         accompagnement --database-url {url} audit verify")
     engine.dispose()
     return 0 if verified.ok else 1
+
+
+def _live(
+    sessions: sessionmaker[Session],
+    book: ConventionBook,
+    deliveries: list[Delivery],
+    first: date,
+    end: date,
+    progress: bool,
+    on_commit: OnCommit | None,
+) -> tuple[IngestReport, float]:
+    """Day after day: the morning reminder scan, then the day's events, the clock set to each."""
+    clock = ManualClock(datetime.combine(first, datetime.min.time(), PARIS))
+    ctx = Context.open(UnitOfWork(sessions), clock, book)
+    total = IngestReport()
+    started = timer.perf_counter()
+    bar = tqdm(total=len(deliveries), unit="event", disable=not progress, dynamic_ncols=True)
+    batches = dict(by_day(deliveries))
+    day = first
+    while day < end:
+        clock.set(datetime.combine(day, time(6), PARIS))  # the scheduler's morning scan
+        reminders.scan(UnitOfWork(sessions, on_commit), ctx, day)
+        batch = batches.get(day, [])
+        if batch:
+            clock.set(datetime.combine(day, datetime.max.time(), PARIS) - timedelta(hours=3))
+            bar.set_description(day.strftime("%Y-%m"))
+            lines = [json.dumps(d.event, ensure_ascii=False) for d in batch]
+            where = f"events.jsonl@{day.isoformat()}"
+            total.merge(ingest_lines(UnitOfWork(sessions, on_commit), ctx, lines, where))
+            bar.update(len(batch))
+        day += timedelta(1)
+    bar.close()
+    return total, timer.perf_counter() - started
 
 
 def _fresh_database(url: str, out: Path) -> None:
@@ -144,6 +175,10 @@ def year_figures(session: Session, start: date, end: date) -> dict[str, Any]:
     delays = [(contract - oriented).days for oriented, contract in signed if contract is not None]
     open_states = _counts(session, Case.state, Case.state.in_(OPEN_STATES))
     loads = _counts(session, Case.conseiller_id, Case.state.in_(UNDER_CONTRACT))
+    due_in_year = (Reminder.due_date >= start, Reminder.due_date < end)
+    sent = _counts(session, Reminder.kind, *due_in_year, Reminder.status == ReminderStatus.QUEUED)
+    cancelled = _counts(session, Reminder.kind, *due_in_year, Reminder.status == ReminderStatus.CANCELLED)
+    emails = _counts(session, Email.status)
     return {
         "period": f"{start.isoformat()} .. {(end - timedelta(days=1)).isoformat()}",
         "orientations": by_trigger.get("orienter", 0),
@@ -155,6 +190,9 @@ def year_figures(session: Session, start: date, end: date) -> dict[str, Any]:
         "entries_within_target": sum(1 for d in delays if d <= 21),
         "open_at_end": dict(sorted(open_states.items())),
         "portfolio_by_conseiller": dict(sorted(loads.items())),
+        "reminders_by_kind": dict(sorted(sent.items())),
+        "reminders_cancelled_by_kind": dict(sorted(cancelled.items())),
+        "emails_by_status": dict(sorted(emails.items())),
     }
 
 
@@ -190,6 +228,13 @@ def _print_summary(
     for conseiller, n in loads.items():
         mark = "" if portfolio_min <= n <= portfolio_max else "  ← outside the target"
         print(f"    {conseiller:28} {n:5}{mark}")
+    print("Reminders sent (due in the year), by kind; cancelled because the case moved on first:")
+    sent, cancelled = f["reminders_by_kind"], f["reminders_cancelled_by_kind"]
+    for kind in sorted(set(sent) | set(cancelled)):
+        print(f"    {kind:32} {sent.get(kind, 0):5}   cancelled {cancelled.get(kind, 0):5}")
+    print(
+        "Emails (all, warm-up included): " + ", ".join(f"{n} {s}" for s, n in f["emails_by_status"].items())
+    )
     rate = report.total / elapsed if elapsed else 0.0
     print(f"\nIngestion (warm-up included): {report.summary()}, in {elapsed:.1f} s ({rate:.0f} events/s)")
     for kind, n in rejected_by_rule.most_common():

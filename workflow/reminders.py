@@ -241,7 +241,7 @@ def scan(uow: UnitOfWork, ctx: Context, day: date, *, digest: bool = False) -> S
 
 
 def _round(
-    session: Session, ctx: Context, day: date, rows: Sequence[Row[Any]], digest: bool, report: ScanReport
+    session: Session, ctx: Context, day: date, rows: Sequence[Any], digest: bool, report: ScanReport
 ) -> None:
     now = ctx.clock.now()
     report.due += len(rows)

@@ -1,0 +1,60 @@
+"""The `accompagnement` command: parse, call `workflow`, print.
+
+Exit codes: 0 success; 1 the command ran but found a problem (rejected events, a broken
+audit chain); 2 bad usage, configuration or input that could not be read.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+from collections.abc import Sequence
+
+from models import database_url
+from workflow.cli import cases, events, reminders, setup
+from workflow.cli.common import DATABASE_URL_HELP, EXIT_OK, EXIT_PROBLEM, EXIT_USAGE
+from workflow.errors import NotFound, WorkflowError
+from workflow.process_tuning import tune_garbage_collector
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="accompagnement",
+        description="Accompagnement global: cases, events and audit log (France Travail + Département).",
+    )
+    parser.add_argument("--database-url", help=DATABASE_URL_HELP)
+    parser.add_argument("-v", "--verbose", action="store_true", help="log what happens (to stderr)")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for module in (setup, events, cases, reminders):
+        module.register(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.INFO if args.verbose else logging.WARNING,
+        format="%(asctime)s %(levelname)s %(name)s %(message)s",
+    )
+    if args.command != "demo":
+        args.database_url = args.database_url or database_url()
+        # Tasks run in this process when no broker is configured (sending emails after a
+        # commit): they must work on the same database as the command.
+        os.environ["DATABASE_URL"] = args.database_url
+    if args.command == "demo" or getattr(args, "action", None) == "ingest":
+        tune_garbage_collector()
+    try:
+        result: int = args.func(args)
+        return result
+    except BrokenPipeError:  # output piped into `head` and closed early: not an error
+        sys.stdout = open(os.devnull, "w")  # noqa: SIM115  (silence the flush at exit)
+        return EXIT_OK
+    except NotFound as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_PROBLEM
+    except (WorkflowError, OSError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_USAGE

@@ -1,0 +1,114 @@
+"""Commands on reminders: the daily scan, the list (failed emails first of all), retries."""
+
+from __future__ import annotations
+
+import argparse
+import os
+
+from sqlalchemy import select
+
+from models import Case, Email, Reminder, email_reminder
+from workflow import outbox, reminders
+from workflow.cli.common import (
+    EXIT_OK,
+    EXIT_PROBLEM,
+    Runtime,
+    Subparsers,
+    command,
+    day_arg,
+    group,
+    print_table,
+)
+from workflow.clock import today
+from workflow.vocabulary import EmailStatus, ReminderKind, ReminderStatus
+
+
+def cmd_reminders_run(args: argparse.Namespace) -> int:
+    rt = Runtime(args.database_url)
+    day = args.date or today(rt.clock)
+    digest = args.digest or os.environ.get("ACCOMPAGNEMENT_REMINDER_DIGEST", "") not in ("", "0")
+    report = reminders.scan(rt.uow(), rt.ctx, day, digest=digest)
+    print(report.summary())
+    with rt.uow() as uow:
+        left = outbox.unsent(uow.session, rt.ctx)
+    if left:
+        from workflow.cli.common import dispatch_emails
+
+        dispatch_emails(left)
+        print(f"{len(left)} email(s) left unsent earlier queued again")
+    print(_where())
+    return EXIT_OK
+
+
+def _where() -> str:
+    from tasks.app import app
+
+    host = os.environ.get("ACCOMPAGNEMENT_SMTP_HOST")
+    to = f"SMTP {host}" if host else f".eml files in {os.environ.get('ACCOMPAGNEMENT_OUTBOX_DIR', 'outbox')}/"
+    how = "sent from this process" if app.conf.task_always_eager else "queued to the workers"
+    return f"emails: {how}, to {to}"
+
+
+def cmd_reminders_list(args: argparse.Namespace) -> int:
+    rt = Runtime(args.database_url)
+    query = (
+        select(Reminder, Case.reference, Email)
+        .join(Case, Case.id == Reminder.case_id)
+        .outerjoin(email_reminder, email_reminder.c.reminder_id == Reminder.id)
+        .outerjoin(Email, Email.id == email_reminder.c.email_id)
+    )
+    if args.failed:
+        query = query.where(Email.status == EmailStatus.FAILED)
+    if args.status:
+        query = query.where(Reminder.status == args.status)
+    if args.kind:
+        query = query.where(Reminder.kind == args.kind)
+    if args.case:
+        query = query.where(Case.reference == args.case)
+    with rt.uow() as uow:
+        rows = [
+            (r.id, ref, r.kind, r.due_date, r.status, e.id if e else None, e.status if e else None,
+             e.attempts if e else None, (e.last_error or "") if e else r.note or "")
+            for r, ref, e in uow.session.execute(query.order_by(Reminder.due_date.desc(), Reminder.id.desc())
+                                                  .limit(args.limit))
+        ]  # fmt: skip
+    print_table(rows, ("id", "case", "kind", "due", "status", "email", "email status", "attempts", "note"))
+    if args.failed and rows:
+        print("send them again, once the cause is fixed: `accompagnement reminders retry --all-failed`")
+    return EXIT_PROBLEM if args.failed and rows else EXIT_OK
+
+
+def cmd_reminders_retry(args: argparse.Namespace) -> int:
+    rt = Runtime(args.database_url)
+    if not args.email_ids and not args.all_failed:
+        print("name the emails to send again (ids from `reminders list --failed`), or --all-failed")
+        return EXIT_PROBLEM
+    ids = outbox.retry_failed(rt.uow(), None if args.all_failed else args.email_ids)
+    if not ids:
+        print("no failed email to send again")
+        return EXIT_PROBLEM
+    from workflow.cli.common import dispatch_emails
+
+    dispatch_emails(ids)
+    print(f"{len(ids)} failed email(s) put back in the outbox: {', '.join(map(str, ids))}")
+    print(_where())
+    return EXIT_OK
+
+
+def register(sub: Subparsers[argparse.ArgumentParser]) -> None:
+    rem = group(sub, "reminders", "reminder emails to caseworkers")
+    run = command(rem, "run", cmd_reminders_run, "queue the reminders due by a day (the daily scan)")
+    run.add_argument("--date", type=day_arg, help="scan day, YYYY-MM-DD (default: today in Paris)")
+    run.add_argument(
+        "--digest", action="store_true",
+        help="one email per caseworker for the day (or ACCOMPAGNEMENT_REMINDER_DIGEST=1)",
+    )  # fmt: skip
+    listing = command(rem, "list", cmd_reminders_list, "list reminders, newest due first")
+    listing.add_argument("--failed", action="store_true", help="only those whose email failed")
+    listing.add_argument("--status", choices=[s.value for s in ReminderStatus])
+    listing.add_argument("--kind", choices=[k.value for k in ReminderKind])
+    listing.add_argument("--case", help="case reference")
+    listing.add_argument("--limit", type=int, default=50)
+    retry = command(rem, "retry", cmd_reminders_retry, "send failed emails again")
+    retry.add_argument("email_ids", type=int, nargs="*", help="email ids (`reminders list --failed`)")
+    retry.add_argument("--all-failed", action="store_true")

@@ -1,0 +1,137 @@
+"""Commands that set things up: the schema, the conventions, the directory, the demo."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+from datetime import date
+from pathlib import Path
+
+from sqlalchemy import select
+
+from models import Professional
+from workflow import database, directory
+from workflow.cli.common import (
+    EXIT_OK,
+    Runtime,
+    Subparsers,
+    command,
+    day_arg,
+    group,
+    print_table,
+)
+from workflow.conventions import load_book
+
+
+def cmd_db_upgrade(args: argparse.Namespace) -> int:
+    rt = Runtime(args.database_url, check_schema=False)
+    database.upgrade(rt.engine)
+    rt.ctx  # records the conventions, so a bad conventions file shows up now  # noqa: B018
+    print(f"database {rt.url} is at the latest schema; conventions recorded")
+    return EXIT_OK
+
+
+def cmd_conventions_list(args: argparse.Namespace) -> int:
+    book = load_book()
+    if args.json:
+        data = [
+            {
+                "code": c.code,
+                "version": c.version,
+                "name": c.name,
+                "effective_from": c.effective_from.isoformat(),
+                "seeds": list(c.seeds),
+                "figures": c.figures(),
+                "defaulted": list(c.defaulted),
+            }
+            for c in book.all()
+        ]
+        print(json.dumps(data, indent=2, ensure_ascii=False))
+        return EXIT_OK
+    for conv in book.all():
+        print(f"{conv.code} / {conv.version}: {conv.name}")
+        print(f"    in force from {conv.effective_from.isoformat()}; seeds {', '.join(conv.seeds)}")
+        for name, value in conv.figures().items():
+            if value is None:
+                continue
+            mark = "  (défaut)" if name in conv.defaulted else ""
+            print(f"    {name:32} {value}{mark}")
+    print("\n(défaut): the convention does not state this figure; the [defaults] value applies.")
+    return EXIT_OK
+
+
+def cmd_professionals_import(args: argparse.Namespace) -> int:
+    rt = Runtime(args.database_url)
+    path = Path(args.file)
+    with path.open(encoding="utf-8", newline="") as fh:
+        rows = directory.read_csv(fh, str(path))
+    with rt.uow() as uow:
+        report = directory.import_rows(uow.session, rows)
+        uow.commit()
+    print(f"{path}: {report.added} added, {report.updated} updated, {report.unchanged} unchanged")
+    return EXIT_OK
+
+
+def cmd_professionals_list(args: argparse.Namespace) -> int:
+    rt = Runtime(args.database_url)
+    with rt.uow() as uow:
+        pros = uow.session.scalars(
+            select(Professional).order_by(Professional.departement, Professional.agence, Professional.id)
+        )
+        rows = [(p.id, p.role, p.name, p.agence, p.territory, "yes" if p.active else "no") for p in pros]
+    print_table(rows, ("id", "role", "name", "agence", "territory", "active"))
+    return EXIT_OK
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from workflow.demo import DemoSettings, demo_database_url, run_demo
+
+    settings = DemoSettings(
+        departement=args.departement,
+        agences=args.agences,
+        conseillers_per_agence=args.conseillers,
+        start=args.start,
+        months=args.months,
+        seed=args.seed,
+        output_dir=Path(args.output_dir),
+    )
+    # The demo's emails go to files beside its database, never to a real server: its
+    # caseworkers are invented. They are written in this process, whatever the broker.
+    os.environ.pop("ACCOMPAGNEMENT_SMTP_HOST", None)
+    os.environ["ACCOMPAGNEMENT_OUTBOX_DIR"] = str(settings.output_dir / "outbox")
+    shutil.rmtree(settings.output_dir / "outbox", ignore_errors=True)
+    from tasks.emails import send_now
+
+    url = args.database_url or demo_database_url(settings)
+    os.environ["DATABASE_URL"] = url  # for the sending task, which runs here
+    return run_demo(settings, url, progress=not args.no_progress, on_commit=send_now)
+
+
+def register(sub: Subparsers[argparse.ArgumentParser]) -> None:
+    db = group(sub, "db", "database schema")
+    command(
+        db, "upgrade", cmd_db_upgrade, "create or migrate the schema (Alembic) and record the conventions"
+    )
+    conv = group(sub, "conventions", "the conventions' figures")
+    listing = command(conv, "list", cmd_conventions_list, "list every convention version and its figures")
+    listing.add_argument("--json", action="store_true")
+    pro = group(sub, "professionals", "the directory of professionals")
+    command(
+        pro, "import", cmd_professionals_import, "import or update professionals from a CSV file"
+    ).add_argument("file")
+    command(pro, "list", cmd_professionals_list, "list the directory")
+    demo = command(
+        sub, "demo", cmd_demo, "simulate a year of a synthetic département through the real ingestion"
+    )
+    demo.add_argument("--departement", default="67", help="convention to simulate: 35, 67 or 82 (default 67)")
+    demo.add_argument("--agences", type=int, default=3)
+    demo.add_argument("--conseillers", type=int, default=2, help="dedicated conseillers per agence")
+    demo.add_argument(
+        "--start", type=day_arg, default=date(2026, 1, 1), help="first day of the simulated year"
+    )
+    demo.add_argument("--months", type=int, default=12)
+    demo.add_argument("--seed", type=int, default=2026)
+    demo.add_argument("--output-dir", default="demo-output", help="where the generated files go")
+    demo.add_argument("--no-progress", action="store_true")
