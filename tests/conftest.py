@@ -11,7 +11,7 @@ import io
 import json
 import os
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, time
 from typing import Any
 
 import pytest
@@ -19,16 +19,17 @@ from sqlalchemy import Engine, MetaData, select, text
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, joinedload, sessionmaker
 
-from models import Base, Case, TransitionLog, make_engine, make_session_factory
+from models import Base, Case, Reminder, TransitionLog, make_engine, make_session_factory
 from tests.factories import PROFESSIONALS_CSV
-from workflow import database, directory
-from workflow.clock import ManualClock
+from workflow import database, directory, reminders
+from workflow.clock import PARIS, ManualClock
 from workflow.context import Context
 from workflow.conventions import load_book
 from workflow.events import parse_object
 from workflow.ingest import IngestReport, ingest_lines
+from workflow.reminders import ScanReport
 from workflow.services import Outcome, apply_event
-from workflow.unit_of_work import UnitOfWork
+from workflow.unit_of_work import OnCommit, UnitOfWork
 
 REQUIRE_SERVICES = os.environ.get("ACCOMPAGNEMENT_REQUIRE_SERVICES") == "1"
 
@@ -112,20 +113,45 @@ def clock() -> ManualClock:
 class Harness:
     """Drives the service layer the way the ingestion path does, one committed event at a time."""
 
-    def __init__(self, sessions: sessionmaker[Session], ctx: Context) -> None:
+    def __init__(
+        self, sessions: sessionmaker[Session], ctx: Context, on_commit: OnCommit | None = None
+    ) -> None:
         self.sessions = sessions
         self.ctx = ctx
+        self.on_commit = on_commit
+
+    def uow(self) -> UnitOfWork:
+        return UnitOfWork(self.sessions, self.on_commit)
+
+    def scan(self, day: date, digest: bool = False) -> ScanReport:
+        """The daily reminder scan of `day`, the clock set to that morning."""
+        assert isinstance(self.ctx.clock, ManualClock)
+        self.ctx.clock.set(datetime.combine(day, time(6), PARIS))
+        return reminders.scan(self.uow(), self.ctx, day, digest=digest)
+
+    def reminders(self, ref: str) -> list[Reminder]:
+        with self.sessions() as session:
+            rows = list(
+                session.scalars(
+                    select(Reminder)
+                    .join(Case)
+                    .where(Case.reference == ref)
+                    .order_by(Reminder.due_date, Reminder.kind)
+                )
+            )
+            session.expunge_all()
+            return rows
 
     def apply(self, *events: dict[str, Any]) -> list[Outcome]:
         outcomes = []
         for data in events:
-            with UnitOfWork(self.sessions) as uow:
+            with self.uow() as uow:
                 outcomes.append(apply_event(uow.session, self.ctx, parse_object(data)))
                 uow.commit()
         return outcomes
 
     def ingest(self, lines: list[str], source: str = "test.jsonl") -> IngestReport:
-        return ingest_lines(UnitOfWork(self.sessions), self.ctx, lines, source)
+        return ingest_lines(self.uow(), self.ctx, lines, source)
 
     def ingest_events(self, events: list[dict[str, Any]]) -> IngestReport:
         return self.ingest([json.dumps(e) for e in events])
@@ -150,15 +176,48 @@ class Harness:
             return rows
 
 
-def make_harness(db: Engine, clock: ManualClock, override: Any = None) -> Harness:
+def make_harness(
+    db: Engine, clock: ManualClock, override: Any = None, on_commit: OnCommit | None = None
+) -> Harness:
     sessions = make_session_factory(db)
     with UnitOfWork(sessions) as uow:
         directory.import_rows(uow.session, directory.read_csv(io.StringIO(PROFESSIONALS_CSV), "test"))
         uow.commit()
     ctx = Context.open(UnitOfWork(sessions), clock, load_book(override))
-    return Harness(sessions, ctx)
+    return Harness(sessions, ctx, on_commit)
 
 
 @pytest.fixture
 def harness(db: Engine, clock: ManualClock) -> Harness:
     return make_harness(db, clock)
+
+
+@pytest.fixture
+def smtp(db: Engine, database_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+    """A real SMTP server on loopback, and the settings that make the sending task use it (and
+    the test database) in this process."""
+    import tasks.runtime
+    from tests.smtp import SmtpSink
+
+    sink = SmtpSink()
+    sink.start()
+    monkeypatch.setenv("ACCOMPAGNEMENT_SMTP_HOST", "127.0.0.1")
+    monkeypatch.setenv("ACCOMPAGNEMENT_SMTP_PORT", str(sink.port))
+    monkeypatch.setenv("ACCOMPAGNEMENT_SMTP_SECURITY", "none")
+    monkeypatch.setenv("ACCOMPAGNEMENT_SMTP_TIMEOUT", "5")
+    monkeypatch.setenv("ACCOMPAGNEMENT_SMTP_RETRY_SECONDS", "0.2")
+    monkeypatch.setenv("ACCOMPAGNEMENT_MAIL_FROM", "rappels@ag.example")
+    monkeypatch.setenv("DATABASE_URL", database_url)
+    monkeypatch.setattr(tasks.runtime, "_runtime", None)
+    yield sink
+    sink.stop()
+    if tasks.runtime._runtime is not None:
+        tasks.runtime._runtime.engine.dispose()
+
+
+@pytest.fixture
+def mailing(db: Engine, clock: ManualClock, smtp: Any) -> Harness:
+    """A harness whose committed emails are sent at once, in this process, to `smtp`."""
+    from tasks.emails import send_now
+
+    return make_harness(db, clock, on_commit=send_now)

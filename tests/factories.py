@@ -19,6 +19,8 @@ R35,referent_social,Anne Référente,anne@cd35.example,35,,CDAS Rennes,true
 C82,conseiller,Paul Conseiller,paul@ft.example,82,Montauban,,true
 R82,referent_social,Lise Référente,lise@cd82.example,82,,MDS Montauban,true
 S67,superviseur,Sam Superviseur,sam@cd67.example,67,,,true
+AG67N,referent_ag,Agnès Référente AG,agnes@cd67.example,67,,UTAMS Nord,true
+AG67,referent_ag,Alain Référent AG,alain@cd67.example,67,,,true
 OLD,conseiller,Ancien Conseiller,old@ft.example,67,Strasbourg-Nord,,false
 """
 
