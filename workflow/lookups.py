@@ -161,10 +161,10 @@ def write_reminder_changes(
     An added key that already exists, pending, queued or cancelled, is left as it is: a reminder
     is planned once, whatever the replays.
     """
+    if adds:  # first: a chunk may plan a reminder and cancel it a few events later
+        session.execute(_insert_ignoring_duplicates(session, _REMINDERS), list(adds))
     if cancels:
         session.execute(_CANCEL, list(cancels))
-    if adds:
-        session.execute(_insert_ignoring_duplicates(session, _REMINDERS), list(adds))
 
 
 def _insert_ignoring_duplicates(session: Session, table: Table) -> Insert:

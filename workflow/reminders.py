@@ -100,9 +100,12 @@ def _cancel(session: Session, ctx: Context, case: Case, which: Iterable[Planned]
         write_reminder_changes(session, [], cancels)
 
 
-def appointment_missed(session: Session, ctx: Context, case: Case, appointment: Appointment) -> None:
+def appointment_missed(
+    session: Session, ctx: Context, case: Case, appointment: Appointment, day: date
+) -> None:
     """seed 004 art. 2 e: a first appointment missed is told « sans délai »: the reminder and its
-    email are written with the event, and the email leaves right after the commit."""
+    email are written with the event, and the email leaves right after the commit. `day` is
+    when the absence was recorded."""
     kind = missed_kind(appointment.kind)
     if kind is None:
         return
@@ -117,7 +120,6 @@ def appointment_missed(session: Session, ctx: Context, case: Case, appointment: 
     )
     if held_before is not None:
         return  # not the first appointment of its kind
-    day = paris_date(ctx.clock.now())
     taken = session.scalar(
         select(Reminder.id).where(
             Reminder.case_id == case.id, Reminder.kind == kind, Reminder.due_date == day

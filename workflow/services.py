@@ -474,7 +474,7 @@ def _appointment_outcome(
     # Held first appointments end their reminder on its due day (`reminder_rules.moved_on`):
     # checking here would cost a query of the case's appointments for every event.
     if appointment.outcome == AppointmentOutcome.ABSENT:
-        reminders.appointment_missed(session, ctx, case, appointment)
+        reminders.appointment_missed(session, ctx, case, appointment, paris_date(ev.occurred_at))
     return case.reference, f"appointment {ev.appointment_id}: {appointment.outcome}"
 
 

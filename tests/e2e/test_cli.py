@@ -7,6 +7,7 @@ import os
 import signal
 import subprocess
 import sys
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -245,3 +246,28 @@ def test_the_database_url_option_is_accepted_after_the_command_too(tmp_path: Pat
         == 0
     )
     assert (tmp_path / "here.db").exists() and not (tmp_path / "elsewhere.db").exists()
+
+
+def test_reminders_run_writes_eml_files_without_smtp_and_list_shows_them(
+    loaded: tuple[str, Story, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    url, story, tmp = loaded
+    for name in ("CELERY_BROKER_URL", "ACCOMPAGNEMENT_SMTP_HOST"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("ACCOMPAGNEMENT_OUTBOX_DIR", str(tmp / "outbox"))
+    due = (story.day + timedelta(days=31)).isoformat()  # the first appointments, seed 004 art. 2 e
+    before = run("reminders", "run", "--date", (story.day + timedelta(days=30)).isoformat(), url=url)
+    assert before.returncode == 0, before.stderr
+    assert "0 reminder(s) due" in before.stdout
+    result = run("reminders", "run", "--date", due, url=url)
+    assert result.returncode == 0, result.stderr
+    assert "1 reminder(s) due, 1 queued in 1 email(s)" in result.stdout
+    assert "premiers_rdv_non_tenus" in result.stdout
+    (eml,) = (tmp / "outbox").glob("*.eml")
+    assert "Premiers rendez-vous" in eml.read_text(encoding="utf-8", errors="replace")
+    again = run("reminders", "run", "--date", due, url=url)
+    assert "0 reminder(s) due" in again.stdout
+    listing = run("reminders", "list", "--case", story.ref, url=url)
+    assert "premiers_rdv_non_tenus" in listing.stdout and "sent" in listing.stdout
+    failed = run("reminders", "list", "--failed", url=url)
+    assert failed.returncode == 0 and "id" in failed.stdout

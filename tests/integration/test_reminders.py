@@ -1,0 +1,355 @@
+"""Reminders through the real database and a real SMTP server on loopback: each kind on its
+day and not before, per convention; cancelled when the case moves on; one email per reminder
+whatever the scans and redeliveries; recipients; SMTP down then up; nothing personal in a body."""
+
+from __future__ import annotations
+
+import time
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import func, select
+
+from models import Case, Email, Reminder
+from tasks.emails import send_now
+from tests.conftest import Harness
+from tests.factories import Story
+from tests.smtp import SmtpSink
+from tests.workers import Client, Worker, flush, wait_until
+from workflow import outbox
+from workflow.vocabulary import BARRIER_CODES, EmailStatus, ReminderKind, ReminderStatus
+
+K = ReminderKind
+
+
+def oriented(story: Story, **fields: Any) -> dict[str, Any]:
+    """The orientation proposed by the orienteur O67 (the Story's default actor is the conseiller)."""
+    return {**story.orientation(**fields), "actor": {"id": "O67", "role": "orienteur"}}
+
+
+CONVENTIONS = ["35", "67", "82"]
+
+
+def status_of(h: Harness, ref: str, kind: ReminderKind, due: date) -> str:
+    found = [r.status for r in h.reminders(ref) if r.kind == kind and r.due_date == due]
+    assert found, f"no {kind} reminder due {due} on {ref}: {[(r.kind, r.due_date) for r in h.reminders(ref)]}"
+    return found[0]
+
+
+def emails(h: Harness) -> list[Email]:
+    with h.sessions() as session:
+        rows = list(session.scalars(select(Email).order_by(Email.id)))
+        session.expunge_all()
+        return rows
+
+
+@pytest.mark.parametrize("code", CONVENTIONS)
+def test_before_the_contract_each_reminder_fires_on_its_day_and_not_a_day_before(
+    harness: Harness, code: str
+) -> None:
+    story = Story(code)
+    harness.apply(story.orientation())
+    terms = harness.ctx.book.in_force(code, story.day).terms
+    for kind, days in ((K.CONVOCATION, terms.convocation_days), (K.ENTREE, terms.entry_target_days)):
+        due = story.day + timedelta(days)
+        harness.scan(due - timedelta(1))
+        assert status_of(harness, story.ref, kind, due) == ReminderStatus.PENDING
+        harness.scan(due)
+        assert status_of(harness, story.ref, kind, due) == ReminderStatus.QUEUED
+
+
+@pytest.mark.parametrize("code", CONVENTIONS)
+def test_under_contract_each_reminder_fires_on_its_day_and_not_a_day_before(
+    harness: Harness, code: str
+) -> None:
+    story = Story(code)
+    harness.apply(*story.until_contract())
+    case = harness.case(story.ref)
+    assert case.contract_start is not None and case.contract_end is not None
+    with harness.sessions() as session:
+        terms, _ = harness.ctx.terms(session, case, case.contract_start)
+    dues = sorted(
+        [(case.contract_start + timedelta(terms.first_appointment_days), K.RDV_NON_TENU)]
+        + [(case.contract_end - timedelta(d), K.ECHEANCE) for d in terms.expiry_reminder_days]
+        + [(case.contract_end + timedelta(1), K.ECHU)]
+    )
+    assert len(dues) == 4
+    for due, kind in dues:
+        harness.scan(due - timedelta(1))
+        assert status_of(harness, story.ref, kind, due) == ReminderStatus.PENDING, (kind, due)
+        harness.scan(due)
+        assert status_of(harness, story.ref, kind, due) == ReminderStatus.QUEUED, (kind, due)
+
+
+def test_a_planned_appointment_cancels_the_convocation_reminder_at_once(harness: Harness) -> None:
+    story = Story()
+    harness.apply(story.orientation(), story.appointment(kind="diagnostic"))
+    kinds = {r.kind: r for r in harness.reminders(story.ref)}
+    assert kinds[K.CONVOCATION].status == ReminderStatus.CANCELLED
+    assert kinds[K.CONVOCATION].note == "an appointment was planned"
+    assert kinds[K.ENTREE].status == ReminderStatus.PENDING
+
+
+def test_signing_the_contract_cancels_the_entry_reminder_and_plans_the_contract_ones(
+    harness: Harness,
+) -> None:
+    story = Story()
+    harness.apply(*story.until_contract())
+    by_kind = {(r.kind, r.status) for r in harness.reminders(story.ref)}
+    assert (K.ENTREE, ReminderStatus.CANCELLED) in by_kind
+    assert (K.CONVOCATION, ReminderStatus.CANCELLED) in by_kind
+    pending = [r.kind for r in harness.reminders(story.ref) if r.status == ReminderStatus.PENDING]
+    assert sorted(pending) == sorted([K.RDV_NON_TENU, K.ECHEANCE, K.ECHEANCE, K.ECHU])
+
+
+def test_a_chunk_that_plans_and_cancels_a_reminder_leaves_it_cancelled(harness: Harness) -> None:
+    """The batch path writes a chunk's reminder changes at its end, in the order they happened."""
+    story = Story()
+    report = harness.ingest_events(story.until_contract())
+    assert report.applied == 4
+    statuses = {r.kind: r.status for r in harness.reminders(story.ref) if r.kind in (K.CONVOCATION, K.ENTREE)}
+    assert statuses == {K.CONVOCATION: ReminderStatus.CANCELLED, K.ENTREE: ReminderStatus.CANCELLED}
+
+
+def test_a_renewal_moves_the_expiry_reminders_to_the_new_end(harness: Harness) -> None:
+    story = Story()
+    harness.apply(*story.until_contract())
+    old_end = harness.case(story.ref).contract_end
+    harness.apply(story.renewal(days=150))
+    new_end = harness.case(story.ref).contract_end
+    assert old_end is not None and new_end is not None and new_end > old_end
+    for r in harness.reminders(story.ref):
+        if r.kind in (K.ECHEANCE, K.ECHU):
+            expected = (
+                ReminderStatus.PENDING if r.due_date > old_end + timedelta(1) else ReminderStatus.CANCELLED
+            )
+            assert r.status == expected, (r.kind, r.due_date)
+    assert status_of(harness, story.ref, K.ECHU, new_end + timedelta(1)) == ReminderStatus.PENDING
+
+
+def test_an_exit_cancels_every_pending_reminder_and_nothing_is_sent_afterwards(harness: Harness) -> None:
+    story = Story()
+    harness.apply(*story.until_contract(), story.exit("emploi", days=3))
+    assert {r.status for r in harness.reminders(story.ref)} == {ReminderStatus.CANCELLED}
+    report = harness.scan(story.day + timedelta(days=400))
+    assert report.due == 0 and emails(harness) == []
+
+
+def test_held_first_appointments_end_their_reminder_on_its_due_day(harness: Harness) -> None:
+    both, one = Story(), Story()
+    for story, kinds in ((both, ("social", "emploi")), (one, ("emploi",))):
+        harness.apply(*story.until_contract())
+        for kind in kinds:
+            planned = story.appointment(kind=kind, in_days=3)
+            harness.apply(planned, story.outcome(planned["appointment_id"], days=3))
+    due = harness.case(both.ref).contract_start + timedelta(31)  # type: ignore[operator]
+    report = harness.scan(due)
+    assert status_of(harness, both.ref, K.RDV_NON_TENU, due) == ReminderStatus.CANCELLED
+    assert status_of(harness, one.ref, K.RDV_NON_TENU, due) == ReminderStatus.QUEUED
+    assert report.cancelled == {"the first social and emploi appointments were held": 1}
+
+
+def test_an_expired_contract_flags_the_case_for_the_revue_until_a_decision(harness: Harness) -> None:
+    story = Story()
+    harness.apply(*story.until_contract())
+    end = harness.case(story.ref).contract_end
+    assert end is not None
+    report = harness.scan(end + timedelta(1))
+    assert report.flagged == 1
+    case = harness.case(story.ref)
+    assert (case.revue_flag, case.revue_flagged_on) == (K.ECHU, end + timedelta(1))
+    story.day = end + timedelta(2)
+    harness.apply(story.renewal())
+    assert harness.case(story.ref).revue_flag is None
+
+
+def test_repeated_scans_queue_a_reminder_once(harness: Harness) -> None:
+    story = Story()
+    harness.apply(story.orientation())
+    due = story.day + timedelta(15)
+    first = harness.scan(due)
+    again = harness.scan(due)
+    later = harness.scan(due + timedelta(3))
+    assert first.queued == {K.CONVOCATION: 1}
+    assert again.due == 0 and later.due == 0
+    assert len(emails(harness)) == 1
+
+
+# --- through SMTP -----------------------------------------------------------------------
+
+
+def test_a_missed_first_appointment_of_a_brsa_is_mailed_at_once_to_the_ag_referent_of_the_territory(
+    mailing: Harness, smtp: SmtpSink
+) -> None:
+    story = Story(status="BRSA")
+    planned = story.appointment(kind="emploi", days=1)
+    mailing.apply(oriented(story), story.binome(), planned)
+    assert smtp.received == []
+    mailing.apply(story.outcome(planned["appointment_id"], kind="appointment_missed"))
+    (mail,) = smtp.wait_for(1)
+    assert sorted(mail.recipients) == ["agnes@cd67.example", "claire@ft.example", "olga@cd67.example"]
+    assert "premier rendez-vous avec le conseiller emploi" in mail.text
+    assert mail.message["Subject"].startswith("[Accompagnement global] Absence au premier rendez-vous")
+    assert status_of(mailing, story.ref, K.RDV_EMPLOI_MANQUE, story.day) == ReminderStatus.QUEUED
+
+
+def test_a_missed_first_appointment_of_a_non_brsa_leaves_the_ag_referent_out(
+    mailing: Harness, smtp: SmtpSink
+) -> None:
+    story = Story(status="ARE")
+    planned = story.appointment(kind="social", days=1)
+    mailing.apply(oriented(story), story.binome(), planned)
+    mailing.apply(story.outcome(planned["appointment_id"], kind="appointment_missed"))
+    (mail,) = smtp.wait_for(1)
+    assert sorted(mail.recipients) == ["olga@cd67.example", "remi@cd67.example"]
+
+
+def test_without_a_referent_ag_in_the_territory_the_departement_one_is_told(
+    mailing: Harness, smtp: SmtpSink
+) -> None:
+    story = Story(status="BRSA")
+    story.referent = "R67B"  # UTAMS Sud: no AG referent of its own
+    planned = story.appointment(kind="social", days=1)
+    mailing.apply(oriented(story), story.binome(), planned)
+    mailing.apply(story.outcome(planned["appointment_id"], kind="appointment_missed"))
+    (mail,) = smtp.wait_for(1)
+    assert sorted(mail.recipients) == ["alain@cd67.example", "olga@cd67.example", "rose@cd67.example"]
+
+
+def test_only_a_first_appointment_missed_raises_the_reminder(mailing: Harness, smtp: SmtpSink) -> None:
+    story = Story()
+    first = story.appointment(kind="emploi", days=1)
+    mailing.apply(story.orientation(), story.binome(), first, story.outcome(first["appointment_id"]))
+    second = story.appointment(kind="emploi")
+    mailing.apply(second, story.outcome(second["appointment_id"], kind="appointment_missed"))
+    assert smtp.received == []
+    assert not [r for r in mailing.reminders(story.ref) if r.kind == K.RDV_EMPLOI_MANQUE]
+
+
+def test_one_email_per_reminder_across_scans_and_redelivered_tasks(mailing: Harness, smtp: SmtpSink) -> None:
+    story = Story()
+    mailing.apply(story.orientation())
+    due = story.day + timedelta(15)
+    mailing.scan(due)
+    mailing.scan(due)
+    (mail,) = smtp.wait_for(1)
+    (email,) = emails(mailing)
+    send_now([email.id])  # the same task delivered again
+    send_now([email.id])
+    assert len(smtp.received) == 1
+    (sent,) = emails(mailing)
+    assert (sent.status, sent.attempts) == (EmailStatus.SENT, 1)
+    assert mail.message["Message-ID"] == f"<reminder.{email.key.split(':')[1]}.{email.id}@ag.example>"
+    assert mail.recipients == ["claire@ft.example"]
+
+
+def test_smtp_down_then_up_the_email_fails_visibly_then_goes_once_retried(
+    mailing: Harness, smtp: SmtpSink
+) -> None:
+    story = Story()
+    mailing.apply(story.orientation())
+    smtp.stop()
+    mailing.scan(story.day + timedelta(15))  # in-process: the failed attempt stays pending
+    (email,) = emails(mailing)
+    assert (email.status, email.attempts) == (EmailStatus.PENDING, 1)
+    assert "Connection refused" in (email.last_error or "") or "Errno" in (email.last_error or "")
+    for _ in range(outbox.MAX_ATTEMPTS - 1):  # the sweeps of the following runs
+        send_now([email.id])
+    (email,) = emails(mailing)
+    assert (email.status, email.attempts) == (EmailStatus.FAILED, outbox.MAX_ATTEMPTS)
+    with mailing.sessions() as session:
+        failed = session.scalar(
+            select(func.count()).select_from(Email).where(Email.status == EmailStatus.FAILED)
+        )
+    assert failed == 1
+    smtp.start()
+    send_now([email.id])  # a failed email is not sent by a stray task
+    assert smtp.received == []
+    ids = outbox.retry_failed(mailing.uow(), None)
+    assert ids == [email.id]
+    send_now(ids)
+    send_now(ids)
+    assert len(smtp.wait_for(1)) == 1
+    assert emails(mailing)[0].status == EmailStatus.SENT
+
+
+def test_a_digest_gathers_a_caseworkers_reminders_of_the_day(mailing: Harness, smtp: SmtpSink) -> None:
+    stories = [Story(), Story()]
+    for story in stories:
+        mailing.apply(story.orientation())
+    mailing.scan(stories[0].day + timedelta(15), digest=True)
+    (mail,) = smtp.wait_for(1)
+    assert mail.recipients == ["claire@ft.example"]
+    assert "2 rappels" in mail.message["Subject"]
+    assert all(s.ref in mail.text for s in stories)
+
+
+def test_no_email_body_carries_a_barrier_health_or_status_word(mailing: Harness, smtp: SmtpSink) -> None:
+    story = Story(status="BRSA")
+    barriers: dict[str, Any] = {
+        "social": ["sante", "logement", "precarite_financiere"],
+        "professional": ["mobilite"],
+    }
+    missed = story.appointment(kind="social", days=1)
+    mailing.apply(oriented(story, barriers=barriers), story.binome(), missed)
+    mailing.apply(story.outcome(missed["appointment_id"], kind="appointment_missed"))
+    mailing.scan(story.day + timedelta(30))  # the entry delay
+    received = smtp.wait_for(2)
+    assert len(received) == 2
+    for mail in received:
+        body = (mail.text + mail.html + str(mail.message["Subject"])).lower()
+        for word in (*BARRIER_CODES, "santé", "brsa", "rsa ", story.ft.lower()):
+            assert word not in body, f"{word!r} in {mail.message['Subject']}"
+
+
+def test_scan_counts_reflect_the_database(harness: Harness) -> None:
+    stories = [Story() for _ in range(3)]
+    for story in stories:
+        harness.apply(story.orientation())
+    harness.apply(stories[0].appointment(kind="diagnostic"))
+    report = harness.scan(stories[0].day + timedelta(30))
+    assert report.queued == {K.ENTREE: 3, K.CONVOCATION: 2}
+    with harness.sessions() as session:
+        queued = session.scalar(
+            select(func.count())
+            .select_from(Reminder)
+            .join(Case)
+            .where(Reminder.status == ReminderStatus.QUEUED)
+        )
+    assert queued == 5
+
+
+# --- through a real worker ---------------------------------------------------------------
+
+
+def test_a_worker_retries_with_backoff_while_smtp_is_down_and_sends_once_when_it_is_back(
+    harness: Harness, smtp: SmtpSink, database_url: str, broker_url: str, tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:  # fmt: skip
+    """A missed first appointment applied by the worker: its email is queued after the commit,
+    the SMTP server refuses it twice, then takes it; a redelivered send task changes nothing."""
+    monkeypatch.setenv("ACCOMPAGNEMENT_SMTP_RETRY_SECONDS", "1")  # 1, 2, 4, 8 s: room to come back
+    flush(broker_url)
+    worker = Worker(database_url, broker_url, tmp_path / "worker.log")
+    worker.start()
+    try:
+        smtp.stop()
+        story = Story()
+        planned = story.appointment(kind="emploi", days=1)
+        client = Client(broker_url)
+        missed = story.outcome(planned["appointment_id"], kind="appointment_missed")
+        client.batch([oriented(story), story.binome(), planned, missed])
+        wait_until(lambda: any(e.attempts >= 2 for e in emails(harness)), what="two refused attempts")
+        smtp.start()
+        wait_until(lambda: [e.status for e in emails(harness)] == [EmailStatus.SENT], what="the email sent")
+        (email,) = emails(harness)
+        assert email.attempts >= 3
+        client.send("accompagnement.send_emails", [[email.id]])  # redelivered
+        time.sleep(2)
+    finally:
+        worker.stop()
+        flush(broker_url)
+    (mail,) = smtp.received
+    assert sorted(mail.recipients) == ["agnes@cd67.example", "claire@ft.example", "olga@cd67.example"]
