@@ -24,7 +24,7 @@ from workflow.outbox import claim, mark_failure, mark_sent
 
 log = logging.getLogger(__name__)
 
-DISPATCH_GROUP = 50  # emails per task: a few seconds of SMTP at most, few broker messages
+DISPATCH_GROUP = 500  # emails per task: under a minute of SMTP, and few broker messages to queue
 
 
 def _retry_after(attempt: int) -> float:

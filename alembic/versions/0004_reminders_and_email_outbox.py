@@ -60,7 +60,7 @@ def upgrade() -> None:
     with op.batch_alter_table("reminder", schema=None) as batch_op:
         batch_op.create_index(
             "ix_reminder_pending_due",
-            ["due_date"],
+            ["due_date", "id"],
             unique=False,
             postgresql_where=sa.text("status = 'pending'"),
             sqlite_where=sa.text("status = 'pending'"),
@@ -70,10 +70,6 @@ def upgrade() -> None:
         "email_reminder",
         sa.Column("email_id", sa.Integer(), nullable=False),
         sa.Column("reminder_id", sa.Integer(), nullable=False),
-        sa.ForeignKeyConstraint(["email_id"], ["email.id"], name=op.f("fk_email_reminder_email_id_email")),
-        sa.ForeignKeyConstraint(
-            ["reminder_id"], ["reminder.id"], name=op.f("fk_email_reminder_reminder_id_reminder")
-        ),
         sa.PrimaryKeyConstraint("email_id", "reminder_id", name=op.f("pk_email_reminder")),
     )
     with op.batch_alter_table("email_reminder", schema=None) as batch_op:

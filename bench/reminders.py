@@ -1,0 +1,216 @@
+"""The daily reminder scan on PostgreSQL: its time follows what is due, not the number of cases.
+
+    python bench/reminders.py [--cases 1000000] [--database-url …] [--broker-url …]
+
+Builds N cases under contract (COPY, not measured), each with its four contract reminders as
+the service plans them: the first appointments (already sent), expiry 30 and 7 days before the
+end, and the day after it (pending) — 4 N rows. Contract ends are spread so that on each of a
+run of scan days a chosen share of the cases has its 30-day expiry reminder due that very day.
+
+Each scan day is measured once: `workflow.reminders.scan` (query, due-day check, emails written,
+reminders closed, commit) plus queueing the sending tasks to Redis (no worker consumes them).
+Shares 0.25 %, 0.5 %, 1 % and 2 % of the cases, three rounds; the median is printed, with the
+time per due reminder, which stays flat when the share grows: the cost follows the due count.
+The floor is raw SQL doing the same reads and writes for 1 % (select the due rows with their
+case, close the reminders, insert the emails, link them), no Python rule, in the same run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import time
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+import psycopg
+import redis
+from celery import Celery
+from sqlalchemy import MetaData
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from ingest import _libpq, cpu_seconds
+
+from models import make_engine, make_session_factory
+from tasks.app import QUEUE
+from tasks.emails import DISPATCH_GROUP
+from workflow import database
+from workflow.clock import ManualClock
+from workflow.context import Context
+from workflow.conventions import load_book
+from workflow.dates import add_months
+from workflow.reminders import SCAN_BATCH, scan
+from workflow.unit_of_work import UnitOfWork
+
+FIRST_SCAN = date(2026, 6, 1)
+SHARES = (0.0025, 0.005, 0.01, 0.02)
+ROUNDS = 3
+FLOOR_SHARE = 0.01
+
+
+def plan_days(cases: int) -> tuple[list[tuple[date, float, str]], list[int]]:
+    """Scan days with what each measures, and for each case the day its 30-day reminder is due
+    (offset from FIRST_SCAN; the rest fall long after the run)."""
+    days: list[tuple[date, float, str]] = []
+    for _ in range(ROUNDS):
+        for share in SHARES:
+            days.append((FIRST_SCAN + timedelta(len(days)), share, "service"))
+        days.append((FIRST_SCAN + timedelta(len(days)), FLOOR_SHARE, "floor"))
+    offsets: list[int] = []
+    for index, (_, share, _) in enumerate(days):
+        offsets += [index] * int(cases * share)
+    if len(offsets) > cases:
+        raise SystemExit(f"--cases {cases} is too small for the scan days")
+    far = len(days) + 60
+    offsets += [far + i % 200 for i in range(cases - len(offsets))]
+    return days, offsets
+
+
+def build(url: str, cases: int, offsets: list[int]) -> None:
+    engine = make_engine(url)
+    meta = MetaData()
+    meta.reflect(engine)
+    meta.drop_all(engine)
+    database.upgrade(engine)
+    sessions = make_session_factory(engine)
+    ctx = Context.open(UnitOfWork(sessions), ManualClock(datetime(2026, 1, 1, tzinfo=UTC)), load_book())
+    version = ctx.version_ids[("67", "2021")]
+    engine.dispose()
+    now = datetime.now(UTC).isoformat()
+    with psycopg.connect(_libpq(url)) as conn, conn.cursor() as cur:
+        cur.execute(
+            "INSERT INTO professional (id, role, name, email, departement, agence, territory, active) VALUES "
+            "('C', 'conseiller', 'C', 'c@x.example', '67', 'A', NULL, true), "
+            "('R', 'referent_social', 'R', 'r@x.example', '67', NULL, 'T', true)"
+        )
+        with cur.copy("COPY person (id, ft_identifier, status, registered, departement, agence, created_at, "
+                      "updated_at) FROM STDIN") as copy:  # fmt: skip
+            for i in range(1, cases + 1):
+                copy.write_row((i, f"FT{i:09d}", "BRSA", True, "67", "A", now, now))
+        columns = (
+            "id, reference, person_id, convention_code, convention_version_id, agence, state, conseiller_id, "
+            "referent_social_id, orienteur_id, origin, consent, barriers, other_barrier_agreed, "
+            "orientation_date, contract_start, contract_end, renewal_count, created_at, updated_at"
+        )
+        ends = [FIRST_SCAN + timedelta(offset + 30) for offset in offsets]
+        with cur.copy(f"COPY case_file ({columns}) FROM STDIN") as copy:
+            for i, end in enumerate(ends, start=1):
+                start = add_months(end + timedelta(1), -6)  # 6 months, seed 004 art. 2 g
+                copy.write_row((i, f"B{i:09d}", i, "67", version, "A", "contrat", "C", "R", "C",
+                                "france_travail", True, '["logement", "mobilite"]', False,
+                                start - timedelta(15), start, end, 0, now, now))  # fmt: skip
+        with cur.copy("COPY reminder (case_id, kind, due_date, status, created_at) FROM STDIN") as copy:
+            for i, end in enumerate(ends, start=1):
+                start = add_months(end + timedelta(1), -6)
+                copy.write_row((i, "premiers_rdv_non_tenus", start + timedelta(31), "queued", now))
+                copy.write_row((i, "echeance_contrat", end - timedelta(30), "pending", now))
+                copy.write_row((i, "echeance_contrat", end - timedelta(7), "pending", now))
+                copy.write_row((i, "contrat_echu_sans_decision", end + timedelta(1), "pending", now))
+        cur.execute("SELECT setval('person_id_seq', %s), setval('case_file_id_seq', %s)", (cases, cases))
+        cur.execute("ANALYZE")
+
+
+def floor(url: str, day: date) -> tuple[int, float]:
+    """The same reads and writes in raw SQL, by rounds of SCAN_BATCH like the service, with no
+    rule, no ORM and no task to queue: what the scan cannot go below."""
+    started, done = time.perf_counter(), 0
+    with psycopg.connect(_libpq(url)) as conn, conn.cursor() as cur:
+        while True:
+            cur.execute(
+                "SELECT r.id, c.conseiller_id, c.referent_social_id FROM reminder r JOIN case_file c "
+                "ON c.id = r.case_id WHERE r.status = 'pending' AND r.due_date <= %s "
+                "ORDER BY r.due_date, r.id LIMIT %s",
+                (day, SCAN_BATCH),
+            )
+            rows = cur.fetchall()
+            if not rows:
+                break
+            ids = [rid for rid, _, _ in rows]
+            cur.execute(
+                "UPDATE reminder SET status = 'queued', closed_at = now() WHERE id = ANY(%s) "
+                "AND status = 'pending'",
+                (ids,),
+            )
+            cur.execute(
+                "INSERT INTO email (key, recipients, status, attempts, created_at) "
+                "SELECT k, r::json, 'pending', 0, now() FROM unnest(%s::text[], %s::text[]) AS t(k, r) "
+                "RETURNING id",
+                ([f"floor:{rid}" for rid in ids], [f'["{c}", "{r}"]' for _, c, r in rows]),
+            )
+            email_ids = [e for (e,) in cur.fetchall()]
+            cur.execute(
+                "INSERT INTO email_reminder (email_id, reminder_id) SELECT * FROM unnest(%s::int[], %s::int[])",
+                (email_ids, ids),
+            )
+            conn.commit()
+            done += len(rows)
+    return done, time.perf_counter() - started
+
+
+def service(url: str, broker: str, day: date) -> tuple[int, int, float]:
+    engine = make_engine(url)
+    sessions = make_session_factory(engine)
+    client = Celery("bench", broker=broker)
+    client.conf.update(task_serializer="json", accept_content=["json"])
+    clock = ManualClock(datetime(2026, 1, 1, tzinfo=UTC))
+    ctx = Context.open(UnitOfWork(sessions), clock, load_book())
+    clock.set(datetime.combine(day, datetime.min.time(), UTC) + timedelta(hours=5))
+    with client.connection_for_write() as conn:
+
+        def queue(email_ids: list[int]) -> None:
+            for lo in range(0, len(email_ids), DISPATCH_GROUP):
+                group = email_ids[lo : lo + DISPATCH_GROUP]
+                client.send_task("accompagnement.send_emails", args=[group], queue=QUEUE, connection=conn)
+
+        started = time.perf_counter()
+        report = scan(UnitOfWork(sessions, on_commit=queue), ctx, day)
+        elapsed = time.perf_counter() - started
+    engine.dispose()
+    return report.due, report.emails, elapsed
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--cases", type=int, default=1_000_000)
+    parser.add_argument(
+        "--database-url",
+        default=os.environ.get("BENCH_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"),
+    )
+    parser.add_argument(
+        "--broker-url", default=os.environ.get("BENCH_BROKER_URL", "redis://127.0.0.1:6379/14")
+    )
+    args = parser.parse_args()
+    url = args.database_url
+    redis.Redis.from_url(args.broker_url).flushdb()
+    print(f"machine: a 5,000,000-step Python loop takes {cpu_seconds():.2f} s (median of 3)")
+    days, offsets = plan_days(args.cases)
+    started = time.perf_counter()
+    build(url, args.cases, offsets)
+    built = time.perf_counter() - started
+    print(f"built {args.cases:,} cases and {4 * args.cases:,} reminders in {built:.0f} s")
+    timings: dict[float, list[tuple[int, float]]] = {share: [] for share in SHARES}
+    floors: list[tuple[int, float]] = []
+    for day, share, what in days:
+        if what == "floor":
+            floors.append(floor(url, day))
+            continue
+        due, emails, elapsed = service(url, args.broker_url, day)
+        assert due == emails == int(args.cases * share), (day, due, emails)
+        timings[share].append((due, elapsed))
+    redis.Redis.from_url(args.broker_url).flushdb()
+    floor_s = statistics.median(t for _, t in floors)
+    print(f"\ndaily scan, {args.cases:,} cases, median of {ROUNDS} (scan + queueing the sending tasks):")
+    print(f"{'due':>8} {'share':>7} {'seconds':>9} {'µs per due':>11} {'of floor time':>14}")
+    for share, runs in timings.items():
+        due = runs[0][0]
+        seconds = statistics.median(t for _, t in runs)
+        ratio = f"{seconds / floor_s:.1f}×" if share == FLOOR_SHARE else ""
+        print(f"{due:>8,} {share:>7.2%} {seconds:>9.3f} {seconds / due * 1e6:>11.0f} {ratio:>14}")
+    print(f"floor (raw SQL, {floors[0][0]:,} due): {floor_s:.3f} s")
+
+
+if __name__ == "__main__":
+    main()
