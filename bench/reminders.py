@@ -142,7 +142,8 @@ def floor(url: str, day: date) -> tuple[int, float]:
             )
             email_ids = [e for (e,) in cur.fetchall()]
             cur.execute(
-                "INSERT INTO email_reminder (email_id, reminder_id) SELECT * FROM unnest(%s::int[], %s::int[])",
+                "INSERT INTO email_reminder (email_id, reminder_id) "
+                "SELECT * FROM unnest(%s::int[], %s::int[])",
                 (email_ids, ids),
             )
             conn.commit()
