@@ -124,7 +124,8 @@ def test_a_bad_directory_is_refused_whole_with_file_and_line(
     csv.write_text(PROFESSIONALS_CSV + "X1,chef,Nom,x@y.example,67,,,true\n", encoding="utf-8")
     result = run("professionals", "import", str(csv), url=database_url)
     assert result.returncode == 2
-    assert f"{csv}:13: field 'role' must be one of" in result.stderr
+    bad_line = len(PROFESSIONALS_CSV.splitlines()) + 1
+    assert f"{csv}:{bad_line}: field 'role' must be one of" in result.stderr
     assert "C67" not in run("professionals", "list", url=database_url).stdout
 
 
