@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Insert, Table, bindparam, func, insert, select, update
+from sqlalchemy import JSON, Insert, Table, bindparam, func, insert, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -161,10 +161,39 @@ def write_reminder_changes(
     An added key that already exists, pending, queued or cancelled, is left as it is: a reminder
     is planned once, whatever the replays.
     """
+    postgres = session.get_bind().dialect.name == "postgresql"
     if adds:  # first: a chunk may plan a reminder and cancel it a few events later
-        session.execute(_insert_ignoring_duplicates(session, _REMINDERS), list(adds))
+        if postgres:  # one statement over arrays: hundreds of rows per chunk
+            session.execute(
+                _ADD_ARRAYS, _columns(adds, ("case_id", "kind", "due_date", "status", "created_at"))
+            )
+        else:
+            session.execute(_insert_ignoring_duplicates(session, _REMINDERS), list(adds))
     if cancels:
-        session.execute(_CANCEL, list(cancels))
+        if postgres:
+            session.execute(
+                _CANCEL_ARRAYS, _columns(cancels, ("b_case", "b_kind", "b_due", "b_at", "b_note"))
+            )
+        else:
+            session.execute(_CANCEL, list(cancels))
+
+
+def _columns(rows: Sequence[dict[str, Any]], names: Sequence[str]) -> dict[str, list[Any]]:
+    return {name: [row[name] for row in rows] for name in names}
+
+
+_ADD_ARRAYS = text(
+    "INSERT INTO reminder (case_id, kind, due_date, status, created_at) "
+    "SELECT * FROM unnest(CAST(:case_id AS integer[]), CAST(:kind AS text[]), CAST(:due_date AS date[]), "
+    "CAST(:status AS text[]), CAST(:created_at AS timestamptz[])) ON CONFLICT DO NOTHING"
+)
+_CANCEL_ARRAYS = text(
+    "UPDATE reminder SET status = 'cancelled', closed_at = c.closed_at, note = c.note "
+    "FROM unnest(CAST(:b_case AS integer[]), CAST(:b_kind AS text[]), CAST(:b_due AS date[]), "
+    "CAST(:b_at AS timestamptz[]), CAST(:b_note AS text[])) AS c(case_id, kind, due_date, closed_at, note) "
+    "WHERE reminder.case_id = c.case_id AND reminder.kind = c.kind AND reminder.due_date = c.due_date "
+    "AND reminder.status = 'pending'"
+)
 
 
 def _insert_ignoring_duplicates(session: Session, table: Table) -> Insert:

@@ -37,45 +37,41 @@ class Facts:
     held_since_contract: frozenset[str]  # kinds of appointments held on or after the contract start
 
 
-def due_dates(kind: ReminderKind, case: Case, terms: Terms) -> tuple[date, ...]:
-    """The days the case calls for a reminder of `kind` in its present state (none once closed)."""
+def schedule(case: Case, terms: Terms) -> dict[ReminderKind, tuple[date, ...]]:
+    """The days the case calls for each kind of dated reminder in its present state."""
     if case.state == State.SORTIE:
-        return ()
-    rules: dict[ReminderKind, tuple[date, ...]]
+        return {}
     if case.contract_start is None:
-        rules = {
+        return {
             # seed 003: « convocation du BRSA sous 15 jours » (experimentation in the 35)
             ReminderKind.CONVOCATION: (case.orientation_date + timedelta(terms.convocation_days),),
             # seed 004 art. 2 e: « démarrage … dans les 21 jours suivant l'orientation »;
             # seed 002: « 3 semaines »
             ReminderKind.ENTREE: (case.orientation_date + timedelta(terms.entry_target_days),),
         }
-        return rules.get(kind, ())
     # seed 004 art. 2 e: « premiers rendez-vous … dans le mois suivant l'intégration »
-    rules = {ReminderKind.RDV_NON_TENU: (case.contract_start + timedelta(terms.first_appointment_days),)}
+    rules: dict[ReminderKind, tuple[date, ...]] = {
+        ReminderKind.RDV_NON_TENU: (case.contract_start + timedelta(terms.first_appointment_days),)
+    }
     end = case.contract_end
     if case.state in UNDER_CONTRACT and end is not None:
         # Ahead of the end, default 30 and 7 days, per convention (seeds 000/001 art. 3.5, 004
         # art. 2 g); then the day after the end, with no decision.
         rules[ReminderKind.ECHEANCE] = tuple(end - timedelta(days) for days in terms.expiry_reminder_days)
         rules[ReminderKind.ECHU] = (end + timedelta(1),)
-    return rules.get(kind, ())
-
-
-DATED = (ReminderKind.CONVOCATION, ReminderKind.ENTREE, ReminderKind.RDV_NON_TENU, ReminderKind.ECHEANCE,
-         ReminderKind.ECHU)  # fmt: skip
+    return rules
 
 
 def planned(case: Case, terms: Terms) -> frozenset[Planned]:
     """Every dated reminder the case calls for now."""
-    return frozenset(Planned(kind, due) for kind in DATED for due in due_dates(kind, case, terms))
+    return frozenset(Planned(kind, due) for kind, dues in schedule(case, terms).items() for due in dues)
 
 
 def moved_on(kind: ReminderKind, due: date, case: Case, terms: Terms, facts: Facts, day: date) -> str | None:
     """Why a reminder due on `due` is no longer needed on `day`, or None if it must go."""
     if kind in MISSED:
         return None  # sent the day it is raised: « sans délai » (seed 004 art. 2 e)
-    if due not in due_dates(kind, case, terms):
+    if due not in schedule(case, terms).get(kind, ()):
         return "the case moved on (state or dates changed)"
     if kind == ReminderKind.CONVOCATION and facts.appointment_planned:
         return "an appointment was planned"
