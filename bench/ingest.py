@@ -3,9 +3,12 @@
     python bench/ingest.py [--cases 100000] [--events 20000] [--database-url …] [--broker-url …]
 
 Builds N cases under contract (COPY, not measured), then gives each path its own slice of cases
-and one `renewal_decided` event per case (a transition: update the case row, insert one log row):
+and one `renewal_decided` event per case (a transition: update the case row, insert one log row;
+since issue #4 the service also moves the case's reminder rows to the new contract end):
 
 - floor: raw SQL doing those writes in batches of 500, no validation, no state machine, no ORM;
+- floor, all the writes: raw SQL doing every write the service makes for the event (case row,
+  log row, processed-event row, three reminder rows cancelled and three added);
 - direct: `workflow.ingest.ingest_items` in this process, in batches of 500;
 - celery: batches of 500 sent by name to a real `celery -A tasks worker` on Redis;
 - single: one `accompagnement.apply_event` task per event (a smaller slice).
@@ -23,7 +26,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -127,6 +130,60 @@ def floor(url: str, first: int, count: int) -> float:
                 "VALUES (%s, %s, 1, 'renouveler', 'contrat', 'renouvellement', 'C', 'conseiller', now(), "
                 "now(), %s, NULL, '{}', %s, %s)",
                 [(i, f"B{i:09d}", f"floor-{i}", "0" * 64, f"{i:064d}") for i in ids],
+            )
+            conn.commit()
+    return count / (time.perf_counter() - started)
+
+
+AT = "2026-06-01T10:00:00+00"
+LOG_COLUMNS = (
+    "case_id, case_reference, seq, trigger, from_state, to_state, actor_id, actor_role, "
+    "occurred_at, recorded_at, event_id, details, prev_hash, hash"
+)
+
+
+def _copy_log_and_processed_rows(cur: psycopg.Cursor[Any], ids: list[int]) -> None:
+    with cur.copy(f"COPY transition_log ({LOG_COLUMNS}) FROM STDIN") as copy:
+        for i in ids:
+            row = (i, f"B{i:09d}", 1, "renouveler", "contrat", "renouvellement", "C", "conseiller")
+            copy.write_row((*row, AT, AT, f"all-{i}", "{}", "0" * 64, f"{i:064d}"))
+    columns = "event_id, type, case_reference, payload_sha256, occurred_at, applied_at"
+    with cur.copy(f"COPY processed_event ({columns}) FROM STDIN") as copy:
+        for i in ids:
+            copy.write_row((f"all-{i}", "renewal_decided", f"B{i:09d}", "0" * 64, AT, AT))
+
+
+def floor_all(url: str, first: int, count: int) -> float:
+    """Every write the service makes for a renewal, raw: the case row, the log row, the
+    processed-event row, and the reminder rows (the old end's three cancelled, the new end's
+    three added), 500 events per transaction, arrays bound in one statement per table."""
+    old_end, new_end = period_end(START, 6), period_end(START, 12)
+    old_dues = [old_end - timedelta(30), old_end - timedelta(7), old_end + timedelta(1)]
+    new_dues = [new_end - timedelta(30), new_end - timedelta(7), new_end + timedelta(1)]
+    kinds = ["echeance_contrat", "echeance_contrat", "contrat_echu_sans_decision"]
+    started = time.perf_counter()
+    with psycopg.connect(_libpq(url)) as conn, conn.cursor() as cur:
+        for lo in range(first, first + count, BATCH):
+            ids = list(range(lo, min(lo + BATCH, first + count)))
+            cur.executemany(
+                "UPDATE case_file SET state = 'renouvellement', renewal_count = 1, contract_end = %s, "
+                "renewal_date = %s, updated_at = now() WHERE id = %s",
+                [(new_end, START, i) for i in ids],
+            )
+            _copy_log_and_processed_rows(cur, ids)
+            cases = [i for i in ids for _ in range(3)]
+            cur.execute(
+                "UPDATE reminder SET status = 'cancelled', closed_at = now() "
+                "FROM unnest(%s::int[], %s::text[], %s::date[]) AS c(case_id, kind, due_date) "
+                "WHERE reminder.case_id = c.case_id AND "
+                "reminder.kind = c.kind AND reminder.due_date = c.due_date AND reminder.status = 'pending'",
+                (cases, kinds * len(ids), old_dues * len(ids)),
+            )
+            cur.execute(
+                "INSERT INTO reminder (case_id, kind, due_date, status, created_at) SELECT c, k, d, "
+                "'pending', now() FROM unnest(%s::int[], %s::text[], %s::date[]) AS t(c, k, d) "
+                "ON CONFLICT DO NOTHING",
+                (cases, kinds * len(ids), new_dues * len(ids)),
             )
             conn.commit()
     return count / (time.perf_counter() - started)
@@ -243,8 +300,8 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=os.cpu_count() or 2)
     args = parser.parse_args()
     n = args.events
-    if args.cases < 3 * n + n // 10:
-        parser.error(f"--cases must be at least {3 * n + n // 10} for --events {n}")
+    if args.cases < 4 * n + n // 10:
+        parser.error(f"--cases must be at least {4 * n + n // 10} for --events {n}")
     url, broker = args.database_url, args.broker_url
     redis.Redis.from_url(broker).flushdb()
     print(f"machine: a 5,000,000-step Python loop takes {cpu_seconds():.2f} s (median of 3)")
@@ -254,6 +311,7 @@ def main() -> None:
         f"built {args.cases:,} cases under contract in {time.perf_counter() - t:.1f} s ({url.split('@')[-1]})"
     )
     rates = {"floor (raw SQL)": floor(url, 1, n)}
+    rates["floor, all the writes"] = floor_all(url, 3 * n + n // 10 + 1, n)
     rates["direct batch path"] = direct(url, n + 1, n)
     worker = Worker(url, broker, args.concurrency)
     memory = []
@@ -267,10 +325,11 @@ def main() -> None:
         memory.append(worker.peak_memory_mb())
     finally:
         worker.stop()
-    base = rates["floor (raw SQL)"]
-    print(f"\n{'path':28} {'events/s':>10} {'of floor':>9}   ({n:,} events each; single-event: {n // 10:,})")
+    base, everything = rates["floor (raw SQL)"], rates["floor, all the writes"]
+    print(f"\n{'path':28} {'events/s':>10} {'of floor':>9} {'of all-writes floor':>20}   "
+          f"({n:,} events each; single-event: {n // 10:,})")  # fmt: skip
     for name, rate in rates.items():
-        print(f"{name:28} {rate:>10,.0f} {rate / base:>8.0%}")
+        print(f"{name:28} {rate:>10,.0f} {rate / base:>8.0%} {rate / everything:>20.0%}")
     print("\nworker peak memory (VmHWM, MB): at start / after the batches / after the single tasks")
     print("  main process:  " + " / ".join(f"{main:.0f}" for main, _ in memory))
     print("  largest child: " + " / ".join(f"{child:.0f}" for _, child in memory))
