@@ -50,19 +50,36 @@ BATCH = 500
 START = date(2026, 1, 5)
 
 
-def build(url: str, cases: int) -> None:
+def fresh_schema(url: str) -> int:
+    """Drop every table, migrate from nothing, record the conventions; the 67 version's id."""
     engine = make_engine(url)
     meta = MetaData()
     meta.reflect(engine)
     meta.drop_all(engine)
     database.upgrade(engine)
-    sessions = make_session_factory(engine)
-    ctx = Context.open(UnitOfWork(sessions), SystemClock(), load_book())
-    version = ctx.version_ids[("67", "2021")]
+    ctx = Context.open(UnitOfWork(make_session_factory(engine)), SystemClock(), load_book())
     engine.dispose()
+    return ctx.version_ids[("67", "2021")]
+
+
+def insert_people(cur: psycopg.Cursor[Any], cases: int) -> None:
+    """The binôme every benchmark case shares, and one person per case (ids 1..cases)."""
+    cur.execute(
+        "INSERT INTO professional (id, role, name, email, departement, agence, territory, active) VALUES "
+        "('C', 'conseiller', 'C', 'c@x.example', '67', 'A', NULL, true), "
+        "('R', 'referent_social', 'R', 'r@x.example', '67', NULL, 'T', true)"
+    )
+    now = datetime.now(UTC).isoformat()
+    columns = "id, ft_identifier, status, registered, departement, agence, created_at, updated_at"
+    with cur.copy(f"COPY person ({columns}) FROM STDIN") as copy:
+        for i in range(1, cases + 1):
+            copy.write_row((i, f"FT{i:09d}", "BRSA", True, "67", "A", now, now))
+
+
+def build(url: str, cases: int) -> None:
+    version = fresh_schema(url)
     now = datetime.now(UTC).isoformat()
     end = period_end(START, 6).isoformat()
-    person_columns = "id, ft_identifier, status, registered, departement, agence, created_at, updated_at"
     case_columns = (
         "id, reference, person_id, convention_code, convention_version_id, agence, state, conseiller_id, "
         "referent_social_id, orienteur_id, origin, consent, barriers, other_barrier_agreed, "
@@ -70,14 +87,7 @@ def build(url: str, cases: int) -> None:
     )
     start, barriers = START.isoformat(), '["logement", "mobilite"]'
     with psycopg.connect(_libpq(url)) as conn, conn.cursor() as cur:
-        cur.execute(
-            "INSERT INTO professional (id, role, name, email, departement, agence, territory, active) VALUES "
-            "('C', 'conseiller', 'C', 'c@x.example', '67', 'A', NULL, true), "
-            "('R', 'referent_social', 'R', 'r@x.example', '67', NULL, 'T', true)"
-        )
-        with cur.copy(f"COPY person ({person_columns}) FROM STDIN") as copy:
-            for i in range(1, cases + 1):
-                copy.write_row((i, f"FT{i:09d}", "BRSA", True, "67", "A", now, now))
+        insert_people(cur, cases)
         with cur.copy(f"COPY case_file ({case_columns}) FROM STDIN") as copy:
             for i in range(1, cases + 1):
                 people = ("C", "R", "C")  # conseiller, référent social, orienteur

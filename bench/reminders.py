@@ -28,16 +28,14 @@ from pathlib import Path
 import psycopg
 import redis
 from celery import Celery
-from sqlalchemy import MetaData
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from ingest import _libpq, cpu_seconds
+from ingest import _libpq, cpu_seconds, fresh_schema, insert_people
 
 from models import make_engine, make_session_factory
 from tasks.app import QUEUE
 from tasks.emails import DISPATCH_GROUP
-from workflow import database
 from workflow.clock import ManualClock
 from workflow.context import Context
 from workflow.conventions import load_book
@@ -70,26 +68,10 @@ def plan_days(cases: int) -> tuple[list[tuple[date, float, str]], list[int]]:
 
 
 def build(url: str, cases: int, offsets: list[int]) -> None:
-    engine = make_engine(url)
-    meta = MetaData()
-    meta.reflect(engine)
-    meta.drop_all(engine)
-    database.upgrade(engine)
-    sessions = make_session_factory(engine)
-    ctx = Context.open(UnitOfWork(sessions), ManualClock(datetime(2026, 1, 1, tzinfo=UTC)), load_book())
-    version = ctx.version_ids[("67", "2021")]
-    engine.dispose()
+    version = fresh_schema(url)
     now = datetime.now(UTC).isoformat()
     with psycopg.connect(_libpq(url)) as conn, conn.cursor() as cur:
-        cur.execute(
-            "INSERT INTO professional (id, role, name, email, departement, agence, territory, active) VALUES "
-            "('C', 'conseiller', 'C', 'c@x.example', '67', 'A', NULL, true), "
-            "('R', 'referent_social', 'R', 'r@x.example', '67', NULL, 'T', true)"
-        )
-        with cur.copy("COPY person (id, ft_identifier, status, registered, departement, agence, created_at, "
-                      "updated_at) FROM STDIN") as copy:  # fmt: skip
-            for i in range(1, cases + 1):
-                copy.write_row((i, f"FT{i:09d}", "BRSA", True, "67", "A", now, now))
+        insert_people(cur, cases)
         columns = (
             "id, reference, person_id, convention_code, convention_version_id, agence, state, conseiller_id, "
             "referent_social_id, orienteur_id, origin, consent, barriers, other_barrier_agreed, "
