@@ -272,3 +272,4 @@ def test_reminders_run_writes_eml_files_without_smtp_and_list_shows_them(
     assert "premiers_rdv_non_tenus" in listing.stdout and "sent" in listing.stdout
     failed = run("reminders", "list", "--failed", url=url)
     assert failed.returncode == 0 and "id" in failed.stdout
+    assert "emails          0 waiting to be sent, 0 failed" in run("status", url=url).stdout

@@ -5,6 +5,7 @@ whatever the scans and redeliveries; recipients; SMTP down then up; nothing pers
 from __future__ import annotations
 
 import time
+from concurrent.futures import ThreadPoolExecutor
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
@@ -18,7 +19,7 @@ from tests.conftest import Harness
 from tests.factories import Story
 from tests.smtp import SmtpSink
 from tests.workers import Client, Worker, flush, wait_until
-from workflow import outbox
+from workflow import outbox, reminders
 from workflow.vocabulary import BARRIER_CODES, EmailStatus, ReminderKind, ReminderStatus
 
 K = ReminderKind
@@ -163,6 +164,21 @@ def test_an_expired_contract_flags_the_case_for_the_revue_until_a_decision(harne
     story.day = end + timedelta(2)
     harness.apply(story.renewal())
     assert harness.case(story.ref).revue_flag is None
+
+
+def test_two_scans_at_once_queue_each_reminder_once(harness: Harness) -> None:
+    """PostgreSQL: the second scan waits on the advisory lock, then finds nothing due. SQLite: both
+    may read the same due rows, but closing them is a write, one at a time, and only rows still
+    pending get an email."""
+    stories = [Story() for _ in range(40)]
+    harness.apply(*(s.orientation() for s in stories))
+    due = stories[0].day + timedelta(15)
+    with ThreadPoolExecutor(2) as pool:
+        reports = list(pool.map(lambda _: reminders.scan(harness.uow(), harness.ctx, due), range(2)))
+    assert sum(sum(r.queued.values()) for r in reports) == 40
+    assert len(emails(harness)) == 40
+    if harness.sessions.kw["bind"].dialect.name == "postgresql":
+        assert sorted(r.due for r in reports) == [0, 40]
 
 
 def test_repeated_scans_queue_a_reminder_once(harness: Harness) -> None:

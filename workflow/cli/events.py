@@ -158,6 +158,10 @@ def cmd_status(args: argparse.Namespace) -> int:
         f"last hour       {health.applied_last_hour} event(s) applied, {health.rejected_last_hour} rejected"
     )
     print(f"to look at      {health.unresolved_rejections} unresolved rejected event(s): `events rejected`")
+    print(
+        f"emails          {health.emails_unsent} waiting to be sent, {health.emails_failed} failed"
+        + (": `reminders list --failed`" if health.emails_failed else "")
+    )
     return EXIT_OK
 
 
