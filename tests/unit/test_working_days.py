@@ -1,0 +1,51 @@
+"""Public holidays and the first working day of a month (the revue's default date)."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+
+from workflow.working_days import easter, first_working_day, is_working_day, public_holidays
+
+
+@pytest.mark.parametrize(
+    ("year", "sunday"),
+    [
+        (2024, date(2024, 3, 31)),
+        (2025, date(2025, 4, 20)),
+        (2026, date(2026, 4, 5)),
+        (2027, date(2027, 3, 28)),
+    ],
+)
+def test_easter_sunday(year: int, sunday: date) -> None:
+    assert easter(year) == sunday
+
+
+def test_the_national_holidays_of_2026() -> None:
+    days = public_holidays(2026, "35")
+    assert len(days) == 11
+    assert days[date(2026, 4, 6)] == "Lundi de Pâques"
+    assert days[date(2026, 5, 14)] == "Ascension"
+    assert days[date(2026, 5, 25)] == "Lundi de Pentecôte"
+
+
+def test_alsace_moselle_adds_good_friday_and_saint_stephen() -> None:
+    assert not is_working_day(date(2026, 4, 3), "67")  # Vendredi saint
+    assert is_working_day(date(2026, 4, 3), "35")
+    assert len(public_holidays(2026, "67")) == 13
+
+
+@pytest.mark.parametrize(
+    ("year", "month", "expected"),
+    [
+        (2026, 1, date(2026, 1, 2)),  # 1 January a holiday, the 2nd a Friday
+        (2026, 5, date(2026, 5, 4)),  # 1 May a Friday (holiday), then the weekend
+        (2026, 11, date(2026, 11, 2)),  # 1 November a Sunday
+        (2026, 4, date(2026, 4, 1)),  # an ordinary Wednesday
+        (2024, 4, date(2024, 4, 2)),  # Easter Monday on the 1st
+        (2026, 8, date(2026, 8, 3)),  # 1 August a Saturday
+    ],
+)
+def test_first_working_day_skips_weekends_and_holidays(year: int, month: int, expected: date) -> None:
+    assert first_working_day(year, month, "67") == expected
