@@ -30,7 +30,9 @@ def database_health(session: Session, clock: Clock) -> Health:
             select(Email.status, func.count())
             .where(Email.status != EmailStatus.SENT)  # the sent ones are history, not health
             .group_by(Email.status)
-        ).tuples()
+        )
+        .tuples()
+        .all()
     )
     unsent = emails.get(EmailStatus.PENDING, 0) + emails.get(EmailStatus.SENDING, 0)
     return Health(applied, rejected, unresolved or 0, unsent, emails.get(EmailStatus.FAILED, 0))
