@@ -8,6 +8,7 @@ from models.db import database_url, make_engine, make_session_factory
 from models.events import ProcessedEvent, RejectedEvent, TaskDelivery
 from models.people import Person, Professional
 from models.reminders import Email, Reminder, email_reminder
+from models.schedule import ScheduledRun
 
 __all__ = [
     "Appointment",
@@ -20,6 +21,7 @@ __all__ = [
     "Professional",
     "RejectedEvent",
     "Reminder",
+    "ScheduledRun",
     "TaskDelivery",
     "TransitionLog",
     "database_url",

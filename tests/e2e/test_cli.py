@@ -273,3 +273,20 @@ def test_reminders_run_writes_eml_files_without_smtp_and_list_shows_them(
     failed = run("reminders", "list", "--failed", url=url)
     assert failed.returncode == 0 and "id" in failed.stdout
     assert "emails          0 waiting to be sent, 0 failed" in run("status", url=url).stdout
+
+
+def test_a_second_scheduler_stands_by_while_one_leads(db: Engine, database_url: str) -> None:
+    from scheduler.leader import LeaderLock
+
+    assert run("db", "upgrade", url=database_url).returncode == 0
+    leader = LeaderLock(database_url)
+    assert leader.try_acquire()
+    try:
+        result = run("scheduler", "--once", url=database_url)
+    finally:
+        leader.release()
+    assert result.returncode == 1
+    assert "another scheduler leads on this database" in result.stdout
+    after = run("scheduler", "--once", url=database_url)
+    assert after.returncode == 0, after.stderr
+    assert "caught up:" in after.stdout

@@ -1,0 +1,60 @@
+"""One leading scheduler per database: the others wait, and take over if the leader dies.
+
+APScheduler 3's job stores must never be shared between schedulers (its FAQ), so each process
+keeps its jobs in memory and only the leader runs them. PostgreSQL: a session-level advisory
+lock on a connection the leader keeps open; PostgreSQL releases it when that connection ends,
+crash included. SQLite: an exclusive `flock` on a file beside the database, released by the
+kernel when the process ends. Even if the lock failed, a job runs once per period: the
+`scheduled_run` row is unique (`workflow.schedule`).
+"""
+
+from __future__ import annotations
+
+import fcntl
+from pathlib import Path
+from typing import IO, Any
+
+from sqlalchemy import make_url, text
+
+from models import make_engine
+
+LOCK_KEY = 0x5343_4845  # "SCHE"
+
+
+class LeaderLock:
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self._connection: Any = None
+        self._file: IO[bytes] | None = None
+
+    def try_acquire(self) -> bool:
+        parsed = make_url(self.url)
+        if parsed.get_backend_name() == "postgresql":
+            engine = make_engine(self.url)
+            connection = engine.connect()
+            if connection.scalar(text("SELECT pg_try_advisory_lock(:key)"), {"key": LOCK_KEY}):
+                connection.commit()
+                self._connection = connection
+                return True
+            connection.close()
+            engine.dispose()
+            return False
+        path = Path(f"{parsed.database or 'accompagnement.db'}.scheduler.lock")
+        handle = path.open("wb")
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.close()
+            return False
+        self._file = handle
+        return True
+
+    def release(self) -> None:
+        if self._connection is not None:
+            self._connection.close()
+            self._connection.engine.dispose()
+            self._connection = None
+        if self._file is not None:
+            fcntl.flock(self._file, fcntl.LOCK_UN)
+            self._file.close()
+            self._file = None

@@ -1,0 +1,63 @@
+"""The scheduler's jobs and leader lock, through the real database (SQLite or PostgreSQL)."""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime
+
+from sqlalchemy import Engine
+
+from scheduler.jobs import Jobs
+from scheduler.leader import LeaderLock
+from tests.conftest import Harness
+from workflow.clock import PARIS, ManualClock
+from workflow.schedule import REMINDER_SCAN, last_run
+
+
+def make_jobs(harness: Harness, queued: list[tuple[str, bool]]) -> Jobs:
+    return Jobs(harness.uow, harness.ctx, lambda day, digest: queued.append((day, digest)))
+
+
+def test_a_scheduler_back_after_six_runs_the_days_scan_once(harness: Harness, clock: ManualClock) -> None:
+    queued: list[tuple[str, bool]] = []
+    jobs = make_jobs(harness, queued)
+    clock.set(datetime(2026, 3, 2, 5, 30, tzinfo=PARIS))
+    assert jobs.catch_up() == []
+    clock.set(datetime(2026, 3, 2, 9, 15, tzinfo=PARIS))  # down at 06:00, back at 09:15
+    assert jobs.catch_up() == [REMINDER_SCAN]
+    assert jobs.catch_up() == []  # restarted again the same day
+    assert not jobs.reminder_scan()  # the cron trigger, late
+    clock.set(datetime(2026, 3, 3, 6, 0, tzinfo=PARIS))
+    assert jobs.reminder_scan()
+    assert queued == [("2026-03-02", False), ("2026-03-03", False)]
+    run = last_run(harness.uow(), REMINDER_SCAN)
+    assert run is not None and run.period == "2026-03-03"
+
+
+def test_two_schedulers_at_once_queue_one_scan(harness: Harness, clock: ManualClock) -> None:
+    queued: list[tuple[str, bool]] = []
+    clock.set(datetime(2026, 3, 2, 6, 0, tzinfo=PARIS))
+    schedulers = [make_jobs(harness, queued) for _ in range(2)]
+    with ThreadPoolExecutor(2) as pool:
+        results = list(pool.map(lambda jobs: jobs.reminder_scan(), schedulers))
+    assert sorted(results) == [False, True]
+    assert queued == [("2026-03-02", False)]
+
+
+def test_the_scan_is_scheduled_at_six_paris_time(harness: Harness) -> None:
+    (job,) = make_jobs(harness, []).scheduler().get_jobs()
+    winter = job.trigger.get_next_fire_time(None, datetime(2026, 1, 15, 7, 0, tzinfo=PARIS))
+    summer = job.trigger.get_next_fire_time(None, datetime(2026, 7, 15, 5, 0, tzinfo=PARIS))
+    assert winter == datetime(2026, 1, 16, 6, 0, tzinfo=PARIS)
+    assert summer == datetime(2026, 7, 15, 6, 0, tzinfo=PARIS)
+
+
+def test_one_scheduler_leads_the_other_waits_and_takes_over(db: Engine, database_url: str) -> None:
+    leader, standby = LeaderLock(database_url), LeaderLock(database_url)
+    assert leader.try_acquire()
+    try:
+        assert not standby.try_acquire()
+    finally:
+        leader.release()
+    assert standby.try_acquire()
+    standby.release()

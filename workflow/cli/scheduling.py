@@ -1,0 +1,51 @@
+"""`accompagnement scheduler`: the long-lived process that triggers the periodic jobs."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import time
+
+from workflow.cli.common import EXIT_OK, EXIT_PROBLEM, Runtime, Subparsers, command
+
+log = logging.getLogger(__name__)
+
+STANDBY_POLL = 30  # seconds between two attempts of a standby scheduler to take the lead
+
+
+def cmd_scheduler(args: argparse.Namespace) -> int:
+    from scheduler.jobs import Jobs
+    from scheduler.leader import LeaderLock
+    from tasks.reminders import scan_reminders
+
+    rt = Runtime(args.database_url)
+    lock = LeaderLock(args.database_url)
+    while not lock.try_acquire():
+        if args.once:
+            print("another scheduler leads on this database: nothing done")
+            return EXIT_PROBLEM
+        log.warning("another scheduler leads on this database; standing by")
+        time.sleep(STANDBY_POLL)
+    digest = args.digest or os.environ.get("ACCOMPAGNEMENT_REMINDER_DIGEST", "") not in ("", "0")
+    jobs = Jobs(rt.uow, rt.ctx, scan_reminders.delay, digest=digest)
+    try:
+        ran = jobs.catch_up()
+        print(f"caught up: {', '.join(ran) or 'nothing was due'}")
+        if not args.once:
+            scheduler = jobs.scheduler()
+            for job in scheduler.get_jobs():
+                print(f"scheduled: {job.name} ({job.trigger})")
+            scheduler.start()
+    finally:
+        lock.release()
+    return EXIT_OK
+
+
+def register(sub: Subparsers[argparse.ArgumentParser]) -> None:
+    sched = command(
+        sub, "scheduler", cmd_scheduler,
+        "run the periodic jobs (daily reminder scan at 06:00 Paris); one leader per database",
+    )  # fmt: skip
+    sched.add_argument("--once", action="store_true", help="catch up what is due now, then exit")
+    sched.add_argument("--digest", action="store_true", help="reminders as one daily digest per caseworker")
