@@ -8,6 +8,7 @@ from models.db import database_url, make_engine, make_session_factory
 from models.events import ProcessedEvent, RejectedEvent, TaskDelivery
 from models.people import Person, Professional
 from models.reminders import Email, Reminder, email_reminder
+from models.revues import Revue
 from models.schedule import ScheduledRun
 
 __all__ = [
@@ -21,6 +22,7 @@ __all__ = [
     "Professional",
     "RejectedEvent",
     "Reminder",
+    "Revue",
     "ScheduledRun",
     "TaskDelivery",
     "TransitionLog",

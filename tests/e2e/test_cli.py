@@ -290,3 +290,30 @@ def test_a_second_scheduler_stands_by_while_one_leads(db: Engine, database_url: 
     after = run("scheduler", "--once", url=database_url)
     assert after.returncode == 0, after.stderr
     assert "caught up:" in after.stdout
+
+
+def test_revue_run_writes_the_files_once_and_refuses_a_bad_month(loaded: tuple[str, Story, Path]) -> None:
+    url, _, tmp = loaded
+    args = (
+        "revue",
+        "run",
+        "--agency",
+        "Strasbourg-Nord",
+        "--month",
+        "2026-04",
+        "--output-dir",
+        str(tmp / "rv"),
+    )
+    first = run(*args, url=url)
+    assert first.returncode == 0, first.stderr
+    assert "produced" in first.stdout and "secrétariat: le conseiller France Travail" in first.stdout
+    assert "entrees                1 row(s)" in first.stdout
+    assert {p.name for p in (tmp / "rv").iterdir()} == {"revue-Strasbourg-Nord-2026-04.xlsx",
+                                                       "revue-Strasbourg-Nord-2026-04.csv"}  # fmt: skip
+    again = run(*args, url=url)
+    assert "already produced" in again.stdout
+    assert "2026-04" in run("revue", "list", url=url).stdout
+    bad = run("revue", "run", "--agency", "Strasbourg-Nord", "--month", "2026-13", url=url)
+    assert bad.returncode == 2 and "month '2026-13' is not like 2026-11" in bad.stderr
+    unknown = run("revue", "run", "--agency", "Nulle-Part", "--month", "2026-04", url=url)
+    assert unknown.returncode == 1 and "no case in agency 'Nulle-Part'" in unknown.stderr

@@ -15,7 +15,7 @@ from workflow.schedule import REMINDER_SCAN, last_run
 
 
 def make_jobs(harness: Harness, queued: list[tuple[str, bool]]) -> Jobs:
-    return Jobs(harness.uow, harness.ctx, lambda day, digest: queued.append((day, digest)))
+    return Jobs(harness.uow, harness.ctx, lambda day, digest: queued.append((day, digest)), lambda a, m: None)
 
 
 def test_a_scheduler_back_after_six_runs_the_days_scan_once(harness: Harness, clock: ManualClock) -> None:
@@ -45,7 +45,7 @@ def test_two_schedulers_at_once_queue_one_scan(harness: Harness, clock: ManualCl
 
 
 def test_the_scan_is_scheduled_at_six_paris_time(harness: Harness) -> None:
-    (job,) = make_jobs(harness, []).scheduler().get_jobs()
+    job = make_jobs(harness, []).scheduler().get_job(REMINDER_SCAN)
     winter = job.trigger.get_next_fire_time(None, datetime(2026, 1, 15, 7, 0, tzinfo=PARIS))
     summer = job.trigger.get_next_fire_time(None, datetime(2026, 7, 15, 5, 0, tzinfo=PARIS))
     assert winter == datetime(2026, 1, 16, 6, 0, tzinfo=PARIS)

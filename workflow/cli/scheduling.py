@@ -18,6 +18,7 @@ def cmd_scheduler(args: argparse.Namespace) -> int:
     from scheduler.jobs import Jobs
     from scheduler.leader import LeaderLock
     from tasks.reminders import scan_reminders
+    from tasks.revues import produce_revue
 
     rt = Runtime(args.database_url)
     lock = LeaderLock(args.database_url)
@@ -28,7 +29,7 @@ def cmd_scheduler(args: argparse.Namespace) -> int:
         log.warning("another scheduler leads on this database; standing by")
         time.sleep(STANDBY_POLL)
     digest = args.digest or os.environ.get("ACCOMPAGNEMENT_REMINDER_DIGEST", "") not in ("", "0")
-    jobs = Jobs(rt.uow, rt.ctx, scan_reminders.delay, digest=digest)
+    jobs = Jobs(rt.uow, rt.ctx, scan_reminders.delay, produce_revue.delay, digest=digest)
     try:
         ran = jobs.catch_up()
         print(f"caught up: {', '.join(ran) or 'nothing was due'}")
@@ -45,7 +46,7 @@ def cmd_scheduler(args: argparse.Namespace) -> int:
 def register(sub: Subparsers[argparse.ArgumentParser]) -> None:
     sched = command(
         sub, "scheduler", cmd_scheduler,
-        "run the periodic jobs (daily reminder scan at 06:00 Paris); one leader per database",
+        "run the periodic jobs (reminder scan at 06:00, revues at 08:00 Paris); one leader per database",
     )  # fmt: skip
     sched.add_argument("--once", action="store_true", help="catch up what is due now, then exit")
     sched.add_argument("--digest", action="store_true", help="reminders as one daily digest per caseworker")

@@ -1,0 +1,122 @@
+"""The monthly revue of a hand-built agency, checked case by case; its files read back; produced
+once per agency and month; scheduled on the first working day, late if the scheduler was down."""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+from datetime import date, datetime
+from pathlib import Path
+
+from scheduler.jobs import Jobs
+from tests.conftest import Harness
+from tests.factories import Story
+from workflow import revue_files
+from workflow.clock import PARIS, ManualClock
+from workflow.revue import produce, revue_dates, secretariat
+from workflow.vocabulary import Role
+
+AGENCE = "Strasbourg-Nord"
+
+
+def build_agency(h: Harness) -> dict[str, Story]:
+    """Cases of the 67 agency in every situation the April 2026 revue looks at."""
+    s = {name: Story() for name in ("entered", "late", "left", "reoriented", "missed", "disagreed")}
+    s["ending"] = Story(start=date(2025, 10, 1))
+    h.apply(*s["entered"].until_contract())  # contract on 13 March
+    h.apply(s["late"].orientation())  # no contract 21 days after 2 March
+    h.apply(*s["left"].until_contract(), s["left"].exit("emploi", days=3))
+    h.apply(*s["reoriented"].until_contract(), s["reoriented"].exit("reorientation_sociale", days=4))
+    h.apply(*s["ending"].until_contract())  # contract from October 2025: ends 11 April 2026
+    planned = s["missed"].appointment(kind="emploi", days=1)
+    h.apply(*s["missed"].until_contract()[:2], planned)
+    h.apply(s["missed"].outcome(planned["appointment_id"], kind="appointment_missed"))
+    h.apply(*s["disagreed"].until_contract()[:2])
+    report = h.ingest_events([s["disagreed"].diagnostic(conseiller_opinion="defavorable")])
+    assert report.rejected == 1
+    h.apply(Story(departement="35").orientation())  # another agency: never in this revue
+    return s
+
+
+def test_the_revue_dates_skip_weekends_and_holidays() -> None:
+    april = revue_dates(2026, 4, "67")
+    assert (april.since, april.held_on, april.next_on) == (
+        date(2026, 3, 2),
+        date(2026, 4, 1),
+        date(2026, 5, 4),
+    )
+    assert revue_dates(2026, 1, "67").held_on == date(2026, 1, 2)
+
+
+def test_the_secretariat_alternates_month_after_month() -> None:
+    turns = [secretariat(2026, m) for m in range(1, 7)]
+    assert turns == [Role.REFERENT_SOCIAL, Role.CONSEILLER] * 3
+
+
+def test_the_tableau_lists_each_case_where_it_belongs(harness: Harness) -> None:
+    s = build_agency(harness)
+    revue = produce(harness.uow(), harness.ctx, AGENCE, "2026-04")
+    assert revue is not None
+    t = revue.content
+    assert [r["dossier"] for r in t["entrees"]] == sorted(
+        [s["entered"].ref, s["left"].ref, s["reoriented"].ref]
+    )
+    first = next(r for r in t["entrees"] if r["dossier"] == s["entered"].ref)
+    assert first == {"dossier": s["entered"].ref, "conseiller": "C67", "referent_social": "R67",
+                     "orientation": "2026-03-02", "contrat": "2026-03-13", "diagnostic": "partage",
+                     "delai_jours": 11}  # fmt: skip
+    ending = {"dossier": s["ending"].ref, "conseiller": "C67", "fin_contrat": "2026-04-11",
+              "renouvellements": 0, "renouvellement_possible": True}  # fmt: skip
+    assert t["renouvellements"] == [ending]
+    exits = {r["dossier"]: (r["motif"], r["reorientation_brsa"]) for r in t["sorties"]}
+    assert exits == {s["left"].ref: ("emploi", False), s["reoriented"].ref: ("reorientation_sociale", True)}
+    debate = {(r["dossier"], r["sujet"]) for r in t["a_debattre"]}
+    assert debate == {
+        (s["late"].ref, "délai d'entrée dépassé"),
+        (s["missed"].ref, "délai d'entrée dépassé"),
+        (s["disagreed"].ref, "délai d'entrée dépassé"),
+        (s["missed"].ref, "rendez-vous emploi manqué"),
+        (s["disagreed"].ref, "désaccord du binôme"),
+    }
+    assert t["conseillers"] == [{"conseiller": "C67", "actifs": 2, "cible": "70-100", "entrees_du_mois": 3}]
+    assert t["chiffres"] == [{"entrees": 3, "sorties": 2, "delai_moyen_entree_jours": 11.0}]
+    assert (revue.held_on, revue.secretariat) == (date(2026, 4, 1), Role.CONSEILLER)
+
+
+def test_the_xlsx_reads_back_as_the_tableau_and_the_csv_has_every_row(
+    harness: Harness, tmp_path: Path
+) -> None:
+    build_agency(harness)
+    revue = produce(harness.uow(), harness.ctx, AGENCE, "2026-04")
+    assert revue is not None
+    xlsx, table = revue_files.write(revue, tmp_path)
+    assert revue_files.read_xlsx(xlsx) == revue.content
+    lines = table.read_text(encoding="utf-8").splitlines()
+    assert lines[0].startswith("rubrique,dossier,conseiller")
+    assert len(lines) == 1 + sum(len(rows) for rows in revue.content.values())
+
+
+def test_a_revue_is_produced_once_per_agency_and_month(harness: Harness) -> None:
+    build_agency(harness)
+    with ThreadPoolExecutor(2) as pool:
+        made = list(pool.map(lambda _: produce(harness.uow(), harness.ctx, AGENCE, "2026-04"), range(2)))
+    assert sum(r is not None for r in made) == 1
+
+
+def test_the_scheduler_queues_a_revue_on_its_day_or_late_but_once(
+    harness: Harness, clock: ManualClock
+) -> None:
+    build_agency(harness)
+    queued: list[tuple[str, str]] = []
+
+    def queue(agence: str, month: str) -> None:
+        queued.append((agence, month))
+        produce(harness.uow(), harness.ctx, agence, month)
+
+    jobs = Jobs(harness.uow, harness.ctx, lambda day, digest: None, queue)
+    clock.set(datetime(2026, 5, 1, 8, 0, tzinfo=PARIS))  # 1 May, a holiday: May's revue is on the 4th
+    assert jobs.monthly_revues() == []
+    clock.set(datetime(2026, 5, 6, 9, 0, tzinfo=PARIS))  # the scheduler was down on the 4th and 5th
+    assert jobs.catch_up() == ["reminder-scan", "monthly-revues"]
+    clock.set(datetime(2026, 5, 7, 8, 0, tzinfo=PARIS))
+    assert jobs.monthly_revues() == []
+    assert queued == [("Agence", "2026-05"), (AGENCE, "2026-05")]

@@ -1,0 +1,231 @@
+"""The monthly revue de portefeuille of an agency: its dates and its tableau de suivi.
+
+Seed 004 art. 5.2: every month, per agency, the dedicated conseillers and the social workers of
+the territory act the entries, renewals (« dans la limite d'un an ») and exits, the
+reorientations of BRSA, and debate disagreements, on a tableau de suivi (annex 1); the
+secretariat alternates between the France Travail conseiller and the Département's social
+worker. The revue of a month is held on the first working day of the month (public holidays
+skipped, `workflow.working_days`) and covers what happened since the previous revue; renewals
+look ahead to the next one.
+
+The tableau names cases by reference and professionals by id: no barrier, health or social
+detail, as it travels by email to the partners.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+from collections import Counter
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, joinedload
+
+from models import Appointment, Case, RejectedEvent, Revue
+from workflow.clock import PARIS
+from workflow.context import Context
+from workflow.deadlines import can_still_renew
+from workflow.errors import NotFound, WorkflowError
+from workflow.lifecycle import BEFORE_CONTRACT, UNDER_CONTRACT
+from workflow.unit_of_work import UnitOfWork
+from workflow.vocabulary import AppointmentOutcome, ExitReason, PersonStatus, ReminderKind, Role
+from workflow.working_days import first_working_day
+
+REORIENTATIONS = frozenset({ExitReason.REORIENTATION_SOCIALE, ExitReason.AUTRE_REORIENTATION})
+DISAGREEMENT = "joint agreement"  # the guard's refusal (workflow.guards.joint_agreement)
+SECTIONS = ("entrees", "renouvellements", "sorties", "a_debattre", "conseillers", "chiffres")
+
+
+@dataclass(frozen=True)
+class RevueDates:
+    held_on: date
+    since: date  # the previous revue's day
+    next_on: date
+
+
+def parse_month(text: str) -> tuple[int, int]:
+    """'2026-11' → (2026, 11), with a clear error otherwise."""
+    try:
+        year, month = (int(part) for part in text.split("-"))
+        date(year, month, 1)
+    except ValueError:
+        raise WorkflowError(f"month {text!r} is not like 2026-11") from None
+    return year, month
+
+
+def _shift(year: int, month: int, by: int) -> tuple[int, int]:
+    index = year * 12 + month - 1 + by
+    return index // 12, index % 12 + 1
+
+
+def revue_dates(year: int, month: int, departement: str) -> RevueDates:
+    return RevueDates(
+        first_working_day(year, month, departement),
+        first_working_day(*_shift(year, month, -1), departement),
+        first_working_day(*_shift(year, month, 1), departement),
+    )
+
+
+def secretariat(year: int, month: int) -> Role:
+    """seed 004 art. 5.2: « secrétariat assuré en alternance »; even months the conseiller."""
+    return Role.CONSEILLER if (year * 12 + month) % 2 == 0 else Role.REFERENT_SOCIAL
+
+
+def tableau(session: Session, ctx: Context, agence: str, dates: RevueDates) -> dict[str, Any]:
+    """The tableau de suivi of an agency for the revue held on `dates.held_on`."""
+    cases = list(session.scalars(select(Case).options(joinedload(Case.person)).where(Case.agence == agence)))
+    by_id = {c.id: c for c in cases}
+
+    def in_window(day: date | None) -> bool:
+        return day is not None and dates.since <= day < dates.held_on
+
+    rows: dict[str, list[dict[str, Any]]] = {name: [] for name in SECTIONS}
+    entries_by_conseiller: Counter[str] = Counter()
+    delays = []
+    for case in sorted(cases, key=lambda c: c.reference):
+        terms, _ = ctx.terms(session, case, dates.held_on)
+        if in_window(case.contract_start):
+            assert case.contract_start is not None
+            delay = (case.contract_start - case.orientation_date).days
+            delays.append(delay)
+            entries_by_conseiller[case.conseiller_id or "—"] += 1
+            rows["entrees"].append(
+                _row(case, referent_social=case.referent_social_id, orientation=case.orientation_date,
+                     contrat=case.contract_start, diagnostic=case.diagnostic_kind, delai_jours=delay)
+            )  # fmt: skip
+        if (
+            case.state in UNDER_CONTRACT
+            and case.contract_end is not None
+            and case.contract_end < dates.next_on
+        ):
+            rows["renouvellements"].append(
+                _row(case, fin_contrat=case.contract_end, renouvellements=case.renewal_count,
+                     renouvellement_possible=can_still_renew(case, terms))
+            )  # fmt: skip
+        if in_window(case.exit_date):
+            brsa = case.person.status == PersonStatus.BRSA
+            rows["sorties"].append(
+                _row(case, sortie=case.exit_date, motif=case.exit_reason,
+                     reorientation_brsa=brsa and case.exit_reason in REORIENTATIONS)
+            )  # fmt: skip
+        late = case.orientation_date + timedelta(terms.entry_target_days)
+        if case.state in BEFORE_CONTRACT and late < dates.held_on:
+            rows["a_debattre"].append(_row(case, sujet="délai d'entrée dépassé", depuis=late))
+        if case.revue_flag == ReminderKind.ECHU and case.contract_end is not None:
+            rows["a_debattre"].append(
+                _row(case, sujet="contrat échu sans décision", depuis=case.contract_end)
+            )
+    rows["a_debattre"] += _missed(session, by_id, dates) + _disagreements(session, cases, dates)
+    rows["a_debattre"].sort(key=lambda r: (r["dossier"], r["sujet"]))
+    active = Counter(c.conseiller_id for c in cases if c.state in UNDER_CONTRACT and c.conseiller_id)
+    target = ctx.book.in_force(cases[0].convention_code, dates.held_on).terms if cases else None
+    for conseiller in sorted(set(active) | set(entries_by_conseiller) - {"—"}):
+        assert target is not None
+        rows["conseillers"].append(
+            {"conseiller": conseiller, "actifs": active[conseiller],
+             "cible": f"{target.portfolio_min}-{target.portfolio_max}",
+             "entrees_du_mois": entries_by_conseiller[conseiller]}
+        )  # fmt: skip
+    average = round(sum(delays) / len(delays), 1) if delays else None
+    rows["chiffres"] = [
+        {
+            "entrees": len(rows["entrees"]),
+            "sorties": len(rows["sorties"]),
+            "delai_moyen_entree_jours": average,
+        }
+    ]
+    return {name: [_plain(r) for r in section] for name, section in rows.items()}
+
+
+def _missed(session: Session, by_id: dict[int, Case], dates: RevueDates) -> list[dict[str, Any]]:
+    start = datetime.combine(dates.since, time(), PARIS)
+    end = datetime.combine(dates.held_on, time(), PARIS)
+    query = select(Appointment).where(
+        Appointment.case_id.in_(list(by_id)), Appointment.outcome == AppointmentOutcome.ABSENT,
+        Appointment.planned_at >= start, Appointment.planned_at < end,
+    )  # fmt: skip
+    return [
+        _row(
+            by_id[a.case_id],
+            sujet=f"rendez-vous {a.kind} manqué",
+            depuis=a.planned_at.astimezone(PARIS).date(),
+        )
+        for a in session.scalars(query)
+    ]
+
+
+def _disagreements(session: Session, cases: list[Case], dates: RevueDates) -> list[dict[str, Any]]:
+    """Diagnostics refused because the two professionals disagree: « la situation sera débattue en
+    commission mensuelle » (seed 004 art. 2 e)."""
+    by_ref = {c.reference: c for c in cases}
+    query = select(RejectedEvent.case_reference, RejectedEvent.rejected_at).where(
+        RejectedEvent.case_reference.in_(list(by_ref)), RejectedEvent.resolved_at.is_(None),
+        RejectedEvent.reason.contains(DISAGREEMENT),
+    )  # fmt: skip
+    seen: dict[str, date] = {}
+    for reference, at in session.execute(query):
+        if reference is not None:
+            seen.setdefault(reference, at.astimezone(PARIS).date())
+    return [
+        _row(by_ref[ref], sujet="désaccord du binôme", depuis=day)
+        for ref, day in seen.items()
+        if day < dates.held_on
+    ]
+
+
+def _row(case: Case, **columns: Any) -> dict[str, Any]:
+    return {"dossier": case.reference, "conseiller": case.conseiller_id, **columns}
+
+
+def _plain(row: dict[str, Any]) -> dict[str, Any]:
+    """JSON-ready: dates as ISO strings."""
+    return {k: v.isoformat() if isinstance(v, date) else v for k, v in row.items()}
+
+
+def agencies(session: Session) -> list[tuple[str, str]]:
+    """(agence, convention) of every agency that has cases."""
+    query = select(Case.agence, Case.convention_code).distinct().order_by(Case.agence)
+    return [(agence, code) for agence, code in session.execute(query)]
+
+
+def due_revues(session: Session, day: date) -> list[tuple[str, str]]:
+    """(agence, month) of the revues of `day`'s month that are due by `day` and not produced yet:
+    what the scheduler queues, every morning, so a revue missed while it was down comes late,
+    once."""
+    month = f"{day.year:04d}-{day.month:02d}"
+    done = set(session.scalars(select(Revue.agence).where(Revue.month == month)))
+    return [
+        (agence, month)
+        for agence, code in agencies(session)
+        if agence not in done and revue_dates(day.year, day.month, code).held_on <= day
+    ]
+
+
+def find(session: Session, agence: str, month: str) -> Revue | None:
+    return session.scalar(select(Revue).where(Revue.agence == agence, Revue.month == month))
+
+
+def produce(uow: UnitOfWork, ctx: Context, agence: str, month: str, by: str | None = None) -> Revue | None:
+    """Build and record the revue of an agency for a month; None if it already exists."""
+    year, number = parse_month(month)
+    with uow:
+        code = uow.session.scalar(select(Case.convention_code).where(Case.agence == agence).limit(1))
+        if code is None:
+            raise NotFound(f"no case in agency {agence!r}")
+        dates = revue_dates(year, number, code)
+        revue = Revue(
+            agence=agence, month=month, departement=code, held_on=dates.held_on, since=dates.since,
+            next_on=dates.next_on, secretariat=secretariat(year, number).value,
+            content=tableau(uow.session, ctx, agence, dates), created_at=ctx.clock.now(),
+            created_by=(by or f"{socket.gethostname()}:{os.getpid()}")[:120],
+        )  # fmt: skip
+        uow.session.add(revue)
+        try:
+            uow.commit()
+        except IntegrityError:
+            return None
+        return revue
