@@ -33,6 +33,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from models.base import Base, UTCDateTime
+from models.revues import Revue
 
 # Which reminders an email carries. No foreign keys, on purpose: the rows are written in one
 # place (`workflow.reminders`), in the transaction that writes both parents, and neither parent is
@@ -53,13 +54,16 @@ class Email(Base):
     # "reminder:<id>" or "digest:<day>:<professional>": one email per reminder, or per
     # caseworker and day, whatever the number of scans.
     key: Mapped[str] = mapped_column(String(96), unique=True)
-    recipients: Mapped[list[str]] = mapped_column(JSON)  # professional ids
+    recipients: Mapped[list[str]] = mapped_column(JSON)  # professional ids, or addresses (with an @)
     status: Mapped[str] = mapped_column(String(12))
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     last_error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     claimed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # An email carries reminders, or a revue de portefeuille (its tableau attached).
+    revue_id: Mapped[int | None] = mapped_column(ForeignKey("revue.id"))
+    revue: Mapped[Revue | None] = relationship()
 
     reminders: Mapped[list[Reminder]] = relationship(
         secondary=email_reminder,

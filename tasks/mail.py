@@ -70,6 +70,9 @@ def message(draft: Draft, settings: MailSettings) -> EmailMessage:
     msg["Auto-Submitted"] = "auto-generated"  # RFC 3834: no vacation replies to a robot
     msg.set_content(draft.rendered.text)
     msg.add_alternative(draft.rendered.html, subtype="html")
+    for attachment in draft.attachments:
+        maintype, subtype = attachment.mimetype.split("/", 1)
+        msg.add_attachment(attachment.data, maintype=maintype, subtype=subtype, filename=attachment.filename)
     return msg
 
 

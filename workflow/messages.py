@@ -15,6 +15,7 @@ from datetime import date
 
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 
+from models import Revue
 from workflow.vocabulary import ReminderKind
 
 SUBJECT_PREFIX = "[Accompagnement global]"
@@ -87,4 +88,31 @@ def render(key: str, items: Sequence[Item], day: date) -> Rendered:
         subject,
         _ENV.get_template("rappels.txt.j2").render(values),
         _ENV.get_template("rappels.html.j2").render(values),
+    )
+
+
+MONTHS = ("janvier", "février", "mars", "avril", "mai", "juin", "juillet", "août", "septembre", "octobre",
+          "novembre", "décembre")  # fmt: skip
+TURNS = {
+    "conseiller": "le conseiller France Travail",
+    "referent_social": "le travailleur social du Département",
+}
+
+
+def render_revue(revue: Revue) -> Rendered:
+    """The email that carries an agency's revue: dates, whose turn the secretariat is (seed 004
+    art. 5.2: « en alternance »), how many items each section holds; the tableau is attached."""
+    year, month = (int(p) for p in revue.month.split("-"))
+    month_name = f"{MONTHS[month - 1]} {year}"
+    subject = f"{SUBJECT_PREFIX} Revue de portefeuille — {revue.agence} — {month_name}"
+    sections = ("entrees", "renouvellements", "sorties", "a_debattre")
+    values = {
+        "revue": revue, "month_name": month_name, "subject": subject, "key": f"revue:{revue.id}",
+        "turn": TURNS.get(revue.secretariat, revue.secretariat),
+        "counts": {name: len(revue.content.get(name, [])) for name in sections},
+    }  # fmt: skip
+    return Rendered(
+        subject,
+        _ENV.get_template("revue.txt.j2").render(values),
+        _ENV.get_template("revue.html.j2").render(values),
     )

@@ -11,17 +11,18 @@ backoff, and to `failed` after MAX_ATTEMPTS, where `reminders list --failed` sho
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
 from sqlalchemy import and_, or_, select, update
 from sqlalchemy.orm import Session
 
 from models import Case, Email, Professional, Reminder
+from workflow import revue_files
 from workflow.clock import paris_date
 from workflow.context import Context
 from workflow.deadlines import can_still_renew
-from workflow.messages import Item, Rendered, render
+from workflow.messages import Item, Rendered, render, render_revue
 from workflow.unit_of_work import UnitOfWork
 from workflow.vocabulary import EmailStatus, ReminderKind
 
@@ -39,6 +40,17 @@ class Draft:
     to: list[tuple[str, str]]  # (name, address)
     rendered: Rendered
     attempt: int
+    attachments: list[Attachment] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Attachment:
+    filename: str
+    data: bytes
+    mimetype: str  # "type/subtype"
+
+
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
 def claim(uow: UnitOfWork, ctx: Context, email_id: int) -> Draft | None:
@@ -59,20 +71,42 @@ def claim(uow: UnitOfWork, ctx: Context, email_id: int) -> Draft | None:
         if taken.rowcount != 1:  # type: ignore[attr-defined]
             return None
         email = uow.session.get_one(Email, email_id)
-        people = uow.session.scalars(
-            select(Professional).where(Professional.id.in_(email.recipients), Professional.active.is_(True))
-        ).all()
-        to = [
-            (p.name, p.email) for p in sorted(people, key=lambda p: email.recipients.index(p.id)) if p.email
-        ]
+        to = _addresses(uow.session, email.recipients)
         if not to:
             _finish(uow.session, email, EmailStatus.FAILED, now, "no active recipient with an email address")
             uow.commit()
             return None
-        day = paris_date(email.created_at)
-        rendered = render(email.key, items(uow.session, ctx, email.reminders, day), day)
+        attachments: list[Attachment] = []
+        if email.revue is not None:
+            rendered = render_revue(email.revue)
+            stem = revue_files.file_stem(email.revue)
+            attachments = [
+                Attachment(f"{stem}.xlsx", revue_files.xlsx_bytes(email.revue), XLSX),
+                Attachment(f"{stem}.csv", revue_files.csv_text(email.revue).encode(), "text/csv"),
+            ]
+        else:
+            day = paris_date(email.created_at)
+            rendered = render(email.key, items(uow.session, ctx, email.reminders, day), day)
         uow.commit()
-        return Draft(email.id, email.key, to, rendered, email.attempts)
+        return Draft(email.id, email.key, to, rendered, email.attempts, attachments)
+
+
+def _addresses(session: Session, recipients: list[str]) -> list[tuple[str, str]]:
+    """(name, address) of the recipients: active professionals by id, and plain addresses."""
+    ids = [r for r in recipients if "@" not in r]
+    people = {
+        p.id: p
+        for p in session.scalars(
+            select(Professional).where(Professional.id.in_(ids), Professional.active.is_(True))
+        )
+    }
+    out = []
+    for recipient in recipients:
+        if "@" in recipient:
+            out.append(("", recipient))
+        elif recipient in people and people[recipient].email:
+            out.append((people[recipient].name, people[recipient].email))
+    return out
 
 
 def items(session: Session, ctx: Context, reminders: Sequence[Reminder], day: date) -> list[Item]:

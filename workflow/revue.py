@@ -25,14 +25,15 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, joinedload
 
-from models import Appointment, Case, RejectedEvent, Revue
+from models import Appointment, Case, Email, RejectedEvent, Revue
 from workflow.clock import PARIS
 from workflow.context import Context
 from workflow.deadlines import can_still_renew
 from workflow.errors import NotFound, WorkflowError
 from workflow.lifecycle import BEFORE_CONTRACT, UNDER_CONTRACT
-from workflow.unit_of_work import UnitOfWork
-from workflow.vocabulary import AppointmentOutcome, ExitReason, PersonStatus, ReminderKind, Role
+from workflow.revue_recipients import recipients
+from workflow.unit_of_work import UnitOfWork, register_email
+from workflow.vocabulary import AppointmentOutcome, EmailStatus, ExitReason, PersonStatus, ReminderKind, Role
 from workflow.working_days import first_working_day
 
 REORIENTATIONS = frozenset({ExitReason.REORIENTATION_SOCIALE, ExitReason.AUTRE_REORIENTATION})
@@ -223,7 +224,13 @@ def produce(uow: UnitOfWork, ctx: Context, agence: str, month: str, by: str | No
             content=tableau(uow.session, ctx, agence, dates), created_at=ctx.clock.now(),
             created_by=(by or f"{socket.gethostname()}:{os.getpid()}")[:120],
         )  # fmt: skip
+        to = recipients(uow.session, agence, code)  # read before the insert, which may collide
         uow.session.add(revue)
+        if to:  # the revue and its email land together (the outbox): sent once committed
+            email = Email(key=f"revue:{agence}:{month}", recipients=to, status=EmailStatus.PENDING.value,
+                          attempts=0, created_at=ctx.clock.now(), revue=revue)  # fmt: skip
+            uow.session.add(email)
+            register_email(uow.session, email)
         try:
             uow.commit()
         except IntegrityError:

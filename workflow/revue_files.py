@@ -8,6 +8,7 @@ has none), so a spreadsheet or a script reads it alike.
 from __future__ import annotations
 
 import csv
+import io
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +36,12 @@ def write(revue: Revue, directory: Path) -> tuple[Path, Path]:
     directory.mkdir(parents=True, exist_ok=True)
     stem = directory / file_stem(revue)
     xlsx, table = stem.with_suffix(".xlsx"), stem.with_suffix(".csv")
+    xlsx.write_bytes(xlsx_bytes(revue))
+    table.write_text(csv_text(revue), encoding="utf-8", newline="")
+    return xlsx, table
+
+
+def xlsx_bytes(revue: Revue) -> bytes:
     book = Workbook()
     cover = book.active
     assert cover is not None
@@ -56,15 +63,19 @@ def write(revue: Revue, directory: Path) -> tuple[Path, Path]:
         sheet.append(columns)
         for row in rows:
             sheet.append([row.get(c) for c in columns])
-    book.save(xlsx)
-    with table.open("w", encoding="utf-8", newline="") as out:
-        sections = [(s, r) for s in SHEETS for r in revue.content.get(s, [])]
-        columns = ["rubrique", *_columns([r for _, r in sections])]
-        writer = csv.DictWriter(out, fieldnames=columns)
-        writer.writeheader()
-        for section, row in sections:
-            writer.writerow({"rubrique": section, **row})
-    return xlsx, table
+    buffer = io.BytesIO()
+    book.save(buffer)
+    return buffer.getvalue()
+
+
+def csv_text(revue: Revue) -> str:
+    buffer = io.StringIO(newline="")
+    sections = [(s, r) for s in SHEETS for r in revue.content.get(s, [])]
+    writer = csv.DictWriter(buffer, fieldnames=["rubrique", *_columns([r for _, r in sections])])
+    writer.writeheader()
+    for section, row in sections:
+        writer.writerow({"rubrique": section, **row})
+    return buffer.getvalue()
 
 
 def read_xlsx(path: Path) -> dict[str, list[dict[str, Any]]]:

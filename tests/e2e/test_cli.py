@@ -292,8 +292,13 @@ def test_a_second_scheduler_stands_by_while_one_leads(db: Engine, database_url: 
     assert "caught up:" in after.stdout
 
 
-def test_revue_run_writes_the_files_once_and_refuses_a_bad_month(loaded: tuple[str, Story, Path]) -> None:
+def test_revue_run_writes_the_files_once_and_refuses_a_bad_month(
+    loaded: tuple[str, Story, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
     url, _, tmp = loaded
+    for name in ("CELERY_BROKER_URL", "ACCOMPAGNEMENT_SMTP_HOST"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("ACCOMPAGNEMENT_OUTBOX_DIR", str(tmp / "outbox"))
     args = (
         "revue",
         "run",
@@ -310,6 +315,8 @@ def test_revue_run_writes_the_files_once_and_refuses_a_bad_month(loaded: tuple[s
     assert "entrees                1 row(s)" in first.stdout
     assert {p.name for p in (tmp / "rv").iterdir()} == {"revue-Strasbourg-Nord-2026-04.xlsx",
                                                        "revue-Strasbourg-Nord-2026-04.csv"}  # fmt: skip
+    (eml,) = (tmp / "outbox").glob("revue_*.eml")
+    assert "revue-Strasbourg-Nord-2026-04.xlsx" in eml.read_text(encoding="utf-8", errors="replace")
     again = run(*args, url=url)
     assert "already produced" in again.stdout
     assert "2026-04" in run("revue", "list", url=url).stdout

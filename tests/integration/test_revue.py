@@ -7,13 +7,19 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import date, datetime
 from pathlib import Path
 
+import pytest
+from sqlalchemy import func, select
+
+from models import Revue
 from scheduler.jobs import Jobs
 from tests.conftest import Harness
 from tests.factories import Story
+from tests.smtp import SmtpSink
 from workflow import revue_files
 from workflow.clock import PARIS, ManualClock
+from workflow.errors import ConfigurationError
 from workflow.revue import produce, revue_dates, secretariat
-from workflow.vocabulary import Role
+from workflow.vocabulary import BARRIER_CODES, Role
 
 AGENCE = "Strasbourg-Nord"
 
@@ -120,3 +126,49 @@ def test_the_scheduler_queues_a_revue_on_its_day_or_late_but_once(
     clock.set(datetime(2026, 5, 7, 8, 0, tzinfo=PARIS))
     assert jobs.monthly_revues() == []
     assert queued == [("Agence", "2026-05"), (AGENCE, "2026-05")]
+
+
+def test_the_revue_is_mailed_once_with_its_tableau_to_the_agency_and_configured_people(
+    mailing: Harness, smtp: SmtpSink, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    config = tmp_path / "destinataires.toml"
+    config.write_text(
+        '[departement."67"]\nrecipients = ["direction.67@ft.example", "fse.67@ft.example"]\n'
+        f'[agence."{AGENCE}"]\nrecipients = ["insertion.nord@cd67.example"]\n',
+        encoding="utf-8",
+    )
+    monkeypatch.setenv("ACCOMPAGNEMENT_REVUE_RECIPIENTS", str(config))
+    build_agency(mailing)
+    revue = produce(mailing.uow(), mailing.ctx, AGENCE, "2026-04")
+    assert revue is not None
+    assert produce(mailing.uow(), mailing.ctx, AGENCE, "2026-04") is None
+    smtp.wait_for(2)  # the missed first appointment's reminder, then the revue
+    (mail,) = [m for m in smtp.received if "Revue de portefeuille" in str(m.message["Subject"])]
+    assert sorted(mail.recipients) == sorted(["claire@ft.example", "bruno@ft.example", "remi@cd67.example",
+                                              "direction.67@ft.example", "fse.67@ft.example",
+                                              "insertion.nord@cd67.example"])  # fmt: skip
+    assert (
+        mail.message["Subject"]
+        == "[Accompagnement global] Revue de portefeuille — Strasbourg-Nord — avril 2026"
+    )
+    assert "Secrétariat de cette revue : le conseiller France Travail." in mail.text
+    assert "entrées à acter : 3" in mail.text and "situations à débattre : 5" in mail.text
+    names = sorted(part.get_filename() for part in mail.message.iter_attachments())
+    assert names == ["revue-Strasbourg-Nord-2026-04.csv", "revue-Strasbourg-Nord-2026-04.xlsx"]
+    body = (mail.text + mail.html).lower()
+    assert not [word for word in (*BARRIER_CODES, "brsa") if word in body]
+
+
+def test_a_bad_recipients_file_is_refused_naming_file_and_field_and_nothing_is_stored(
+    harness: Harness, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    config = tmp_path / "destinataires.toml"
+    config.write_text(f'[agence."{AGENCE}"]\nrecipients = ["pas-une-adresse"]\n', encoding="utf-8")
+    monkeypatch.setenv("ACCOMPAGNEMENT_REVUE_RECIPIENTS", str(config))
+    build_agency(harness)
+    with pytest.raises(
+        ConfigurationError, match=r"destinataires.toml: \[agence.'Strasbourg-Nord'\]: field 'recipients'"
+    ):
+        produce(harness.uow(), harness.ctx, AGENCE, "2026-04")
+    with harness.sessions() as session:
+        assert session.scalar(select(func.count()).select_from(Revue)) == 0

@@ -11,6 +11,7 @@ from sqlalchemy import select
 from models import Revue
 from workflow import revue_files
 from workflow.cli.common import EXIT_OK, Runtime, Subparsers, command, group, print_table
+from workflow.messages import TURNS
 from workflow.revue import SECTIONS, find, parse_month, produce
 
 TURN = {
@@ -33,7 +34,7 @@ def cmd_revue_run(args: argparse.Namespace) -> int:
     state = "produced" if fresh else f"already produced on {revue.created_at:%Y-%m-%d} (files written again)"
     print(f"revue {revue.id}, agence {revue.agence}, {revue.month}: {state}")
     print(f"held on {revue.held_on}, covering since {revue.since}; next revue {revue.next_on}")
-    print(f"secrétariat: {TURN.get(revue.secretariat, revue.secretariat)}")
+    print(f"secrétariat: {TURNS.get(revue.secretariat, revue.secretariat)}")
     for section in SECTIONS:
         print(f"    {section:18} {len(revue.content.get(section, [])):5} row(s)")
     print(f"files: {xlsx}, {table}")
