@@ -25,15 +25,12 @@ class Health:
 def database_health(session: Session, clock: Clock) -> Health:
     applied, rejected = database_counts_since(session, clock.now() - timedelta(hours=1))
     unresolved = session.scalar(select(func.count()).where(RejectedEvent.resolved_at.is_(None)))
-    emails = dict(
-        session.execute(
-            select(Email.status, func.count())
-            .where(Email.status != EmailStatus.SENT)  # the sent ones are history, not health
-            .group_by(Email.status)
-        )
-        .tuples()
-        .all()
+    query = (
+        select(Email.status, func.count())
+        .where(Email.status != EmailStatus.SENT)  # the sent ones are history, not health
+        .group_by(Email.status)
     )
+    emails = {status: count for status, count in session.execute(query)}
     unsent = emails.get(EmailStatus.PENDING, 0) + emails.get(EmailStatus.SENDING, 0)
     return Health(applied, rejected, unresolved or 0, unsent, emails.get(EmailStatus.FAILED, 0))
 

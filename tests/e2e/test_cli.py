@@ -324,3 +324,16 @@ def test_revue_run_writes_the_files_once_and_refuses_a_bad_month(
     assert bad.returncode == 2 and "month '2026-13' is not like 2026-11" in bad.stderr
     unknown = run("revue", "run", "--agency", "Nulle-Part", "--month", "2026-04", url=url)
     assert unknown.returncode == 1 and "no case in agency 'Nulle-Part'" in unknown.stderr
+
+
+def test_indicators_prints_the_table_and_writes_csv_and_png(loaded: tuple[str, Story, Path]) -> None:
+    url, _, tmp = loaded
+    result = run("indicators", "--quarter", "2026-Q1", "--departement", "67", "--output-dir", str(tmp / "ind"),
+                 url=url)  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert "Indicateurs 2026-Q1 — département 67" in result.stdout
+    assert "entrées du trimestre" in result.stdout
+    files = sorted(p.name for p in (tmp / "ind").iterdir())
+    assert files == ["indicateurs-2026-Q1-67.csv", "indicateurs-2026-Q1-67.png"]
+    bad = run("indicators", "--quarter", "2026-Q7", url=url)
+    assert bad.returncode == 2 and "quarter '2026-Q7' is not like 2026-Q3" in bad.stderr

@@ -1,0 +1,51 @@
+"""Quarterly indicators on hand-built cases, their CSV and chart."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+
+from tests.conftest import Harness
+from tests.factories import Story
+from workflow.errors import WorkflowError
+from workflow.indicators import Quarter, chart_png, compute
+
+
+def test_a_quarter_parses_or_is_refused_clearly() -> None:
+    q3 = Quarter.parse("2026-q3")
+    assert (q3.start, q3.end, str(q3)) == (date(2026, 7, 1), date(2026, 10, 1), "2026-Q3")
+    for bad in ("2026-Q5", "2026-3", "Q3"):
+        with pytest.raises(WorkflowError, match=f"quarter '{bad}' is not like 2026-Q3"):
+            Quarter.parse(bad)
+
+
+def test_the_first_quarter_of_a_hand_built_departement(harness: Harness) -> None:
+    a = Story(start=date(2026, 1, 5))
+    b = Story(start=date(2026, 2, 2), origin="departement")
+    c = Story(start=date(2026, 3, 2), origin="departement")
+    d = Story(start=date(2025, 11, 3), status="ARE")
+    harness.apply(*a.until_contract(), *b.until_contract(), b.exit("emploi", days=3), c.orientation())
+    harness.apply(*d.until_contract(), Story(departement="35").orientation())
+    with harness.sessions() as session:
+        figures = compute(session, harness.ctx.book, Quarter(2026, 1), "67")
+    assert figures.entries == 2
+    assert figures.origins == {"departement": 2, "france_travail": 1}
+    assert figures.share_from_france_travail == 0.333
+    assert figures.in_progress_at_end == 2
+    assert figures.typology == {"BRSA": 1, "ARE": 1}
+    assert figures.exits == {"emploi": 1}
+    assert figures.cumulative_entries == 3
+    assert (figures.average_entry_delay_days, figures.entry_target_days) == (11.0, 21)
+    assert figures.average_portfolio == 2.0
+    by_month = {m["mois"]: (m["entrees"], m["sorties"]) for m in figures.monthly}
+    assert list(by_month) == [f"2025-{m:02d}" for m in range(4, 13)] + ["2026-01", "2026-02", "2026-03"]
+    assert (by_month["2025-11"], by_month["2026-01"], by_month["2026-02"]) == ((1, 0), (1, 0), (1, 1))
+    lines = figures.csv().splitlines()
+    assert lines[0] == "trimestre,departement,indicateur,detail,valeur"
+    assert "2026-Q1,67,entrées du trimestre,,2" in lines
+    png = chart_png(figures)
+    assert png.startswith(b"\x89PNG") and len(png) > 10_000
+    with harness.sessions() as session:
+        everywhere = compute(session, harness.ctx.book, Quarter(2026, 1), None)
+    assert everywhere.origins["france_travail"] == 2  # the 35 case counts when no département is named

@@ -1,0 +1,34 @@
+"""`accompagnement indicators`: the quarterly figures, as a table, a CSV and a PNG chart."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from workflow.cli.common import EXIT_OK, Runtime, Subparsers, command, print_table
+from workflow.indicators import Quarter, chart_png, compute
+
+
+def cmd_indicators(args: argparse.Namespace) -> int:
+    quarter = Quarter.parse(args.quarter)
+    rt = Runtime(args.database_url)
+    with rt.uow() as uow:
+        figures = compute(uow.session, rt.ctx.book, quarter, args.departement)
+    scope = f"département {args.departement}" if args.departement else "tous départements"
+    print(f"Indicateurs {quarter} — {scope}")
+    print_table([(name, detail, "—" if value is None else value) for name, detail, value in figures.rows()],
+                ("indicateur", "détail", "valeur"))  # fmt: skip
+    out = Path(args.output_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    stem = out / f"indicateurs-{quarter}-{args.departement or 'tous'}"
+    stem.with_suffix(".csv").write_text(figures.csv(), encoding="utf-8", newline="")
+    stem.with_suffix(".png").write_bytes(chart_png(figures))
+    print(f"files: {stem.with_suffix('.csv')}, {stem.with_suffix('.png')}")
+    return EXIT_OK
+
+
+def register(sub: Subparsers[argparse.ArgumentParser]) -> None:
+    ind = command(sub, "indicators", cmd_indicators, "the quarterly indicators (seeds 000/001/002/004)")
+    ind.add_argument("--quarter", required=True, help="like 2026-Q3")
+    ind.add_argument("--departement", help="only this convention's cases (35, 67, 82…)")
+    ind.add_argument("--output-dir", default="indicateurs", help="where the CSV and PNG go (./indicateurs)")

@@ -1,0 +1,185 @@
+"""Quarterly indicators: seed 004's (art. 5.2 c) and the dashboards of seeds 000/001/002.
+
+Computed from the cases' dates (orientation, contract, exit), which are facts of the past, so a
+past quarter gives the same figures whenever it is asked for:
+
+- seed 004 c: entries in the quarter, origin of the orientations, cases in progress at the end,
+  typology of the public (BRSA, ASS, ARE, BOE…), exits by type;
+- seeds 000/001: cumulative entries, average start delay, average portfolio size, people
+  currently accompanied; seed 002: share of orientations from France Travail and from the
+  Département, average entry delay against the 3-week target.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections import Counter
+from dataclasses import dataclass
+from datetime import date, timedelta
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from models import Case, Person
+from workflow.conventions import ConventionBook
+from workflow.dates import add_months
+from workflow.errors import WorkflowError
+from workflow.vocabulary import Origin
+
+
+@dataclass(frozen=True)
+class Quarter:
+    year: int
+    number: int
+
+    @classmethod
+    def parse(cls, text: str) -> Quarter:
+        """'2026-Q3' → Quarter(2026, 3), with a clear error otherwise."""
+        try:
+            year, q = text.upper().split("-Q")
+            quarter = cls(int(year), int(q))
+        except ValueError:
+            raise WorkflowError(f"quarter {text!r} is not like 2026-Q3") from None
+        if not 1 <= quarter.number <= 4:
+            raise WorkflowError(f"quarter {text!r} is not like 2026-Q3")
+        return quarter
+
+    @property
+    def start(self) -> date:
+        return date(self.year, 3 * self.number - 2, 1)
+
+    @property
+    def end(self) -> date:
+        """The day after the quarter."""
+        return add_months(self.start, 3)
+
+    def __str__(self) -> str:
+        return f"{self.year}-Q{self.number}"
+
+
+@dataclass(frozen=True)
+class Indicators:
+    quarter: str
+    departement: str | None
+    entries: int
+    origins: dict[str, int]
+    in_progress_at_end: int
+    typology: dict[str, int]
+    exits: dict[str, int]
+    cumulative_entries: int
+    average_entry_delay_days: float | None
+    entry_target_days: int | None
+    average_portfolio: float | None
+    share_from_france_travail: float | None
+    monthly: list[dict[str, Any]]  # the twelve months to the quarter's end: entries and exits
+
+    def rows(self) -> list[tuple[str, str, Any]]:
+        """(indicator, detail, value): the table, and the CSV."""
+        out: list[tuple[str, str, Any]] = [("entrées du trimestre", "", self.entries)]
+        out += [("origine des orientations", k, v) for k, v in self.origins.items()]
+        out.append(("en cours à la fin du trimestre", "", self.in_progress_at_end))
+        out += [("typologie du public (en cours)", k, v) for k, v in self.typology.items()]
+        out += [("sorties du trimestre", k, v) for k, v in self.exits.items()]
+        out.append(("entrées cumulées", "", self.cumulative_entries))
+        out.append(("délai moyen orientation → contrat (jours)", f"cible {self.entry_target_days}",
+                    self.average_entry_delay_days))  # fmt: skip
+        out.append(("portefeuille moyen par conseiller", "", self.average_portfolio))
+        out.append(("part des orientations France Travail", "", self.share_from_france_travail))
+        return out
+
+    def csv(self) -> str:
+        buffer = io.StringIO(newline="")
+        writer = csv.writer(buffer)
+        writer.writerow(["trimestre", "departement", "indicateur", "detail", "valeur"])
+        for name, detail, value in self.rows():
+            writer.writerow(
+                [self.quarter, self.departement or "tous", name, detail, "" if value is None else value]
+            )
+        return buffer.getvalue()
+
+
+def compute(session: Session, book: ConventionBook, quarter: Quarter, departement: str | None) -> Indicators:
+    query = select(Case, Person.status).join(Person, Person.id == Case.person_id)
+    if departement is not None:
+        query = query.where(Case.convention_code == departement)
+    start, end = quarter.start, quarter.end
+    rows = [(case, status) for case, status in session.execute(query)]
+    cases = [case for case, _ in rows]
+    entered = [c for c in cases if _in(c.contract_start, start, end)]
+    oriented = [c for c in cases if start <= c.orientation_date < end]
+    ongoing = [
+        (c, status)
+        for c, status in rows
+        if c.contract_start is not None
+        and c.contract_start < end
+        and (c.exit_date is None or c.exit_date >= end)
+    ]
+    delays = [(c.contract_start - c.orientation_date).days for c in entered if c.contract_start]
+    per_conseiller = Counter(c.conseiller_id for c, _ in ongoing if c.conseiller_id)
+    origins = Counter(c.origin for c in oriented)
+    target = book.in_force(departement, end - timedelta(1)).terms.entry_target_days if departement else None
+    return Indicators(
+        quarter=str(quarter),
+        departement=departement,
+        entries=len(entered),
+        origins=dict(origins.most_common()),
+        in_progress_at_end=len(ongoing),
+        typology=dict(Counter(status for _, status in ongoing).most_common()),
+        exits=dict(
+            Counter(
+                c.exit_reason or "" for c in cases if c.exit_date and start <= c.exit_date < end
+            ).most_common()
+        ),
+        cumulative_entries=sum(1 for c in cases if c.contract_start is not None and c.contract_start < end),
+        average_entry_delay_days=round(sum(delays) / len(delays), 1) if delays else None,
+        entry_target_days=target,
+        average_portfolio=round(len(ongoing) / len(per_conseiller), 1) if per_conseiller else None,
+        share_from_france_travail=round(origins[Origin.FRANCE_TRAVAIL] / len(oriented), 3)
+        if oriented
+        else None,
+        monthly=_monthly(cases, end),
+    )
+
+
+def _in(day: date | None, first: date, last: date) -> bool:
+    return day is not None and first <= day < last
+
+
+def _monthly(cases: list[Case], end: date) -> list[dict[str, Any]]:
+    months = []
+    for back in range(12, 0, -1):
+        first = add_months(end, -back)
+        last = add_months(first, 1)
+        months.append({
+            "mois": f"{first.year}-{first.month:02d}",
+            "entrees": sum(1 for c in cases if _in(c.contract_start, first, last)),
+            "sorties": sum(1 for c in cases if _in(c.exit_date, first, last)),
+        })  # fmt: skip
+    return months
+
+
+def chart_png(indicators: Indicators) -> bytes:
+    """Entries and exits per month over the twelve months to the quarter's end, as a PNG."""
+    import matplotlib
+
+    matplotlib.use("Agg")  # no screen: render to memory
+    from matplotlib import pyplot as plt
+
+    months = [m["mois"] for m in indicators.monthly]
+    x = range(len(months))
+    figure, axes = plt.subplots(figsize=(9, 4), dpi=100)
+    axes.bar([i - 0.2 for i in x], [m["entrees"] for m in indicators.monthly], width=0.4, label="entrées")
+    axes.bar([i + 0.2 for i in x], [m["sorties"] for m in indicators.monthly], width=0.4, label="sorties")
+    axes.set_xticks(list(x), months, rotation=45, ha="right")
+    scope = f"département {indicators.departement}" if indicators.departement else "tous départements"
+    axes.set_title(
+        f"Accompagnement global — entrées et sorties par mois ({scope}, jusqu'à {indicators.quarter})"
+    )
+    axes.legend()
+    figure.tight_layout()
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png")
+    plt.close(figure)
+    return buffer.getvalue()
