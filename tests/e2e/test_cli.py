@@ -328,8 +328,8 @@ def test_revue_run_writes_the_files_once_and_refuses_a_bad_month(
 
 def test_indicators_prints_the_table_and_writes_csv_and_png(loaded: tuple[str, Story, Path]) -> None:
     url, _, tmp = loaded
-    result = run("indicators", "--quarter", "2026-Q1", "--departement", "67", "--output-dir", str(tmp / "ind"),
-                 url=url)  # fmt: skip
+    args = ("indicators", "--quarter", "2026-Q1", "--departement", "67", "--output-dir", str(tmp / "ind"))
+    result = run(*args, url=url)
     assert result.returncode == 0, result.stderr
     assert "Indicateurs 2026-Q1 — département 67" in result.stdout
     assert "entrées du trimestre" in result.stdout
