@@ -23,15 +23,26 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 from tqdm import tqdm
 
-from models import Case, Email, RejectedEvent, Reminder, TransitionLog, make_engine, make_session_factory
-from workflow import audit, database, directory, reminders
+from models import (
+    Case,
+    Email,
+    RejectedEvent,
+    Reminder,
+    Revue,
+    TransitionLog,
+    make_engine,
+    make_session_factory,
+)
+from workflow import audit, database, directory, reminders, revue, revue_files
 from workflow.clock import PARIS, ManualClock
 from workflow.context import Context
 from workflow.conventions import ConventionBook, load_book
 from workflow.dates import add_months
 from workflow.errors import ConfigurationError
+from workflow.indicators import Indicators, Quarter, chart_png, compute
 from workflow.ingest import IngestReport, ingest_lines
 from workflow.lifecycle import OPEN_STATES, RENOUVELER, SIGNER_CONTRAT, SORTIR, UNDER_CONTRACT
+from workflow.revue import due_revues
 from workflow.simulation import Delivery, Simulator, by_day, make_directory
 from workflow.unit_of_work import OnCommit, UnitOfWork
 from workflow.vocabulary import ReminderStatus
@@ -87,7 +98,9 @@ def run_demo(
         f"{warm_up.isoformat()} so that portfolios are full on {settings.start.isoformat()}; "
         f"{len(deliveries)} events to ingest"
     )
-    total, elapsed = _live(sessions, book, deliveries, warm_up, end, progress, on_commit)
+    total, elapsed = _live(
+        sessions, book, deliveries, (warm_up, settings.start, end), out, progress, on_commit
+    )
 
     with sessions() as session:
         figures = year_figures(session, settings.start, end)
@@ -101,23 +114,52 @@ def run_demo(
     (out / "summary.json").write_text(
         json.dumps(figures, indent=2, ensure_ascii=False, default=str), encoding="utf-8"
     )
-    print(f"\nFiles in {out}/: events.jsonl (the integration contract), professionals.csv, summary.json")
+    with sessions() as session:
+        quarters = _write_indicators(session, book, settings, end, out / "indicateurs")
+        revues = session.scalar(select(func.count()).select_from(Revue)) or 0
+    print(f"Revues de portefeuille: {revues} (XLSX and CSV in {out}/revues/, emailed to {out}/outbox/)")
+    for q in quarters:
+        exits = sum(q.exits.values())
+        print(f"    {q.quarter}: {q.entries} entries, {exits} exits, {q.in_progress_at_end} in progress at "
+              f"the end, average entry delay {q.average_entry_delay_days} days")  # fmt: skip
+    print(f"\nFiles in {out}/: events.jsonl (the integration contract), professionals.csv, summary.json, "
+          "revues/, indicateurs/ (CSV and PNG per quarter), outbox/")  # fmt: skip
     print(f"Explore: accompagnement --database-url {url} case show {example}")
     print(f"         accompagnement --database-url {url} audit verify")
     engine.dispose()
     return 0 if verified.ok else 1
 
 
+def _write_indicators(
+    session: Session, book: ConventionBook, settings: DemoSettings, end: date, folder: Path
+) -> list[Indicators]:
+    """The quarterly indicators of every quarter of the simulated year: CSV and chart."""
+    folder.mkdir(parents=True, exist_ok=True)
+    first = Quarter(settings.start.year, (settings.start.month - 1) // 3 + 1)
+    quarters, quarter = [], first
+    while quarter.start < end:
+        figures = compute(session, book, quarter, settings.departement)
+        stem = folder / f"indicateurs-{quarter}-{settings.departement}"
+        stem.with_suffix(".csv").write_text(figures.csv(), encoding="utf-8", newline="")
+        stem.with_suffix(".png").write_bytes(chart_png(figures))
+        quarters.append(figures)
+        following = quarter.end
+        quarter = Quarter(following.year, (following.month - 1) // 3 + 1)
+    return quarters
+
+
 def _live(
     sessions: sessionmaker[Session],
     book: ConventionBook,
     deliveries: list[Delivery],
-    first: date,
-    end: date,
+    days: tuple[date, date, date],
+    out: Path,
     progress: bool,
     on_commit: OnCommit | None,
 ) -> tuple[IngestReport, float]:
-    """Day after day: the morning reminder scan, then the day's events, the clock set to each."""
+    """Day after day from the warm-up: the morning reminder scan, from the simulated year on the
+    revues of the agencies whose revue day it is, then the day's events, the clock set to each."""
+    first, start, end = days
     clock = ManualClock(datetime.combine(first, datetime.min.time(), PARIS))
     ctx = Context.open(UnitOfWork(sessions), clock, book)
     total = IngestReport()
@@ -128,6 +170,14 @@ def _live(
     while day < end:
         clock.set(datetime.combine(day, time(6), PARIS))  # the scheduler's morning scan
         reminders.scan(UnitOfWork(sessions, on_commit), ctx, day)
+        if day >= start:
+            clock.set(datetime.combine(day, time(8), PARIS))  # the scheduler's revues
+            with sessions() as session:
+                due = due_revues(session, day)
+            for agence, month in due:
+                made = revue.produce(UnitOfWork(sessions, on_commit), ctx, agence, month, by="demo")
+                if made is not None:
+                    revue_files.write(made, out / "revues")
         batch = batches.get(day, [])
         if batch:
             clock.set(datetime.combine(day, datetime.max.time(), PARIS) - timedelta(hours=3))
