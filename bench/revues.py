@@ -23,6 +23,7 @@ import tempfile
 import time
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import psycopg
 import redis
@@ -142,6 +143,11 @@ def in_process(url: str, agency_count: int) -> None:
     engine.dispose()
 
 
+def _sent(conn: psycopg.Connection[Any]) -> int:
+    row = conn.execute("SELECT count(*) FROM email WHERE status = 'sent'").fetchone()
+    return int(row[0]) if row else 0
+
+
 def through_celery(url: str, broker: str) -> None:
     """As the scheduler does it: one `accompagnement.produce_revue` task per agency, sent to a real
     worker (2 processes), which produces the revue, writes its files, and sends its email (an
@@ -164,8 +170,11 @@ def through_celery(url: str, broker: str) -> None:
                 client.send_task(
                     "accompagnement.produce_revue", args=[agence, MONTH], queue=QUEUE, connection=conn
                 )
-        while queue.llen(QUEUE) or queue.hlen("unacked"):
-            time.sleep(0.1)
+        with psycopg.connect(_libpq(url), autocommit=True) as conn:
+            # Done when every revue's email is sent: the queue alone can look empty for an instant
+            # between a task's acknowledgement and the sending it queued.
+            while queue.llen(QUEUE) or queue.hlen("unacked") or _sent(conn) < len(names):
+                time.sleep(0.2)
         elapsed = time.perf_counter() - started
         main, child = worker.peak_memory_mb()
     finally:
