@@ -75,7 +75,7 @@ def _case_row(i: int, agency_count: int, version: int, now: str) -> tuple[object
         state, exit_date, exit_reason = "sortie", REVUE_DAY - timedelta(days=1 + i % 28), "emploi"
     if 8 <= kind < 10:
         state, start, end, oriented = "reperage", None, None, REVUE_DAY - timedelta(days=30 + i % 20)
-    agence = f"A{i % agency_count:04d}"
+    agence = f"A{i * 2_654_435_761 % agency_count:04d}"  # not in step with i % 100 above
     return (i, f"B{i:09d}", i, "67", version, agence, state, "C", "R", "C", "france_travail", True,
             '["logement", "mobilite"]', False, "partage" if start else None, oriented, start, end, 0,
             exit_date, exit_reason, now, now)  # fmt: skip
@@ -143,9 +143,12 @@ def in_process(url: str, agency_count: int) -> None:
     engine.dispose()
 
 
-def _sent(conn: psycopg.Connection[Any]) -> int:
-    row = conn.execute("SELECT count(*) FROM email WHERE status = 'sent'").fetchone()
-    return int(row[0]) if row else 0
+def _unfinished(conn: psycopg.Connection[Any], revues: int) -> bool:
+    """Revues not produced yet, or emails not sent yet."""
+    row = conn.execute(
+        "SELECT (SELECT count(*) FROM revue), (SELECT count(*) FROM email WHERE status <> 'sent')"
+    ).fetchone()
+    return row is None or row[0] < revues or row[1] > 0
 
 
 def through_celery(url: str, broker: str) -> None:
@@ -173,7 +176,7 @@ def through_celery(url: str, broker: str) -> None:
         with psycopg.connect(_libpq(url), autocommit=True) as conn:
             # Done when every revue's email is sent: the queue alone can look empty for an instant
             # between a task's acknowledgement and the sending it queued.
-            while queue.llen(QUEUE) or queue.hlen("unacked") or _sent(conn) < len(names):
+            while queue.llen(QUEUE) or queue.hlen("unacked") or _unfinished(conn, len(names)):
                 time.sleep(0.2)
         elapsed = time.perf_counter() - started
         main, child = worker.peak_memory_mb()
