@@ -75,7 +75,7 @@ def _case_row(i: int, agency_count: int, version: int, now: str) -> tuple[object
         state, exit_date, exit_reason = "sortie", REVUE_DAY - timedelta(days=1 + i % 28), "emploi"
     if 8 <= kind < 10:
         state, start, end, oriented = "reperage", None, None, REVUE_DAY - timedelta(days=30 + i % 20)
-    agence = f"A{i * 2_654_435_761 % agency_count:04d}"  # not in step with i % 100 above
+    agence = f"A{(i + i // 100) % agency_count:04d}"  # not in step with i % 100 above
     return (i, f"B{i:09d}", i, "67", version, agence, state, "C", "R", "C", "france_travail", True,
             '["logement", "mobilite"]', False, "partage" if start else None, oriented, start, end, 0,
             exit_date, exit_reason, now, now)  # fmt: skip
