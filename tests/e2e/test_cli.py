@@ -31,6 +31,13 @@ def run(*args: str, url: str, cwd: Path | None = None) -> subprocess.CompletedPr
     )
 
 
+def emails_to_files(monkeypatch: pytest.MonkeyPatch, folder: Path) -> None:
+    """The command's emails go, in its own process, to `.eml` files in `folder`."""
+    for name in ("CELERY_BROKER_URL", "ACCOMPAGNEMENT_SMTP_HOST"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("ACCOMPAGNEMENT_OUTBOX_DIR", str(folder))
+
+
 @pytest.fixture
 def loaded(db: Engine, database_url: str, tmp_path: Path) -> tuple[str, Story, Path]:
     """A database with the directory imported and one case signed, through the CLI."""
@@ -253,9 +260,7 @@ def test_reminders_run_writes_eml_files_without_smtp_and_list_shows_them(
     loaded: tuple[str, Story, Path], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     url, story, tmp = loaded
-    for name in ("CELERY_BROKER_URL", "ACCOMPAGNEMENT_SMTP_HOST"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("ACCOMPAGNEMENT_OUTBOX_DIR", str(tmp / "outbox"))
+    emails_to_files(monkeypatch, tmp / "outbox")
     due = (story.day + timedelta(days=31)).isoformat()  # the first appointments, seed 004 art. 2 e
     before = run("reminders", "run", "--date", (story.day + timedelta(days=30)).isoformat(), url=url)
     assert before.returncode == 0, before.stderr
@@ -296,9 +301,7 @@ def test_revue_run_writes_the_files_once_and_refuses_a_bad_month(
     loaded: tuple[str, Story, Path], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     url, _, tmp = loaded
-    for name in ("CELERY_BROKER_URL", "ACCOMPAGNEMENT_SMTP_HOST"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("ACCOMPAGNEMENT_OUTBOX_DIR", str(tmp / "outbox"))
+    emails_to_files(monkeypatch, tmp / "outbox")
     args = (
         "revue",
         "run",
