@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import logging
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any, cast
@@ -30,8 +30,8 @@ from workflow.reminder_rules import (
     Planned,
     missed_kind,
     moved_on,
-    planned,
     recipients,
+    schedule,
 )
 from workflow.unit_of_work import UnitOfWork, register_email
 from workflow.vocabulary import AppointmentOutcome, EmailStatus, ReminderKind, ReminderStatus, Role
@@ -47,9 +47,15 @@ _NEEDS_FACTS = frozenset({ReminderKind.CONVOCATION, ReminderKind.RDV_NON_TENU})
 
 
 def sync(
-    session: Session, ctx: Context, case: Case, before: frozenset[Planned], after: frozenset[Planned]
+    session: Session,
+    ctx: Context,
+    case: Case,
+    before: frozenset[Planned],
+    after: frozenset[Planned],
+    note: str | None = None,
 ) -> None:
-    """Add the reminders the case now calls for and cancel those it no longer does."""
+    """Add the reminders the case now calls for and cancel those it no longer does (`note`
+    says why, by default the case's new state)."""
     if before == after:
         return
     now = ctx.clock.now()
@@ -64,7 +70,7 @@ def sync(
             "b_kind": p.kind.value,
             "b_due": p.due,
             "b_at": now,
-            "b_note": f"case {case.state}",
+            "b_note": note or f"case {case.state}",
         }
         for p in sorted(before - after)
     ]
@@ -79,26 +85,11 @@ def sync(
 def appointment_planned(session: Session, ctx: Context, case: Case) -> None:
     """seed 003: the convocation is made; its reminder is no longer needed."""
     terms, _ = ctx.terms(session, case, paris_date(ctx.clock.now()))
-    _cancel(
-        session, ctx, case, terms_planned(case, terms, ReminderKind.CONVOCATION), "an appointment was planned"
+    convocation = frozenset(
+        Planned(ReminderKind.CONVOCATION, due)
+        for due in schedule(case, terms).get(ReminderKind.CONVOCATION, ())
     )
-
-
-def terms_planned(case: Case, terms: Any, kind: ReminderKind) -> list[Planned]:
-    return [p for p in planned(case, terms) if p.kind == kind]
-
-
-def _cancel(session: Session, ctx: Context, case: Case, which: Iterable[Planned], note: str) -> None:
-    now = ctx.clock.now()
-    cancels = [
-        {"b_case": case.id, "b_kind": p.kind.value, "b_due": p.due, "b_at": now, "b_note": note}
-        for p in which
-    ]
-    lookups = Lookups.of(session)
-    if lookups is not None:
-        lookups.reminder_cancels.extend(cancels)
-    elif cancels:
-        write_reminder_changes(session, [], cancels)
+    sync(session, ctx, case, convocation, frozenset(), note="an appointment was planned")
 
 
 def appointment_missed(

@@ -16,6 +16,7 @@ from workflow.cli.common import (
     Subparsers,
     command,
     day_arg,
+    dispatch_emails,
     group,
     print_table,
 )
@@ -32,8 +33,6 @@ def cmd_reminders_run(args: argparse.Namespace) -> int:
     with rt.uow() as uow:
         left = outbox.unsent(uow.session, rt.ctx)
     if left:
-        from workflow.cli.common import dispatch_emails
-
         dispatch_emails(left)
         print(f"{len(left)} email(s) left unsent earlier queued again")
     print(_where())
@@ -87,8 +86,6 @@ def cmd_reminders_retry(args: argparse.Namespace) -> int:
     if not ids:
         print("no failed email to send again")
         return EXIT_PROBLEM
-    from workflow.cli.common import dispatch_emails
-
     dispatch_emails(ids)
     print(f"{len(ids)} failed email(s) put back in the outbox: {', '.join(map(str, ids))}")
     print(_where())
