@@ -8,7 +8,7 @@ from models.db import database_url, make_engine, make_session_factory
 from models.events import ProcessedEvent, RejectedEvent, TaskDelivery
 from models.people import Person, Professional
 from models.reminders import Email, Reminder, email_reminder
-from models.revues import Revue
+from models.revues import Revue, RevueDecision
 from models.schedule import ScheduledRun
 
 __all__ = [
@@ -23,6 +23,7 @@ __all__ = [
     "RejectedEvent",
     "Reminder",
     "Revue",
+    "RevueDecision",
     "ScheduledRun",
     "TaskDelivery",
     "TransitionLog",

@@ -59,6 +59,11 @@ class Case(Base):
     # decision), and since when; cleared by the decision (renewal or exit).
     revue_flag: Mapped[str | None] = mapped_column(String(40))
     revue_flagged_on: Mapped[date | None] = mapped_column(Date)
+    # The day the revue acted the entry and the exit (seed 004 art. 2 d: « Les entrées,
+    # renouvellements et sorties du dispositif sont actés lors des revues de portefeuille »);
+    # which revue is in the log row's details and in `revue_decision`.
+    entry_acted_on: Mapped[date | None] = mapped_column(Date)
+    exit_acted_on: Mapped[date | None] = mapped_column(Date)
 
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())

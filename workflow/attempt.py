@@ -41,4 +41,5 @@ class Attempt:
     renewal_months: int | None = None
     exit_reason: ExitReason | None = None
     ep_validated: bool = False
+    revue_id: int | None = None  # the revue de portefeuille that took the decision, if any
     extra: dict[str, Any] = field(default_factory=dict)  # kept in the log row's details

@@ -29,11 +29,12 @@ from models import (
     RejectedEvent,
     Reminder,
     Revue,
+    RevueDecision,
     TransitionLog,
     make_engine,
     make_session_factory,
 )
-from workflow import audit, database, directory, reminders, revue, revue_files
+from workflow import audit, database, directory, reminders, revue, revue_decisions, revue_files
 from workflow.clock import PARIS, ManualClock
 from workflow.context import Context
 from workflow.conventions import ConventionBook, load_book
@@ -45,7 +46,7 @@ from workflow.lifecycle import OPEN_STATES, RENOUVELER, SIGNER_CONTRAT, SORTIR, 
 from workflow.revue import due_revues
 from workflow.simulation import Delivery, Simulator, by_day, make_directory
 from workflow.unit_of_work import OnCommit, UnitOfWork
-from workflow.vocabulary import ReminderStatus
+from workflow.vocabulary import ReminderStatus, Role
 
 
 @dataclass(frozen=True)
@@ -117,7 +118,9 @@ def run_demo(
     with sessions() as session:
         quarters = _write_indicators(session, book, settings, end, out / "indicateurs")
         revues = session.scalar(select(func.count()).select_from(Revue)) or 0
-    print(f"Revues de portefeuille: {revues} (XLSX and CSV in {out}/revues/, emailed to {out}/outbox/)")
+        acted = session.scalar(select(func.count()).select_from(RevueDecision)) or 0
+    print(f"Revues de portefeuille: {revues} (XLSX and CSV in {out}/revues/, emailed to {out}/outbox/), "
+          f"{acted} entries and exits acted by their secretariat")  # fmt: skip
     for q in quarters:
         exits = sum(q.exits.values())
         print(f"    {q.quarter}: {q.entries} entries, {exits} exits, {q.in_progress_at_end} in progress at "
@@ -178,6 +181,7 @@ def _live(
                 made = revue.produce(UnitOfWork(sessions, on_commit), ctx, agence, month, by="demo")
                 if made is not None:
                     revue_files.write(made, out / "revues")
+                    _act(sessions, ctx, made)
         batch = batches.get(day, [])
         if batch:
             clock.set(datetime.combine(day, datetime.max.time(), PARIS) - timedelta(hours=3))
@@ -189,6 +193,18 @@ def _live(
         day += timedelta(1)
     bar.close()
     return total, timer.perf_counter() - started
+
+
+def _act(sessions: sessionmaker[Session], ctx: Context, made: Revue) -> None:
+    """The revue over, its secretariat records the formality (seed 004 art. 5.2 a): a professional
+    of the agency's cases in the role whose turn it is."""
+    column = Case.conseiller_id if made.secretariat == Role.CONSEILLER else Case.referent_social_id
+    with sessions() as session:
+        secretary = session.scalar(
+            select(column).where(Case.agence == made.agence, column.is_not(None)).order_by(column).limit(1)
+        )
+    if secretary is not None:
+        revue_decisions.apply(UnitOfWork(sessions), ctx, made.id, revue_decisions.formality(made, secretary))
 
 
 def _fresh_database(url: str, out: Path) -> None:

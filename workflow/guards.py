@@ -212,3 +212,32 @@ def social_reorientation_validated(case: Case, attempt: Attempt) -> str | None:
     return (
         "a social reorientation of a BRSA must be validated by the équipe pluridisciplinaire (seed 002 axe 3)"
     )
+
+
+_ACTED = (
+    "« Les entrées, renouvellements et sorties du dispositif sont actés lors des revues de portefeuille »"
+)
+
+
+def taken_at_a_revue(case: Case, attempt: Attempt) -> str | None:
+    if attempt.revue_id is not None:
+        return None
+    return f"entries and exits are acted at the monthly revue de portefeuille (seed 004 art. 2 d: {_ACTED})"
+
+
+def contract_signed(case: Case, attempt: Attempt) -> str | None:
+    if case.contract_start is not None:
+        return None
+    return "the case ended without entry: no contract was signed, so there is no entry to act"
+
+
+def entry_not_acted(case: Case, attempt: Attempt) -> str | None:
+    if case.entry_acted_on is None:
+        return None
+    return f"the entry was already acted on {case.entry_acted_on.isoformat()}"
+
+
+def exit_not_acted(case: Case, attempt: Attempt) -> str | None:
+    if case.exit_acted_on is None:
+        return None
+    return f"the exit was already acted on {case.exit_acted_on.isoformat()}"

@@ -46,6 +46,8 @@ POSER_DIAGNOSTIC = "poser_diagnostic"
 SIGNER_CONTRAT = "signer_contrat"
 RENOUVELER = "renouveler"
 SORTIR = "sortir"
+ACTER_ENTREE = "acter_entree"
+ACTER_SORTIE = "acter_sortie"
 
 OPEN_STATES = frozenset({State.REPERAGE, State.DIAGNOSTIC, State.CONTRAT, State.RENOUVELLEMENT})
 BEFORE_CONTRACT = frozenset({State.REPERAGE, State.DIAGNOSTIC})
@@ -98,7 +100,19 @@ def _renew(case: Case, attempt: Attempt) -> dict[str, Any]:
 def _close(case: Case, attempt: Attempt) -> dict[str, Any]:
     case.exit_date = attempt.on
     case.exit_reason = attempt.exit_reason
+    if attempt.revue_id is not None:  # decided at the revue, so acted there too
+        case.exit_acted_on = attempt.on
     _clear_revue_flag(case)
+    return {}
+
+
+def _act_entry(case: Case, attempt: Attempt) -> dict[str, Any]:
+    case.entry_acted_on = attempt.on
+    return {}
+
+
+def _act_exit(case: Case, attempt: Attempt) -> dict[str, Any]:
+    case.exit_acted_on = attempt.on
     return {}
 
 
@@ -170,6 +184,24 @@ TABLE: tuple[Move, ...] = (
         (g.exit_reason_given, g.exit_reason_fits_state, g.social_reorientation_validated),
         _close,
         "the case is already closed",
+    ),
+    # seed 004 art. 2 d and 5.2: the revue de portefeuille acts what the binôme did; « la décision
+    # de l'instance ne constitue qu'une formalité d'enregistrement » when both agree.
+    Move(
+        ACTER_ENTREE,
+        UNDER_CONTRACT | {State.SORTIE},  # a case may enter and leave between two revues
+        None,
+        (g.taken_at_a_revue, g.contract_signed, g.entry_not_acted),
+        _act_entry,
+        "an entry is acted once the contract is signed (seed 004 art. 2 d)",
+    ),
+    Move(
+        ACTER_SORTIE,
+        frozenset({State.SORTIE}),
+        None,
+        (g.taken_at_a_revue, g.exit_not_acted),
+        _act_exit,
+        "only an exit that happened can be acted (seed 004 art. 5.2)",
     ),
 )
 

@@ -160,6 +160,16 @@ def _actor(session: Session, ref: Any, *roles: Role) -> Actor:
     return actor
 
 
+def professional_actor(session: Session, pid: str, roles: frozenset[Role]) -> Actor:
+    """A professional of the directory acting under their own role, which must be one of `roles`
+    (a decision recorded from a file names its actor by id only)."""
+    pro = _professional(session, pid, None, "actor")
+    if pro.role not in roles:
+        allowed = ", ".join(sorted(roles))
+        raise EventRejected(f"actor {pid} is a {pro.role}; this decision is taken by a {allowed}")
+    return Actor(pro.id, Role(pro.role))
+
+
 def _professional(session: Session, pid: str, role: Role | None, what: str) -> Professional:
     """A professional of the directory, active, with the given role (any role if None)."""
     # The identity map holds objects weakly, so a professional looked up for one event would be
@@ -249,6 +259,8 @@ def decide(
     from_state = case.state
     before = planned(case, terms)
     details = fire(case, trigger, attempt)
+    if attempt.revue_id is not None:
+        details["revue_id"] = attempt.revue_id
     case.updated_at = ctx.clock.now()
     reminders.sync(session, ctx, case, before, planned(case, terms))
     return audit.append(

@@ -78,6 +78,8 @@ def case_view(session: Session, ctx: Context, ref: str) -> dict[str, Any]:
             "maximum_end": _d(max_end),
             "renewal": _d(case.renewal_date),
             "exit": _d(case.exit_date),
+            "entry_acted": _d(case.entry_acted_on),  # by the revue de portefeuille
+            "exit_acted": _d(case.exit_acted_on),
         },
         "renewals": case.renewal_count,
         "can_still_renew": can_still_renew(case, terms),

@@ -329,6 +329,39 @@ def test_revue_run_writes_the_files_once_and_refuses_a_bad_month(
     assert unknown.returncode == 1 and "no case in agency 'Nulle-Part'" in unknown.stderr
 
 
+def test_revue_act_records_the_formality_then_a_tableau_sent_back(
+    loaded: tuple[str, Story, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    url, story, tmp = loaded
+    emails_to_files(monkeypatch, tmp / "outbox")
+    produced = run("revue", "run", "--agency", "Strasbourg-Nord", "--month", "2026-04",
+                   "--output-dir", str(tmp / "rv"), url=url)  # fmt: skip
+    revue_id = produced.stdout.split(",")[0].removeprefix("revue ")
+    dry = run("revue", "act", "--revue", revue_id, "--by", "C67", "--dry-run", url=url)
+    assert dry.returncode == 0, dry.stderr
+    assert "1 à appliquer" in dry.stdout and "acter_entree: contrat → contrat" in dry.stdout
+    acted = run("revue", "act", "--revue", revue_id, "--by", "C67", url=url)
+    assert acted.returncode == 0 and "1 appliquée" in acted.stdout
+    shown = run("revue", "show", "--revue", revue_id, url=url).stdout
+    assert f"{story.ref}  partage  acter     C67" in shown
+    timeline = run("case", "show", story.ref, url=url).stdout
+    assert "acter_entree" in timeline
+
+    sent_back = tmp / "rv" / "revue-Strasbourg-Nord-2026-04.csv"
+    lines = sent_back.read_text(encoding="utf-8").splitlines()
+    assert lines[1].startswith(f"entrees,{story.ref},")
+    lines[1] = lines[1][:-1] + "sortie:emploi,C67"
+    sent_back.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    bad = run("revue", "act", "--revue", revue_id, "--file", str(sent_back), url=url)
+    assert bad.returncode == 2
+    assert (
+        "revue-Strasbourg-Nord-2026-04.csv, line 2: column 'decision': 'sortie:emploi' is not a decision"
+        in bad.stderr
+    )
+    missing = run("revue", "act", "--revue", "999", "--by", "C67", url=url)
+    assert missing.returncode == 1 and "no revue 999" in missing.stderr
+
+
 def test_indicators_prints_the_table_and_writes_csv_and_png(loaded: tuple[str, Story, Path]) -> None:
     url, _, tmp = loaded
     args = ("indicators", "--quarter", "2026-Q1", "--departement", "67", "--output-dir", str(tmp / "ind"))

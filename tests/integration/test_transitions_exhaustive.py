@@ -19,6 +19,8 @@ from workflow import audit
 from workflow.attempt import Actor
 from workflow.errors import TransitionRefused
 from workflow.lifecycle import (
+    ACTER_ENTREE,
+    ACTER_SORTIE,
     AFFECTER_BINOME,
     MOVES,
     POSER_DIAGNOSTIC,
@@ -58,6 +60,8 @@ VALID_FIELDS: dict[str, dict[str, Any]] = {
         "referent_opinion": Opinion.FAVORABLE,
     },
     SORTIR: {"exit_reason": ExitReason.FIN_EXPLICITE},
+    ACTER_ENTREE: {"revue_id": 1},
+    ACTER_SORTIE: {"revue_id": 1},
 }
 
 PAIRS = [(trigger, state) for trigger in TRIGGERS for state in State]

@@ -8,11 +8,13 @@ from pathlib import Path
 
 from sqlalchemy import select
 
-from models import Revue
-from workflow import revue_files
-from workflow.cli.common import EXIT_OK, Runtime, Subparsers, command, group, print_table
+from models import Revue, RevueDecision
+from workflow import revue_decisions, revue_files
+from workflow.cli.common import EXIT_OK, EXIT_PROBLEM, Runtime, Subparsers, command, group, print_table
+from workflow.errors import NotFound, WorkflowError
 from workflow.messages import TURNS
 from workflow.revue import SECTIONS, find, parse_month, produce
+from workflow.revue_decisions import Outcome
 
 TURN = {
     "conseiller": "le conseiller France Travail",
@@ -56,6 +58,60 @@ def cmd_revue_list(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_revue_act(args: argparse.Namespace) -> int:
+    rt = Runtime(args.database_url)
+    with rt.uow() as uow:
+        revue = uow.session.get(Revue, args.revue)
+        if revue is None:
+            raise NotFound(f"no revue {args.revue} (see `accompagnement revue list`)")
+        uow.session.expunge(revue)
+    if args.file:
+        lines = revue_files.read_back(Path(args.file), revue)
+        decisions = revue_decisions.from_lines(revue, lines, args.by)
+    elif args.by:
+        decisions = revue_decisions.formality(revue, args.by)
+    else:
+        raise WorkflowError(
+            "name the actor with --by (the secretariat), or give the tableau sent back with --file"
+        )
+    results = revue_decisions.apply(rt.uow(), rt.ctx, revue.id, decisions, dry_run=args.dry_run)
+    print(f"revue {revue.id}, agence {revue.agence}, {revue.month}: {len(decisions)} decision(s)")
+    rows = [
+        (r.decision.case_reference, r.decision.rubrique, r.decision.text, r.decision.actor_id)
+        for r in results
+    ]
+    print_table(
+        [(*row, r.outcome, r.message) for row, r in zip(rows, results, strict=True)],
+        ("dossier", "rubrique", "décision", "acteur", "résultat", "détail"),
+    )
+    counts = {outcome: sum(r.outcome == outcome for r in results) for outcome in Outcome}
+    print(", ".join(f"{n} {outcome}" for outcome, n in counts.items() if n) or "nothing to apply")
+    return EXIT_PROBLEM if counts[Outcome.REFUSED] else EXIT_OK
+
+
+def cmd_revue_show(args: argparse.Namespace) -> int:
+    rt = Runtime(args.database_url)
+    with rt.uow() as uow:
+        revue = uow.session.get(Revue, args.revue)
+        if revue is None:
+            raise NotFound(f"no revue {args.revue} (see `accompagnement revue list`)")
+        decided = {
+            (d.rubrique, d.case_reference): d
+            for d in uow.session.scalars(select(RevueDecision).where(RevueDecision.revue_id == revue.id))
+        }
+        print(f"revue {revue.id}, agence {revue.agence}, {revue.month}, held on {revue.held_on}")
+        for section in revue_decisions.VERBS:
+            rows = []
+            for row in revue.content.get(section, []):
+                what = row.get("sujet") or row.get("motif") or row.get("diagnostic") or ""
+                d = decided.get((section, row["dossier"]))
+                taken = (d.decision, d.actor_id, f"{d.applied_at:%Y-%m-%d}") if d else ("—", "", "")
+                rows.append((row["dossier"], what, *taken))
+            print(f"\n{revue_files.SHEETS[section]} ({len(rows)})")
+            print_table(rows, ("dossier", "objet", "décision", "acteur", "le"))
+    return EXIT_OK
+
+
 def register(sub: Subparsers[argparse.ArgumentParser]) -> None:
     rev = group(sub, "revue", "the monthly revue de portefeuille of an agency")
     run = command(
@@ -67,5 +123,16 @@ def register(sub: Subparsers[argparse.ArgumentParser]) -> None:
         "--output-dir", default=os.environ.get("ACCOMPAGNEMENT_REVUE_DIR", "revues"),
         help="where the XLSX and CSV go (default $ACCOMPAGNEMENT_REVUE_DIR or ./revues)",
     )  # fmt: skip
+    act = command(
+        rev, "act", cmd_revue_act,
+        "apply a revue's decisions: the tableau sent back (--file), or by default the formality of "
+        "acting every jointly diagnosed entry and every exit (seed 004 art. 5.2)",
+    )  # fmt: skip
+    act.add_argument("--revue", type=int, required=True, help="the revue's id (`revue list`)")
+    act.add_argument("--file", help="the tableau sent back, .xlsx or .csv, its decision column filled")
+    act.add_argument("--by", help="the professional recording the decisions (default actor of the rows)")
+    act.add_argument("--dry-run", action="store_true", help="check and show, change nothing")
+    show = command(rev, "show", cmd_revue_show, "a revue's rubriques and the decisions applied")
+    show.add_argument("--revue", type=int, required=True, help="the revue's id")
     listing = command(rev, "list", cmd_revue_list, "the revues produced, newest month first")
     listing.add_argument("--month", help="YYYY-MM")

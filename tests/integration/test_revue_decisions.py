@@ -1,0 +1,236 @@
+"""Acting a revue: the formality by default, the tableau sent back (XLSX or CSV) otherwise; each
+decision an audited transition carrying the revue's id, applied once; a bad file refused whole."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from pathlib import Path
+
+import pytest
+from openpyxl import load_workbook
+from sqlalchemy import func, select
+
+from models import Case, Revue, RevueDecision, TransitionLog
+from tests.conftest import Harness
+from tests.factories import Story
+from tests.integration.test_revue import AGENCE, build_agency
+from workflow import audit, revue_files
+from workflow.attempt import Actor
+from workflow.clock import PARIS, ManualClock
+from workflow.errors import TransitionRefused, WorkflowError
+from workflow.lifecycle import ACTER_ENTREE
+from workflow.revue import produce
+from workflow.revue_decisions import Outcome, apply, formality, from_lines
+from workflow.services import decide
+from workflow.vocabulary import Role
+
+
+@pytest.fixture
+def april(harness: Harness, clock: ManualClock) -> tuple[Revue, dict[str, Story]]:
+    stories = build_agency(harness)
+    clock.set(datetime(2026, 4, 1, 8, 0, tzinfo=PARIS))
+    revue = produce(harness.uow(), harness.ctx, AGENCE, "2026-04")
+    assert revue is not None
+    clock.set(datetime(2026, 4, 1, 11, 30, tzinfo=PARIS))  # the revue is over: its decisions are recorded
+    return revue, stories
+
+
+def _decisions_count(h: Harness) -> int:
+    with h.uow() as uow:
+        return uow.session.scalar(select(func.count()).select_from(RevueDecision)) or 0
+
+
+def _fill(xlsx: Path, sheet: str, decisions: dict[str, tuple[str, str | None]]) -> None:
+    """Write decisions in a sheet of the workbook, as the secretariat does in a spreadsheet."""
+    book = load_workbook(xlsx)
+    ws = book[sheet]
+    header = [c.value for c in ws[1]]
+    for row in ws.iter_rows(min_row=2):
+        ref = row[header.index("dossier")].value
+        if ref in decisions:
+            row[header.index("decision")].value, row[header.index("acteur")].value = decisions[ref]
+    book.save(xlsx)
+
+
+def test_the_formality_acts_every_joint_entry_and_every_exit_once(
+    harness: Harness, april: tuple[Revue, dict[str, Story]]
+) -> None:
+    revue, s = april
+    decisions = formality(revue, "R67")
+    results = apply(harness.uow(), harness.ctx, revue.id, decisions)
+    applied = {
+        (r.decision.rubrique, r.decision.case_reference) for r in results if r.outcome == Outcome.APPLIED
+    }
+    assert applied == {
+        ("entrees", s["entered"].ref), ("entrees", s["left"].ref), ("entrees", s["reoriented"].ref),
+        ("sorties", s["left"].ref), ("sorties", s["reoriented"].ref),
+    }  # fmt: skip
+    assert harness.case(s["entered"].ref).entry_acted_on == date(2026, 4, 1)
+    row = harness.log(s["entered"].ref)[-1]
+    assert (row.trigger, row.actor_id, row.details) == ("acter_entree", "R67", {"revue_id": revue.id})
+    exit_row = harness.log(s["left"].ref)[-1]
+    assert (exit_row.trigger, exit_row.from_state, exit_row.to_state) == ("acter_sortie", "sortie", "sortie")
+    assert harness.case(s["left"].ref).exit_acted_on == date(2026, 4, 1)
+
+    again = apply(harness.uow(), harness.ctx, revue.id, decisions)
+    assert {r.outcome for r in again} == {Outcome.ALREADY}
+    assert _decisions_count(harness) == 5
+    with harness.uow() as uow:
+        assert audit.verify_chains(uow.session).ok
+
+
+def test_an_entry_is_acted_at_a_revue_and_only_once(
+    harness: Harness, april: tuple[Revue, dict[str, Story]]
+) -> None:
+    revue, s = april
+
+    def act(revue_id: int | None) -> None:
+        with harness.uow() as uow:
+            case = uow.session.scalar(select(Case).where(Case.reference == s["entered"].ref))
+            assert case is not None
+            decide(uow.session, harness.ctx, case, ACTER_ENTREE, actor=Actor("C67", Role.CONSEILLER),
+                   occurred_at=harness.ctx.clock.now(), on=date(2026, 4, 1), revue_id=revue_id)  # fmt: skip
+            uow.commit()
+
+    with pytest.raises(
+        TransitionRefused, match=r"acted at the monthly revue de portefeuille \(seed 004 art\. 2 d"
+    ):
+        act(None)
+    act(revue.id)
+    with pytest.raises(TransitionRefused, match="the entry was already acted on 2026-04-01"):
+        act(revue.id)
+    assert [r.trigger for r in harness.log(s["entered"].ref)].count(ACTER_ENTREE) == 1
+
+
+def test_the_tableau_sent_back_applies_each_filled_decision_by_its_actor(
+    harness: Harness, april: tuple[Revue, dict[str, Story]], tmp_path: Path
+) -> None:
+    revue, s = april
+    xlsx, _ = revue_files.write(revue, tmp_path)
+    _fill(xlsx, "Renouvellements", {s["ending"].ref: ("renouveler", "C67")})
+    _fill(xlsx, "À débattre", {s["late"].ref: ("sortie:sans_entree_jamais_venu", None)})
+    _fill(xlsx, "Entrées à acter", {s["entered"].ref: ("acter", "R67")})
+    decisions = from_lines(revue, revue_files.read_back(xlsx, revue), default_actor="C67")
+    assert [(d.case_reference, d.text, d.actor_id) for d in decisions] == [
+        (s["entered"].ref, "acter", "R67"),
+        (s["ending"].ref, "renouveler", "C67"),
+        (s["late"].ref, "sortie:sans_entree_jamais_venu", "C67"),
+    ]
+    results = apply(harness.uow(), harness.ctx, revue.id, decisions)
+    assert [r.outcome for r in results] == [Outcome.APPLIED] * 3
+
+    ending = harness.case(s["ending"].ref)
+    assert (ending.state, ending.renewal_count) == ("renouvellement", 1)
+    renewal = harness.log(s["ending"].ref)[-1]
+    assert renewal.details["revue_id"] == revue.id and renewal.details["decided_by"] == "commission"
+    late = harness.case(s["late"].ref)
+    assert (late.state, late.exit_reason, late.exit_acted_on) == (
+        "sortie",
+        "sans_entree_jamais_venu",
+        date(2026, 4, 1),
+    )
+    with harness.uow() as uow:
+        stored = {
+            d.case_reference: (d.decision, d.actor_id) for d in uow.session.scalars(select(RevueDecision))
+        }
+        logged = uow.session.scalars(
+            select(TransitionLog.hash).where(TransitionLog.trigger == "renouveler")
+        ).all()
+        record = uow.session.scalar(select(RevueDecision).where(RevueDecision.rubrique == "renouvellements"))
+        assert record is not None and record.log_hash in logged
+    assert stored[s["ending"].ref] == ("renouveler", "C67")
+
+    again = apply(
+        harness.uow(), harness.ctx, revue.id, from_lines(revue, revue_files.read_back(xlsx, revue), "C67")
+    )
+    assert {r.outcome for r in again} == {Outcome.ALREADY}
+
+
+def test_the_csv_sent_back_works_too(
+    harness: Harness, april: tuple[Revue, dict[str, Story]], tmp_path: Path
+) -> None:
+    revue, s = april
+    _, table = revue_files.write(revue, tmp_path)
+    lines = table.read_text(encoding="utf-8").splitlines()
+    ending = f"renouvellements,{s['ending'].ref},"
+    lines = [line[:-1] + "renouveler,C67" if line.startswith(ending) else line for line in lines]
+    table.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    [decision] = from_lines(revue, revue_files.read_back(table, revue), default_actor=None)
+    assert (decision.case_reference, decision.text, decision.actor_id) == (
+        s["ending"].ref,
+        "renouveler",
+        "C67",
+    )
+
+
+def test_a_bad_tableau_is_refused_whole_naming_each_line_and_column(
+    harness: Harness, april: tuple[Revue, dict[str, Story]], tmp_path: Path
+) -> None:
+    revue, s = april
+    xlsx, _ = revue_files.write(revue, tmp_path)
+    _fill(xlsx, "Renouvellements", {s["ending"].ref: ("prolonger", "C67")})
+    _fill(xlsx, "À débattre", {s["late"].ref: ("sortie:vacances", "C67")})
+    _fill(xlsx, "Entrées à acter", {s["entered"].ref: ("acter", None)})
+    before = [r.hash for r in harness.log(s["entered"].ref)]
+    with pytest.raises(WorkflowError) as refused:
+        from_lines(revue, revue_files.read_back(xlsx, revue), default_actor=None)
+    message = str(refused.value)
+    assert "3 problem(s), nothing applied" in message
+    assert "sheet « Renouvellements », line 2: column 'decision': 'prolonger' is not a decision" in message
+    assert "'sortie:vacances' has no known motif" in message
+    assert (
+        "sheet « Entrées à acter », line 2: column 'acteur' is empty and no --by actor was given" in message
+    )
+    assert [r.hash for r in harness.log(s["entered"].ref)] == before
+    assert _decisions_count(harness) == 0
+
+
+def test_a_case_not_in_the_rubrique_or_another_revues_file_is_refused(
+    harness: Harness, april: tuple[Revue, dict[str, Story]], tmp_path: Path
+) -> None:
+    revue, s = april
+    xlsx, _ = revue_files.write(revue, tmp_path)
+    book = load_workbook(xlsx)
+    book["Renouvellements"].append([s["late"].ref, "C67", None, None, None, "renouveler", "C67"])
+    book.save(xlsx)
+    with pytest.raises(
+        WorkflowError, match=f"line 3: dossier '{s['late'].ref}' is not in the rubrique renouvellements"
+    ):
+        from_lines(revue, revue_files.read_back(xlsx, revue), default_actor=None)
+    book["Revue"]["B2"] = "2026-03"
+    book.save(xlsx)
+    with pytest.raises(WorkflowError, match="this is the tableau of Strasbourg-Nord 2026-03, not of revue"):
+        revue_files.read_back(xlsx, revue)
+
+
+def test_a_refused_decision_leaves_nothing_and_the_others_land(
+    harness: Harness, april: tuple[Revue, dict[str, Story]], tmp_path: Path
+) -> None:
+    revue, s = april
+    xlsx, _ = revue_files.write(revue, tmp_path)
+    _fill(xlsx, "Entrées à acter", {s["entered"].ref: ("acter", "O67")})
+    _fill(xlsx, "À débattre", {s["late"].ref: ("sortie:duree_maximale", "C67")})
+    before = [r.hash for r in harness.log(s["entered"].ref)]
+    results = apply(
+        harness.uow(), harness.ctx, revue.id, from_lines(revue, revue_files.read_back(xlsx, revue), None)
+    )
+    outcome = {r.decision.case_reference: (r.outcome, r.message) for r in results}
+    assert outcome[s["entered"].ref] == (
+        Outcome.REFUSED,
+        "actor O67 is a orienteur; this decision is taken by a conseiller, referent_social",
+    )
+    # A case never entered cannot leave for the maximum duration: the guard refuses, nothing is written.
+    assert outcome[s["late"].ref][0] == Outcome.REFUSED
+    assert outcome[s["late"].ref][1].startswith("sortir refused from state reperage")
+    assert harness.case(s["late"].ref).state == "reperage"
+    assert [r.hash for r in harness.log(s["entered"].ref)] == before
+    assert harness.case(s["entered"].ref).entry_acted_on is None
+    assert _decisions_count(harness) == 0
+
+
+def test_a_dry_run_changes_nothing(harness: Harness, april: tuple[Revue, dict[str, Story]]) -> None:
+    revue, s = april
+    results = apply(harness.uow(), harness.ctx, revue.id, formality(revue, "C67"), dry_run=True)
+    assert {r.outcome for r in results} == {Outcome.PLANNED}
+    assert harness.case(s["entered"].ref).entry_acted_on is None
+    assert _decisions_count(harness) == 0

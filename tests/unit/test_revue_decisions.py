@@ -1,0 +1,96 @@
+"""Reading decisions from a tableau sent back: what each rubrique accepts, the formality."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from models import Revue
+from workflow.errors import WorkflowError
+from workflow.revue_decisions import Line, choices, formality, from_lines
+from workflow.vocabulary import ExitReason
+
+CONTENT: dict[str, list[dict[str, Any]]] = {
+    "entrees": [
+        {"dossier": "A", "diagnostic": "partage"},
+        {"dossier": "B", "diagnostic": "confiance_reciproque"},
+    ],
+    "renouvellements": [{"dossier": "C"}],
+    "sorties": [{"dossier": "D", "motif": "emploi"}],
+    "a_debattre": [{"dossier": "E", "sujet": "désaccord du binôme"}],
+}
+REVUE = Revue(id=7, agence="Nord", month="2026-04", content=CONTENT)
+
+
+def line(rubrique: str, dossier: str, decision: Any, acteur: Any = None, n: int = 2) -> Line:
+    return Line(rubrique, f"t.csv, line {n}", {"dossier": dossier, "decision": decision, "acteur": acteur})
+
+
+def test_the_formality_acts_joint_entries_and_every_exit_but_never_decides_for_the_revue() -> None:
+    """seed 004 art. 5.2 a: a formality « lorsque le conseiller emploi et l'intervenant social
+    partagent les mêmes conclusions »: a one-professional diagnostic needs a decision."""
+    assert [(d.rubrique, d.case_reference, d.text) for d in formality(REVUE, "C1")] == [
+        ("entrees", "A", "acter"),
+        ("sorties", "D", "acter"),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("rubrique", "dossier", "text", "expected"),
+    [
+        ("entrees", "B", " Acter ", "acter"),
+        ("renouvellements", "C", "renouveler", "renouveler"),
+        ("renouvellements", "C", "sortie:duree_maximale", "sortie:duree_maximale"),
+        ("a_debattre", "E", "sortie: sans_entree_desaccord", "sortie:sans_entree_desaccord"),
+        ("sorties", "D", "acter", "acter"),
+    ],
+)
+def test_each_rubrique_reads_its_decisions(rubrique: str, dossier: str, text: str, expected: str) -> None:
+    [decision] = from_lines(REVUE, [line(rubrique, dossier, text)], default_actor="C1")
+    assert (decision.case_reference, decision.text, decision.actor_id) == (dossier, expected, "C1")
+
+
+@pytest.mark.parametrize(
+    ("rubrique", "dossier", "text", "problem"),
+    [
+        (
+            "entrees",
+            "A",
+            "renouveler",
+            "'renouveler' is not a decision of the rubrique entrees (one of: acter)",
+        ),
+        ("sorties", "D", "sortie:emploi", "is not a decision of the rubrique sorties"),
+        ("a_debattre", "E", "acter", "(one of: sortie, sortie:<motif>)"),
+        ("renouvellements", "C", "renouveler:3", "renouveler takes no motif"),
+        ("renouvellements", "C", "sortie", "has no known motif"),
+        (
+            "renouvellements",
+            "A",
+            "renouveler",
+            "dossier 'A' is not in the rubrique renouvellements of revue 7",
+        ),
+    ],
+)
+def test_a_wrong_cell_is_named(rubrique: str, dossier: str, text: str, problem: str) -> None:
+    with pytest.raises(WorkflowError) as refused:
+        from_lines(REVUE, [line(rubrique, dossier, text, n=5)], default_actor="C1")
+    assert "t.csv, line 5: " in str(refused.value)
+    assert problem in str(refused.value)
+
+
+def test_empty_cells_are_no_decision_and_two_decisions_for_one_row_are_refused() -> None:
+    assert from_lines(REVUE, [line("entrees", "A", None), line("entrees", "A", "  ")], None) == []
+    with pytest.raises(
+        WorkflowError, match=r"t\.csv, line 3: dossier A already has a decision at t\.csv, line 2"
+    ):
+        from_lines(
+            REVUE, [line("entrees", "A", "acter", "C1"), line("entrees", "A", "acter", "C2", n=3)], None
+        )
+
+
+def test_the_drop_down_lists_every_exit_reason_where_the_revue_decides_exits() -> None:
+    assert choices("entrees") == ["acter"]
+    assert choices("renouvellements")[:1] == ["renouveler"]
+    assert len(choices("a_debattre")) == len(ExitReason)
+    assert choices("conseillers") == []

@@ -1,0 +1,242 @@
+"""The decisions of a revue de portefeuille, applied to the cases as audited transitions.
+
+Seed 004 art. 2 d: « Les entrées, renouvellements et sorties du dispositif sont actés lors des
+revues de portefeuille mensuelles prévues à l'article 5.2 »; art. 5.2 a: acting an entry « ne
+constitue qu'une formalité d'enregistrement lorsque le conseiller emploi et l'intervenant social
+partagent les mêmes conclusions ». So without a file, acting a revue records that formality:
+every entry diagnosed jointly (diagnostic partagé) and every exit. Anything else (an entry on a
+one-professional diagnostic, a renewal, an exit decided at the revue) is written by the
+secretariat in the `decision` column of the tableau sent back.
+
+A decision is checked against the revue before anything is applied (a case the revue does not
+list in that rubrique, an unknown decision, a missing actor: the whole file is refused, naming
+file, line and column). Each decision then lands alone, with its log row carrying the revue's id
+and a `revue_decision` row unique per (revue, case, rubrique): acting the same file twice applies
+each decision once, and a refused decision can be corrected and sent again.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from models import Case, Revue, RevueDecision
+from workflow.context import Context
+from workflow.errors import NotFound, WorkflowError
+from workflow.lifecycle import ACTER_ENTREE, ACTER_SORTIE, RENOUVELER, SORTIR
+from workflow.services import decide, professional_actor
+from workflow.unit_of_work import UnitOfWork
+from workflow.vocabulary import DiagnosticKind, ExitReason, RenewalDecidedBy, Role
+
+DECISION, ACTOR = "decision", "acteur"  # the columns the secretariat fills in the tableau
+ACTER, RENOUVELER_VERB, SORTIE = "acter", "renouveler", "sortie"
+# What each rubrique of the tableau can decide; `sortie:<motif>` names the exit reason.
+VERBS: Mapping[str, frozenset[str]] = {
+    "entrees": frozenset({ACTER}),
+    "renouvellements": frozenset({RENOUVELER_VERB, SORTIE}),
+    "sorties": frozenset({ACTER}),
+    "a_debattre": frozenset({SORTIE}),
+}
+DECIDERS = frozenset({Role.CONSEILLER, Role.REFERENT_SOCIAL})  # the professionals of the revue
+
+
+def choices(rubrique: str) -> list[str]:
+    """Every decision a rubrique accepts, as written in the tableau (its drop-down list)."""
+    verbs = VERBS.get(rubrique, frozenset())
+    listed = [verb for verb in (ACTER, RENOUVELER_VERB) if verb in verbs]
+    if SORTIE in verbs:
+        listed += [f"{SORTIE}:{reason.value}" for reason in ExitReason]
+    return listed
+
+
+class Outcome(StrEnum):
+    APPLIED = "appliquée"
+    ALREADY = "déjà appliquée"
+    REFUSED = "refusée"
+    PLANNED = "à appliquer"  # a dry run
+
+
+@dataclass(frozen=True)
+class Decision:
+    rubrique: str
+    case_reference: str
+    verb: str
+    exit_reason: ExitReason | None
+    actor_id: str
+    where: str  # where it was read, for messages
+
+    @property
+    def text(self) -> str:
+        return f"{self.verb}:{self.exit_reason.value}" if self.exit_reason else self.verb
+
+
+@dataclass(frozen=True)
+class Result:
+    decision: Decision
+    outcome: Outcome
+    message: str
+
+
+@dataclass(frozen=True)
+class Line:
+    """One row of the tableau as sent back: its rubrique, where it is, and its cells."""
+
+    rubrique: str
+    where: str  # e.g. "revue.xlsx, sheet « Entrées à acter », line 3"
+    cells: Mapping[str, Any]
+
+
+def listed(revue: Revue) -> dict[str, set[str]]:
+    """The case references each actionable rubrique of the revue lists."""
+    return {name: {row["dossier"] for row in revue.content.get(name, [])} for name in VERBS}
+
+
+def from_lines(revue: Revue, lines: Iterable[Line], default_actor: str | None) -> list[Decision]:
+    """The decisions written in a tableau sent back; WorkflowError naming every bad cell."""
+    cases = listed(revue)
+    decisions: list[Decision] = []
+    problems: list[str] = []
+    for line in lines:
+        text = str(line.cells.get(DECISION) or "").strip().lower()
+        if not text or line.rubrique not in VERBS:
+            continue
+        reference = str(line.cells.get("dossier") or "").strip()
+        try:
+            verb, reason = _parse(text, line.rubrique)
+            if reference not in cases[line.rubrique]:
+                raise WorkflowError(
+                    f"dossier {reference or '(empty)'!r} is not in the rubrique {line.rubrique} of revue "
+                    f"{revue.id} ({revue.agence}, {revue.month})"
+                )
+            actor = str(line.cells.get(ACTOR) or "").strip() or default_actor
+            if not actor:
+                raise WorkflowError(f"column {ACTOR!r} is empty and no --by actor was given")
+        except WorkflowError as exc:
+            problems.append(f"{line.where}: {exc}")
+            continue
+        decisions.append(Decision(line.rubrique, reference, verb, reason, actor, line.where))
+    seen: dict[tuple[str, str], str] = {}
+    for d in decisions:
+        first = seen.setdefault((d.rubrique, d.case_reference), d.where)
+        if first != d.where:
+            problems.append(f"{d.where}: dossier {d.case_reference} already has a decision at {first}")
+    if problems:
+        shown = "\n  ".join(problems[:20])
+        more = f"\n  … and {len(problems) - 20} more" if len(problems) > 20 else ""
+        raise WorkflowError(f"{len(problems)} problem(s), nothing applied:\n  {shown}{more}")
+    return decisions
+
+
+def _parse(text: str, rubrique: str) -> tuple[str, ExitReason | None]:
+    verb, _, rest = text.partition(":")
+    allowed = VERBS[rubrique]
+    if verb not in allowed:
+        raise WorkflowError(
+            f"column {DECISION!r}: {text!r} is not a decision of the rubrique {rubrique} "
+            f"(one of: {', '.join(sorted(allowed))}{', sortie:<motif>' if SORTIE in allowed else ''})"
+        )
+    if verb != SORTIE:
+        if rest:
+            raise WorkflowError(f"column {DECISION!r}: {text!r}: {verb} takes no motif")
+        return verb, None
+    try:
+        return verb, ExitReason(rest.strip())
+    except ValueError:
+        known = ", ".join(r.value for r in ExitReason)
+        raise WorkflowError(
+            f"column {DECISION!r}: {text!r} has no known motif (sortie:<motif>, one of {known})"
+        ) from None
+
+
+def formality(revue: Revue, actor_id: str) -> list[Decision]:
+    """Seed 004 art. 5.2 a: the entries both professionals agreed on, and every exit."""
+    where = f"revue {revue.id}"
+    entries = [
+        Decision("entrees", row["dossier"], ACTER, None, actor_id, where)
+        for row in revue.content.get("entrees", [])
+        if row.get("diagnostic") == DiagnosticKind.PARTAGE
+    ]
+    exits = [
+        Decision("sorties", row["dossier"], ACTER, None, actor_id, where)
+        for row in revue.content.get("sorties", [])
+    ]
+    return entries + exits
+
+
+def apply(
+    uow: UnitOfWork, ctx: Context, revue_id: int, decisions: list[Decision], dry_run: bool = False
+) -> list[Result]:
+    """Apply each decision in its own savepoint: a refused one (a guard, an unknown actor) is
+    reported and leaves nothing; the others land. Nothing is written on a dry run."""
+    results = []
+    with uow:
+        revue = uow.session.get(Revue, revue_id)
+        if revue is None:
+            raise NotFound(f"no revue {revue_id} (see `accompagnement revue list`)")
+        for decision in decisions:
+            results.append(_apply_one(uow, ctx, revue, decision, dry_run))
+        if not dry_run:
+            uow.commit()
+    return results
+
+
+def _apply_one(uow: UnitOfWork, ctx: Context, revue: Revue, decision: Decision, dry_run: bool) -> Result:
+    session = uow.session
+    done = session.scalar(
+        select(RevueDecision).where(
+            RevueDecision.revue_id == revue.id,
+            RevueDecision.case_reference == decision.case_reference,
+            RevueDecision.rubrique == decision.rubrique,
+        )
+    )
+    if done is not None:
+        return Result(
+            decision, Outcome.ALREADY, f"{done.decision} by {done.actor_id} on {done.applied_at:%Y-%m-%d}"
+        )
+    savepoint = session.begin_nested()
+    try:
+        case = session.scalar(
+            select(Case).where(Case.reference == decision.case_reference).with_for_update(of=Case)
+        )
+        if case is None:
+            raise WorkflowError(f"unknown case {decision.case_reference}")
+        from_state = case.state
+        trigger, fields = _transition(decision)
+        digest = decide(
+            session, ctx, case, trigger,
+            actor=professional_actor(session, decision.actor_id, DECIDERS),
+            occurred_at=ctx.clock.now(), on=max(revue.held_on, case.orientation_date),
+            revue_id=revue.id, **fields,
+        )  # fmt: skip
+        record = RevueDecision(
+            revue_id=revue.id, case_reference=decision.case_reference, rubrique=decision.rubrique,
+            decision=decision.text, actor_id=decision.actor_id, log_hash=digest, applied_at=ctx.clock.now(),
+        )  # fmt: skip
+        session.add(record)
+        session.flush()
+    except WorkflowError as exc:
+        savepoint.rollback()
+        return Result(decision, Outcome.REFUSED, str(exc))
+    except IntegrityError:  # another process acted the same decision meanwhile
+        savepoint.rollback()
+        return Result(decision, Outcome.ALREADY, "applied meanwhile by another process")
+    moved = f"{trigger}: {from_state} → {case.state}"
+    if dry_run:
+        savepoint.rollback()
+        return Result(decision, Outcome.PLANNED, moved)
+    savepoint.commit()
+    return Result(decision, Outcome.APPLIED, moved)
+
+
+def _transition(decision: Decision) -> tuple[str, dict[str, Any]]:
+    if decision.verb == ACTER:
+        return (ACTER_ENTREE if decision.rubrique == "entrees" else ACTER_SORTIE), {}
+    if decision.verb == RENOUVELER_VERB:
+        # seed 004 art. 2 g: renewed « par accord entre le binôme … ou lors de la commission mensuelle »
+        return RENOUVELER, {"renewal_by": RenewalDecidedBy.COMMISSION}
+    return SORTIR, {"exit_reason": decision.exit_reason}
