@@ -3,8 +3,10 @@
 Times are Europe/Paris. The daily reminder scan runs at 06:00, before caseworkers start; a
 scheduler that was down at that time runs it as soon as it comes back the same day (and the
 scan itself takes every reminder due by the day, so a missed day is caught up by the next one).
-Every day at 08:00 the revues whose day has come this month and that do not exist yet are
-queued: on its day, or late if the scheduler was down then.
+Every quarter of an hour, the revues whose day and hour have come this month (per convention,
+`workflow.conventions.RevueSchedule`) and that do not exist yet are queued: on time, or late if
+the scheduler was down then. Every day at 07:00 the indicators of the quarter just ended are
+queued, once per quarter: on the quarter's first day, or the first day the scheduler runs.
 """
 
 from __future__ import annotations
@@ -20,17 +22,20 @@ from apscheduler.triggers.cron import CronTrigger
 
 from workflow.clock import PARIS, today
 from workflow.context import Context
+from workflow.indicators import Quarter
 from workflow.revue import due_revues
-from workflow.schedule import REMINDER_SCAN, claim_run
+from workflow.schedule import QUARTERLY_INDICATORS, REMINDER_SCAN, claim_run
 from workflow.unit_of_work import UnitOfWork
 
 log = logging.getLogger(__name__)
 
 SCAN_AT = time(6, 0)
-REVUES_AT = time(8, 0)  # default revue hour, on the agency's revue day (first working day)
+INDICATORS_AT = time(7, 0)
+REVUES_EVERY = "*/15"  # minutes: a convention may hold its revues at 08:00, 09:30, 14:15…
 REVUES = "monthly-revues"
 QueueScan = Callable[[str, bool], None]  # (day, digest): queue `accompagnement.scan_reminders`
 QueueRevue = Callable[[str, str], None]  # (agence, month): queue `accompagnement.produce_revue`
+QueueIndicators = Callable[[str], None]  # (quarter): queue `accompagnement.quarterly_indicators`
 
 
 class Jobs:
@@ -40,12 +45,14 @@ class Jobs:
         ctx: Context,
         queue_scan: QueueScan,
         queue_revue: QueueRevue,
+        queue_indicators: QueueIndicators,
         digest: bool = False,
     ) -> None:
         self.uow = uow
         self.ctx = ctx
         self.queue_scan = queue_scan
         self.queue_revue = queue_revue
+        self.queue_indicators = queue_indicators
         self.digest = digest
         self.identity = f"{socket.gethostname()}:{os.getpid()}"
 
@@ -60,23 +67,33 @@ class Jobs:
         return True
 
     def monthly_revues(self) -> list[tuple[str, str]]:
-        """Queue the revues due today or earlier this month and not produced yet (each agency's
-        day is the first working day of the month, public holidays of its département skipped);
+        """Queue the revues whose day and hour have come this month and that are not produced yet;
         the revue row is unique per agency and month, so a revue queued twice is produced once."""
         with self.uow() as uow:
-            due = due_revues(uow.session, today(self.ctx.clock))
+            due = due_revues(uow.session, self.ctx.book, self.ctx.clock.now())
         for agence, month in due:
             self.queue_revue(agence, month)
             log.info("revue %s %s queued", agence, month)
         return due
 
+    def quarterly_indicators(self) -> str | None:
+        """Queue the indicators of the quarter just ended, once; the quarter if this call queued it."""
+        quarter = str(Quarter.of(today(self.ctx.clock)).previous)
+        if claim_run(self.uow(), self.ctx, QUARTERLY_INDICATORS, quarter, self.identity) is None:
+            return None
+        self.queue_indicators(quarter)
+        log.info("indicators of %s queued", quarter)
+        return quarter
+
     def catch_up(self) -> list[str]:
-        """Run what the schedule says should have run today already; names of the jobs run."""
+        """Run what the schedule says should have run already; names of the jobs run."""
         ran = []
         now = self.ctx.clock.now().astimezone(PARIS).time()
         if now >= SCAN_AT and self.reminder_scan():
             ran.append(REMINDER_SCAN)
-        if now >= REVUES_AT and self.monthly_revues():
+        if now >= INDICATORS_AT and self.quarterly_indicators():
+            ran.append(QUARTERLY_INDICATORS)
+        if self.monthly_revues():
             ran.append(REVUES)
         return ran
 
@@ -91,7 +108,12 @@ class Jobs:
             id=REMINDER_SCAN, name="daily reminder scan",
         )  # fmt: skip
         scheduler.add_job(
-            self.monthly_revues, CronTrigger(hour=REVUES_AT.hour, minute=REVUES_AT.minute, timezone=PARIS),
-            id=REVUES, name="monthly revues (each agency on its revue day)",
+            self.quarterly_indicators,
+            CronTrigger(hour=INDICATORS_AT.hour, minute=INDICATORS_AT.minute, timezone=PARIS),
+            id=QUARTERLY_INDICATORS, name="indicators of the quarter just ended",
+        )  # fmt: skip
+        scheduler.add_job(
+            self.monthly_revues, CronTrigger(minute=REVUES_EVERY, timezone=PARIS),
+            id=REVUES, name="monthly revues (each agency on its convention's day and hour)",
         )  # fmt: skip
         return scheduler

@@ -193,10 +193,21 @@ def harness(db: Engine, clock: ManualClock) -> Harness:
 
 
 @pytest.fixture
-def smtp(db: Engine, database_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+def task_runtime(db: Engine, database_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Tasks called in this process (no broker: eager) work on the test database."""
+    import tasks.runtime
+
+    monkeypatch.setenv("DATABASE_URL", database_url)
+    monkeypatch.setattr(tasks.runtime, "_runtime", None)
+    yield
+    if tasks.runtime._runtime is not None:
+        tasks.runtime._runtime.engine.dispose()
+
+
+@pytest.fixture
+def smtp(task_runtime: None, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
     """A real SMTP server on loopback, and the settings that make the sending task use it (and
     the test database) in this process."""
-    import tasks.runtime
     from tests.smtp import SmtpSink
 
     sink = SmtpSink()
@@ -207,12 +218,8 @@ def smtp(db: Engine, database_url: str, monkeypatch: pytest.MonkeyPatch) -> Iter
     monkeypatch.setenv("ACCOMPAGNEMENT_SMTP_TIMEOUT", "5")
     monkeypatch.setenv("ACCOMPAGNEMENT_SMTP_RETRY_SECONDS", "0.2")
     monkeypatch.setenv("ACCOMPAGNEMENT_MAIL_FROM", "rappels@ag.example")
-    monkeypatch.setenv("DATABASE_URL", database_url)
-    monkeypatch.setattr(tasks.runtime, "_runtime", None)
     yield sink
     sink.stop()
-    if tasks.runtime._runtime is not None:
-        tasks.runtime._runtime.engine.dispose()
 
 
 @pytest.fixture

@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 import tomllib
 from dataclasses import dataclass, fields
-from datetime import date
+from datetime import date, time
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -25,6 +25,19 @@ from workflow.errors import ConfigurationError
 
 OVERRIDE_ENV = "ACCOMPAGNEMENT_CONVENTIONS"
 _IDENTITY_KEYS = ("code", "version", "name", "effective_from", "seeds")
+# When the agencies of the convention hold their revue de portefeuille. Not terms of a contract:
+# never pinned, so changing them moves the next revues and nothing else.
+_SCHEDULE_KEYS = ("revue_working_day", "revue_time")
+MAX_REVUE_WORKING_DAY = 18  # the fewest working days a month can have
+
+
+@dataclass(frozen=True)
+class RevueSchedule:
+    """seed 004 art. 5.2: « une concertation mensuelle » per agency; the day is left to the
+    partners: the n-th working day of the month at a time of day (default the first, 08:00)."""
+
+    working_day: int = 1
+    at: time = time(8, 0)
 
 
 @dataclass(frozen=True)
@@ -59,6 +72,7 @@ class Convention:
     seeds: tuple[str, ...]
     terms: Terms
     defaulted: tuple[str, ...]  # figures that the convention leaves out and take the default
+    revue: RevueSchedule = RevueSchedule()
 
     def figures(self) -> dict[str, Any]:
         """The terms as JSON-ready data, the form stored in `convention_version.figures`."""
@@ -149,7 +163,7 @@ def _merge(base: dict[str, Any], extra: dict[str, Any], source: str) -> dict[str
 def _build(data: dict[str, Any]) -> list[Convention]:
     source = data["source"]
     defaults = data["defaults"]
-    unknown = set(defaults) - set(TERM_NAMES)
+    unknown = set(defaults) - set(TERM_NAMES) - set(_SCHEDULE_KEYS)
     if unknown:
         raise ConfigurationError(f"{source}: [defaults] has unknown figure(s) {sorted(unknown)}")
     missing_defaults = set(TERM_NAMES) - set(defaults) - _OPTIONAL_TERMS
@@ -162,7 +176,7 @@ def _build(data: dict[str, Any]) -> list[Convention]:
         for key in ("code", "version", "name", "effective_from"):
             if key not in block:
                 raise ConfigurationError(f"{where}: missing {key!r}")
-        unknown = set(block) - set(TERM_NAMES) - set(_IDENTITY_KEYS)
+        unknown = set(block) - set(TERM_NAMES) - set(_IDENTITY_KEYS) - set(_SCHEDULE_KEYS)
         if unknown:
             raise ConfigurationError(f"{where}: unknown figure(s) {sorted(unknown)}")
         if not isinstance(block["effective_from"], date):
@@ -172,6 +186,7 @@ def _build(data: dict[str, Any]) -> list[Convention]:
             raise ConfigurationError(f"{where}: version listed twice")
         seen.add(ident)
         values = {name: block.get(name, defaults.get(name)) for name in TERM_NAMES}
+        schedule = {name: block.get(name, defaults.get(name)) for name in _SCHEDULE_KEYS}
         defaulted = tuple(n for n in TERM_NAMES if n not in block and n not in _OPTIONAL_TERMS)
         terms = _check_terms(values, where)
         conventions.append(
@@ -183,9 +198,31 @@ def _build(data: dict[str, Any]) -> list[Convention]:
                 seeds=tuple(block.get("seeds", ())),
                 terms=terms,
                 defaulted=defaulted,
+                revue=_check_schedule(schedule, where),
             )
         )
     return conventions
+
+
+def _check_schedule(values: dict[str, Any], where: str) -> RevueSchedule:
+    day, at = values["revue_working_day"], values["revue_time"]
+    schedule = RevueSchedule()
+    if day is not None:
+        if isinstance(day, bool) or not isinstance(day, int) or not 1 <= day <= MAX_REVUE_WORKING_DAY:
+            raise ConfigurationError(
+                f"{where}: revue_working_day must be a whole number from 1 to {MAX_REVUE_WORKING_DAY} "
+                f"(the n-th working day of the month), not {day!r}"
+            )
+        schedule = RevueSchedule(day, schedule.at)
+    if at is not None:
+        try:
+            parsed = at if isinstance(at, time) else time.fromisoformat(str(at))
+        except ValueError:
+            raise ConfigurationError(
+                f'{where}: revue_time must be a time of day like "08:00", not {at!r}'
+            ) from None
+        schedule = RevueSchedule(schedule.working_day, parsed.replace(second=0, microsecond=0))
+    return schedule
 
 
 def _check_terms(values: dict[str, Any], where: str) -> Terms:

@@ -40,7 +40,7 @@ from workflow.context import Context
 from workflow.conventions import ConventionBook, load_book
 from workflow.dates import add_months
 from workflow.errors import ConfigurationError
-from workflow.indicators import Indicators, Quarter, chart_png, compute
+from workflow.indicators import Indicators, Quarter, compute, write_files
 from workflow.ingest import IngestReport, ingest_lines
 from workflow.lifecycle import OPEN_STATES, RENOUVELER, SIGNER_CONTRAT, SORTIR, UNDER_CONTRACT
 from workflow.revue import due_revues
@@ -137,17 +137,12 @@ def _write_indicators(
     session: Session, book: ConventionBook, settings: DemoSettings, end: date, folder: Path
 ) -> list[Indicators]:
     """The quarterly indicators of every quarter of the simulated year: CSV and chart."""
-    folder.mkdir(parents=True, exist_ok=True)
-    first = Quarter(settings.start.year, (settings.start.month - 1) // 3 + 1)
-    quarters, quarter = [], first
+    quarters, quarter = [], Quarter.of(settings.start)
     while quarter.start < end:
         figures = compute(session, book, quarter, settings.departement)
-        stem = folder / f"indicateurs-{quarter}-{settings.departement}"
-        stem.with_suffix(".csv").write_text(figures.csv(), encoding="utf-8", newline="")
-        stem.with_suffix(".png").write_bytes(chart_png(figures))
+        write_files(figures, folder)
         quarters.append(figures)
-        following = quarter.end
-        quarter = Quarter(following.year, (following.month - 1) // 3 + 1)
+        quarter = Quarter.of(quarter.end)
     return quarters
 
 
@@ -176,7 +171,7 @@ def _live(
         if day >= start:
             clock.set(datetime.combine(day, time(8), PARIS))  # the scheduler's revues
             with sessions() as session:
-                due = due_revues(session, day)
+                due = due_revues(session, book, clock.now())
             for agence, month in due:
                 made = revue.produce(UnitOfWork(sessions, on_commit), ctx, agence, month, by="demo")
                 if made is not None:

@@ -17,6 +17,7 @@ import io
 from collections import Counter
 from dataclasses import dataclass
 from datetime import date, timedelta
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import select
@@ -45,6 +46,14 @@ class Quarter:
         if not 1 <= quarter.number <= 4:
             raise WorkflowError(f"quarter {text!r} is not like 2026-Q3")
         return quarter
+
+    @classmethod
+    def of(cls, day: date) -> Quarter:
+        return cls(day.year, (day.month - 1) // 3 + 1)
+
+    @property
+    def previous(self) -> Quarter:
+        return Quarter(self.year, self.number - 1) if self.number > 1 else Quarter(self.year - 1, 4)
 
     @property
     def start(self) -> date:
@@ -98,6 +107,21 @@ class Indicators:
                 [self.quarter, self.departement or "tous", name, detail, "" if value is None else value]
             )
         return buffer.getvalue()
+
+
+def write_files(indicators: Indicators, directory: Path) -> tuple[Path, Path]:
+    """`indicateurs-<quarter>-<département or tous>.csv` and `.png` in `directory`."""
+    directory.mkdir(parents=True, exist_ok=True)
+    stem = directory / f"indicateurs-{indicators.quarter}-{indicators.departement or 'tous'}"
+    table, chart = stem.with_suffix(".csv"), stem.with_suffix(".png")
+    table.write_text(indicators.csv(), encoding="utf-8", newline="")
+    chart.write_bytes(chart_png(indicators))
+    return table, chart
+
+
+def departements(session: Session) -> list[str]:
+    """The conventions that have cases."""
+    return list(session.scalars(select(Case.convention_code).distinct().order_by(Case.convention_code)))
 
 
 def compute(session: Session, book: ConventionBook, quarter: Quarter, departement: str | None) -> Indicators:

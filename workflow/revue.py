@@ -4,9 +4,9 @@ Seed 004 art. 5.2: every month, per agency, the dedicated conseillers and the so
 the territory act the entries, renewals (« dans la limite d'un an ») and exits, the
 reorientations of BRSA, and debate disagreements, on a tableau de suivi (annex 1); the
 secretariat alternates between the France Travail conseiller and the Département's social
-worker. The revue of a month is held on the first working day of the month (public holidays
-skipped, `workflow.working_days`) and covers what happened since the previous revue; renewals
-look ahead to the next one.
+worker. The revue of a month is held on the day and hour its convention sets (by default the
+first working day at 08:00, public holidays skipped, `workflow.working_days`) and covers what
+happened since the previous revue; renewals look ahead to the next one.
 
 The tableau names cases by reference and professionals by id: no barrier, health or social
 detail, as it travels by email to the partners.
@@ -28,13 +28,14 @@ from sqlalchemy.orm import Session
 from models import Appointment, Case, Email, Person, RejectedEvent, Revue
 from workflow.clock import PARIS
 from workflow.context import Context
+from workflow.conventions import ConventionBook, RevueSchedule
 from workflow.deadlines import can_still_renew
-from workflow.errors import NotFound, WorkflowError
+from workflow.errors import ConfigurationError, NotFound, WorkflowError
 from workflow.lifecycle import BEFORE_CONTRACT, UNDER_CONTRACT
 from workflow.revue_recipients import recipients
 from workflow.unit_of_work import UnitOfWork, register_email
 from workflow.vocabulary import AppointmentOutcome, EmailStatus, ExitReason, PersonStatus, ReminderKind, Role
-from workflow.working_days import first_working_day
+from workflow.working_days import nth_working_day
 
 REORIENTATIONS = frozenset({ExitReason.REORIENTATION_SOCIALE, ExitReason.AUTRE_REORIENTATION})
 DISAGREEMENT = "joint agreement"  # the guard's refusal (workflow.guards.joint_agreement)
@@ -46,6 +47,11 @@ class RevueDates:
     held_on: date
     since: date  # the previous revue's day
     next_on: date
+    at: time = time(8, 0)  # the hour it is held (Europe/Paris)
+
+    @property
+    def held_at(self) -> datetime:
+        return datetime.combine(self.held_on, self.at, PARIS)
 
 
 def parse_month(text: str) -> tuple[int, int]:
@@ -63,11 +69,28 @@ def _shift(year: int, month: int, by: int) -> tuple[int, int]:
     return index // 12, index % 12 + 1
 
 
-def revue_dates(year: int, month: int, departement: str) -> RevueDates:
+def _schedule(book: ConventionBook, departement: str, year: int, month: int) -> RevueSchedule:
+    """The revue schedule of the convention in force on the month's first day (the default
+    before the convention's first version)."""
+    try:
+        return book.in_force(departement, date(year, month, 1)).revue
+    except ConfigurationError:
+        return RevueSchedule()
+
+
+def _held_on(book: ConventionBook, departement: str, year: int, month: int) -> date:
+    schedule = _schedule(book, departement, year, month)
+    return nth_working_day(year, month, schedule.working_day, departement)
+
+
+def revue_dates(book: ConventionBook, year: int, month: int, departement: str) -> RevueDates:
+    """The day and hour of a month's revue by its convention (the n-th working day, public holidays
+    of the département skipped), and the previous and next revues' days."""
     return RevueDates(
-        first_working_day(year, month, departement),
-        first_working_day(*_shift(year, month, -1), departement),
-        first_working_day(*_shift(year, month, 1), departement),
+        _held_on(book, departement, year, month),
+        _held_on(book, departement, *_shift(year, month, -1)),
+        _held_on(book, departement, *_shift(year, month, 1)),
+        _schedule(book, departement, year, month).at,
     )
 
 
@@ -205,16 +228,16 @@ def agencies(session: Session) -> list[tuple[str, str]]:
     return [(agence, code) for agence, code in session.execute(query)]
 
 
-def due_revues(session: Session, day: date) -> list[tuple[str, str]]:
-    """(agence, month) of the revues of `day`'s month that are due by `day` and not produced yet:
-    what the scheduler queues, every morning, so a revue missed while it was down comes late,
-    once."""
+def due_revues(session: Session, book: ConventionBook, now: datetime) -> list[tuple[str, str]]:
+    """(agence, month) of the revues of this month whose day and hour have come and that are not
+    produced yet: what the scheduler queues, so a revue missed while it was down comes late, once."""
+    day = now.astimezone(PARIS).date()
     month = f"{day.year:04d}-{day.month:02d}"
     done = set(session.scalars(select(Revue.agence).where(Revue.month == month)))
     return [
         (agence, month)
         for agence, code in agencies(session)
-        if agence not in done and revue_dates(day.year, day.month, code).held_on <= day
+        if agence not in done and revue_dates(book, day.year, day.month, code).held_at <= now
     ]
 
 
@@ -229,7 +252,7 @@ def produce(uow: UnitOfWork, ctx: Context, agence: str, month: str, by: str | No
         code = uow.session.scalar(select(Case.convention_code).where(Case.agence == agence).limit(1))
         if code is None:
             raise NotFound(f"no case in agency {agence!r}")
-        dates = revue_dates(year, number, code)
+        dates = revue_dates(ctx.book, year, number, code)
         revue = Revue(
             agence=agence, month=month, departement=code, held_on=dates.held_on, since=dates.since,
             next_on=dates.next_on, secretariat=secretariat(year, number).value,

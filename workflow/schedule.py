@@ -1,7 +1,7 @@
 """Which scheduled job runs for which period: claimed once, by whoever inserts the row first.
 
 The scheduler (`scheduler/`) decides *when*; this module decides *whether*: a job for a period
-(the reminder scan of a day, later the revue of an agency and month) runs only if its
+(the reminder scan of a day, the indicators of a quarter) runs only if its
 `scheduled_run` row could be inserted. Two schedulers started by mistake, a restart that catches
 up, a by-hand run on the same day: one of them runs it, the others are told it already ran.
 """
@@ -16,6 +16,7 @@ from workflow.context import Context
 from workflow.unit_of_work import UnitOfWork
 
 REMINDER_SCAN = "reminder-scan"
+QUARTERLY_INDICATORS = "quarterly-indicators"
 
 
 def claim_run(uow: UnitOfWork, ctx: Context, job: str, period: str, by: str) -> ScheduledRun | None:

@@ -55,7 +55,15 @@ def is_working_day(day: date, departement: str) -> bool:
 
 def first_working_day(year: int, month: int, departement: str) -> date:
     """The first day of the month that is neither a weekend nor a public holiday."""
-    day = date(year, month, 1)
-    while not is_working_day(day, departement):
+    return nth_working_day(year, month, 1, departement)
+
+
+def nth_working_day(year: int, month: int, n: int, departement: str) -> date:
+    """The n-th working day of the month (n ≥ 1; a month has at least 18)."""
+    day, seen = date(year, month, 1), 0
+    while True:
+        if is_working_day(day, departement):
+            seen += 1
+            if seen == n:
+                return day
         day += timedelta(1)
-    return day

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date
+from pathlib import Path
 
 import pytest
 
@@ -49,3 +50,23 @@ def test_the_first_quarter_of_a_hand_built_departement(harness: Harness) -> None
     with harness.sessions() as session:
         everywhere = compute(session, harness.ctx.book, Quarter(2026, 1), None)
     assert everywhere.origins["france_travail"] == 2  # the 35 case counts when no département is named
+
+
+def test_the_quarterly_task_writes_every_departement_and_all_together(
+    harness: Harness, task_runtime: None, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tasks.indicators import quarterly_indicators
+
+    harness.apply(
+        *Story(start=date(2026, 7, 6)).until_contract(),
+        Story(departement="35", start=date(2026, 8, 3)).orientation(),
+    )
+    monkeypatch.setenv("ACCOMPAGNEMENT_INDICATORS_DIR", str(tmp_path))
+    result = quarterly_indicators.delay("2026-Q3").get()
+    names = sorted(Path(f).name for f in result["files"])
+    assert names == sorted(
+        f"indicateurs-2026-Q3-{scope}.{ext}" for scope in ("35", "67", "tous") for ext in ("csv", "png")
+    )
+    assert sorted(p.name for p in tmp_path.iterdir()) == names
+    table = (tmp_path / "indicateurs-2026-Q3-67.csv").read_text(encoding="utf-8")
+    assert "2026-Q3,67,entrées du trimestre,,1" in table

@@ -17,6 +17,7 @@ from tests.factories import Story
 from tests.smtp import SmtpSink
 from workflow import revue_files
 from workflow.clock import PARIS, ManualClock
+from workflow.conventions import load_book
 from workflow.errors import ConfigurationError
 from workflow.revue import produce, revue_dates, secretariat
 from workflow.vocabulary import BARRIER_CODES, Role
@@ -44,13 +45,48 @@ def build_agency(h: Harness) -> dict[str, Story]:
 
 
 def test_the_revue_dates_skip_weekends_and_holidays() -> None:
-    april = revue_dates(2026, 4, "67")
+    book = load_book()
+    april = revue_dates(book, 2026, 4, "67")
     assert (april.since, april.held_on, april.next_on) == (
         date(2026, 3, 2),
         date(2026, 4, 1),
         date(2026, 5, 4),
     )
-    assert revue_dates(2026, 1, "67").held_on == date(2026, 1, 2)
+    assert april.held_at == datetime(2026, 4, 1, 8, 0, tzinfo=PARIS)
+    assert revue_dates(book, 2026, 1, "67").held_on == date(2026, 1, 2)
+
+
+def test_a_convention_sets_its_revue_day_and_hour(tmp_path: Path) -> None:
+    override = tmp_path / "conventions.toml"
+    override.write_text(
+        '[[convention]]\ncode = "67"\nversion = "2021"\nname = "Bas-Rhin"\neffective_from = 2021-01-01\n'
+        'revue_working_day = 3\nrevue_time = "14:30"\n',
+        encoding="utf-8",
+    )
+    book = load_book(override)
+    may = revue_dates(book, 2026, 5, "67")  # 1 May and the weekend: 4, 5, 6 May
+    assert may.held_at == datetime(2026, 5, 6, 14, 30, tzinfo=PARIS)
+    # April: 1, 2, then Good Friday (Alsace-Moselle) and Easter Monday: the 7th is the third.
+    assert (may.since, may.next_on) == (date(2026, 4, 7), date(2026, 6, 3))
+    assert revue_dates(book, 2026, 5, "35").held_at == datetime(2026, 5, 4, 8, 0, tzinfo=PARIS)
+
+
+@pytest.mark.parametrize(
+    ("line", "problem"),
+    [
+        ("revue_working_day = 0", "revue_working_day must be a whole number from 1 to 18"),
+        ('revue_working_day = "2"', "revue_working_day must be a whole number from 1 to 18"),
+        ('revue_time = "25:00"', 'revue_time must be a time of day like "08:00"'),
+    ],
+)
+def test_a_bad_revue_schedule_is_refused_naming_the_block(tmp_path: Path, line: str, problem: str) -> None:
+    override = tmp_path / "conventions.toml"
+    override.write_text(f'[[convention]]\ncode = "82"\nversion = "2021"\n{line}\n', encoding="utf-8")
+    with pytest.raises(ConfigurationError, match=r"conventions.toml: \[\[convention\]\] #\d+ \(82/2021\)"):
+        load_book(override)
+    with pytest.raises(ConfigurationError) as refused:
+        load_book(override)
+    assert problem in str(refused.value)
 
 
 def test_the_secretariat_alternates_month_after_month() -> None:
@@ -118,11 +154,13 @@ def test_the_scheduler_queues_a_revue_on_its_day_or_late_but_once(
         queued.append((agence, month))
         produce(harness.uow(), harness.ctx, agence, month)
 
-    jobs = Jobs(harness.uow, harness.ctx, lambda day, digest: None, queue)
+    jobs = Jobs(harness.uow, harness.ctx, lambda day, digest: None, queue, lambda quarter: None)
     clock.set(datetime(2026, 5, 1, 8, 0, tzinfo=PARIS))  # 1 May, a holiday: May's revue is on the 4th
     assert jobs.monthly_revues() == []
+    clock.set(datetime(2026, 5, 4, 7, 45, tzinfo=PARIS))  # its day, before its hour
+    assert jobs.monthly_revues() == []
     clock.set(datetime(2026, 5, 6, 9, 0, tzinfo=PARIS))  # the scheduler was down on the 4th and 5th
-    assert jobs.catch_up() == ["reminder-scan", "monthly-revues"]
+    assert jobs.catch_up() == ["reminder-scan", "quarterly-indicators", "monthly-revues"]
     clock.set(datetime(2026, 5, 7, 8, 0, tzinfo=PARIS))
     assert jobs.monthly_revues() == []
     assert queued == [("Agence", "2026-05"), (AGENCE, "2026-05")]

@@ -11,11 +11,14 @@ from scheduler.jobs import Jobs
 from scheduler.leader import LeaderLock
 from tests.conftest import Harness
 from workflow.clock import PARIS, ManualClock
-from workflow.schedule import REMINDER_SCAN, last_run
+from workflow.schedule import QUARTERLY_INDICATORS, REMINDER_SCAN, last_run
 
 
-def make_jobs(harness: Harness, queued: list[tuple[str, bool]]) -> Jobs:
-    return Jobs(harness.uow, harness.ctx, lambda day, digest: queued.append((day, digest)), lambda a, m: None)
+def make_jobs(harness: Harness, queued: list[tuple[str, bool]], quarters: list[str] | None = None) -> Jobs:
+    return Jobs(
+        harness.uow, harness.ctx, lambda day, digest: queued.append((day, digest)), lambda a, m: None,
+        (quarters if quarters is not None else []).append,
+    )  # fmt: skip
 
 
 def test_a_scheduler_back_after_six_runs_the_days_scan_once(harness: Harness, clock: ManualClock) -> None:
@@ -24,7 +27,7 @@ def test_a_scheduler_back_after_six_runs_the_days_scan_once(harness: Harness, cl
     clock.set(datetime(2026, 3, 2, 5, 30, tzinfo=PARIS))
     assert jobs.catch_up() == []
     clock.set(datetime(2026, 3, 2, 9, 15, tzinfo=PARIS))  # down at 06:00, back at 09:15
-    assert jobs.catch_up() == [REMINDER_SCAN]
+    assert jobs.catch_up() == [REMINDER_SCAN, QUARTERLY_INDICATORS]
     assert jobs.catch_up() == []  # restarted again the same day
     assert not jobs.reminder_scan()  # the cron trigger, late
     clock.set(datetime(2026, 3, 3, 6, 0, tzinfo=PARIS))
@@ -50,6 +53,26 @@ def test_the_scan_is_scheduled_at_six_paris_time(harness: Harness) -> None:
     summer = job.trigger.get_next_fire_time(None, datetime(2026, 7, 15, 5, 0, tzinfo=PARIS))
     assert winter == datetime(2026, 1, 16, 6, 0, tzinfo=PARIS)
     assert summer == datetime(2026, 7, 15, 6, 0, tzinfo=PARIS)
+
+
+def test_the_indicators_of_a_quarter_are_queued_once_when_it_is_over(
+    harness: Harness, clock: ManualClock
+) -> None:
+    quarters: list[str] = []
+    jobs = make_jobs(harness, [], quarters)
+    clock.set(datetime(2026, 10, 1, 7, 0, tzinfo=PARIS))
+    assert jobs.quarterly_indicators() == "2026-Q3"
+    clock.set(datetime(2026, 10, 2, 7, 0, tzinfo=PARIS))
+    assert jobs.quarterly_indicators() is None
+    clock.set(datetime(2027, 1, 4, 9, 0, tzinfo=PARIS))  # the scheduler was down from 1 to 3 January
+    assert jobs.catch_up() == [REMINDER_SCAN, QUARTERLY_INDICATORS]
+    assert quarters == ["2026-Q3", "2026-Q4"]
+
+
+def test_the_revues_are_looked_for_every_quarter_of_an_hour(harness: Harness) -> None:
+    job = make_jobs(harness, []).scheduler().get_job("monthly-revues")
+    fire = job.trigger.get_next_fire_time(None, datetime(2026, 4, 1, 9, 31, tzinfo=PARIS))
+    assert fire == datetime(2026, 4, 1, 9, 45, tzinfo=PARIS)
 
 
 def test_one_scheduler_leads_the_other_waits_and_takes_over(db: Engine, database_url: str) -> None:

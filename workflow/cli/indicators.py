@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import os
 from pathlib import Path
 
 from workflow.cli.common import EXIT_OK, Runtime, Subparsers, command, print_table
-from workflow.indicators import Quarter, chart_png, compute
+from workflow.indicators import Quarter, compute, write_files
 
 
 def cmd_indicators(args: argparse.Namespace) -> int:
@@ -18,12 +19,8 @@ def cmd_indicators(args: argparse.Namespace) -> int:
     print(f"Indicateurs {quarter} — {scope}")
     print_table([(name, detail, "—" if value is None else value) for name, detail, value in figures.rows()],
                 ("indicateur", "détail", "valeur"))  # fmt: skip
-    out = Path(args.output_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    stem = out / f"indicateurs-{quarter}-{args.departement or 'tous'}"
-    stem.with_suffix(".csv").write_text(figures.csv(), encoding="utf-8", newline="")
-    stem.with_suffix(".png").write_bytes(chart_png(figures))
-    print(f"files: {stem.with_suffix('.csv')}, {stem.with_suffix('.png')}")
+    table, chart = write_files(figures, Path(args.output_dir))
+    print(f"files: {table}, {chart}")
     return EXIT_OK
 
 
@@ -31,4 +28,7 @@ def register(sub: Subparsers[argparse.ArgumentParser]) -> None:
     ind = command(sub, "indicators", cmd_indicators, "the quarterly indicators (seeds 000/001/002/004)")
     ind.add_argument("--quarter", required=True, help="like 2026-Q3")
     ind.add_argument("--departement", help="only this convention's cases (35, 67, 82…)")
-    ind.add_argument("--output-dir", default="indicateurs", help="where the CSV and PNG go (./indicateurs)")
+    ind.add_argument(
+        "--output-dir", default=os.environ.get("ACCOMPAGNEMENT_INDICATORS_DIR", "indicateurs"),
+        help="where the CSV and PNG go (default $ACCOMPAGNEMENT_INDICATORS_DIR or ./indicateurs)",
+    )  # fmt: skip

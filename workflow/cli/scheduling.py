@@ -17,6 +17,7 @@ STANDBY_POLL = 30  # seconds between two attempts of a standby scheduler to take
 def cmd_scheduler(args: argparse.Namespace) -> int:
     from scheduler.jobs import Jobs
     from scheduler.leader import LeaderLock
+    from tasks.indicators import quarterly_indicators
     from tasks.reminders import scan_reminders
     from tasks.revues import produce_revue
 
@@ -29,7 +30,9 @@ def cmd_scheduler(args: argparse.Namespace) -> int:
         log.warning("another scheduler leads on this database; standing by")
         time.sleep(STANDBY_POLL)
     digest = args.digest or os.environ.get("ACCOMPAGNEMENT_REMINDER_DIGEST", "") not in ("", "0")
-    jobs = Jobs(rt.uow, rt.ctx, scan_reminders.delay, produce_revue.delay, digest=digest)
+    jobs = Jobs(
+        rt.uow, rt.ctx, scan_reminders.delay, produce_revue.delay, quarterly_indicators.delay, digest=digest
+    )
     try:
         ran = jobs.catch_up()
         print(f"caught up: {', '.join(ran) or 'nothing was due'}")
@@ -46,7 +49,8 @@ def cmd_scheduler(args: argparse.Namespace) -> int:
 def register(sub: Subparsers[argparse.ArgumentParser]) -> None:
     sched = command(
         sub, "scheduler", cmd_scheduler,
-        "run the periodic jobs (reminder scan at 06:00, revues at 08:00 Paris); one leader per database",
+        "run the periodic jobs (reminder scan 06:00, last quarter's indicators 07:00, each agency's "
+        "revue on its convention's day and hour; Paris time); one leader per database",
     )  # fmt: skip
     sched.add_argument("--once", action="store_true", help="catch up what is due now, then exit")
     sched.add_argument("--digest", action="store_true", help="reminders as one daily digest per caseworker")

@@ -45,6 +45,7 @@ def cmd_conventions_list(args: argparse.Namespace) -> int:
                 "seeds": list(c.seeds),
                 "figures": c.figures(),
                 "defaulted": list(c.defaulted),
+                "revue": {"working_day": c.revue.working_day, "time": c.revue.at.strftime("%H:%M")},
             }
             for c in book.all()
         ]
@@ -58,6 +59,8 @@ def cmd_conventions_list(args: argparse.Namespace) -> int:
                 continue
             mark = "  (défaut)" if name in conv.defaulted else ""
             print(f"    {name:32} {value}{mark}")
+        print(f"    {'revue de portefeuille':32} working day {conv.revue.working_day} of the month, "
+              f"{conv.revue.at:%H:%M} (Paris)")  # fmt: skip
     print("\n(défaut): the convention does not state this figure; the [defaults] value applies.")
     return EXIT_OK
 
