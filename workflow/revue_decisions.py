@@ -17,6 +17,8 @@ each decision once, and a refused decision can be corrected and sent again.
 
 from __future__ import annotations
 
+import random
+import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
@@ -27,7 +29,7 @@ from sqlalchemy.exc import IntegrityError
 
 from models import Case, Revue, RevueDecision
 from workflow.context import Context
-from workflow.errors import NotFound, WorkflowError
+from workflow.errors import NotFound, WorkflowError, is_transient
 from workflow.lifecycle import ACTER_ENTREE, ACTER_SORTIE, RENOUVELER, SORTIR
 from workflow.services import decide, professional_actor
 from workflow.unit_of_work import UnitOfWork
@@ -168,18 +170,36 @@ def formality(revue: Revue, actor_id: str) -> list[Decision]:
     return entries + exits
 
 
+TRIES = 5  # a transaction that met a concurrent writer (SQLite's "database is locked") starts again
+
+
 def apply(
     uow: UnitOfWork, ctx: Context, revue_id: int, decisions: list[Decision], dry_run: bool = False
 ) -> list[Result]:
     """Apply each decision in its own savepoint: a refused one (a guard, an unknown actor) is
-    reported and leaves nothing; the others land. Nothing is written on a dry run."""
-    results = []
+    reported and leaves nothing; the others land together. Nothing is written on a dry run.
+
+    Two secretaries acting the same revue at once: on PostgreSQL the case's row lock makes the
+    second find the decision recorded; on SQLite the second transaction may be refused the write
+    lock, and starts again from scratch, finding what the first committed."""
+    for attempt in range(1, TRIES + 1):
+        try:
+            return _apply_all(uow, ctx, revue_id, decisions, dry_run)
+        except Exception as exc:
+            if not is_transient(exc) or attempt == TRIES:
+                raise
+            time.sleep(random.uniform(0.02, 0.1) * attempt)
+    raise AssertionError("unreachable")
+
+
+def _apply_all(
+    uow: UnitOfWork, ctx: Context, revue_id: int, decisions: list[Decision], dry_run: bool
+) -> list[Result]:
     with uow:
         revue = uow.session.get(Revue, revue_id)
         if revue is None:
             raise NotFound(f"no revue {revue_id} (see `accompagnement revue list`)")
-        for decision in decisions:
-            results.append(_apply_one(uow, ctx, revue, decision, dry_run))
+        results = [_apply_one(uow, ctx, revue, decision, dry_run) for decision in decisions]
         if not dry_run:
             uow.commit()
     return results
@@ -187,24 +207,27 @@ def apply(
 
 def _apply_one(uow: UnitOfWork, ctx: Context, revue: Revue, decision: Decision, dry_run: bool) -> Result:
     session = uow.session
-    done = session.scalar(
-        select(RevueDecision).where(
-            RevueDecision.revue_id == revue.id,
-            RevueDecision.case_reference == decision.case_reference,
-            RevueDecision.rubrique == decision.rubrique,
-        )
-    )
-    if done is not None:
-        return Result(
-            decision, Outcome.ALREADY, f"{done.decision} by {done.actor_id} on {done.applied_at:%Y-%m-%d}"
-        )
     savepoint = session.begin_nested()
     try:
+        # The case's row lock first: a concurrent `revue act` of the same decision waits here, then
+        # finds the decision recorded below instead of having its transition refused.
         case = session.scalar(
             select(Case).where(Case.reference == decision.case_reference).with_for_update(of=Case)
         )
         if case is None:
             raise WorkflowError(f"unknown case {decision.case_reference}")
+        done = session.scalar(
+            select(RevueDecision).where(
+                RevueDecision.revue_id == revue.id,
+                RevueDecision.case_reference == decision.case_reference,
+                RevueDecision.rubrique == decision.rubrique,
+            )
+        )
+        if done is not None:
+            savepoint.rollback()
+            return Result(
+                decision, Outcome.ALREADY, f"{done.decision} by {done.actor_id} on {done.applied_at:%Y-%m-%d}"
+            )
         from_state = case.state
         trigger, fields = _transition(decision)
         digest = decide(
@@ -222,7 +245,7 @@ def _apply_one(uow: UnitOfWork, ctx: Context, revue: Revue, decision: Decision, 
     except WorkflowError as exc:
         savepoint.rollback()
         return Result(decision, Outcome.REFUSED, str(exc))
-    except IntegrityError:  # another process acted the same decision meanwhile
+    except IntegrityError:  # another process acted the same decision meanwhile (SQLite: no row lock)
         savepoint.rollback()
         return Result(decision, Outcome.ALREADY, "applied meanwhile by another process")
     moved = f"{trigger}: {from_state} → {case.state}"

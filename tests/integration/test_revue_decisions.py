@@ -3,6 +3,8 @@ decision an audited transition carrying the revue's id, applied once; a bad file
 
 from __future__ import annotations
 
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
 from datetime import date, datetime
 from pathlib import Path
 
@@ -234,3 +236,15 @@ def test_a_dry_run_changes_nothing(harness: Harness, april: tuple[Revue, dict[st
     assert {r.outcome for r in results} == {Outcome.PLANNED}
     assert harness.case(s["entered"].ref).entry_acted_on is None
     assert _decisions_count(harness) == 0
+
+
+def test_two_secretaries_acting_at_once_apply_each_decision_once(
+    harness: Harness, april: tuple[Revue, dict[str, Story]]
+) -> None:
+    revue, _ = april
+    decisions = formality(revue, "C67")
+    with ThreadPoolExecutor(2) as pool:
+        runs = list(pool.map(lambda _: apply(harness.uow(), harness.ctx, revue.id, decisions), range(2)))
+    outcomes = Counter(r.outcome for run in runs for r in run)
+    assert outcomes == {Outcome.APPLIED: len(decisions), Outcome.ALREADY: len(decisions)}
+    assert _decisions_count(harness) == len(decisions)
