@@ -1,6 +1,6 @@
 """Storage: SQLAlchemy tables and the engine/session factory. Knows nothing of rules."""
 
-from models.audit import TransitionLog
+from models.audit import AccessDenial, AuditSeal, TransitionLog
 from models.base import Base
 from models.cases import Appointment, Case
 from models.conventions import ConventionVersion
@@ -12,7 +12,9 @@ from models.revues import Revue, RevueDecision
 from models.schedule import ScheduledRun
 
 __all__ = [
+    "AccessDenial",
     "Appointment",
+    "AuditSeal",
     "Base",
     "Case",
     "ConventionVersion",

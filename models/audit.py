@@ -8,10 +8,10 @@ row keeps its actor forever, even for the `systeme` actor that has no directory 
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import JSON, ForeignKey, Integer, String, UniqueConstraint
+from sqlalchemy import JSON, Date, ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from models.base import Base, UTCDateTime
@@ -39,3 +39,35 @@ class TransitionLog(Base):
     details: Mapped[dict[str, Any]] = mapped_column(JSON)
     prev_hash: Mapped[str] = mapped_column(String(64))
     hash: Mapped[str] = mapped_column(String(64))
+
+
+class AccessDenial(Base):
+    """A refused action or read (`workflow.permissions`): who, what, which case, why. Append-only
+    like the log (the PostgreSQL trigger refuses UPDATE and DELETE here too)."""
+
+    __tablename__ = "access_denial"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    occurred_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+    actor_id: Mapped[str] = mapped_column(String(32), index=True)
+    actor_role: Mapped[str] = mapped_column(String(24))
+    action: Mapped[str] = mapped_column(String(32))
+    case_reference: Mapped[str | None] = mapped_column(String(40))
+    reason: Mapped[str] = mapped_column(Text)
+
+
+class AuditSeal(Base):
+    """The chain heads of one day, sealed: HMAC-SHA256 with the operator's key over the day, the
+    number of chains and the sha256 of their sorted heads (`workflow.seals`). A rewrite of a
+    whole chain (every hash recomputed) changes a sealed head, and cannot be re-sealed without
+    the key."""
+
+    __tablename__ = "audit_seal"
+
+    day: Mapped[date] = mapped_column(Date, primary_key=True)  # UTC day of recorded_at
+    chains: Mapped[int] = mapped_column(Integer)
+    rows: Mapped[int] = mapped_column(Integer)
+    heads_sha256: Mapped[str] = mapped_column(String(64))
+    hmac: Mapped[str] = mapped_column(String(64))
+    key_id: Mapped[str] = mapped_column(String(16))  # which key signed (first hex of its sha256)
+    sealed_at: Mapped[datetime] = mapped_column(UTCDateTime())

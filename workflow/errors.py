@@ -31,6 +31,17 @@ class EventRejected(WorkflowError):
     """An event cannot be applied: unknown case, unknown professional, inconsistent data."""
 
 
+class Forbidden(WorkflowError):
+    """The actor's role may not do this (`workflow.permissions`); the refusal is kept on record."""
+
+    def __init__(self, actor_id: str, actor_role: str, action: str, reason: str) -> None:
+        super().__init__(f"forbidden: {actor_id} ({actor_role}) may not {action}: {reason}")
+        self.actor_id = actor_id
+        self.actor_role = str(actor_role)
+        self.action = action
+        self.reason = reason
+
+
 class NotFound(WorkflowError):
     """A case, person or row asked for by reference does not exist."""
 

@@ -19,9 +19,17 @@ from sqlalchemy.orm import Session
 
 from models import RejectedEvent
 from workflow.context import Context
-from workflow.errors import ConcurrentUpdate, NotFound, TransitionRefused, WorkflowError, is_transient
+from workflow.errors import (
+    ConcurrentUpdate,
+    Forbidden,
+    NotFound,
+    TransitionRefused,
+    WorkflowError,
+    is_transient,
+)
 from workflow.events import Event, InvalidEvent, parse_line, parse_object
 from workflow.lookups import Lookups
+from workflow.permissions import record as record_denial
 from workflow.services import Outcome, Status, apply_event
 from workflow.unit_of_work import UnitOfWork
 
@@ -223,6 +231,9 @@ def _one(
             report.deferred_items.append((where, raw))
         else:
             _reject(session, ctx, report, where, raw, str(exc), event, None)
+    except Forbidden as exc:
+        record_denial(session, exc, ctx.clock.now(), getattr(event, "case_ref", None))
+        _reject(session, ctx, report, where, raw, str(exc), event, None)
     except WorkflowError as exc:
         _reject(session, ctx, report, where, raw, str(exc), event, None)
     except Exception as exc:
@@ -262,7 +273,7 @@ def _reject(
     event_id = event.event_id if event else _text((data or {}).get("event_id"), 64)
     if len(report.rejections) < REPORTED:
         report.rejections.append(Rejection(where, event_id, reason))
-    log.info("rejected %s: %s", where, reason)
+    log.info("rejected %s (event %s)", where, event_id)  # the reason may name the person: not in logs
     text = raw if isinstance(raw, str) else json.dumps(raw, ensure_ascii=False, default=str)
     text = text.rstrip("\n").encode("utf-8", "surrogateescape").decode("utf-8", "replace")
     record_rejection(session, ctx, source=where, raw=text, reason=reason, event=event, data=data)

@@ -29,8 +29,9 @@ from sqlalchemy.exc import IntegrityError
 
 from models import Case, Revue, RevueDecision
 from workflow.context import Context
-from workflow.errors import NotFound, WorkflowError, is_transient
+from workflow.errors import Forbidden, NotFound, WorkflowError, is_transient
 from workflow.lifecycle import ACTER_ENTREE, ACTER_SORTIE, RENOUVELER, SORTIR
+from workflow.permissions import record as record_denial
 from workflow.services import decide, professional_actor
 from workflow.unit_of_work import UnitOfWork
 from workflow.vocabulary import DiagnosticKind, ExitReason, RenewalDecidedBy, Role
@@ -244,6 +245,8 @@ def _apply_one(uow: UnitOfWork, ctx: Context, revue: Revue, decision: Decision, 
         session.flush()
     except WorkflowError as exc:
         savepoint.rollback()
+        if isinstance(exc, Forbidden) and not dry_run:
+            record_denial(session, exc, ctx.clock.now(), decision.case_reference)
         return Result(decision, Outcome.REFUSED, str(exc))
     except IntegrityError:  # another process acted the same decision meanwhile (SQLite: no row lock)
         savepoint.rollback()

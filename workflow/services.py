@@ -62,6 +62,7 @@ from workflow.lifecycle import (
     fire,
 )
 from workflow.lookups import Applied, Lookups
+from workflow.permissions import check_trigger
 from workflow.reminder_rules import planned
 from workflow.vocabulary import AppointmentOutcome, ExitReason, Role
 
@@ -256,6 +257,7 @@ def decide(
         event_id=event_id,
         **fields,
     )
+    check_trigger(actor, trigger, attempt.exit_reason)
     from_state = case.state
     before = planned(case, terms)
     details = fire(case, trigger, attempt)
@@ -302,7 +304,8 @@ def _orientation_proposed(session: Session, ctx: Context, ev: OrientationPropose
         exists = session.scalar(select(Case.id).where(Case.reference == ev.case_ref)) is not None
     if exists:
         raise EventRejected(f"case {ev.case_ref} already exists")
-    actor = _actor(session, ev.actor, Role.ORIENTEUR, Role.CONSEILLER, Role.REFERENT_SOCIAL)
+    actor = _actor(session, ev.actor)
+    check_trigger(actor, ORIENTER)
     code = ev.convention or ev.person.departement
     day = paris_date(ev.occurred_at)
     conv = ctx.book.in_force(code, day)  # raises ConfigurationError, a WorkflowError
