@@ -67,6 +67,7 @@ class AuditSeal(Base):
     day: Mapped[date] = mapped_column(Date, primary_key=True)  # UTC day of recorded_at
     chains: Mapped[int] = mapped_column(Integer)
     rows: Mapped[int] = mapped_column(Integer)
+    heads: Mapped[dict[str, list[Any]]] = mapped_column(JSON)  # case reference → [seq, hash] at the day's end
     heads_sha256: Mapped[str] = mapped_column(String(64))
     hmac: Mapped[str] = mapped_column(String(64))
     key_id: Mapped[str] = mapped_column(String(16))  # which key signed (first hex of its sha256)

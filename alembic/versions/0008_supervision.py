@@ -41,6 +41,7 @@ def upgrade() -> None:
         sa.Column("day", sa.Date(), nullable=False),
         sa.Column("chains", sa.Integer(), nullable=False),
         sa.Column("rows", sa.Integer(), nullable=False),
+        sa.Column("heads", sa.JSON(), nullable=False),
         sa.Column("heads_sha256", sa.String(length=64), nullable=False),
         sa.Column("hmac", sa.String(length=64), nullable=False),
         sa.Column("key_id", sa.String(length=16), nullable=False),

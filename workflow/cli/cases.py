@@ -5,9 +5,13 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from statistics import median
 from typing import Any
 
-from workflow import audit
+from sqlalchemy import func, select
+
+from models import AccessDenial, AuditSeal, Case, Professional
+from workflow import audit, permissions, seals
 from workflow.cli.common import (
     EXIT_OK,
     EXIT_PROBLEM,
@@ -16,15 +20,19 @@ from workflow.cli.common import (
     command,
     day_arg,
     group,
+    print_table,
 )
-from workflow.lifecycle import TRIGGERS, mermaid
+from workflow.errors import Forbidden
+from workflow.lifecycle import TRIGGERS, State, mermaid
 from workflow.views import case_view
+from workflow.vocabulary import Role
 
 
 def cmd_case_show(args: argparse.Namespace) -> int:
     rt = Runtime(args.database_url)
     with rt.uow() as uow:
         view = case_view(uow.session, rt.ctx, args.ref)
+    _reader(rt, args.reader, view["reference"])  # refused (and recorded) outside the reader's cases
     if args.json:
         print(json.dumps(view, indent=2, ensure_ascii=False))
     else:
@@ -70,28 +78,79 @@ def cmd_audit_verify(args: argparse.Namespace) -> int:
     rt = Runtime(args.database_url)
     with rt.uow() as uow:
         report = audit.verify_chains(uow.session)
-    print(f"checked {report.rows} log row(s) in {report.cases} chain(s)")
-    if report.ok:
-        print("every chain is intact")
+        sealed = uow.session.scalar(select(func.count()).select_from(AuditSeal)) or 0
+        seal_problems: list[seals.SealProblem] = []
+        if sealed:
+            _, seal_problems = seals.verify(uow.session, seals.operator_key())
+    print(f"checked {report.rows} log row(s) in {report.cases} chain(s), and {sealed} daily seal(s)")
+    if report.ok and not seal_problems:
+        print("every chain is intact" + (" and ends each sealed day on its sealed head" if sealed else ""))
         return EXIT_OK
-    print(f"{len(report.breaks)} broken chain(s); first bad row of each:")
-    for brk in report.breaks:
-        print(f"  {brk}")
+    if report.breaks:
+        print(f"{len(report.breaks)} broken chain(s); first bad row of each:")
+        for brk in report.breaks:
+            print(f"  {brk}")
+    if seal_problems:
+        print(f"{len(seal_problems)} problem(s) against the daily seals:")
+        for problem in seal_problems:
+            print(f"  {problem}")
     return EXIT_PROBLEM
 
 
-def cmd_audit_export(args: argparse.Namespace) -> int:
+def cmd_audit_seal(args: argparse.Namespace) -> int:
     rt = Runtime(args.database_url)
-    flt = audit.LogFilter(
-        case_reference=args.case,
-        actor_id=args.actor,
-        trigger=args.trigger,
-        since=args.since,
-        until=args.until,
-    )
+    made = seals.seal(rt.uow(), rt.ctx, seals.operator_key(), args.through)
+    for row in made:
+        print(f"sealed {row.day}: {row.rows} row(s) in {row.chains} chain(s), key {row.key_id}")
+    print(f"{len(made)} day(s) sealed" if made else "nothing to seal (every complete day is sealed)")
+    return EXIT_OK
+
+
+def _filter(args: argparse.Namespace, reader: Professional | None) -> audit.LogFilter:
+    return audit.LogFilter(
+        case_reference=getattr(args, "case", None), actor_id=getattr(args, "actor", None),
+        actor_role=getattr(args, "role", None), trigger=getattr(args, "trigger", None),
+        reason=getattr(args, "reason", None), departement=args.departement, agence=args.agency,
+        since=args.since, until=args.until, reader=reader,
+    )  # fmt: skip
+
+
+def _reader(rt: Runtime, pid: str | None, case_reference: str | None = None) -> Professional | None:
+    """The professional of `--as`, who must be allowed to read the case named, if any; a refusal
+    is recorded before it is raised."""
+    with rt.uow() as uow:
+        try:
+            reader = permissions.reader(uow.session, pid)
+            if case_reference is not None and reader is not None:
+                case = uow.session.scalar(select(Case).where(Case.reference == case_reference))
+                if case is not None and not permissions.may_read(reader, case):
+                    raise Forbidden(
+                        reader.id, reader.role, "read", f"case {case_reference} is not one of theirs"
+                    )
+        except Forbidden as refusal:
+            permissions.record(uow.session, refusal, rt.clock.now(), case_reference)
+            uow.commit()
+            raise
+        if reader is not None:
+            uow.session.expunge(reader)
+        return reader
+
+
+def cmd_audit_search(args: argparse.Namespace) -> int:
+    rt = Runtime(args.database_url)
+    flt = _filter(args, _reader(rt, args.reader, args.case))
     with rt.uow() as uow:
         rows = audit.export_rows(uow.session, flt)
-        if args.output:
+        if args.format == "table":
+            shown = [
+                (r["occurred_at"][:16], r["case_reference"], r["seq"], r["trigger"],
+                 f"{r['from_state'] or '∅'} → {r['to_state']}", f"{r['actor_id']} ({r['actor_role']})",
+                 r["reason"] or "", r["event_id"] or "")
+                for r in rows
+            ]  # fmt: skip
+            print_table(shown, ("when (UTC)", "case", "seq", "trigger", "move", "actor", "reason", "event"))
+            print(f"{len(shown)} row(s)", file=sys.stderr)
+        elif args.output:
             with open(args.output, "w", encoding="utf-8", newline="") as out:
                 count = audit.write_export(rows, out, args.format)
             print(f"{count} row(s) written to {args.output}", file=sys.stderr)
@@ -100,9 +159,64 @@ def cmd_audit_export(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_audit_timeline(args: argparse.Namespace) -> int:
+    args.case = args.ref
+    args.format, args.output = "table", None
+    for name in ("actor", "role", "trigger", "reason", "departement", "agency", "since", "until"):
+        setattr(args, name, None)
+    return cmd_audit_search(args)
+
+
+def cmd_audit_delay(args: argparse.Namespace) -> int:
+    rt = Runtime(args.database_url)
+    flt = _filter(args, _reader(rt, args.reader))
+    with rt.uow() as uow:
+        found = audit.delays(uow.session, flt, args.from_state, args.to_state)
+    if args.per_case:
+        print_table([(d.case_reference, f"{d.start:%Y-%m-%d}", f"{d.end:%Y-%m-%d}", d.days) for d in found],
+                    ("case", args.from_state, args.to_state, "days"))  # fmt: skip
+    days = sorted(d.days for d in found)
+    if not days:
+        print(f"no case went from {args.from_state} to {args.to_state} in this scope")
+        return EXIT_OK
+    mean = round(sum(days) / len(days), 1)
+    print(f"{args.from_state} → {args.to_state}: {len(days)} case(s); median {median(days)} days, "
+          f"mean {mean}, min {days[0]}, max {days[-1]}")  # fmt: skip
+    return EXIT_OK
+
+
+def cmd_audit_refusals(args: argparse.Namespace) -> int:
+    rt = Runtime(args.database_url)
+    with rt.uow() as uow:
+        query = select(AccessDenial).order_by(AccessDenial.occurred_at.desc()).limit(args.limit)
+        if args.actor:
+            query = query.where(AccessDenial.actor_id == args.actor)
+        rows = [
+            (
+                f"{d.occurred_at:%Y-%m-%d %H:%M}",
+                d.actor_id,
+                d.actor_role,
+                d.action,
+                d.case_reference,
+                d.reason,
+            )
+            for d in uow.session.scalars(query)
+        ]
+    print_table(rows, ("when (UTC)", "actor", "role", "action", "case", "reason"))
+    return EXIT_OK
+
+
 def cmd_lifecycle_diagram(args: argparse.Namespace) -> int:
     sys.stdout.write(mermaid())
     return EXIT_OK
+
+
+def _scope(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--departement", help="the cases of this convention (35, 67, 82…)")
+    parser.add_argument("--agency", help="the cases of this agence")
+    parser.add_argument("--since", type=day_arg, help="first day (inclusive), YYYY-MM-DD")
+    parser.add_argument("--until", type=day_arg, help="last day (inclusive), YYYY-MM-DD")
+    parser.add_argument("--as", dest="reader", metavar="ID", help="read as this professional (their scope)")
 
 
 def register(sub: Subparsers[argparse.ArgumentParser]) -> None:
@@ -110,15 +224,42 @@ def register(sub: Subparsers[argparse.ArgumentParser]) -> None:
     show = command(case, "show", cmd_case_show, "a case's state, dates, deadlines, binôme and history")
     show.add_argument("ref", help="case reference or France Travail identifier")
     show.add_argument("--json", action="store_true")
+    show.add_argument("--as", dest="reader", metavar="ID", help="read as this professional (their scope)")
     au = group(sub, "audit", "the transition log")
-    command(au, "verify", cmd_audit_verify, "recompute every hash chain and name the first broken row")
-    export = command(au, "export", cmd_audit_export, "export log rows as CSV or JSON Lines")
-    export.add_argument("--format", choices=("csv", "json"), default="csv")
-    export.add_argument("--case", help="case reference")
-    export.add_argument("--actor", help="professional id")
-    export.add_argument("--trigger", choices=("orienter", *TRIGGERS))
-    export.add_argument("--since", type=day_arg, help="first day (inclusive), YYYY-MM-DD")
-    export.add_argument("--until", type=day_arg, help="last day (inclusive), YYYY-MM-DD")
-    export.add_argument("--output", "-o", help="file to write (default: standard output)")
+    command(
+        au,
+        "verify",
+        cmd_audit_verify,
+        "recompute every hash chain and check the daily seals; name the first bad row",
+    )
+    seal = command(
+        au, "seal", cmd_audit_seal, "seal each complete day's chain heads with $ACCOMPAGNEMENT_AUDIT_KEY"
+    )
+    seal.add_argument("--through", type=day_arg, help="last day to seal (default yesterday, UTC)")
+    search = command(
+        au, "search", cmd_audit_search, "log rows by case, actor, role, transition, reason, place, dates"
+    )
+    export = command(au, "export", cmd_audit_search, "the same as search, CSV by default")
+    for parser, default in ((search, "table"), (export, "csv")):
+        parser.add_argument("--format", choices=("table", "csv", "json"), default=default)
+        parser.add_argument("--case", help="case reference")
+        parser.add_argument("--actor", help="professional id")
+        parser.add_argument("--role", choices=[r.value for r in Role], help="the actor's role")
+        parser.add_argument("--trigger", choices=("orienter", *TRIGGERS))
+        parser.add_argument("--reason", help="exit reason (sortir)")
+        parser.add_argument("--output", "-o", help="file to write (default: standard output)")
+        _scope(parser)
+    timeline = command(au, "timeline", cmd_audit_timeline, "every log row of one case, in order")
+    timeline.add_argument("ref", help="case reference")
+    timeline.add_argument("--as", dest="reader", metavar="ID", help="read as this professional (their scope)")
+    timeline.set_defaults(departement=None, agency=None)
+    delay = command(au, "delay", cmd_audit_delay, "the time cases took from one state to another")
+    delay.add_argument("--from", dest="from_state", required=True, choices=[s.value for s in State])
+    delay.add_argument("--to", dest="to_state", required=True, choices=[s.value for s in State])
+    delay.add_argument("--per-case", action="store_true", help="one line per case, then the summary")
+    _scope(delay)
+    refusals = command(au, "refusals", cmd_audit_refusals, "refused actions and reads, newest first")
+    refusals.add_argument("--actor", help="professional id")
+    refusals.add_argument("--limit", type=int, default=50)
     life = group(sub, "lifecycle", "the state machine")
     command(life, "diagram", cmd_lifecycle_diagram, "print the lifecycle as a mermaid diagram")
