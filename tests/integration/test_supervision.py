@@ -1,0 +1,164 @@
+"""Supervision through the real database: refusals kept on record, read scopes, the log's
+append-only triggers (PostgreSQL), the daily seals against whole-chain rewrites, delays."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import date
+from typing import Any
+
+import pytest
+from sqlalchemy import select, text
+from sqlalchemy.exc import DBAPIError
+
+from models import AccessDenial, Professional, TransitionLog
+from tests.conftest import Harness
+from tests.factories import Story
+from tests.integration.test_audit import tamper
+from workflow import audit, seals
+from workflow.errors import ConfigurationError
+
+KEY = b"operator-sealing-key-for-tests"
+DAY = date(2026, 3, 2)  # the harness clock's day: every row below is recorded on it
+
+
+@pytest.fixture
+def sealed(harness: Harness, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[Story, Story]]:
+    a, b = Story(), Story()
+    harness.apply(*a.until_contract(), *b.until_contract())
+    made = seals.seal(harness.uow(), harness.ctx, KEY, through=DAY)
+    assert [(s.day, s.chains, s.rows) for s in made] == [(DAY, 2, 8)]
+    yield a, b
+
+
+def check(h: Harness, key: bytes = KEY) -> tuple[audit.VerifyReport, list[str]]:
+    with h.sessions() as s:
+        _, problems = seals.verify(s, key)
+        return audit.verify_chains(s), [str(p) for p in problems]
+
+
+def test_a_day_is_sealed_once_and_an_intact_log_matches_its_seals(
+    harness: Harness, sealed: tuple[Story, Story]
+) -> None:
+    assert seals.seal(harness.uow(), harness.ctx, KEY, through=DAY) == []
+    report, problems = check(harness)
+    assert report.ok and problems == []
+
+
+def test_a_whole_chain_rewritten_passes_the_chain_check_but_not_the_seal(
+    harness: Harness, sealed: tuple[Story, Story]
+) -> None:
+    """Every hash of case a recomputed after changing its actor: the chain is consistent again,
+    only the sealed head tells."""
+    a, _ = sealed
+    prev = audit.GENESIS
+    for row in harness.log(a.ref):
+        fields = {c.name: getattr(row, c.name) for c in TransitionLog.__table__.columns}
+        fields.update(actor_id="C67B", prev_hash=prev)
+        prev = audit.row_hash(fields)
+        tamper(
+            harness,
+            "UPDATE transition_log SET actor_id = 'C67B', prev_hash = :p, hash = :h WHERE id = :id",
+            {"p": fields["prev_hash"], "h": prev, "id": row.id},
+        )
+    report, problems = check(harness)
+    assert report.ok
+    assert problems == [
+        f"seal of 2026-03-02: case {a.ref}: seq 4 lost its sealed hash (the chain was rewritten)"
+    ]
+
+
+def test_a_whole_chain_deleted_is_named(harness: Harness, sealed: tuple[Story, Story]) -> None:
+    _, b = sealed
+    tamper(harness, "DELETE FROM transition_log WHERE case_reference = :r", {"r": b.ref})
+    report, problems = check(harness)
+    assert report.ok  # no chain is broken: b's is simply gone
+    assert problems == [
+        f"seal of 2026-03-02: case {b.ref}: its rows of that day are gone (sealed head: seq 4)"
+    ]
+
+
+def test_a_forged_seal_or_another_key_is_refused(harness: Harness, sealed: tuple[Story, Story]) -> None:
+    _, problems = check(harness, b"another-key-of-sixteen-bytes")
+    assert problems == [f"seal of 2026-03-02: signed with key {seals.key_id(KEY)}, not the key given"]
+    tamper(harness, "UPDATE audit_seal SET rows = 7", {})
+    _, problems = check(harness)
+    assert problems == ["seal of 2026-03-02: its signature does not match: the seal itself was altered"]
+
+
+def test_a_short_or_missing_key_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(seals.KEY_ENV, "short")
+    with pytest.raises(ConfigurationError, match="at least 16 characters"):
+        seals.operator_key()
+
+
+CHANGES = [
+    "UPDATE transition_log SET actor_id = 'X'",
+    "DELETE FROM transition_log",
+    "TRUNCATE transition_log CASCADE",
+    "UPDATE access_denial SET reason = 'nothing'",
+]
+
+
+@pytest.mark.parametrize("statement", CHANGES)
+def test_postgresql_refuses_to_change_the_audit_tables(harness: Harness, statement: str) -> None:
+    if harness.sessions.kw["bind"].dialect.name != "postgresql":
+        pytest.skip("the append-only triggers are PostgreSQL's (SQLite: the chains and seals only)")
+    story = Story()
+    harness.apply(*story.until_contract()[:-1])
+    contract = story.contract()
+    contract["actor"] = {"id": "O67", "role": "orienteur"}
+    assert harness.ingest_events([contract]).rejected == 1  # an access_denial row too
+    with harness.sessions() as s, pytest.raises(DBAPIError, match="the audit tables are append-only"):
+        s.execute(text(statement))
+    with harness.sessions() as s:
+        assert len(s.scalars(select(TransitionLog)).all()) == 3
+
+
+def test_a_social_worker_cannot_sign_the_contract_and_the_refusal_is_kept(harness: Harness) -> None:
+    story = Story()
+    harness.apply(*story.until_contract()[:-1])
+    contract = story.contract()
+    contract["actor"] = {"id": "R67", "role": "referent_social"}
+    report = harness.ingest_events([contract])
+    assert report.rejected == 1
+    assert report.rejections[0].reason == (
+        "forbidden: R67 (referent_social) may not signer_contrat: signer_contrat is for: conseiller"
+    )
+    assert harness.case(story.ref).state == "diagnostic"
+    with harness.sessions() as s:
+        denial = s.scalar(select(AccessDenial))
+    assert denial is not None
+    assert (denial.actor_id, denial.action, denial.case_reference) == ("R67", "signer_contrat", story.ref)
+
+
+def test_each_reader_sees_their_scope_of_the_log(harness: Harness) -> None:
+    mine, theirs, elsewhere = Story(), Story(), Story(departement="35")
+    harness.apply(*mine.until_contract(), *theirs.until_contract(), *elsewhere.until_contract())
+    with harness.uow() as uow:
+        another_binome = "conseiller_id = 'C67B', referent_social_id = 'R67B', orienteur_id = 'O67'"
+        uow.session.execute(
+            text(f"UPDATE case_file SET {another_binome} WHERE reference = :r"), {"r": theirs.ref}
+        )
+        uow.commit()
+
+    def cases_seen(pid: str | None) -> set[str]:
+        with harness.sessions() as s:
+            reader = s.get(Professional, pid) if pid else None
+            return {r["case_reference"] for r in audit.export_rows(s, audit.LogFilter(reader=reader))}
+
+    assert cases_seen("C67") == {mine.ref}
+    assert cases_seen("R67B") == {theirs.ref}
+    assert cases_seen("S67") == {mine.ref, theirs.ref}
+    assert cases_seen(None) == {mine.ref, theirs.ref, elsewhere.ref}
+
+
+def test_the_delay_between_two_states_per_case(harness: Harness) -> None:
+    quick, slow, waiting = Story(), Story(), Story()
+    harness.apply(*quick.until_contract())
+    harness.apply(slow.orientation(), slow.binome(), slow.diagnostic(days=20), slow.contract(days=10))
+    harness.apply(waiting.orientation())
+    with harness.sessions() as s:
+        found = audit.delays(s, audit.LogFilter(), "reperage", "contrat")
+    by_case: dict[str, Any] = {d.case_reference: d.days for d in found}
+    assert by_case == {quick.ref: 11.0, slow.ref: 31.0}
