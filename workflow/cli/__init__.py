@@ -13,7 +13,7 @@ import sys
 from collections.abc import Sequence
 
 from models import database_url
-from workflow.cli import cases, events, indicators, reminders, revues, scheduling, setup
+from workflow.cli import cases, events, indicators, privacy, reminders, revues, scheduling, setup
 from workflow.cli.common import DATABASE_URL_HELP, EXIT_OK, EXIT_PROBLEM, EXIT_USAGE
 from workflow.errors import NotFound, WorkflowError
 from workflow.process_tuning import tune_garbage_collector
@@ -27,7 +27,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--database-url", help=DATABASE_URL_HELP)
     parser.add_argument("-v", "--verbose", action="store_true", help="log what happens (to stderr)")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for module in (setup, events, cases, reminders, revues, scheduling, indicators):
+    for module in (setup, events, cases, reminders, revues, scheduling, indicators, privacy):
         module.register(sub)
     return parser
 

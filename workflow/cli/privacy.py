@@ -1,0 +1,63 @@
+"""The person's rights: `person export` (access) and `retention run` (pseudonymisation)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+
+from workflow.cli.common import EXIT_OK, Runtime, Subparsers, command, group
+from workflow.errors import ConfigurationError
+from workflow.personal_data import DEFAULT_RETENTION_MONTHS, export, find_person, retention
+
+RETENTION_ENV = "ACCOMPAGNEMENT_RETENTION_MONTHS"
+
+
+def cmd_person_export(args: argparse.Namespace) -> int:
+    rt = Runtime(args.database_url)
+    with rt.uow() as uow:
+        data = export(uow.session, find_person(uow.session, args.ref))
+    text = json.dumps(data, indent=2, ensure_ascii=False, sort_keys=False) + "\n"
+    if args.output:
+        with open(args.output, "w", encoding="utf-8") as out:
+            out.write(text)
+        counts = ", ".join(f"{name} {len(rows)}" for name, rows in data.items() if rows)
+        print(f"written to {args.output}: {counts}", file=sys.stderr)
+    else:
+        sys.stdout.write(text)
+    return EXIT_OK
+
+
+def _months(text: str | None) -> int:
+    value = text if text is not None else os.environ.get(RETENTION_ENV, str(DEFAULT_RETENTION_MONTHS))
+    if not value.isdigit() or int(value) < 1:
+        raise ConfigurationError(f"the retention must be a whole number of months >= 1, not {value!r}")
+    return int(value)
+
+
+def cmd_retention_run(args: argparse.Namespace) -> int:
+    rt = Runtime(args.database_url)
+    months = _months(args.months)
+    report = retention(rt.uow(), rt.ctx, months, dry_run=args.dry_run)
+    verb = "would pseudonymise" if args.dry_run else "pseudonymised"
+    print(f"retention {months} months: cases closed before {report.cutoff}")
+    print(f"{verb} {report.persons} person(s): {report.cases} case(s) without barriers, ", end="")
+    print(f"{report.appointments} appointment id(s), {report.rejected_events} rejected payload(s)")
+    return EXIT_OK
+
+
+def register(sub: Subparsers[argparse.ArgumentParser]) -> None:
+    person = group(sub, "person", "a person's data (RGPD)")
+    exp = command(person, "export", cmd_person_export, "everything stored about a person, as JSON")
+    exp.add_argument("ref", help="France Travail identifier, person id, or one of their case references")
+    exp.add_argument("--output", "-o", help="file to write (default: standard output)")
+    ret = group(sub, "retention", "the retention of personal data")
+    run = command(
+        ret, "run", cmd_retention_run,
+        "pseudonymise the persons whose every case closed longer ago than the retention (log untouched)",
+    )  # fmt: skip
+    run.add_argument(
+        "--months", help=f"retention in months (default ${RETENTION_ENV} or {DEFAULT_RETENTION_MONTHS})"
+    )
+    run.add_argument("--dry-run", action="store_true", help="count, change nothing")
