@@ -6,7 +6,9 @@ scan itself takes every reminder due by the day, so a missed day is caught up by
 Every quarter of an hour, the revues whose day and hour have come this month (per convention,
 `workflow.conventions.RevueSchedule`) and that do not exist yet are queued: on time, or late if
 the scheduler was down then. Every day at 07:00 the indicators of the quarter just ended are
-queued, once per quarter: on the quarter's first day, or the first day the scheduler runs.
+queued, once per quarter: on the quarter's first day, or the first day the scheduler runs. Every
+night at 03:00 (after midnight UTC, winter and summer) the seal of the days just over is queued,
+when the operator's sealing key is configured.
 """
 
 from __future__ import annotations
@@ -24,18 +26,21 @@ from workflow.clock import PARIS, today
 from workflow.context import Context
 from workflow.indicators import Quarter
 from workflow.revue import due_revues
-from workflow.schedule import QUARTERLY_INDICATORS, REMINDER_SCAN, claim_run
+from workflow.schedule import AUDIT_SEAL, QUARTERLY_INDICATORS, REMINDER_SCAN, claim_run
+from workflow.seals import KEY_ENV
 from workflow.unit_of_work import UnitOfWork
 
 log = logging.getLogger(__name__)
 
 SCAN_AT = time(6, 0)
 INDICATORS_AT = time(7, 0)
+SEAL_AT = time(3, 0)
 REVUES_EVERY = "*/15"  # minutes: a convention may hold its revues at 08:00, 09:30, 14:15…
 REVUES = "monthly-revues"
 QueueScan = Callable[[str, bool], None]  # (day, digest): queue `accompagnement.scan_reminders`
 QueueRevue = Callable[[str, str], None]  # (agence, month): queue `accompagnement.produce_revue`
 QueueIndicators = Callable[[str], None]  # (quarter): queue `accompagnement.quarterly_indicators`
+QueueSeal = Callable[[], None]  # queue `accompagnement.seal_audit`
 
 
 class Jobs:
@@ -46,6 +51,7 @@ class Jobs:
         queue_scan: QueueScan,
         queue_revue: QueueRevue,
         queue_indicators: QueueIndicators,
+        queue_seal: QueueSeal,
         digest: bool = False,
     ) -> None:
         self.uow = uow
@@ -53,6 +59,7 @@ class Jobs:
         self.queue_scan = queue_scan
         self.queue_revue = queue_revue
         self.queue_indicators = queue_indicators
+        self.queue_seal = queue_seal
         self.digest = digest
         self.identity = f"{socket.gethostname()}:{os.getpid()}"
 
@@ -85,10 +92,24 @@ class Jobs:
         log.info("indicators of %s queued", quarter)
         return quarter
 
+    def audit_seal(self) -> bool:
+        """Queue the night's seal of the log, once a day, if the sealing key is configured."""
+        if not os.environ.get(KEY_ENV):
+            log.warning("daily seals of the log are off: %s is not set", KEY_ENV)
+            return False
+        day = today(self.ctx.clock).isoformat()
+        if claim_run(self.uow(), self.ctx, AUDIT_SEAL, day, self.identity) is None:
+            return False
+        self.queue_seal()
+        log.info("seal of the log queued (%s)", day)
+        return True
+
     def catch_up(self) -> list[str]:
         """Run what the schedule says should have run already; names of the jobs run."""
         ran = []
         now = self.ctx.clock.now().astimezone(PARIS).time()
+        if now >= SEAL_AT and self.audit_seal():
+            ran.append(AUDIT_SEAL)
         if now >= SCAN_AT and self.reminder_scan():
             ran.append(REMINDER_SCAN)
         if now >= INDICATORS_AT and self.quarterly_indicators():
@@ -106,6 +127,10 @@ class Jobs:
         scheduler.add_job(
             self.reminder_scan, CronTrigger(hour=SCAN_AT.hour, minute=SCAN_AT.minute, timezone=PARIS),
             id=REMINDER_SCAN, name="daily reminder scan",
+        )  # fmt: skip
+        scheduler.add_job(
+            self.audit_seal, CronTrigger(hour=SEAL_AT.hour, minute=SEAL_AT.minute, timezone=PARIS),
+            id=AUDIT_SEAL, name="seal of the log's days just over",
         )  # fmt: skip
         scheduler.add_job(
             self.quarterly_indicators,

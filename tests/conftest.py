@@ -107,6 +107,13 @@ def worker(db: Engine, database_url: str, broker_url: str, tmp_path: Any) -> Ite
     flush(broker_url)
 
 
+@pytest.fixture(autouse=True)
+def _operator_settings_unset(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A developer's own sealing key or log format must not change what the tests see."""
+    for name in ("ACCOMPAGNEMENT_AUDIT_KEY", "ACCOMPAGNEMENT_LOG_FORMAT"):
+        monkeypatch.delenv(name, raising=False)
+
+
 @pytest.fixture
 def clock() -> ManualClock:
     return ManualClock(datetime(2026, 3, 2, 8, 0, tzinfo=UTC))

@@ -17,6 +17,7 @@ from workflow.unit_of_work import UnitOfWork
 
 REMINDER_SCAN = "reminder-scan"
 QUARTERLY_INDICATORS = "quarterly-indicators"
+AUDIT_SEAL = "audit-seal"
 
 
 def claim_run(uow: UnitOfWork, ctx: Context, job: str, period: str, by: str) -> ScheduledRun | None:

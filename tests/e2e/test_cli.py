@@ -375,3 +375,63 @@ def test_indicators_prints_the_table_and_writes_csv_and_png(loaded: tuple[str, S
     assert files == ["indicateurs-2026-Q1-67.csv", "indicateurs-2026-Q1-67.png"]
     bad = run("indicators", "--quarter", "2026-Q7", url=url)
     assert bad.returncode == 2 and "quarter '2026-Q7' is not like 2026-Q3" in bad.stderr
+
+
+def test_audit_search_timeline_scope_seals_and_refusals(
+    loaded: tuple[str, Story, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    url, story, _ = loaded
+    table = run("audit", "search", "--role", "conseiller", "--departement", "67", url=url)
+    assert table.returncode == 0, table.stderr
+    assert "signer_contrat" in table.stdout and "diagnostic → contrat" in table.stdout
+    exported = run(
+        "audit", "export", "--format", "json", "--trigger", "orienter", "--agency", "Strasbourg-Nord", url=url
+    )
+    assert [json.loads(line)["trigger"] for line in exported.stdout.splitlines()] == ["orienter"]
+    assert "AG-" in run("audit", "timeline", story.ref, "--as", "C67", url=url).stdout
+    refused = run("audit", "timeline", story.ref, "--as", "C67B", url=url)
+    assert refused.returncode == 1
+    assert (
+        f"forbidden: C67B (conseiller) may not read: case {story.ref} is not one of theirs" in refused.stderr
+    )
+    assert run("case", "show", story.ref, "--as", "S35", url=url).returncode == 1
+    refusals = run("audit", "refusals", url=url).stdout
+    assert refusals.count("read") == 2 and "C67B" in refusals and "S35" in refusals
+    delay = run("audit", "delay", "--from", "reperage", "--to", "contrat", url=url)
+    assert "reperage → contrat: 1 case(s); median 11.0 days" in delay.stdout
+
+    monkeypatch.delenv("ACCOMPAGNEMENT_AUDIT_KEY", raising=False)
+    assert "ACCOMPAGNEMENT_AUDIT_KEY must hold" in run("audit", "seal", url=url).stderr
+    monkeypatch.setenv("ACCOMPAGNEMENT_AUDIT_KEY", "operator-sealing-key-for-tests")
+    sealed = run("audit", "seal", "--through", "2099-12-31", url=url)
+    assert sealed.returncode == 0 and "1 day(s) sealed" in sealed.stdout
+    verified = run("audit", "verify", url=url)
+    assert (
+        "and 1 daily seal(s)" in verified.stdout
+        and "ends each sealed day on its sealed head" in verified.stdout
+    )
+    monkeypatch.setenv("ACCOMPAGNEMENT_AUDIT_KEY", "another-operator-key-entirely")
+    assert run("audit", "verify", url=url).returncode == 1
+
+
+def test_person_export_retention_and_json_logs_without_personal_details(
+    loaded: tuple[str, Story, Path],
+) -> None:
+    url, story, tmp = loaded
+    exported = run("person", "export", story.ft, "--output", str(tmp / "person.json"), url=url)
+    assert exported.returncode == 0, exported.stderr
+    data = json.loads((tmp / "person.json").read_text(encoding="utf-8"))
+    assert data["person"][0]["ft_identifier"] == story.ft and len(data["transition_log"]) == 4
+    dry = run("retention", "run", "--months", "24", "--dry-run", url=url)
+    assert "would pseudonymise 0 person(s)" in dry.stdout  # the case is open
+    assert run("retention", "run", "--months", "zero", url=url).returncode == 2
+
+    again = tmp / "again.jsonl"  # the same person oriented twice: refused, the reason names them
+    twin = Story(ref="AG-67-99999")
+    twin.ft = story.ft
+    again.write_text(json.dumps(twin.orientation()) + "\n", encoding="utf-8")
+    logged = run("--log-format", "json", "-v", "events", "ingest", str(again), url=url)
+    assert "1 rejected" in logged.stdout and story.ft in logged.stdout  # told to the operator
+    lines = [json.loads(line) for line in logged.stderr.splitlines() if line.startswith("{")]
+    assert any("rejected" in line["message"] for line in lines)
+    assert story.ft not in logged.stderr  # but never written to the logs

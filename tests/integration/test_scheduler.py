@@ -5,19 +5,27 @@ from __future__ import annotations
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 
+import pytest
 from sqlalchemy import Engine
 
 from scheduler.jobs import Jobs
 from scheduler.leader import LeaderLock
 from tests.conftest import Harness
 from workflow.clock import PARIS, ManualClock
-from workflow.schedule import QUARTERLY_INDICATORS, REMINDER_SCAN, last_run
+from workflow.schedule import AUDIT_SEAL, QUARTERLY_INDICATORS, REMINDER_SCAN, last_run
+from workflow.seals import KEY_ENV
 
 
-def make_jobs(harness: Harness, queued: list[tuple[str, bool]], quarters: list[str] | None = None) -> Jobs:
+def make_jobs(
+    harness: Harness,
+    queued: list[tuple[str, bool]],
+    quarters: list[str] | None = None,
+    seals: list[str] | None = None,
+) -> Jobs:
     return Jobs(
         harness.uow, harness.ctx, lambda day, digest: queued.append((day, digest)), lambda a, m: None,
         (quarters if quarters is not None else []).append,
+        lambda: (seals if seals is not None else []).append("seal"),
     )  # fmt: skip
 
 
@@ -67,6 +75,22 @@ def test_the_indicators_of_a_quarter_are_queued_once_when_it_is_over(
     clock.set(datetime(2027, 1, 4, 9, 0, tzinfo=PARIS))  # the scheduler was down from 1 to 3 January
     assert jobs.catch_up() == [REMINDER_SCAN, QUARTERLY_INDICATORS]
     assert quarters == ["2026-Q3", "2026-Q4"]
+
+
+def test_the_log_is_sealed_every_night_once_when_the_key_is_set(
+    harness: Harness, clock: ManualClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    seals: list[str] = []
+    jobs = make_jobs(harness, [], [], seals)
+    clock.set(datetime(2026, 7, 1, 3, 0, tzinfo=PARIS))
+    monkeypatch.delenv(KEY_ENV, raising=False)
+    assert not jobs.audit_seal()  # no key: a warning, nothing queued
+    monkeypatch.setenv(KEY_ENV, "operator-sealing-key-for-tests")
+    assert jobs.audit_seal()
+    assert not jobs.audit_seal()
+    clock.set(datetime(2026, 7, 2, 9, 0, tzinfo=PARIS))  # down at 03:00: caught up
+    assert AUDIT_SEAL in jobs.catch_up()
+    assert seals == ["seal", "seal"]
 
 
 def test_the_revues_are_looked_for_every_quarter_of_an_hour(harness: Harness) -> None:

@@ -7,15 +7,14 @@ audit chain); 2 bad usage, configuration or input that could not be read.
 from __future__ import annotations
 
 import argparse
-import logging
 import os
 import sys
 from collections.abc import Sequence
 
 from models import database_url
-from workflow.cli import cases, events, indicators, privacy, reminders, revues, scheduling, setup
+from workflow.cli import cases, events, indicators, logs, privacy, reminders, revues, scheduling, setup
 from workflow.cli.common import DATABASE_URL_HELP, EXIT_OK, EXIT_PROBLEM, EXIT_USAGE
-from workflow.errors import NotFound, WorkflowError
+from workflow.errors import Forbidden, NotFound, WorkflowError
 from workflow.process_tuning import tune_garbage_collector
 
 
@@ -26,6 +25,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--database-url", help=DATABASE_URL_HELP)
     parser.add_argument("-v", "--verbose", action="store_true", help="log what happens (to stderr)")
+    parser.add_argument(
+        "--log-format",
+        choices=("text", "json"),
+        help=f"log lines as text or JSON (default ${logs.FORMAT_ENV} or text)",
+    )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for module in (setup, events, cases, reminders, revues, scheduling, indicators, privacy):
         module.register(sub)
@@ -35,10 +39,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    logging.basicConfig(
-        level=logging.INFO if args.verbose else logging.WARNING,
-        format="%(asctime)s %(levelname)s %(name)s %(message)s",
-    )
+    logs.configure(args.verbose, args.log_format)
     if args.command != "demo":
         args.database_url = args.database_url or database_url()
         # Tasks run in this process when no broker is configured (sending emails after a
@@ -52,7 +53,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BrokenPipeError:  # output piped into `head` and closed early: not an error
         sys.stdout = open(os.devnull, "w")  # noqa: SIM115  (silence the flush at exit)
         return EXIT_OK
-    except NotFound as exc:
+    except (NotFound, Forbidden) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_PROBLEM
     except (WorkflowError, OSError) as exc:

@@ -20,6 +20,7 @@ def cmd_scheduler(args: argparse.Namespace) -> int:
     from tasks.indicators import quarterly_indicators
     from tasks.reminders import scan_reminders
     from tasks.revues import produce_revue
+    from tasks.seals import seal_audit
 
     rt = Runtime(args.database_url)
     lock = LeaderLock(args.database_url)
@@ -31,7 +32,13 @@ def cmd_scheduler(args: argparse.Namespace) -> int:
         time.sleep(STANDBY_POLL)
     digest = args.digest or os.environ.get("ACCOMPAGNEMENT_REMINDER_DIGEST", "") not in ("", "0")
     jobs = Jobs(
-        rt.uow, rt.ctx, scan_reminders.delay, produce_revue.delay, quarterly_indicators.delay, digest=digest
+        rt.uow,
+        rt.ctx,
+        scan_reminders.delay,
+        produce_revue.delay,
+        quarterly_indicators.delay,
+        seal_audit.delay,
+        digest=digest,
     )
     try:
         ran = jobs.catch_up()
@@ -49,8 +56,8 @@ def cmd_scheduler(args: argparse.Namespace) -> int:
 def register(sub: Subparsers[argparse.ArgumentParser]) -> None:
     sched = command(
         sub, "scheduler", cmd_scheduler,
-        "run the periodic jobs (reminder scan 06:00, last quarter's indicators 07:00, each agency's "
-        "revue on its convention's day and hour; Paris time); one leader per database",
+        "run the periodic jobs (log seal 03:00, reminder scan 06:00, last quarter's indicators 07:00, each "
+        "agency's revue on its convention's day and hour; Paris time); one leader per database",
     )  # fmt: skip
     sched.add_argument("--once", action="store_true", help="catch up what is due now, then exit")
     sched.add_argument("--digest", action="store_true", help="reminders as one daily digest per caseworker")
