@@ -10,9 +10,11 @@ from models.people import Person, Professional
 from models.reminders import Email, Reminder, email_reminder
 from models.revues import Revue, RevueDecision
 from models.schedule import ScheduledRun
+from models.web import ApiToken, WebAccount
 
 __all__ = [
     "AccessDenial",
+    "ApiToken",
     "Appointment",
     "AuditSeal",
     "Base",
@@ -29,6 +31,7 @@ __all__ = [
     "ScheduledRun",
     "TaskDelivery",
     "TransitionLog",
+    "WebAccount",
     "database_url",
     "email_reminder",
     "make_engine",

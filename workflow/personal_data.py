@@ -55,6 +55,8 @@ NOT_ABOUT_A_PERSON = {
     "scheduled_run": "which scheduled job ran when",
     "task_delivery": "delivery counts of Celery tasks, by task id",
     "audit_seal": "the daily heads of the log: case references and hashes, no content",
+    "web_account": "the professionals' sign-in (password hashes)",
+    "api_token": "the calling systems' tokens (hashes)",
 }
 DEFAULT_RETENTION_MONTHS = 24
 PSEUDONYM = "pseudo-"

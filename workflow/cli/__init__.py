@@ -12,7 +12,18 @@ import sys
 from collections.abc import Sequence
 
 from models import database_url
-from workflow.cli import cases, events, indicators, logs, privacy, reminders, revues, scheduling, setup
+from workflow.cli import (
+    cases,
+    console,
+    events,
+    indicators,
+    logs,
+    privacy,
+    reminders,
+    revues,
+    scheduling,
+    setup,
+)
 from workflow.cli.common import DATABASE_URL_HELP, EXIT_OK, EXIT_PROBLEM, EXIT_USAGE
 from workflow.errors import Forbidden, NotFound, WorkflowError
 from workflow.process_tuning import tune_garbage_collector
@@ -31,7 +42,7 @@ def build_parser() -> argparse.ArgumentParser:
         help=f"log lines as text or JSON (default ${logs.FORMAT_ENV} or text)",
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for module in (setup, events, cases, reminders, revues, scheduling, indicators, privacy):
+    for module in (setup, events, cases, reminders, revues, scheduling, indicators, privacy, console):
         module.register(sub)
     return parser
 

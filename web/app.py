@@ -1,0 +1,121 @@
+"""The FastAPI application: settings, the database, sessions, and the two routers.
+
+Settings come from the environment: ACCOMPAGNEMENT_WEB_SECRET signs the session cookies (at
+least 32 characters, required), ACCOMPAGNEMENT_WEB_SECURE_COOKIES=0 allows the cookie over plain
+HTTP (a test on loopback; never in production, behind TLS).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.responses import HTMLResponse, RedirectResponse
+from fastapi.staticfiles import StaticFiles
+from fastapi.templating import Jinja2Templates
+from sqlalchemy.orm import Session, sessionmaker
+from starlette.middleware.sessions import SessionMiddleware
+
+from models import database_url, make_engine, make_session_factory
+from workflow.clock import PARIS, Clock, SystemClock
+from workflow.context import Context
+from workflow.conventions import load_book
+from workflow.errors import ConfigurationError
+from workflow.unit_of_work import UnitOfWork
+
+SECRET_ENV = "ACCOMPAGNEMENT_WEB_SECRET"
+SECURE_ENV = "ACCOMPAGNEMENT_WEB_SECURE_COOKIES"
+HERE = Path(__file__).parent
+QueueEvents = Callable[[list[dict[str, Any]], str], None]  # (events, calling system)
+
+
+class NotSignedIn(Exception):
+    """A page needs a signed-in professional: the handler sends them to the sign-in form."""
+
+
+class PageForbidden(Exception):
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+@dataclass
+class Web:
+    sessions: sessionmaker[Session]
+    ctx: Context
+    queue: QueueEvents
+
+    @property
+    def clock(self) -> Clock:
+        return self.ctx.clock
+
+
+def queue_to_workers(events: list[dict[str, Any]], system: str) -> None:
+    """Hand the events to the workers (applied in this process when no broker is configured)."""
+    from tasks.events import apply_batch
+
+    apply_batch.delay(events, f"http:{system}")
+
+
+def create_app(
+    url: str | None = None, clock: Clock | None = None, queue: QueueEvents | None = None
+) -> FastAPI:
+    secret = os.environ.get(SECRET_ENV, "")
+    if len(secret) < 32:
+        raise ConfigurationError(f"{SECRET_ENV} must hold a random secret of at least 32 characters")
+    engine = make_engine(url or database_url())
+    sessions = make_session_factory(engine)
+    web = Web(
+        sessions,
+        Context.open(UnitOfWork(sessions), clock or SystemClock(), load_book()),
+        queue or queue_to_workers,
+    )
+
+    from web import api, pages  # the routers need `Web`, defined above
+
+    app = FastAPI(
+        title="Accompagnement global",
+        version="1",
+        description="Console des superviseurs et des professionnels, et porte HTTP des événements.",
+        docs_url="/api/docs",
+        redoc_url=None,
+        openapi_url="/api/openapi.json",
+    )
+    app.state.web = web
+    app.add_middleware(
+        SessionMiddleware, secret_key=secret, session_cookie="ag_session", max_age=8 * 3600,
+        same_site="lax", https_only=os.environ.get(SECURE_ENV, "1") != "0",
+    )  # fmt: skip
+    app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
+    app.include_router(pages.router)
+    app.include_router(api.router)
+
+    @app.exception_handler(NotSignedIn)
+    async def _to_sign_in(request: Request, exc: NotSignedIn) -> RedirectResponse:
+        return RedirectResponse(f"/connexion?suite={request.url.path}", status_code=303)
+
+    @app.exception_handler(PageForbidden)
+    async def _forbidden(request: Request, exc: PageForbidden) -> HTMLResponse:
+        return templates.TemplateResponse(
+            request,
+            "refus.html",
+            {"message": exc.message, "user": request.session.get("user")},
+            status_code=403,
+        )
+
+    return app
+
+
+def _paris(value: Any, fmt: str = "%d/%m/%Y %H:%M") -> str:
+    """Dates people read are in Europe/Paris."""
+    if value is None:
+        return "—"
+    return value.astimezone(PARIS).strftime(fmt) if hasattr(value, "astimezone") else str(value)
+
+
+templates = Jinja2Templates(directory=HERE / "templates")
+templates.env.filters["paris"] = _paris

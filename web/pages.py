@@ -1,0 +1,336 @@
+"""The console's pages, in French, server-rendered; each shows only what the reader may see
+(`workflow.permissions`): a professional their binômes' cases, a superviseur their département."""
+
+from __future__ import annotations
+
+import io
+from datetime import date
+from typing import Annotated, Any
+from urllib.parse import urlencode
+
+from fastapi import APIRouter, Depends, Form, Query, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from models import Case, Professional, Reminder, Revue, TransitionLog
+from web.app import NotSignedIn, PageForbidden, Web, templates
+from web.auth import csrf_ok, new_csrf, sign_in
+from workflow import audit, permissions, revue_files
+from workflow.errors import Forbidden, NotFound, WorkflowError
+from workflow.indicators import Quarter, chart_png, compute
+from workflow.lifecycle import TRIGGERS, State
+from workflow.revue import SECTIONS
+from workflow.revue_files import SHEETS
+from workflow.views import case_view
+from workflow.vocabulary import ReminderStatus, Role
+
+router = APIRouter(include_in_schema=False)
+PAGE_SIZE = 50
+SORTS = {
+    "dossier": Case.reference,
+    "etat": Case.state,
+    "orientation": Case.orientation_date.desc(),
+    "echeance": func.min(Reminder.due_date),
+}
+
+
+def web_of(request: Request) -> Web:
+    return request.app.state.web  # type: ignore[no-any-return]
+
+
+def current_user(request: Request) -> Professional:
+    pid = request.session.get("user")
+    if not pid:
+        raise NotSignedIn()
+    with web_of(request).sessions() as session:
+        pro = session.get(Professional, pid)
+        if pro is None or not pro.active:
+            request.session.clear()
+            raise NotSignedIn()
+        session.expunge(pro)
+    return pro
+
+
+User = Annotated[Professional, Depends(current_user)]
+
+
+def _render(request: Request, name: str, user: Professional | None, **context: Any) -> HTMLResponse:
+    if "csrf" not in request.session:
+        request.session["csrf"] = new_csrf()
+    return templates.TemplateResponse(
+        request, name, {"user": user, "csrf": request.session["csrf"], **context}
+    )
+
+
+def _refuse(
+    request: Request, user: Professional, action: str, reference: str | None, why: str
+) -> PageForbidden:
+    """Record the refusal (`access_denial`), and the page that says it."""
+    web = web_of(request)
+    refusal = Forbidden(user.id, user.role, action, why)
+    with web.sessions() as session, session.begin():
+        permissions.record(session, refusal, web.clock.now(), reference)
+    return PageForbidden(f"Accès refusé : {why}.")
+
+
+# --- sign-in ------------------------------------------------------------------------------
+
+
+@router.get("/connexion", response_class=HTMLResponse)
+def sign_in_form(request: Request, suite: str = "/dossiers") -> HTMLResponse:
+    return _render(request, "connexion.html", None, suite=_local(suite), erreur=None)
+
+
+@router.post("/connexion", response_model=None)
+def sign_in_post(
+    request: Request,
+    identifiant: Annotated[str, Form(max_length=32)],
+    mot_de_passe: Annotated[str, Form(max_length=256)],
+    csrf: Annotated[str, Form(max_length=100)] = "",
+    suite: Annotated[str, Form(max_length=300)] = "/dossiers",
+) -> Response:
+    web = web_of(request)
+    if not csrf_ok(request.session.get("csrf"), csrf):
+        return _render(
+            request, "connexion.html", None, suite=_local(suite), erreur="Formulaire expiré : réessayez."
+        )
+    with web.sessions() as session, session.begin():
+        pro = sign_in(session, identifiant.strip(), mot_de_passe, web.clock.now())
+        role = pro.role if pro else None
+    if pro is None:
+        message = "Identifiant ou mot de passe incorrect, ou compte verrouillé après plusieurs échecs."
+        return _render(request, "connexion.html", None, suite=_local(suite), erreur=message)
+    request.session.clear()  # a new session at sign-in: no fixation
+    request.session.update({"user": identifiant.strip(), "role": role, "csrf": new_csrf()})
+    return RedirectResponse(_local(suite), status_code=303)
+
+
+@router.post("/deconnexion")
+def sign_out(request: Request, csrf: Annotated[str, Form(max_length=100)] = "") -> RedirectResponse:
+    if csrf_ok(request.session.get("csrf"), csrf):
+        request.session.clear()
+    return RedirectResponse("/connexion", status_code=303)
+
+
+def _local(path: str) -> str:
+    """Only a path of this site after sign-in, never another site."""
+    return path if path.startswith("/") and not path.startswith("//") else "/dossiers"
+
+
+@router.get("/")
+def home() -> RedirectResponse:
+    return RedirectResponse("/dossiers", status_code=303)
+
+
+# --- my cases -------------------------------------------------------------------------------
+
+
+@router.get("/dossiers", response_class=HTMLResponse)
+def my_cases(
+    request: Request,
+    user: User,
+    etat: Annotated[State | None, Query()] = None,
+    agence: Annotated[str | None, Query(max_length=64)] = None,
+    tri: Annotated[str, Query(pattern="^(dossier|etat|orientation|echeance)$")] = "echeance",
+    page: Annotated[int, Query(ge=1, le=100_000)] = 1,
+) -> HTMLResponse:
+    pending = Reminder.status == ReminderStatus.PENDING
+    query = (
+        select(Case, func.min(Reminder.due_date), func.count(Reminder.id))
+        .outerjoin(Reminder, (Reminder.case_id == Case.id) & pending)
+        .where(permissions.readable(user))
+        .group_by(Case.id)
+    )
+    if etat:
+        query = query.where(Case.state == etat)
+    if agence:
+        query = query.where(Case.agence == agence)
+    order = SORTS[tri]
+    query = query.order_by(order.asc().nulls_last() if tri == "echeance" else order, Case.id)
+    with web_of(request).sessions() as session:
+        total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
+        rows = session.execute(query.limit(PAGE_SIZE).offset((page - 1) * PAGE_SIZE)).all()
+        agencies = session.scalars(
+            select(Case.agence).where(permissions.readable(user)).distinct().order_by(Case.agence)
+        ).all()
+    params = {"etat": etat or "", "agence": agence or "", "tri": tri}
+    return _render(
+        request, "dossiers.html", user, rows=rows, total=total, page=page, pages=_pages(total),
+        params=params, query=urlencode(params), states=list(State), agencies=agencies,
+    )  # fmt: skip
+
+
+def _pages(total: int) -> int:
+    return max(1, -(-total // PAGE_SIZE))
+
+
+@router.get("/dossiers/{reference}", response_class=HTMLResponse)
+def one_case(request: Request, user: User, reference: str) -> HTMLResponse:
+    web = web_of(request)
+    with web.sessions() as session:
+        case = session.scalar(select(Case).where(Case.reference == reference))
+        if case is None:
+            return _render(request, "refus.html", user, message=f"Aucun dossier {reference}.")
+        if not permissions.may_read(user, case):
+            raise _refuse(
+                request, user, "read", reference, f"le dossier {reference} n'est pas l'un des vôtres"
+            )
+        view = case_view(session, web.ctx, reference)
+    return _render(request, "dossier.html", user, case=view)
+
+
+# --- audit ----------------------------------------------------------------------------------
+
+
+def _audit_filter(
+    user: User,
+    dossier: Annotated[str | None, Query(max_length=40)] = None,
+    acteur: Annotated[str | None, Query(max_length=32)] = None,
+    role: Annotated[Role | None, Query()] = None,
+    transition: Annotated[str | None, Query(max_length=32)] = None,
+    motif: Annotated[str | None, Query(max_length=40)] = None,
+    agence: Annotated[str | None, Query(max_length=64)] = None,
+    depuis: Annotated[date | None, Query()] = None,
+    jusqu: Annotated[date | None, Query()] = None,
+) -> audit.LogFilter:
+    return audit.LogFilter(
+        case_reference=dossier or None, actor_id=acteur or None, actor_role=role, trigger=transition or None,
+        reason=motif or None, agence=agence or None, since=depuis, until=jusqu, reader=user,
+    )  # fmt: skip
+
+
+Filter = Annotated[audit.LogFilter, Depends(_audit_filter)]
+
+
+@router.get("/audit", response_class=HTMLResponse)
+def audit_search(
+    request: Request, user: User, flt: Filter, page: Annotated[int, Query(ge=1, le=100_000)] = 1
+) -> HTMLResponse:
+    with web_of(request).sessions() as session:
+        total = session.scalar(flt.narrow(select(func.count(TransitionLog.id)))) or 0
+        rows = session.scalars(flt.query().limit(PAGE_SIZE).offset((page - 1) * PAGE_SIZE)).all()
+    args = {k: v for k, v in request.query_params.items() if k != "page" and v}
+    return _render(
+        request, "audit.html", user, rows=rows, total=total, page=page, pages=_pages(total),
+        params=args, query=urlencode(args), roles=list(Role), triggers=("orienter", *TRIGGERS),
+    )  # fmt: skip
+
+
+@router.get("/audit.csv")
+def audit_csv(request: Request, user: User, flt: Filter) -> Response:
+    """Every row the search shows, all pages, in the same order."""
+    buffer = io.StringIO(newline="")
+    with web_of(request).sessions() as session:
+        audit.write_export(audit.export_rows(session, flt), buffer, "csv")
+    return Response(
+        buffer.getvalue(), media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": 'attachment; filename="journal.csv"'},
+    )  # fmt: skip
+
+
+# --- revues ---------------------------------------------------------------------------------
+
+
+def _agencies(session: Session, user: Professional) -> list[str]:
+    return list(
+        session.scalars(
+            select(Case.agence).where(permissions.readable(user)).distinct().order_by(Case.agence)
+        )
+    )
+
+
+@router.get("/revues", response_class=HTMLResponse)
+def revues(
+    request: Request, user: User, agence: Annotated[str | None, Query(max_length=64)] = None
+) -> HTMLResponse:
+    with web_of(request).sessions() as session:
+        allowed = _agencies(session, user)
+        query = select(Revue).where(Revue.agence.in_(allowed)).order_by(Revue.month.desc(), Revue.agence)
+        if agence:
+            query = query.where(Revue.agence == agence)
+        rows = session.scalars(query.limit(200)).all()
+    return _render(request, "revues.html", user, revues=rows, agencies=allowed, agence=agence or "")
+
+
+def _revue(request: Request, user: Professional, revue_id: int) -> Revue:
+    with web_of(request).sessions() as session:
+        revue = session.get(Revue, revue_id)
+        if revue is None:
+            raise NotFound(f"aucune revue {revue_id}")
+        if revue.agence not in _agencies(session, user):
+            raise _refuse(
+                request, user, "read", None, f"la revue de l'agence {revue.agence} n'est pas la vôtre"
+            )
+        session.expunge(revue)
+    return revue
+
+
+@router.get("/revues/{revue_id}", response_class=HTMLResponse)
+def one_revue(request: Request, user: User, revue_id: int) -> HTMLResponse:
+    try:
+        revue = _revue(request, user, revue_id)
+    except NotFound as exc:
+        return _render(request, "refus.html", user, message=str(exc))
+    return _render(request, "revue.html", user, revue=revue, sections=SECTIONS, titles=SHEETS)
+
+
+@router.get("/revues/{revue_id}/tableau.xlsx")
+def revue_xlsx(request: Request, user: User, revue_id: int) -> Response:
+    try:
+        revue = _revue(request, user, revue_id)
+    except NotFound as exc:
+        return Response(str(exc), status_code=404)
+    name = f"{revue_files.file_stem(revue)}.xlsx"
+    return Response(
+        revue_files.xlsx_bytes(revue),
+        media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        headers={"Content-Disposition": f'attachment; filename="{name}"'},
+    )
+
+
+# --- indicators -----------------------------------------------------------------------------
+
+
+def _quarter(text: str | None, web: Web) -> Quarter:
+    try:
+        return Quarter.parse(text) if text else Quarter.of(web.clock.now().date()).previous
+    except WorkflowError:
+        return Quarter.of(web.clock.now().date()).previous
+
+
+def _scope(user: Professional, departement: str | None) -> str | None:
+    """A superviseur and a professional see their département's figures; the operator any."""
+    return departement or None if user.role == Role.OPERATEUR else user.departement
+
+
+@router.get("/indicateurs", response_class=HTMLResponse)
+def indicators(
+    request: Request,
+    user: User,
+    trimestre: Annotated[str | None, Query(max_length=8)] = None,
+    departement: Annotated[str | None, Query(max_length=3)] = None,
+) -> HTMLResponse:
+    web = web_of(request)
+    quarter = _quarter(trimestre, web)
+    scope = _scope(user, departement)
+    with web.sessions() as session:
+        figures = compute(session, web.ctx.book, quarter, scope)
+    terms = web.ctx.book.in_force(scope, quarter.start).terms if scope else None
+    query = urlencode({"trimestre": str(quarter), "departement": scope or ""})
+    return _render(
+        request, "indicateurs.html", user, figures=figures, quarter=quarter, query=query, terms=terms
+    )
+
+
+@router.get("/indicateurs/graphique.png")
+def indicators_chart(
+    request: Request,
+    user: User,
+    trimestre: Annotated[str | None, Query(max_length=8)] = None,
+    departement: Annotated[str | None, Query(max_length=3)] = None,
+) -> Response:
+    web = web_of(request)
+    with web.sessions() as session:
+        figures = compute(session, web.ctx.book, _quarter(trimestre, web), _scope(user, departement))
+    return Response(chart_png(figures), media_type="image/png")

@@ -1,0 +1,70 @@
+"""`accompagnement web`: the console and the HTTP door for events (the `web/` package, imported
+here lazily like the scheduler: the CLI is the one place that starts every entry point)."""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import sys
+
+from workflow.cli.common import EXIT_OK, Runtime, Subparsers, command, group
+from workflow.errors import WorkflowError
+
+
+def cmd_web_serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from web.app import create_app
+
+    app = create_app(args.database_url)
+    print(f"console on http://{args.host}:{args.port}/ (OpenAPI: /api/openapi.json)")
+    uvicorn.run(
+        app,
+        host=args.host,
+        port=args.port,
+        log_level="info" if args.verbose else "warning",
+        proxy_headers=True,
+    )
+    return EXIT_OK
+
+
+def cmd_web_password(args: argparse.Namespace) -> int:
+    from web.auth import set_password
+
+    password = (
+        sys.stdin.readline().rstrip("\n")
+        if args.stdin
+        else getpass.getpass(f"mot de passe pour {args.id} : ")
+    )
+    if not args.stdin and getpass.getpass("encore une fois : ") != password:
+        raise WorkflowError("the two passwords differ")
+    rt = Runtime(args.database_url)
+    with rt.uow() as uow:
+        set_password(uow.session, args.id, password, rt.clock.now())
+        uow.commit()
+    print(f"password set for {args.id}; the account is unlocked")
+    return EXIT_OK
+
+
+def cmd_web_token(args: argparse.Namespace) -> int:
+    from web.auth import create_token
+
+    rt = Runtime(args.database_url)
+    with rt.uow() as uow:
+        token = create_token(uow.session, args.system, rt.clock.now())
+        uow.commit()
+    print(f"token for {args.system} (shown once; its previous token no longer works):")
+    print(token)
+    return EXIT_OK
+
+
+def register(sub: Subparsers[argparse.ArgumentParser]) -> None:
+    web = group(sub, "web", "the web console and the HTTP door for events")
+    serve = command(web, "serve", cmd_web_serve, "run the console with uvicorn")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8000)
+    password = command(web, "password", cmd_web_password, "set a professional's console password")
+    password.add_argument("id", help="the professional's id in the directory")
+    password.add_argument("--stdin", action="store_true", help="read the password from standard input")
+    token = command(web, "token", cmd_web_token, "create (or replace) the API token of a calling system")
+    token.add_argument("system", help="the calling system's name, e.g. sid-ft")
