@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -69,23 +70,32 @@ def create_app(
         raise ConfigurationError(f"{SECRET_ENV} must hold a random secret of at least 32 characters")
     engine = make_engine(url or database_url())
     sessions = make_session_factory(engine)
-    web = Web(
+    app = _application(secret)
+    app.state.web = Web(
         sessions,
         Context.open(UnitOfWork(sessions), clock or SystemClock(), load_book()),
         queue or queue_to_workers,
     )
+    return app
 
-    from web import api, pages  # the routers need `Web`, defined above
+
+def openapi_document() -> dict[str, Any]:
+    """The API's OpenAPI document, as served at /api/openapi.json (kept in docs/openapi.json)."""
+    return _application("only-to-describe-the-routes-" + "x" * 32).openapi()
+
+
+def _application(secret: str) -> FastAPI:
+    from web import api, pages  # the routers need `Web` and `templates`, defined in this module
 
     app = FastAPI(
         title="Accompagnement global",
         version="1",
-        description="Console des superviseurs et des professionnels, et porte HTTP des événements.",
+        description="Console des superviseurs et des professionnels, et porte HTTP des événements "
+        "(contrat : docs/events.schema.json).",
         docs_url="/api/docs",
         redoc_url=None,
         openapi_url="/api/openapi.json",
     )
-    app.state.web = web
     app.add_middleware(
         SessionMiddleware, secret_key=secret, session_cookie="ag_session", max_age=8 * 3600,
         same_site="lax", https_only=os.environ.get(SECURE_ENV, "1") != "0",
@@ -101,20 +111,15 @@ def create_app(
     @app.exception_handler(PageForbidden)
     async def _forbidden(request: Request, exc: PageForbidden) -> HTMLResponse:
         return templates.TemplateResponse(
-            request,
-            "refus.html",
-            {"message": exc.message, "user": request.session.get("user")},
-            status_code=403,
+            request, "refus.html", {"message": exc.message, "user": None}, status_code=403
         )
 
     return app
 
 
-def _paris(value: Any, fmt: str = "%d/%m/%Y %H:%M") -> str:
-    """Dates people read are in Europe/Paris."""
-    if value is None:
-        return "—"
-    return value.astimezone(PARIS).strftime(fmt) if hasattr(value, "astimezone") else str(value)
+def _paris(value: datetime | None) -> str:
+    """Instants people read are in Europe/Paris."""
+    return "—" if value is None else value.astimezone(PARIS).strftime("%d/%m/%Y %H:%M")
 
 
 templates = Jinja2Templates(directory=HERE / "templates")

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import getpass
+import json
 import sys
 
 from workflow.cli.common import EXIT_OK, Runtime, Subparsers, command, group
@@ -58,6 +59,13 @@ def cmd_web_token(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_web_openapi(args: argparse.Namespace) -> int:
+    from web.app import openapi_document
+
+    print(json.dumps(openapi_document(), indent=2, ensure_ascii=False))
+    return EXIT_OK
+
+
 def register(sub: Subparsers[argparse.ArgumentParser]) -> None:
     web = group(sub, "web", "the web console and the HTTP door for events")
     serve = command(web, "serve", cmd_web_serve, "run the console with uvicorn")
@@ -68,3 +76,4 @@ def register(sub: Subparsers[argparse.ArgumentParser]) -> None:
     password.add_argument("--stdin", action="store_true", help="read the password from standard input")
     token = command(web, "token", cmd_web_token, "create (or replace) the API token of a calling system")
     token.add_argument("system", help="the calling system's name, e.g. sid-ft")
+    command(web, "openapi", cmd_web_openapi, "print the API's OpenAPI document (docs/openapi.json)")
