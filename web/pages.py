@@ -130,9 +130,9 @@ def home() -> RedirectResponse:
 def my_cases(
     request: Request,
     user: User,
-    etat: Annotated[State | None, Query()] = None,
+    etat: Annotated[str | None, Query(max_length=20)] = None,
     agence: Annotated[str | None, Query(max_length=64)] = None,
-    tri: Annotated[str, Query(pattern="^(dossier|etat|orientation|echeance)$")] = "echeance",
+    tri: Annotated[str, Query(max_length=20)] = "echeance",
     page: Annotated[int, Query(ge=1, le=100_000)] = 1,
 ) -> HTMLResponse:
     pending = Reminder.status == ReminderStatus.PENDING
@@ -142,10 +142,11 @@ def my_cases(
         .where(permissions.readable(user))
         .group_by(Case.id)
     )
-    if etat:
+    if etat in {s.value for s in State}:
         query = query.where(Case.state == etat)
     if agence:
         query = query.where(Case.agence == agence)
+    tri = tri if tri in SORTS else "echeance"
     order = SORTS[tri]
     query = query.order_by(order.asc().nulls_last() if tri == "echeance" else order, Case.id)
     with web_of(request).sessions() as session:
@@ -184,20 +185,39 @@ def one_case(request: Request, user: User, reference: str) -> HTMLResponse:
 
 
 def _audit_filter(
+    request: Request,
     user: User,
     dossier: Annotated[str | None, Query(max_length=40)] = None,
     acteur: Annotated[str | None, Query(max_length=32)] = None,
-    role: Annotated[Role | None, Query()] = None,
+    role: Annotated[str | None, Query(max_length=24)] = None,
     transition: Annotated[str | None, Query(max_length=32)] = None,
     motif: Annotated[str | None, Query(max_length=40)] = None,
     agence: Annotated[str | None, Query(max_length=64)] = None,
-    depuis: Annotated[date | None, Query()] = None,
-    jusqu: Annotated[date | None, Query()] = None,
+    depuis: Annotated[str | None, Query(max_length=10)] = None,
+    jusqu: Annotated[str | None, Query(max_length=10)] = None,
 ) -> audit.LogFilter:
+    """The search form as sent: empty fields mean no filter; a wrong value is said on the page
+    (`request.state.problems`) and left out, rather than answered with an error page."""
+    problems: list[str] = []
+    request.state.problems = problems
+    if role and role not in {r.value for r in Role}:
+        problems.append(f"rôle inconnu : {role}")
+        role = None
     return audit.LogFilter(
-        case_reference=dossier or None, actor_id=acteur or None, actor_role=role, trigger=transition or None,
-        reason=motif or None, agence=agence or None, since=depuis, until=jusqu, reader=user,
+        case_reference=dossier or None, actor_id=acteur or None, actor_role=role or None,
+        trigger=transition or None, reason=motif or None, agence=agence or None,
+        since=_day(depuis, "depuis", problems), until=_day(jusqu, "jusqu'au", problems), reader=user,
     )  # fmt: skip
+
+
+def _day(text: str | None, label: str, problems: list[str]) -> date | None:
+    if not text:
+        return None
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        problems.append(f"date « {label} » illisible : {text} (attendu AAAA-MM-JJ)")
+        return None
 
 
 Filter = Annotated[audit.LogFilter, Depends(_audit_filter)]
@@ -214,6 +234,7 @@ def audit_search(
     return _render(
         request, "audit.html", user, rows=rows, total=total, page=page, pages=_pages(total),
         params=args, query=urlencode(args), roles=list(Role), triggers=("orienter", *TRIGGERS),
+        problems=request.state.problems,
     )  # fmt: skip
 
 

@@ -1,0 +1,111 @@
+"""The console in a real browser: Debian's chromium driven headless by Playwright, against the
+app served by uvicorn on loopback. Sign in, open a case timeline, filter the audit, download its
+CSV and compare it with the database, see a forbidden case refused; the screenshots of the main
+pages are saved under docs/screenshots/ for the README."""
+
+from __future__ import annotations
+
+import csv
+import shutil
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import uvicorn
+from playwright.sync_api import Page, sync_playwright
+
+from tests.conftest import service_unavailable
+from tests.web.conftest import PASSWORD, Console
+from workflow import audit
+from workflow.revue import produce
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+SHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+
+
+@pytest.fixture
+def served(console: Console) -> Iterator[str]:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(console.app, host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started and time.monotonic() < deadline:
+        time.sleep(0.05)
+    yield f"http://localhost:{port}"  # localhost: a secure context, where Secure cookies work
+    server.should_exit = True
+    thread.join(10)
+
+
+@pytest.fixture
+def page(served: str) -> Iterator[Page]:
+    if not Path(CHROMIUM).exists():
+        service_unavailable("Debian's chromium (apt-get install chromium; .ci/run installs it)")
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=["--no-sandbox"])
+        context = browser.new_context(
+            base_url=served, viewport={"width": 1366, "height": 800}, accept_downloads=True
+        )
+        yield context.new_page()
+        browser.close()
+
+
+def sign_in(page: Page, who: str) -> None:
+    page.goto("/connexion")
+    page.fill("input[name=identifiant]", who)
+    page.fill("input[name=mot_de_passe]", PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_url("**/dossiers")
+
+
+def test_a_supervisor_and_a_caseworker_in_the_browser(console: Console, page: Page, tmp_path: Path) -> None:
+    p = page
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    revue = produce(console.harness.uow(), console.harness.ctx, "Strasbourg-Nord", "2026-04")
+    assert revue is not None
+
+    sign_in(p, "S67")
+    assert console.mine.ref in p.content() and console.other.ref in p.content()
+    assert console.elsewhere.ref not in p.content()
+    p.screenshot(path=str(SHOTS / "dossiers.png"), full_page=True)
+
+    p.click(f"a[href='/dossiers/{console.mine.ref}']")
+    p.wait_for_selector("table.timeline")
+    timeline = p.inner_text("table.timeline")
+    assert "signer_contrat" in timeline and "diagnostic → contrat" in timeline
+    p.screenshot(path=str(SHOTS / "dossier.png"), full_page=True)
+
+    p.goto("/audit")
+    p.select_option("select[name=transition]", "poser_diagnostic")
+    p.fill("input[name=agence]", "Strasbourg-Nord")
+    p.click("form.filters button[type=submit]")
+    p.wait_for_url("**/audit?*transition=poser_diagnostic*")
+    p.screenshot(path=str(SHOTS / "audit.png"), full_page=True)
+    with p.expect_download() as download:
+        p.click("text=Exporter ces lignes en CSV")
+    saved = tmp_path / "journal.csv"
+    download.value.save_as(saved)
+    rows = list(csv.DictReader(saved.open(encoding="utf-8")))
+    with console.harness.sessions() as s:
+        flt = audit.LogFilter(trigger="poser_diagnostic", agence="Strasbourg-Nord")
+        expected = [r["hash"] for r in audit.export_rows(s, flt)]
+    assert [r["hash"] for r in rows] == expected and len(expected) == 2
+
+    p.goto(f"/revues/{revue.id}")
+    p.screenshot(path=str(SHOTS / "revue.png"), full_page=True)
+    p.goto("/indicateurs?trimestre=2026-Q1")
+    p.wait_for_load_state("networkidle")
+    p.screenshot(path=str(SHOTS / "indicateurs.png"), full_page=True)
+
+    p.click("text=Se déconnecter")
+    p.wait_for_url("**/connexion")
+    sign_in(p, "C67")
+    response = p.goto(f"/dossiers/{console.other.ref}")
+    assert response is not None and response.status == 403
+    assert "Accès refusé" in p.inner_text("main")
+    p.screenshot(path=str(SHOTS / "refus.png"))
