@@ -82,7 +82,9 @@ class Indicators:
     entry_target_days: int | None
     average_portfolio: float | None
     share_from_france_travail: float | None
-    monthly: list[dict[str, Any]]  # the twelve months to the quarter's end: entries and exits
+    monthly: list[dict[str, Any]]  # the twelve months to the quarter's end: entries, exits, entry delay
+    load: dict[str, int]  # cases under contract per conseiller at the quarter's end
+    portfolio_target: tuple[int, int] | None  # the convention's 70-100
 
     def rows(self) -> list[tuple[str, str, Any]]:
         """(indicator, detail, value): the table, and the CSV."""
@@ -96,6 +98,9 @@ class Indicators:
                     self.average_entry_delay_days))  # fmt: skip
         out.append(("portefeuille moyen par conseiller", "", self.average_portfolio))
         out.append(("part des orientations France Travail", "", self.share_from_france_travail))
+        out += [
+            ("dossiers sous contrat par conseiller (fin du trimestre)", k, v) for k, v in self.load.items()
+        ]
         return out
 
     def csv(self) -> str:
@@ -143,7 +148,8 @@ def compute(session: Session, book: ConventionBook, quarter: Quarter, departemen
     delays = [(c.contract_start - c.orientation_date).days for c in entered if c.contract_start]
     per_conseiller = Counter(c.conseiller_id for c, _ in ongoing if c.conseiller_id)
     origins = Counter(c.origin for c in oriented)
-    target = book.in_force(departement, end - timedelta(1)).terms.entry_target_days if departement else None
+    terms = book.in_force(departement, end - timedelta(1)).terms if departement else None
+    target = terms.entry_target_days if terms else None
     return Indicators(
         quarter=str(quarter),
         departement=departement,
@@ -164,6 +170,8 @@ def compute(session: Session, book: ConventionBook, quarter: Quarter, departemen
         if oriented
         else None,
         monthly=_monthly(cases, end),
+        load=dict(sorted(per_conseiller.items())),
+        portfolio_target=(terms.portfolio_min, terms.portfolio_max) if terms else None,
     )
 
 
@@ -176,32 +184,57 @@ def _monthly(cases: list[Case], end: date) -> list[dict[str, Any]]:
     for back in range(12, 0, -1):
         first = add_months(end, -back)
         last = add_months(first, 1)
+        entered = [c for c in cases if _in(c.contract_start, first, last)]
+        delays = [(c.contract_start - c.orientation_date).days for c in entered if c.contract_start]
         months.append({
             "mois": f"{first.year}-{first.month:02d}",
-            "entrees": sum(1 for c in cases if _in(c.contract_start, first, last)),
+            "entrees": len(entered),
             "sorties": sum(1 for c in cases if _in(c.exit_date, first, last)),
+            "delai_moyen_entree_jours": round(sum(delays) / len(delays), 1) if delays else None,
         })  # fmt: skip
     return months
 
 
 def chart_png(indicators: Indicators) -> bytes:
-    """Entries and exits per month over the twelve months to the quarter's end, as a PNG."""
+    """Three panels, as a PNG: entries and exits per month over the twelve months to the quarter's
+    end; the average entry delay of each month against the convention's target (21 days, or 3
+    weeks); the cases per conseiller at the quarter's end against the 70-100 portfolio."""
     import matplotlib
 
     matplotlib.use("Agg")  # no screen: render to memory
     from matplotlib import pyplot as plt
 
     months = [m["mois"] for m in indicators.monthly]
-    x = range(len(months))
-    figure, axes = plt.subplots(figsize=(9, 4), dpi=100)
-    axes.bar([i - 0.2 for i in x], [m["entrees"] for m in indicators.monthly], width=0.4, label="entrées")
-    axes.bar([i + 0.2 for i in x], [m["sorties"] for m in indicators.monthly], width=0.4, label="sorties")
-    axes.set_xticks(list(x), months, rotation=45, ha="right")
+    x = list(range(len(months)))
+    figure, (flows, delay, load) = plt.subplots(3, 1, figsize=(9, 11), dpi=100)
     scope = f"département {indicators.departement}" if indicators.departement else "tous départements"
-    axes.set_title(
-        f"Accompagnement global — entrées et sorties par mois ({scope}, jusqu'à {indicators.quarter})"
+    flows.bar([i - 0.2 for i in x], [m["entrees"] for m in indicators.monthly], width=0.4, label="entrées")
+    flows.bar([i + 0.2 for i in x], [m["sorties"] for m in indicators.monthly], width=0.4, label="sorties")
+    flows.set_xticks(x, months, rotation=45, ha="right")
+    flows.set_title(f"Entrées et sorties par mois ({scope}, jusqu'à {indicators.quarter})")
+    flows.legend()
+
+    points = [(i, m["delai_moyen_entree_jours"]) for i, m in zip(x, indicators.monthly, strict=True)]
+    shown = [(i, d) for i, d in points if d is not None]
+    delay.plot(
+        [i for i, _ in shown], [d for _, d in shown], marker="o", label="délai moyen orientation → contrat"
     )
-    axes.legend()
+    if indicators.entry_target_days is not None:
+        delay.axhline(indicators.entry_target_days, color="red", linestyle="--",
+                      label=f"cible {indicators.entry_target_days} jours")  # fmt: skip
+    delay.set_xticks(x, months, rotation=45, ha="right")
+    delay.set_ylabel("jours")
+    delay.set_title("Délai d'entrée par mois")
+    delay.legend()
+
+    names = list(indicators.load)
+    load.bar(range(len(names)), [indicators.load[n] for n in names], label="dossiers sous contrat")
+    if indicators.portfolio_target is not None:
+        low, high = indicators.portfolio_target
+        load.axhspan(low, high, color="green", alpha=0.15, label=f"portefeuille cible {low}–{high}")
+    load.set_xticks(range(len(names)), names, rotation=45, ha="right")
+    load.set_title(f"Charge par conseiller à la fin de {indicators.quarter}")
+    load.legend()
     figure.tight_layout()
     buffer = io.BytesIO()
     figure.savefig(buffer, format="png")

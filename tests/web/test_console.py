@@ -92,7 +92,15 @@ def test_a_forbidden_case_is_refused_and_the_refusal_kept(console: Console) -> N
 
 def test_the_case_page_shows_its_timeline_dates_binome_and_chain(console: Console) -> None:
     page = console.client("R67").get(f"/dossiers/{console.mine.ref}").text
-    for text in ("signer_contrat", "diagnostic → contrat", "C67", "R67", "intact", "Historique"):
+    for text in (
+        "signer_contrat",
+        "diagnostic → contrat",
+        "C67",
+        "R67",
+        "intact",
+        "Historique",
+        "fin du contrat",
+    ):
         assert text in page
 
 
