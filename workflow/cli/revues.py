@@ -7,6 +7,7 @@ import os
 from pathlib import Path
 
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from models import Revue, RevueDecision
 from workflow import revue_decisions, revue_files
@@ -58,12 +59,17 @@ def cmd_revue_list(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _revue(session: Session, revue_id: int) -> Revue:
+    revue = session.get(Revue, revue_id)
+    if revue is None:
+        raise NotFound(f"no revue {revue_id} (see `accompagnement revue list`)")
+    return revue
+
+
 def cmd_revue_act(args: argparse.Namespace) -> int:
     rt = Runtime(args.database_url)
     with rt.uow() as uow:
-        revue = uow.session.get(Revue, args.revue)
-        if revue is None:
-            raise NotFound(f"no revue {args.revue} (see `accompagnement revue list`)")
+        revue = _revue(uow.session, args.revue)
         uow.session.expunge(revue)
     if args.file:
         lines = revue_files.read_back(Path(args.file), revue)
@@ -92,9 +98,7 @@ def cmd_revue_act(args: argparse.Namespace) -> int:
 def cmd_revue_show(args: argparse.Namespace) -> int:
     rt = Runtime(args.database_url)
     with rt.uow() as uow:
-        revue = uow.session.get(Revue, args.revue)
-        if revue is None:
-            raise NotFound(f"no revue {args.revue} (see `accompagnement revue list`)")
+        revue = _revue(uow.session, args.revue)
         decided = {
             (d.rubrique, d.case_reference): d
             for d in uow.session.scalars(select(RevueDecision).where(RevueDecision.revue_id == revue.id))
