@@ -5,7 +5,7 @@ from models.base import Base
 from models.cases import Appointment, Case
 from models.conventions import ConventionVersion
 from models.db import database_url, make_engine, make_session_factory
-from models.events import ProcessedEvent, RejectedEvent, TaskDelivery
+from models.events import InboxEvent, ProcessedEvent, RejectedEvent
 from models.people import Person, Professional
 from models.reminders import Email, Reminder, email_reminder
 from models.revues import Revue, RevueDecision
@@ -21,6 +21,7 @@ __all__ = [
     "Case",
     "ConventionVersion",
     "Email",
+    "InboxEvent",
     "Person",
     "ProcessedEvent",
     "Professional",
@@ -29,7 +30,6 @@ __all__ = [
     "Revue",
     "RevueDecision",
     "ScheduledRun",
-    "TaskDelivery",
     "TransitionLog",
     "WebAccount",
     "database_url",

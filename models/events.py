@@ -1,4 +1,4 @@
-"""Bookkeeping of incoming events: what was applied, what was refused.
+"""Bookkeeping of incoming events: what was accepted, applied, refused.
 
 `processed_event.event_id` is the primary key: a replayed or redelivered event collides on
 it inside the same transaction as its effects, which is what makes ingestion idempotent
@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Integer, String, Text
+from sqlalchemy import BigInteger, Index, Integer, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from models.base import Base, UTCDateTime
@@ -27,7 +27,23 @@ class ProcessedEvent(Base):
 
 
 class RejectedEvent(Base):
+    """An event that could not be applied, with its raw text (made storable and bounded) and why.
+
+    One row per unresolved event: a replayed or redelivered rejection of the same event (same
+    `fingerprint`: its event_id, or the sha256 of its text when it has none) counts another
+    occurrence and keeps the last reason, instead of adding a row each time.
+    """
+
     __tablename__ = "rejected_event"
+    __table_args__ = (
+        Index(
+            "uq_rejected_event_unresolved_fingerprint",
+            "fingerprint",
+            unique=True,
+            sqlite_where=text("resolved_at IS NULL"),
+            postgresql_where=text("resolved_at IS NULL"),
+        ),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     event_id: Mapped[str | None] = mapped_column(String(64), index=True)
@@ -36,22 +52,49 @@ class RejectedEvent(Base):
     source: Mapped[str] = mapped_column(String(255))  # "file.jsonl:12", "http", "celery"
     reason: Mapped[str] = mapped_column(Text)
     raw: Mapped[str] = mapped_column(Text)
-    rejected_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+    rejected_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)  # the first time
+    fingerprint: Mapped[str | None] = mapped_column(String(64))
+    occurrences: Mapped[int] = mapped_column(Integer, server_default="1")
+    last_rejected_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     # Set by `events retry` once the event applied (or proved a duplicate) after a fix.
     resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     resolution: Mapped[str | None] = mapped_column(String(255))
 
 
-class TaskDelivery(Base):
-    """How many times a broker handed one task attempt to a worker.
+class InboxEvent(Base):
+    """An event accepted by a door (HTTP, `events ingest --via celery`, a Celery message), stored
+    before the sender is told "accepted": the broker only carries the row ids, so a broker restart
+    or a lost message costs a sweep's delay, not the event.
 
-    With late acknowledgement a message whose processing kills the worker comes back after the
-    visibility timeout, forever; counting deliveries (in the database, so the count survives the
-    worker) lets the task park such a message as rejected instead of looping.
+    `submission` + `position` identify the event within what the sender handed over (an HTTP
+    request, a CLI run, a Celery task id), so a redelivered message stores nothing twice.
+    `status` ends as applied, duplicate or rejected (`reason` says why); `attempts` counts how
+    often a worker took the row, so a row that kills its worker every time is parked.
     """
 
-    __tablename__ = "task_delivery"
+    __tablename__ = "inbox_event"
+    __table_args__ = (
+        UniqueConstraint("submission", "position"),
+        Index(
+            "ix_inbox_event_pending",
+            "queued_at",
+            sqlite_where=text("status = 'pending'"),
+            postgresql_where=text("status = 'pending'"),
+        ),
+        Index("ix_inbox_event_sender_event_id", "sender", "event_id"),
+    )
 
-    key: Mapped[str] = mapped_column(String(100), primary_key=True)  # task id + retry number
-    deliveries: Mapped[int] = mapped_column(Integer)
-    last_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    submission: Mapped[str] = mapped_column(String(64))
+    position: Mapped[int] = mapped_column(Integer)
+    sender: Mapped[str] = mapped_column(String(80))  # "http:<system>", "cli", "celery:<source>"
+    source: Mapped[str] = mapped_column(String(255))  # where, for reports: "file.jsonl:12"
+    event_id: Mapped[str | None] = mapped_column(String(64))
+    case_reference: Mapped[str | None] = mapped_column(String(40))
+    payload: Mapped[str] = mapped_column(Text)  # the event's JSON text, storable and bounded
+    status: Mapped[str] = mapped_column(String(16))
+    reason: Mapped[str | None] = mapped_column(Text)
+    accepted_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    queued_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    settled_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    attempts: Mapped[int] = mapped_column(Integer, server_default="0")

@@ -8,7 +8,11 @@ Every quarter of an hour, the revues whose day and hour have come this month (pe
 the scheduler was down then. Every day at 07:00 the indicators of the quarter just ended are
 queued, once per quarter: on the quarter's first day, or the first day the scheduler runs. Every
 night at 03:00 (after midnight UTC, winter and summer) the seal of the days just over is queued,
-when the operator's sealing key is configured.
+when the operator's sealing key is configured. Every minute, the inbox rows whose message was
+lost (a broker restart, a killed worker) are queued again (`workflow.inbox.requeue_stale`).
+
+Before each job the scheduler checks that it still leads (`leading`): a leader whose lock
+connection died steps down instead of running jobs beside the new leader.
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ from apscheduler.triggers.cron import CronTrigger
 
 from workflow.clock import PARIS, today
 from workflow.context import Context
+from workflow.inbox import requeue_stale
 from workflow.indicators import Quarter
 from workflow.revue import due_revues
 from workflow.schedule import AUDIT_SEAL, QUARTERLY_INDICATORS, REMINDER_SCAN, claim_run
@@ -37,10 +42,16 @@ INDICATORS_AT = time(7, 0)
 SEAL_AT = time(3, 0)
 REVUES_EVERY = "*/15"  # minutes: a convention may hold its revues at 08:00, 09:30, 14:15…
 REVUES = "monthly-revues"
+INBOX_SWEEP = "inbox-sweep"
 QueueScan = Callable[[str, bool], None]  # (day, digest): queue `accompagnement.scan_reminders`
 QueueRevue = Callable[[str, str], None]  # (agence, month): queue `accompagnement.produce_revue`
 QueueIndicators = Callable[[str], None]  # (quarter): queue `accompagnement.quarterly_indicators`
 QueueSeal = Callable[[], None]  # queue `accompagnement.seal_audit`
+QueueInbox = Callable[[list[int]], None]  # (inbox ids): queue `accompagnement.apply_inbox`
+
+
+class SteppedDown(Exception):
+    """The leader lock was lost (its connection died): another scheduler may lead now."""
 
 
 class Jobs:
@@ -52,6 +63,8 @@ class Jobs:
         queue_revue: QueueRevue,
         queue_indicators: QueueIndicators,
         queue_seal: QueueSeal,
+        queue_inbox: QueueInbox,
+        leading: Callable[[], bool],
         digest: bool = False,
     ) -> None:
         self.uow = uow
@@ -60,7 +73,10 @@ class Jobs:
         self.queue_revue = queue_revue
         self.queue_indicators = queue_indicators
         self.queue_seal = queue_seal
+        self.queue_inbox = queue_inbox
+        self.leading = leading
         self.digest = digest
+        self.stepped_down = False
         self.identity = f"{socket.gethostname()}:{os.getpid()}"
 
     def reminder_scan(self) -> bool:
@@ -104,6 +120,15 @@ class Jobs:
         log.info("seal of the log queued (%s)", day)
         return True
 
+    def inbox_sweep(self) -> int:
+        """Queue again the inbox rows still pending long after they were queued; how many."""
+        batches = requeue_stale(self.uow(), self.ctx)
+        for ids in batches:
+            self.queue_inbox(ids)
+        if batches:
+            log.warning("inbox sweep: %d event(s) queued again", sum(map(len, batches)))
+        return sum(map(len, batches))
+
     def catch_up(self) -> list[str]:
         """Run what the schedule says should have run already; names of the jobs run."""
         ran = []
@@ -116,29 +141,54 @@ class Jobs:
             ran.append(QUARTERLY_INDICATORS)
         if self.monthly_revues():
             ran.append(REVUES)
+        if self.inbox_sweep():
+            ran.append(INBOX_SWEEP)
         return ran
 
+    def as_leader(self, job: Callable[[], object], scheduler: BlockingScheduler | None = None) -> None:
+        """Run `job` if this process still leads; else step down (stop `scheduler`)."""
+        if not self.leading():
+            self.stepped_down = True
+            log.error("the leader lock is lost: this scheduler steps down before %s", job.__name__)
+            if scheduler is not None:
+                scheduler.shutdown(wait=False)
+            raise SteppedDown(job.__name__)
+        job()
+
     def scheduler(self) -> BlockingScheduler:
-        """APScheduler 3 in Paris time, jobs in memory (never a shared job store)."""
+        """APScheduler 3 in Paris time, jobs in memory (never a shared job store); every job
+        runs only while this process leads."""
         scheduler = BlockingScheduler(
             timezone=PARIS,
             job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": 6 * 3600},
         )
-        scheduler.add_job(
+        self._add(
+            scheduler,
             self.reminder_scan, CronTrigger(hour=SCAN_AT.hour, minute=SCAN_AT.minute, timezone=PARIS),
             id=REMINDER_SCAN, name="daily reminder scan",
         )  # fmt: skip
-        scheduler.add_job(
+        self._add(
+            scheduler,
             self.audit_seal, CronTrigger(hour=SEAL_AT.hour, minute=SEAL_AT.minute, timezone=PARIS),
             id=AUDIT_SEAL, name="seal of the log's days just over",
         )  # fmt: skip
-        scheduler.add_job(
+        self._add(
+            scheduler,
             self.quarterly_indicators,
             CronTrigger(hour=INDICATORS_AT.hour, minute=INDICATORS_AT.minute, timezone=PARIS),
             id=QUARTERLY_INDICATORS, name="indicators of the quarter just ended",
         )  # fmt: skip
-        scheduler.add_job(
+        self._add(
+            scheduler,
             self.monthly_revues, CronTrigger(minute=REVUES_EVERY, timezone=PARIS),
             id=REVUES, name="monthly revues (each agency on its convention's day and hour)",
         )  # fmt: skip
+        self._add(
+            scheduler, self.inbox_sweep, CronTrigger(minute="*", timezone=PARIS),
+            id=INBOX_SWEEP, name="inbox rows whose message was lost, queued again",
+        )  # fmt: skip
         return scheduler
+
+    def _add(self, scheduler: BlockingScheduler, job: Callable[[], object], trigger: CronTrigger,
+             id: str, name: str) -> None:  # fmt: skip
+        scheduler.add_job(self.as_leader, trigger, args=[job, scheduler], id=id, name=name)

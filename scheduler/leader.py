@@ -6,15 +6,22 @@ lock on a connection the leader keeps open; PostgreSQL releases it when that con
 crash included. SQLite: an exclusive `flock` on a file beside the database, released by the
 kernel when the process ends. Even if the lock failed, a job runs once per period: the
 `scheduled_run` row is unique (`workflow.schedule`).
+
+A lock can also be lost while the process lives: the PostgreSQL connection terminated (an
+administrator, a failover, a network cut) releases the advisory lock and another scheduler takes
+it. `still_held` asks PostgreSQL on that very connection; the jobs call it before each run and
+step down when it says no.
 """
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 from pathlib import Path
 from typing import IO, Any
 
 from sqlalchemy import make_url, text
+from sqlalchemy.exc import DBAPIError
 
 from models import make_engine
 
@@ -49,11 +56,33 @@ class LeaderLock:
         self._file = handle
         return True
 
+    def still_held(self) -> bool:
+        """True while this process holds the lock (asked of the lock's own connection)."""
+        if self._file is not None:
+            return True  # a flock lives as long as the open file, that is the process
+        if self._connection is None:
+            return False
+        try:
+            held = self._connection.scalar(
+                text(
+                    "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted "
+                    "AND pid = pg_backend_pid() AND ((classid::bigint << 32) | objid::bigint) = :key"
+                ),
+                {"key": LOCK_KEY},
+            )
+            self._connection.commit()
+        except DBAPIError:
+            held = 0
+        if not held:
+            self.release()
+        return bool(held)
+
     def release(self) -> None:
         if self._connection is not None:
-            self._connection.close()
-            self._connection.engine.dispose()
-            self._connection = None
+            connection, self._connection = self._connection, None
+            with contextlib.suppress(DBAPIError):  # already gone, and the lock with it
+                connection.close()
+            connection.engine.dispose()
         if self._file is not None:
             fcntl.flock(self._file, fcntl.LOCK_UN)
             self._file.close()

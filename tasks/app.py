@@ -6,8 +6,10 @@ Settings follow Celery's advice for work that must not be lost:
 - prefetch of one message per process: a batch carries hundreds of events, and messages held
   in a prefetch buffer would only wait there and come back late if the worker died;
 - the Redis visibility timeout (how long an unacknowledged message stays invisible before
-  redelivery) well above the longest batch; never an ETA far in the future, which Redis would
-  redeliver every visibility timeout: future work lives in database rows (reminders, issue #4);
+  redelivery) above the longest task and the longest countdown; never an ETA far in the future,
+  which Redis would redeliver every visibility timeout: future work lives in database rows
+  (reminders). Events do not wait for it: they are in the inbox, whose sweep queues again within
+  minutes the rows a dead worker held (`workflow.inbox`);
 - JSON only, and explicit task names that other systems can use with `send_task`.
 """
 
@@ -19,10 +21,12 @@ import os
 from celery import Celery
 
 QUEUE = "accompagnement.events"
-# Seconds before Redis hands an unacknowledged message (its worker died) to another worker: well
-# above the longest batch (500 events take about a second). Kombu looks for such messages every
-# unacked_restore_interval x unacked_restore_throttle seconds (10 x 10 by default).
-VISIBILITY_TIMEOUT = 3600
+# Seconds before Redis hands an unacknowledged message (its worker died) to another worker. It must
+# exceed the longest task (a batch of 500 events: seconds; a revue: under a minute) and the longest
+# countdown a worker holds unacknowledged (an email's SMTP backoff: up to 16 minutes), or a live
+# task would run twice. Kombu looks for such messages every unacked_restore_interval x
+# unacked_restore_throttle seconds (10 x 10 by default).
+VISIBILITY_TIMEOUT = 20 * 60
 # An operator (or a test that wants to see a redelivery) adjusts them with a JSON object, e.g.
 # ACCOMPAGNEMENT_BROKER_OPTIONS='{"visibility_timeout": 7200}'.
 BROKER_OPTIONS = {

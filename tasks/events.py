@@ -1,11 +1,15 @@
-"""Tasks that apply events: thin wrappers over `workflow.ingest.ingest_items`.
+"""Tasks that apply events: thin wrappers over `workflow.inbox`.
 
-Other systems may send them by name:
+The doors store events in the inbox and queue `accompagnement.apply_inbox` with the row ids.
+Other systems may also send events by name; such a message is stored in the inbox first
+(keyed by its task id, so a redelivery stores nothing twice), then applied:
     app.send_task("accompagnement.apply_batch", args=[[event, event, …], "their-system"])
     app.send_task("accompagnement.apply_event", args=[event, "their-system"])
 
-Delivery is at least once; the processed-event table makes every replay a no-op, so a retry
-or a redelivery is always safe.
+Delivery is at least once; an inbox row is applied only while pending, and the processed-event
+table makes every replay a no-op, so a retry or a redelivery is always safe. A task that fails
+on something unforeseen leaves its rows pending: the sweep queues them again, and a row taken
+MAX_ATTEMPTS times is parked as rejected with its payload, never lost.
 """
 
 from __future__ import annotations
@@ -17,10 +21,9 @@ from typing import Any
 from celery import Task
 
 from tasks.app import app
-from tasks.runtime import Runtime, runtime
-from workflow.deliveries import MAX_DELIVERIES, count_delivery, forget_delivery, park
+from tasks.runtime import runtime
 from workflow.errors import is_transient
-from workflow.ingest import Raw, ingest_items
+from workflow.inbox import as_text, drain, receive, requeue_stale
 
 log = logging.getLogger(__name__)
 
@@ -33,74 +36,89 @@ def _backoff(retries: int) -> float:
     return random.uniform(0, min(128, 2**retries)) + 1
 
 
-def _items(events: Any, source: str, lines: Any, names: Any) -> list[tuple[str, Raw]]:
+def _items(events: Any, source: str, lines: Any, names: Any) -> list[tuple[str, str]]:
     """Name each event for reports (file:line where known); a payload that is not a list
     becomes one bad item, so a malformed message is recorded rather than lost."""
     if not isinstance(events, list):
-        return [(source, events)]
+        return [(source, as_text(events))]
     if isinstance(names, list) and len(names) == len(events):
-        return [(str(name), event) for name, event in zip(names, events, strict=True)]
+        return [(str(name), as_text(event)) for name, event in zip(names, events, strict=True)]
     if isinstance(lines, list) and len(lines) == len(events):
-        return [(f"{source}:{line}", event) for line, event in zip(lines, events, strict=True)]
-    return [(f"{source}#{index}", event) for index, event in enumerate(events, start=1)]
+        return [(f"{source}:{line}", as_text(event)) for line, event in zip(lines, events, strict=True)]
+    return [(f"{source}#{index}", as_text(event)) for index, event in enumerate(events, start=1)]
 
 
-def _apply(task: Task, events: Any, source: str, lines: Any, names: Any, deferrals: int) -> dict[str, Any]:
+def queue(ids: list[int], deferrals: int = 0, countdown: float | None = None) -> None:
+    """Hand inbox rows to the workers (applied at once, in this process, without a broker)."""
+    apply_inbox.apply_async(args=[ids], kwargs={"deferrals": deferrals}, countdown=countdown)
+
+
+def _drain(task: Task, ids: list[int], deferrals: int) -> dict[str, Any]:
     rt = runtime()
-    eager = bool(task.request.is_eager)
-    key = f"{task.request.id}:{task.request.retries}"
-    items = _items(events, source, lines, names)
-    if not eager and count_delivery(rt.uow(), rt.ctx, key) > MAX_DELIVERIES:
-        park(rt.uow(), rt.ctx, items, f"parked after {MAX_DELIVERIES} deliveries: the worker died each time")
-        log.error("task %s parked after %d deliveries", key, MAX_DELIVERIES)
-        return {"parked": len(items)}
-    may_defer = deferrals < MAX_DEFERRALS and not eager
+    may_defer = deferrals < MAX_DEFERRALS and not task.request.is_eager
     try:
-        report = ingest_items(rt.uow(), rt.ctx, items, defer_premature=may_defer, decoded=True)
+        report = drain(rt.uow(), rt.ctx, ids, defer_premature=may_defer)
     except Exception as exc:
         if is_transient(exc) and task.request.retries < MAX_RETRIES:
-            log.warning("task %s: transient %s, retrying", key, type(exc).__name__)
+            log.warning("task %s: transient %s, retrying", task.request.id, type(exc).__name__)
             raise task.retry(exc=exc, countdown=_backoff(task.request.retries)) from exc
-        raise
-    finally:
-        # Only a process that died keeps its count: anything that got here is not a crash.
-        if not eager:
-            _forget(rt, key)
-    if report.deferred_items:
-        wheres, raws = zip(*report.deferred_items, strict=True)
-        apply_batch.apply_async(
-            args=[list(raws), source],
-            kwargs={"names": list(wheres), "deferrals": deferrals + 1},
-            countdown=2 ** (deferrals + 1),
+        # The rows stay pending, their attempt counted: the sweep queues them again, and parks
+        # those that fail every time. Nothing is acknowledged that was neither applied nor rejected.
+        log.exception("task %s: %d inbox row(s) left pending for the sweep", task.request.id, len(ids))
+        return {"failed": type(exc).__name__, "pending": len(ids)}
+    if report.ingest.deferred_items:
+        later = [item.inbox_id for item in report.ingest.deferred_items if item.inbox_id is not None]
+        queue(later, deferrals + 1, countdown=2 ** (deferrals + 1))
+    return {**report.ingest.as_dict(), "parked": report.parked}
+
+
+@app.task(name="accompagnement.apply_inbox", bind=True, max_retries=MAX_RETRIES)
+def apply_inbox(self: Task, ids: Any, deferrals: int = 0) -> dict[str, Any]:
+    """Apply inbox rows by id, in id order, by chunks of 500 events, one transaction each."""
+    if not isinstance(ids, list) or not all(isinstance(i, int) and not isinstance(i, bool) for i in ids):
+        log.error(
+            "task %s: apply_inbox takes a list of inbox ids, not %s", self.request.id, type(ids).__name__
         )
-    return report.as_dict()
+        return {"failed": "not a list of inbox ids"}
+    return _drain(self, ids, deferrals if isinstance(deferrals, int) else MAX_DEFERRALS)
 
 
-def _forget(rt: Runtime, key: str) -> None:
+def _receive_and_apply(task: Task, events: Any, source: Any, lines: Any, names: Any) -> dict[str, Any]:
+    rt = runtime()
+    source = str(source)[:200]
+    items = _items(events, source, lines, names)
     try:
-        forget_delivery(rt.uow(), key)
+        receipt = receive(rt.uow(), rt.ctx, items, f"celery:{source}", task.request.id)
     except Exception as exc:
-        if not is_transient(exc):
-            raise
-        log.warning("task %s: its delivery count row is left behind (%s); harmless", key, exc)
+        if is_transient(exc) and task.request.retries < MAX_RETRIES:
+            raise task.retry(exc=exc, countdown=_backoff(task.request.retries)) from exc
+        raise  # not stored: the message is not acknowledged as applied (see tasks.app)
+    return _drain(task, receipt.pending, 0) if receipt.pending else {"accepted": 0}
 
 
 @app.task(name="accompagnement.apply_batch", bind=True, max_retries=MAX_RETRIES)
 def apply_batch(
-    self: Task,
-    events: Any,
-    source: str = "celery",
-    lines: Any = None,
-    names: Any = None,
-    deferrals: int = 0,
+    self: Task, events: Any, source: Any = "celery", lines: Any = None, names: Any = None
 ) -> dict[str, Any]:
-    """Apply a batch in the order given, by chunks of 500 events, one transaction each.
+    """Store a batch in the inbox, then apply it in the order given.
 
-    `lines` (the events' line numbers in `source`) or `names` (one label per event, kept by
-    deferred batches) make rejections point at their origin."""
-    return _apply(self, events, source, lines, names, deferrals)
+    `lines` (the events' line numbers in `source`) or `names` (one label per event) make
+    rejections point at their origin."""
+    return _receive_and_apply(self, events, source, lines, names)
 
 
 @app.task(name="accompagnement.apply_event", bind=True, max_retries=MAX_RETRIES)
-def apply_event(self: Task, event: Any, source: str = "celery") -> dict[str, Any]:
-    return _apply(self, [event], source, None, None, 0)
+def apply_event(self: Task, event: Any, source: Any = "celery") -> dict[str, Any]:
+    return _receive_and_apply(self, [event], source, None, None)
+
+
+@app.task(name="accompagnement.sweep_inbox")
+def sweep_inbox() -> int:
+    """Queue again the inbox rows whose message was lost (a broker restart, a killed worker)."""
+    rt = runtime()
+    batches = requeue_stale(rt.uow(), rt.ctx)
+    for ids in batches:
+        queue(ids)
+    if batches:
+        log.warning("inbox sweep: %d row(s) queued again", sum(map(len, batches)))
+    return sum(map(len, batches))

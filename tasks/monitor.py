@@ -1,26 +1,31 @@
-"""What the broker holds: queue depth and the age of the oldest event still waiting.
+"""What the broker holds: queue depth, messages in progress or orphaned, and whether Redis keeps
+anything on disk.
 
 Kombu's Redis transport keeps a queue as a Redis list (LPUSH in, BRPOP out, so the oldest
-message is at the right end) and messages taken but not yet acknowledged in the `unacked` hash.
+message is at the right end), and the messages a worker took but has not acknowledged in the
+`unacked` hash (with their delivery time in the `unacked_index` sorted set). A message there
+whose task no live worker is running is orphaned: its worker died, and Redis hands it out again
+only after the visibility timeout.
 """
 
 from __future__ import annotations
 
-import base64
 import json
+import time
 from dataclasses import dataclass
-from datetime import datetime
+from typing import Any
 
 import redis
 
-from tasks.app import QUEUE, app
+from tasks.app import QUEUE, VISIBILITY_TIMEOUT, app
 
 
 @dataclass(frozen=True)
 class QueueState:
     waiting: int  # messages in the queue
-    in_progress: int  # delivered to a worker, not yet acknowledged
-    oldest_event_at: datetime | None  # occurred_at of the oldest event in the oldest message
+    in_progress: int  # delivered to a live worker, not yet acknowledged
+    orphaned: int  # delivered to a worker that is gone: redelivered after the visibility timeout
+    orphan_redelivery_in: float | None  # seconds until the first orphan is handed out again
 
 
 def queue_state() -> QueueState | None:
@@ -29,22 +34,61 @@ def queue_state() -> QueueState | None:
         return None
     client = redis.Redis.from_url(app.conf.broker_url)
     waiting = int(client.llen(QUEUE))
-    in_progress = int(client.hlen("unacked"))
-    oldest = client.lindex(QUEUE, -1)
-    return QueueState(waiting, in_progress, _oldest_event(oldest) if oldest else None)
+    unacked: dict[bytes, bytes] = client.hgetall("unacked")  # type: ignore[assignment]
+    running = _running_task_ids() if unacked else set()
+    orphans = [tag for tag, message in unacked.items() if _task_id(message) not in running]
+    redelivery = None
+    if orphans:
+        delivered = [client.zscore("unacked_index", tag) for tag in orphans]
+        first = min((d for d in delivered if d is not None), default=None)
+        redelivery = None if first is None else max(0.0, first + VISIBILITY_TIMEOUT - time.time())
+    return QueueState(
+        waiting,
+        len(unacked) - len(orphans),
+        len(orphans),
+        redelivery,
+    )
 
 
-def _oldest_event(message: bytes | str) -> datetime | None:
+def _running_task_ids() -> set[str | None]:
+    """Ids of the tasks live workers hold (running, prefetched, or waiting for their countdown)."""
+    inspect = app.control.inspect(timeout=1.0)
+    ids: set[str | None] = set()
+    for answer in (inspect.active(), inspect.reserved(), inspect.scheduled()):
+        for tasks in (answer or {}).values():
+            for task in tasks:
+                ids.add(task.get("id") or task.get("request", {}).get("id"))
+    return ids
+
+
+def _task_id(message: bytes) -> str | None:
     try:
-        envelope = json.loads(message)
-        args, kwargs, _ = json.loads(base64.b64decode(envelope["body"]))
-        events = kwargs.get("events", args[0] if args else [])
-        events = events if isinstance(events, list) else [events]
-        times = [
-            datetime.fromisoformat(e["occurred_at"])
-            for e in events
-            if isinstance(e, dict) and "occurred_at" in e
-        ]
-        return min(times) if times else None
+        envelope = json.loads(message)[0]
+        return str(envelope["headers"]["id"])
     except (ValueError, KeyError, TypeError, IndexError):
-        return None  # not one of our messages, or not readable: depth is still right
+        return None
+
+
+def redis_persistence() -> str | None:
+    """How the broker's Redis keeps its data on disk, in a sentence with what is at risk; None
+    without a broker."""
+    if app.conf.task_always_eager:
+        return None
+    client = redis.Redis.from_url(app.conf.broker_url)
+    try:
+        settings: dict[Any, Any] = {**client.config_get("appendonly"), **client.config_get("save")}
+    except redis.ResponseError:
+        return "unknown (CONFIG is not allowed on this Redis): see the operators' guide"
+    aof = settings.get("appendonly") == "yes"
+    rdb = bool(str(settings.get("save", "")).strip())
+    if aof:
+        return "AOF (append-only file): queued messages survive a restart"
+    if rdb:
+        return (
+            "RDB snapshots only: a restart loses the messages since the last snapshot; events are "
+            "safe in the inbox (queued again within minutes), emails by the reminder scan"
+        )
+    return (
+        "NONE: a restart loses every queued message; events are safe in the inbox (queued again "
+        "within minutes) and emails in the outbox, but turn on AOF (appendonly yes) in production"
+    )

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from celery.signals import worker_process_init
+import logging
+
+from celery.signals import worker_process_init, worker_ready
 
 from models import database_url, make_engine, make_session_factory
 from workflow.clock import SystemClock
@@ -10,6 +12,8 @@ from workflow.context import Context
 from workflow.conventions import load_book
 from workflow.process_tuning import tune_garbage_collector
 from workflow.unit_of_work import UnitOfWork
+
+log = logging.getLogger(__name__)
 
 
 class Runtime:
@@ -41,3 +45,14 @@ def _after_fork(**_: object) -> None:
     global _runtime  # noqa: PLW0603
     _runtime = None
     tune_garbage_collector()
+
+
+@worker_ready.connect
+def _say_what_redis_keeps(**_: object) -> None:
+    """An operator reads in the worker's log whether a Redis restart would lose messages."""
+    from tasks.monitor import redis_persistence
+
+    try:
+        log.warning("broker persistence: %s", redis_persistence())
+    except Exception as exc:  # a monitoring line must never stop a worker
+        log.warning("broker persistence: unknown (%s)", type(exc).__name__)

@@ -1,24 +1,26 @@
 """The HTTP door for events: other systems that cannot speak Celery post the documented contract
 (`docs/events.schema.json`) here, authenticated by their token.
 
-Each event is validated as the file ingestion validates it; a valid one is queued to the workers
-(which apply it once: a replay is a duplicate there too), an event id already applied is answered
-`duplicate` at once, an invalid one is `rejected` with its reason and nothing of it is stored.
+Every event posted is stored in the inbox (`workflow.inbox`) before the answer: `accepted`
+means it is in the database and the workers will apply it (a replay is a duplicate there too),
+`duplicate` that it was applied already, `rejected` that it is invalid, with the reason. The
+sender learns what became of it with `GET /api/events/{event_id}`.
 """
 
 from __future__ import annotations
 
+from datetime import datetime
 from enum import StrEnum
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Depends, Header, HTTPException, Request
+from fastapi import APIRouter, Body, Depends, Header, HTTPException, Path, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
-from models import ProcessedEvent
 from web.app import Web
 from web.auth import calling_system
-from workflow.events import InvalidEvent, parse_object, payload_digest
+from workflow.inbox import as_text, receive, whereabouts
+from workflow.unit_of_work import UnitOfWork
 
 router = APIRouter(prefix="/api", tags=["événements"])
 MAX_BATCH = 500
@@ -48,6 +50,16 @@ class Problem(BaseModel):
     detail: str
 
 
+class Whereabouts(BaseModel):
+    event_id: str
+    status: str = Field(description="pending (stored, not yet applied), applied, duplicate or rejected")
+    accepted_at: datetime
+    settled_at: datetime | None = Field(description="when it was applied, found a duplicate or rejected")
+    reason: str | None = Field(description="why it was rejected, or when it had been applied")
+    case_reference: str | None = Field(None, description="the case it applied to")
+    state: str | None = Field(None, description="the case's state after the event")
+
+
 def caller(request: Request, authorization: Annotated[str | None, Header(max_length=300)] = None) -> str:
     """The calling system named by its bearer token; 401 otherwise."""
     scheme, _, token = (authorization or "").partition(" ")
@@ -69,39 +81,23 @@ ERRORS: dict[int | str, dict[str, Any]] = {
 }
 
 
-def _answer(web: Web, index: int, data: Any) -> tuple[Answer, dict[str, Any] | None]:
-    try:
-        event = parse_object(data)
-    except InvalidEvent as exc:
-        event_id = (
-            data.get("event_id") if isinstance(data, dict) and isinstance(data.get("event_id"), str) else None
-        )
-        return Answer(index=index, event_id=event_id, status=Status.REJECTED, reason=str(exc)), None
-    with web.sessions() as session:
-        seen = session.get(ProcessedEvent, event.event_id)
-    if seen is not None:
-        if seen.payload_sha256 != payload_digest(event):
-            why = f"event_id {event.event_id} was already used by a different {seen.type} event"
-            return Answer(index=index, event_id=event.event_id, status=Status.REJECTED, reason=why), None
-        when = f"already applied on {seen.applied_at.isoformat()}"
-        return Answer(index=index, event_id=event.event_id, status=Status.DUPLICATE, reason=when), None
-    return Answer(index=index, event_id=event.event_id, status=Status.ACCEPTED), data
-
-
-def _handle(web: Web, system: str, items: list[Any]) -> Answers:
-    answers, queued = [], []
-    for index, data in enumerate(items):
-        answer, event = _answer(web, index, data)
-        answers.append(answer)
-        if event is not None:
-            queued.append(event)
-    if queued:
-        web.queue(queued, system)
-    count = {status: sum(a.status == status for a in answers) for status in Status}
+def _handle(web: Web, system: str, payloads: list[Any]) -> Answers:
+    """Store every payload (committed), then hand the accepted ones to the workers."""
+    items = [(f"http:{system}#{index}", as_text(data)) for index, data in enumerate(payloads)]
+    receipt = receive(UnitOfWork(web.sessions), web.ctx, items, sender(system))
+    if receipt.pending:
+        web.queue(receipt.pending)
+    answers = [Answer(index=v.position, event_id=v.event_id, status=Status(v.status), reason=v.reason)
+               for v in receipt.verdicts]  # fmt: skip
+    count = receipt.count()
     return Answers(
         accepted=count[Status.ACCEPTED], duplicates=count[Status.DUPLICATE], rejected=count[Status.REJECTED],
         results=answers,
     )  # fmt: skip
+
+
+def sender(system: str) -> str:
+    return f"http:{system}"
 
 
 @router.post(
@@ -133,3 +129,22 @@ class Batch(BaseModel):
 def post_batch(request: Request, system: Caller, batch: Batch) -> Answers:
     """Each event is answered on its own: accepted (queued), duplicate, or rejected with its reason."""
     return _handle(request.app.state.web, system, batch.events)
+
+
+@router.get(
+    "/events/{event_id}",
+    response_model=Whereabouts,
+    responses={**ERRORS, 404: {"model": Problem, "description": "this system never posted that event id"}},
+    summary="what became of an event this system posted",
+)
+def get_event(
+    request: Request, system: Caller, event_id: Annotated[str, Path(min_length=1, max_length=64)]
+) -> Whereabouts:
+    """Pending (stored, the workers have not applied it yet), applied (with the case and its
+    state after the event), duplicate, or rejected with the reason. Only the sender's own events."""
+    web: Web = request.app.state.web
+    with web.sessions() as session:
+        found = whereabouts(session, sender(system), event_id)
+    if found is None:
+        raise HTTPException(404, f"no event {event_id!r} was posted by {system}")
+    return Whereabouts(**vars(found))

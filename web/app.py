@@ -7,6 +7,7 @@ HTTP (a test on loopback; never in production, behind TLS).
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -31,7 +32,8 @@ from workflow.unit_of_work import UnitOfWork
 SECRET_ENV = "ACCOMPAGNEMENT_WEB_SECRET"
 SECURE_ENV = "ACCOMPAGNEMENT_WEB_SECURE_COOKIES"
 HERE = Path(__file__).parent
-QueueEvents = Callable[[list[dict[str, Any]], str], None]  # (events, calling system)
+log = logging.getLogger(__name__)
+QueueEvents = Callable[[list[int]], None]  # inbox ids, in order
 
 
 class NotSignedIn(Exception):
@@ -55,11 +57,15 @@ class Web:
         return self.ctx.clock
 
 
-def queue_to_workers(events: list[dict[str, Any]], system: str) -> None:
-    """Hand the events to the workers (applied in this process when no broker is configured)."""
-    from tasks.events import apply_batch
+def queue_to_workers(ids: list[int]) -> None:
+    """Hand stored events to the workers (applied in this process when no broker is configured).
+    A failure here loses nothing: the rows are in the inbox, and the sweep queues them."""
+    from tasks.events import queue
 
-    apply_batch.delay(events, f"http:{system}")
+    try:
+        queue(ids)
+    except Exception:
+        log.exception("could not queue %d inbox row(s); the sweep will", len(ids))
 
 
 def create_app(

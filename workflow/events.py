@@ -9,10 +9,19 @@ from __future__ import annotations
 
 import hashlib
 import json
-from datetime import date
+import re
+from datetime import date, datetime
 from typing import Annotated, Any, Literal, get_args
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    TypeAdapter,
+    ValidationError,
+    model_validator,
+)
 
 from workflow.vocabulary import (
     AppointmentKind,
@@ -31,8 +40,28 @@ Identifier = Annotated[str, Field(min_length=1, max_length=32, pattern=r"^[A-Za-
 CaseRef = Annotated[str, Field(min_length=1, max_length=40, pattern=r"^[A-Za-z0-9._:-]+$")]
 
 
+# The largest line or payload taken as an event: a real one is under 2 KB. Anything longer is
+# refused before it is decoded, so a crafted megabyte costs nothing but its rejection.
+MAX_EVENT_BYTES = 32_768
+# Dates an event may carry: the accompaniment's own years, with room on both sides. Dates far
+# outside (year 1, year 9999) would overflow the deadline arithmetic (a contract + 9 months).
+EARLIEST, LATEST = date(2000, 1, 1), date(2100, 12, 31)
+# What is echoed of a value in a reason: enough to recognise it, never the whole of a crafted one.
+ECHO = 200
+
+
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+    @model_validator(mode="after")
+    def _dates_in_range(self) -> _Strict:
+        for name, value in self:
+            day = value.date() if isinstance(value, datetime) else value
+            if isinstance(day, date) and not EARLIEST <= day <= LATEST:
+                raise ValueError(
+                    f"field '{name}': {value.isoformat()} is outside {EARLIEST.year}-{LATEST.year}"
+                )
+        return self
 
 
 class ActorRef(_Strict):
@@ -193,7 +222,11 @@ def parse_line(text: str) -> Event:
 
     Files are read with `errors="surrogateescape"`, so bytes that are not UTF-8 reach this
     function as lone surrogates and are refused here, line by line, instead of stopping a file.
+    No input makes it raise anything else: a line nested a thousand levels deep, a number too
+    large for a date, a NUL byte, all end as InvalidEvent with a reason.
     """
+    if len(text) > MAX_EVENT_BYTES:
+        raise InvalidEvent(f"a line of {len(text)} characters: an event is at most {MAX_EVENT_BYTES}")
     try:
         text.encode("utf-8")
     except UnicodeEncodeError as exc:
@@ -202,6 +235,8 @@ def parse_line(text: str) -> Event:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
         raise InvalidEvent(f"malformed JSON: {exc.msg} (column {exc.colno})") from None
+    except RecursionError:
+        raise InvalidEvent("malformed JSON: nested too deeply") from None
     if not isinstance(data, dict):
         raise InvalidEvent(f"an event is a JSON object, not {type(data).__name__}")
     return parse_object(data)
@@ -211,15 +246,70 @@ def parse_object(data: Any) -> Event:
     """Validate an already decoded event (a Celery payload, an HTTP body)."""
     if not isinstance(data, dict):
         raise InvalidEvent(f"an event is a JSON object, not {type(data).__name__}")
-    kind = data.get("type")
-    if kind is None:
-        raise InvalidEvent("missing field 'type'", data)
-    if kind not in EVENT_TYPES:
-        raise InvalidEvent(f"unknown event type {kind!r} (known: {', '.join(EVENT_TYPES)})", data)
     try:
+        _check_text(data, "")
+        kind = data.get("type")
+        if kind is None:
+            raise InvalidEvent("missing field 'type'", data)
+        if not isinstance(kind, str) or kind not in EVENT_TYPES:
+            raise InvalidEvent(f"unknown event type {echo(kind)} (known: {', '.join(EVENT_TYPES)})", data)
         return EVENT_ADAPTER.validate_python(data)
     except ValidationError as exc:
         raise InvalidEvent(_describe(exc), data) from None
+    except RecursionError:
+        raise InvalidEvent("nested too deeply", data) from None
+    except (ValueError, TypeError, OverflowError) as exc:  # a validator's own fault on odd input
+        if isinstance(exc, InvalidEvent):
+            raise
+        raise InvalidEvent(f"unreadable event ({type(exc).__name__}: {echo(str(exc))})", data) from None
+
+
+# NUL and the other C0 controls have no business in an event, and PostgreSQL cannot store NUL in
+# text; lone surrogates (from a \udfff escape) cannot even be encoded to store the reason.
+_UNSTORABLE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff]")
+
+
+def _check_text(value: Any, path: str, depth: int = 0) -> None:
+    """Refuse, naming the field, any string (key or value) holding a control or a lone surrogate."""
+    if depth > 16:
+        raise InvalidEvent(f"field '{path or 'event'}': nested too deeply")
+    items: Any = ()
+    if isinstance(value, dict):
+        items = value.items()
+    elif isinstance(value, list):
+        items = enumerate(value)
+    for key, item in items:
+        where = f"{path}.{key}" if path else str(key)
+        if isinstance(key, str) and _UNSTORABLE.search(key):
+            raise InvalidEvent(f"a field name holds a control character or a lone surrogate: {echo(key)}")
+        if isinstance(item, str) and (found := _UNSTORABLE.search(item)):
+            raise InvalidEvent(
+                f"field '{where}': character U+{ord(found.group()):04X} at position {found.start() + 1} "
+                "is not allowed (a control character or a lone surrogate)"
+            )
+        if isinstance(item, dict | list):
+            _check_text(item, where, depth + 1)
+
+
+def echo(value: Any) -> str:
+    """A value as quoted in a reason: its repr, cut to ECHO characters, always storable."""
+    text = repr(value)
+    if len(text) > ECHO:
+        text = f"{text[:ECHO]}… ({len(text)} characters)"
+    return storable(text)
+
+
+def storable(text: str) -> str:
+    """Text any database can keep: NUL, other controls and lone surrogates written as escapes
+    (a byte that was not UTF-8, read with surrogateescape, shows as \\x80)."""
+    return _UNSTORABLE.sub(_escape, text)
+
+
+def _escape(match: re.Match[str]) -> str:
+    code = ord(match.group())
+    if 0xDC80 <= code <= 0xDCFF:
+        return f"\\x{code - 0xDC00:02x}"
+    return f"\\u{code:04x}" if code > 0xFF else f"\\x{code:02x}"
 
 
 def _describe(exc: ValidationError) -> str:
@@ -230,9 +320,11 @@ def _describe(exc: ValidationError) -> str:
         if err["type"] == "missing":
             parts.append(f"missing field '{field}'")
         elif err["type"] == "extra_forbidden":
-            parts.append(f"unexpected field '{field}'")
+            parts.append(f"unexpected field {echo(field)}")
+        elif field == "event":
+            parts.append(echo(err["msg"])[1:-1].removeprefix("Value error, "))
         else:
-            parts.append(f"field '{field}': {err['msg']} (got {err.get('input')!r})")
+            parts.append(f"field '{field}': {err['msg']} (got {echo(err.get('input'))})")
     return "; ".join(parts)
 
 

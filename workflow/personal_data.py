@@ -29,6 +29,7 @@ from models import (
     Appointment,
     Case,
     Email,
+    InboxEvent,
     Person,
     ProcessedEvent,
     RejectedEvent,
@@ -47,13 +48,12 @@ from workflow.unit_of_work import UnitOfWork
 # Every table, and whether `export` gathers rows about the person from it.
 ABOUT_A_PERSON = (
     "person", "case_file", "appointment", "transition_log", "reminder", "email", "email_reminder",
-    "processed_event", "rejected_event", "access_denial", "revue", "revue_decision",
+    "processed_event", "rejected_event", "inbox_event", "access_denial", "revue", "revue_decision",
 )  # fmt: skip
 NOT_ABOUT_A_PERSON = {
     "professional": "the directory of professionals (their ids appear in the person's rows)",
     "convention_version": "the conventions' figures",
     "scheduled_run": "which scheduled job ran when",
-    "task_delivery": "delivery counts of Celery tasks, by task id",
     "audit_seal": "the daily heads of the log: case references and hashes, no content",
     "web_account": "the professionals' sign-in (password hashes)",
     "api_token": "the calling systems' tokens (hashes)",
@@ -126,6 +126,17 @@ def export(session: Session, person: Person) -> dict[str, Any]:
                 )
             ),
         ),
+        "inbox_event": _rows(
+            session,
+            select(InboxEvent)
+            .where(
+                or_(
+                    InboxEvent.case_reference.in_(refs),
+                    InboxEvent.payload.contains(json.dumps(person.ft_identifier)),
+                )
+            )
+            .order_by(InboxEvent.id),
+        ),
         "access_denial": _rows(session, select(AccessDenial).where(AccessDenial.case_reference.in_(refs))),
         "revue": _revues(session, refs),
         "revue_decision": _rows(session, select(RevueDecision).where(RevueDecision.case_reference.in_(refs))),
@@ -156,7 +167,7 @@ class RetentionReport:
     persons: int
     cases: int
     appointments: int
-    rejected_events: int
+    payloads: int  # rejected events and inbox rows reduced to their event id
 
 
 def expired(session: Session, cutoff: date) -> list[Person]:
@@ -215,6 +226,14 @@ def _pseudonymise(session: Session, ctx: Context, person: Person) -> tuple[int, 
     for row in rejected:
         row.raw = json.dumps({"event_id": row.event_id, "type": row.type, "removed": "retention"})
         row.reason = row.reason.replace(person.ft_identifier, pseudonym)
+    inbox = session.scalars(
+        select(InboxEvent).where(
+            or_(InboxEvent.case_reference.in_(refs), InboxEvent.payload.contains(identifier))
+        )
+    ).all()
+    for entry in inbox:
+        entry.payload = json.dumps({"event_id": entry.event_id, "removed": "retention"})
+        entry.reason = entry.reason and entry.reason.replace(person.ft_identifier, pseudonym)
     person.ft_identifier = pseudonym
     person.pseudonymised_at = ctx.clock.now()
-    return len(cases), len(appointments), len(rejected)
+    return len(cases), len(appointments), len(rejected) + len(inbox)

@@ -160,3 +160,12 @@ class EmailStatus(StrEnum):
     SENDING = "sending"  # claimed by one worker for a lease
     SENT = "sent"
     FAILED = "failed"  # SMTP retries spent: `reminders list --failed`, `reminders retry`
+
+
+class InboxStatus(StrEnum):
+    """What became of an event a door accepted (`models.InboxEvent`)."""
+
+    PENDING = "pending"
+    APPLIED = "applied"
+    DUPLICATE = "duplicate"
+    REJECTED = "rejected"

@@ -196,15 +196,17 @@ def test_ingest_via_celery_with_the_worker_command_and_status(
             env=env, capture_output=True, text=True, check=False, timeout=60,
         )  # fmt: skip
         assert queued.returncode == 1, queued.stderr
-        assert "5 event(s) queued in 1 batch(es)" in queued.stdout
+        assert "5 event(s) stored and queued in 1 batch(es)" in queued.stdout
         assert "rejected flux.jsonl:6: malformed JSON" in queued.stdout
-        assert "queue drained: since the start, 5 event(s) applied and 1 rejected" in queued.stdout
+        assert "all 6 event(s) settled: 5 applied, 0 duplicate(s), 1 rejected" in queued.stdout
         assert "state: contrat" in run("case", "show", other.ref, url=url).stdout
         status = subprocess.run(
             [sys.executable, "-m", "workflow", "status"], env=env, capture_output=True, text=True, check=False
         )
         assert status.returncode == 0, status.stderr
-        assert "queue           0 message(s) waiting" in status.stdout
+        assert "queue           0 message(s) waiting, 0 being processed, 0 orphaned" in status.stdout
+        assert "inbox           0 event(s) accepted and not yet applied" in status.stdout
+        assert "redis on disk   " in status.stdout  # what it says depends on how Redis was started
         assert "9 event(s) applied, 1 rejected" in status.stdout
     finally:
         os.killpg(worker.pid, signal.SIGTERM)

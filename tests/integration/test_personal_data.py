@@ -15,6 +15,7 @@ from tests.conftest import Harness
 from tests.factories import Story
 from workflow import audit
 from workflow.clock import PARIS, ManualClock
+from workflow.inbox import receive
 from workflow.personal_data import ABOUT_A_PERSON, NOT_ABOUT_A_PERSON, export, find_person, retention
 from workflow.revue import produce
 from workflow.revue_decisions import apply, formality
@@ -31,6 +32,8 @@ def two_people(harness: Harness, clock: ManualClock) -> tuple[Story, Story]:
         forbidden = story.renewal(days=1)
         forbidden["actor"] = {"id": "O67", "role": "orienteur"}
         assert harness.ingest_events([forbidden]).rejected == 1  # a rejected event and an access denial
+        sent = json.dumps(story.appointment(kind="social", days=1))  # received by a door, not yet applied
+        assert receive(harness.uow(), harness.ctx, [("http:si#0", sent)], "http:si").pending
     clock.set(datetime(2026, 4, 1, 8, 0, tzinfo=PARIS))
     revue = produce(harness.uow(), harness.ctx, "Strasbourg-Nord", "2026-04")
     assert revue is not None
@@ -83,7 +86,7 @@ def test_retention_pseudonymises_expired_cases_and_the_log_still_verifies(
     assert retention(harness.uow(), harness.ctx, 24).persons == 0
     clock.set(datetime(2028, 5, 2, 9, 0, tzinfo=PARIS))
     dry = retention(harness.uow(), harness.ctx, 24, dry_run=True)
-    assert (dry.persons, dry.cases, dry.appointments, dry.rejected_events) == (1, 1, 1, 1)
+    assert (dry.persons, dry.cases, dry.appointments, dry.payloads) == (1, 1, 1, 2)  # rejected + inbox
     assert a.ft in _everything(harness)
 
     done = retention(harness.uow(), harness.ctx, 24)

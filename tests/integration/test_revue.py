@@ -154,7 +154,10 @@ def test_the_scheduler_queues_a_revue_on_its_day_or_late_but_once(
         queued.append((agence, month))
         produce(harness.uow(), harness.ctx, agence, month)
 
-    jobs = Jobs(harness.uow, harness.ctx, lambda day, digest: None, queue, lambda quarter: None, lambda: None)
+    jobs = Jobs(
+        harness.uow, harness.ctx, lambda day, digest: None, queue, lambda quarter: None, lambda: None,
+        lambda ids: None, lambda: True,
+    )  # fmt: skip
     clock.set(datetime(2026, 5, 1, 8, 0, tzinfo=PARIS))  # 1 May, a holiday: May's revue is on the 4th
     assert jobs.monthly_revues() == []
     clock.set(datetime(2026, 5, 4, 7, 45, tzinfo=PARIS))  # its day, before its hour

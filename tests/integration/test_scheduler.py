@@ -25,7 +25,7 @@ def make_jobs(
     return Jobs(
         harness.uow, harness.ctx, lambda day, digest: queued.append((day, digest)), lambda a, m: None,
         (quarters if quarters is not None else []).append,
-        lambda: (seals if seals is not None else []).append("seal"),
+        lambda: (seals if seals is not None else []).append("seal"), lambda ids: None, lambda: True,
     )  # fmt: skip
 
 

@@ -5,11 +5,12 @@ Delivery is at least once; these tests check that the effect is exactly once.
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from sqlalchemy import func, select, text
 
-from models import Case, ProcessedEvent, RejectedEvent, TaskDelivery, TransitionLog
+from models import Case, InboxEvent, ProcessedEvent, RejectedEvent, TransitionLog
 from tests.conftest import Harness
 from tests.factories import Story
 from tests.workers import Client, Worker, wait_until
@@ -124,18 +125,30 @@ def test_malformed_payloads_sent_straight_to_the_task_are_rejected_not_lost(
     wait_until(lambda: count(harness, Case) == 1, what="the good event applied")
 
 
-def test_a_message_delivered_too_often_is_parked_as_rejected(
+def test_an_inbox_row_taken_too_often_is_parked_as_rejected(
     harness: Harness, worker: Worker, broker_url: str
 ) -> None:
-    """As if the worker had died three times on this message: the fourth delivery parks it."""
+    """As if workers had died on this row MAX_ATTEMPTS times: the next taking parks it."""
+    from workflow.inbox import MAX_ATTEMPTS
+
     story = Story()
+    now = harness.ctx.clock.now()
     with harness.sessions() as s, s.begin():
-        s.add(TaskDelivery(key="poison-1:0", deliveries=3, last_at=harness.ctx.clock.now()))
-    Client(broker_url).send("accompagnement.apply_batch", [[story.orientation()], "si"], task_id="poison-1")
+        row = InboxEvent(
+            submission="poison-1", position=0, sender="celery:si", source="si#1",
+            event_id=f"{story.ref}-1", payload=json.dumps(story.orientation()), status="pending",
+            accepted_at=now, queued_at=now, attempts=MAX_ATTEMPTS,
+        )  # fmt: skip
+        s.add(row)
+        s.flush()
+        row_id = row.id
+    Client(broker_url).send("accompagnement.apply_inbox", [[row_id]])
     wait_until(lambda: count(harness, RejectedEvent) == 1, what="the parked event")
     with harness.sessions() as s:
         reason = s.scalar(select(RejectedEvent.reason))
-    assert reason is not None and reason.startswith("parked after 3 deliveries")
+        status = s.scalar(select(InboxEvent.status).where(InboxEvent.id == row_id))
+    assert reason is not None and reason.startswith(f"parked after {MAX_ATTEMPTS} attempts")
+    assert status == "rejected"
     assert count(harness, Case) == 0
 
 

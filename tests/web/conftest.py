@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Any
 
 import pytest
 from fastapi import FastAPI
@@ -31,7 +30,7 @@ class Console:
     mine: Story  # a case of the binôme C67 / R67
     other: Story  # a case of the binôme C67B / R67B, same agency, oriented by O67
     elsewhere: Story  # a case of Ille-et-Vilaine
-    queued: list[tuple[list[dict[str, Any]], str]] = field(default_factory=list)
+    queued: list[list[int]] = field(default_factory=list)  # inbox ids handed to the workers
 
     def client(self, user: str | None = None) -> TestClient:
         """A browser-like client over HTTPS (the session cookie is Secure), signed in as `user`."""
@@ -69,5 +68,5 @@ def console(
         uow.session.execute(text(f"UPDATE case_file SET {binome} WHERE reference = :r"), {"r": other.ref})
         uow.commit()
     made = Console(create_app(database_url, clock), harness, token, mine, other, elsewhere)
-    made.app.state.web.queue = lambda events, system: made.queued.append((events, system))
+    made.app.state.web.queue = made.queued.append
     yield made

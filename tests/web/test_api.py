@@ -15,10 +15,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import func, select
 
-from models import Base
+from models import Base, InboxEvent, RejectedEvent
 from tests.factories import Story
 from tests.web.conftest import Console
 from web.app import openapi_document
+from web.auth import create_token
+from workflow.inbox import drain
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -49,14 +51,34 @@ def test_a_caller_needs_a_valid_token(console: Console) -> None:
     assert console.queued == []
 
 
-def test_a_valid_event_is_queued_a_replay_is_a_duplicate_a_bad_one_rejected(console: Console) -> None:
+def inbox(console: Console, ids: list[int]) -> list[tuple[str, str]]:
+    """(event_id, status) of inbox rows, in id order."""
+    with console.harness.sessions() as s:
+        rows = s.execute(
+            select(InboxEvent.event_id, InboxEvent.status)
+            .where(InboxEvent.id.in_(ids))
+            .order_by(InboxEvent.id)
+        )
+        return [(e, st) for e, st in rows]
+
+
+def drain_queued(console: Console) -> None:
+    """What a worker does with the ids the door queued."""
+    for ids in console.queued:
+        drain(console.harness.uow(), console.harness.ctx, ids, defer_premature=False)
+
+
+def test_a_valid_event_is_stored_then_queued_a_replay_is_a_duplicate_a_bad_one_rejected(
+    console: Console,
+) -> None:
     fresh = Story().orientation()
     answer = api(console).post("/api/events", json=fresh)
     assert answer.status_code == 202
     assert answer.json()["results"] == [
         {"index": 0, "event_id": fresh["event_id"], "status": "accepted", "reason": None}
     ]
-    assert console.queued == [([fresh], "sid-ft")]
+    [ids] = console.queued
+    assert inbox(console, ids) == [(fresh["event_id"], "pending")]  # stored before the answer
 
     applied = Story().orientation()  # already applied by the workers
     console.harness.apply(applied)
@@ -64,10 +86,12 @@ def test_a_valid_event_is_queued_a_replay_is_a_duplicate_a_bad_one_rejected(cons
     assert again.status_code == 200 and again.json()["results"][0]["status"] == "duplicate"
 
     broken = {**Story().orientation(), "origin": "nowhere"}
-    before = stored(console)
     bad = api(console).post("/api/events", json=broken)
     assert bad.status_code == 422 and "field 'origin'" in bad.json()["detail"]
-    assert stored(console) == before and len(console.queued) == 1
+    assert len(console.queued) == 1  # neither the duplicate nor the rejection goes to the workers
+    with console.harness.sessions() as s:
+        reasons = s.scalars(select(RejectedEvent.reason).where(RejectedEvent.event_id == broken["event_id"]))
+        assert ["field 'origin'" in r for r in reasons] == [True]  # kept for the operator too
 
 
 def test_a_batch_answers_each_event(console: Console) -> None:
@@ -77,14 +101,41 @@ def test_a_batch_answers_each_event(console: Console) -> None:
     body = answer.json()
     assert (body["accepted"], body["rejected"]) == (1, 1)
     assert body["results"][1]["status"] == "rejected" and "missing field" in body["results"][1]["reason"]
-    assert console.queued == [([good], "sid-ft")]
+    [ids] = console.queued
+    assert inbox(console, ids) == [(good["event_id"], "pending")]
     too_many = api(console).post("/api/events/batch", json={"events": [good] * 501})
     assert too_many.status_code == 422 and "detail" in too_many.json()
 
 
-@pytest.mark.parametrize("path", ["/api/events", "/api/events/batch"])
+def test_a_sender_learns_what_became_of_its_event_and_only_of_its_own(console: Console) -> None:
+    story = Story()
+    orientation, contract = story.orientation(), story.contract()
+    client = api(console)
+    assert client.post("/api/events/batch", json={"events": [orientation, contract]}).status_code == 200
+    pending = client.get(f"/api/events/{orientation['event_id']}").json()
+    assert (pending["status"], pending["settled_at"]) == ("pending", None)
+
+    drain_queued(console)
+    applied = client.get(f"/api/events/{orientation['event_id']}").json()
+    assert (applied["status"], applied["case_reference"], applied["state"]) == (
+        "applied",
+        story.ref,
+        "reperage",
+    )
+    refused = client.get(f"/api/events/{contract['event_id']}").json()
+    assert refused["status"] == "rejected" and "signer_contrat refused" in refused["reason"]
+
+    with console.harness.sessions() as s, s.begin():
+        other = create_token(s, "other-si", console.harness.ctx.clock.now())
+    unknown = api(console, other).get(f"/api/events/{orientation['event_id']}")
+    assert unknown.status_code == 404 and "other-si" in unknown.json()["detail"]
+    assert client.get("/api/events/never-sent").status_code == 404
+
+
+@pytest.mark.parametrize("path", ["/api/events", "/api/events/batch", "/api/events/{event_id}"])
 def test_the_api_fuzzed_from_its_own_document(console: Console, path: str) -> None:
-    """schemathesis draws requests from the served OpenAPI document, conforming and not."""
+    """schemathesis draws requests from the served OpenAPI document, conforming and not. Every
+    answered event is stored once in the inbox; a malformed request stores nothing."""
     schema = schemathesis.openapi.from_asgi("/api/openapi.json", console.app)
     [operation] = [op.ok() for op in schema.get_all_operations() if op.ok().path == path]
     seen: dict[int, int] = {}
@@ -95,16 +146,25 @@ def test_the_api_fuzzed_from_its_own_document(console: Console, path: str) -> No
     @given(case=cases)
     @settings(max_examples=120, deadline=None, suppress_health_check=list(HealthCheck), database=None)
     def check(case: Any) -> None:
-        before, queued = stored(console), len(console.queued)
+        before, queued = stored(console), sum(map(len, console.queued))
         response = case.call(
             headers={"Authorization": f"Bearer {console.token}"}, base_url="https://testserver"
         )
         seen[response.status_code] = seen.get(response.status_code, 0) + 1
         assert response.status_code < 500, response.text
+        after = stored(console)
+        grew = {name: after[name] - before[name] for name in after if after[name] != before[name]}
         if response.status_code >= 400:
             assert response.json().get("detail"), response.text  # a reason, always
-            assert len(console.queued) == queued  # nothing handed to the workers
-        assert stored(console) == before  # the door itself stores nothing; the workers do
+            assert sum(map(len, console.queued)) == queued  # nothing handed to the workers
+            # An event refused alone is kept (inbox row and rejection); a malformed request, nothing.
+            assert grew in ({}, {"inbox_event": 1, "rejected_event": 1}, {"inbox_event": 1}), grew
+        elif case.method == "POST":
+            body = response.json()
+            assert grew.get("inbox_event") == len(body["results"])
+            assert sum(map(len, console.queued)) - queued == body["accepted"]
+        else:
+            assert grew == {}
 
     check()
     assert any(code >= 400 for code in seen), seen  # malformed requests were tried

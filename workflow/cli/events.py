@@ -7,12 +7,14 @@ import json
 import os
 import sys
 import time
+from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import func, select
 from tqdm import tqdm
 
-from models import RejectedEvent
+from models import InboxEvent, RejectedEvent
 from workflow.batching import BATCH_SIZE, plan_batches
 from workflow.cli.common import (
     EXIT_OK,
@@ -27,8 +29,10 @@ from workflow.cli.common import (
 from workflow.clock import PARIS
 from workflow.errors import EventRejected, TransitionRefused, WorkflowError
 from workflow.events import InvalidEvent, json_schema
-from workflow.health import database_counts_since, database_health
-from workflow.ingest import REPORTED, ingest_lines, record_rejection, retry_rejection
+from workflow.health import database_health
+from workflow.inbox import SWEEP_AFTER, backlog, receive, statuses
+from workflow.ingest import REPORTED, ingest_lines, retry_rejection
+from workflow.vocabulary import InboxStatus
 
 
 def cmd_events_ingest(args: argparse.Namespace) -> int:
@@ -47,50 +51,70 @@ def cmd_events_ingest(args: argparse.Namespace) -> int:
 
 
 def _publish(rt: Runtime, path: Path, batch_size: int, progress: bool, wait: bool) -> int:
-    """Queue a file to the workers in batches; lines that are not JSON are rejected here."""
+    """Store the file in the inbox (one transaction: all of it is accepted, or none), then queue
+    its events to the workers by batches, one case's events together."""
     from tasks import app
-    from tasks.monitor import queue_state
+    from tasks.events import queue
 
-    started = rt.clock.now()
     if app.conf.task_always_eager:
         raise WorkflowError(
             "--via celery needs CELERY_BROKER_URL (a Redis broker); without it use --via direct"
         )
     with path.open(encoding="utf-8", errors="surrogateescape") as fh:
-        batches, bad = plan_batches(fh, batch_size)
-    with rt.uow() as uow:
-        for line in bad:
-            where = f"{path.name}:{line.line}"
-            record_rejection(uow.session, rt.ctx, source=where, raw=line.raw, reason=line.reason)
-        uow.commit()
-    total = sum(len(b.events) for b in batches)
-    with tqdm(total=total, unit="event", disable=not progress, desc="queued") as bar:
-        for batch in batches:
-            app.send_task(
-                "accompagnement.apply_batch", args=[batch.events, path.name], kwargs={"lines": batch.lines}
-            )
-            bar.update(len(batch.events))
-    print(f"{total} event(s) queued in {len(batches)} batch(es) of at most {batch_size}")
-    print(f"{len(bad)} line(s) rejected here (not JSON objects)")
-    for line in bad[:REPORTED]:
-        print(f"  rejected {path.name}:{line.line}: {line.reason}")
+        items = [(f"{path.name}:{n}", line) for n, line in enumerate(fh, start=1) if line.strip()]
+    receipt = receive(rt.uow(), rt.ctx, items, "cli")
+    accepted = {v.position: v.inbox_id for v in receipt.verdicts if v.inbox_id and v.status == "accepted"}
+    batches = [
+        [accepted[p] for p in batch if p in accepted]
+        for batch in plan_batches([raw for _, raw in items], batch_size)
+    ]
+    batches = [ids for ids in batches if ids]
+    with tqdm(total=len(accepted), unit="event", disable=not progress, desc="queued") as bar:
+        for ids in batches:
+            queue(ids)
+            bar.update(len(ids))
+    count = receipt.count()
+    print(f"{len(accepted)} event(s) stored and queued in {len(batches)} batch(es) of at most {batch_size}")
+    print(f"{count['duplicate']} duplicate(s) (already applied), {count['rejected']} line(s) rejected here")
+    _print_rejections([(items[v.position][0], v.event_id, v.reason) for v in receipt.verdicts
+                       if v.status == "rejected"], count["rejected"])  # fmt: skip
     if not wait:
-        state = queue_state()
-        if state is not None:
-            print(f"queue: {state.waiting} waiting, {state.in_progress} in progress")
-            print("follow with `accompagnement status`, or queue with --wait")
-        return EXIT_PROBLEM if bad else EXIT_OK
-    with tqdm(total=len(batches), unit="batch", disable=not progress, desc="applied") as bar:
-        while (state := queue_state()) is not None and (left := state.waiting + state.in_progress):
-            bar.update(max(0, len(batches) - left - bar.n))
+        print(f"follow with `accompagnement status` (submission {receipt.submission})")
+        return EXIT_PROBLEM if count["rejected"] else EXIT_OK
+    return _wait(rt, receipt.submission, len(items), progress)
+
+
+def _wait(rt: Runtime, submission: str, total: int, progress: bool) -> int:
+    """Wait until every event of the submission is settled, then say how each ended."""
+    with tqdm(total=total, unit="event", disable=not progress, desc="settled") as bar:
+        while True:
+            with rt.uow() as uow:
+                count = statuses(uow.session, submission)
+            bar.update(total - count[InboxStatus.PENDING] - bar.n)
+            if not count[InboxStatus.PENDING]:
+                break
             time.sleep(0.5)
-        bar.update(len(batches) - bar.n)
     with rt.uow() as uow:
-        applied, rejected = database_counts_since(uow.session, started)
+        rejected = uow.session.execute(
+            select(InboxEvent.source, InboxEvent.event_id, InboxEvent.reason)
+            .where(InboxEvent.submission == submission, InboxEvent.status == InboxStatus.REJECTED)
+            .order_by(InboxEvent.position)
+            .limit(REPORTED)
+        ).all()
     print(
-        f"queue drained: since the start, {applied} event(s) applied and {rejected} rejected in the database"
+        f"all {total} event(s) settled: {count[InboxStatus.APPLIED]} applied, "
+        f"{count[InboxStatus.DUPLICATE]} duplicate(s), {count[InboxStatus.REJECTED]} rejected"
     )
-    return EXIT_PROBLEM if bad or rejected else EXIT_OK
+    _print_rejections([tuple(r) for r in rejected], count[InboxStatus.REJECTED])
+    return EXIT_PROBLEM if count[InboxStatus.REJECTED] else EXIT_OK
+
+
+def _print_rejections(rows: list[tuple[Any, ...]], total: int) -> None:
+    for where, event_id, reason in rows[:REPORTED]:
+        ident = f" [{event_id}]" if event_id else ""
+        print(f"  rejected {where}{ident}: {reason}")
+    if total > REPORTED:
+        print(f"  … and {total - REPORTED} more: `accompagnement events rejected`")
 
 
 def cmd_events_rejected(args: argparse.Namespace) -> int:
@@ -138,22 +162,42 @@ def cmd_worker(args: argparse.Namespace) -> int:
 
 
 def cmd_status(args: argparse.Namespace) -> int:
-    from tasks.monitor import queue_state
+    """Exit 1 when something needs an operator: events stuck in the inbox, messages orphaned."""
+    from tasks.monitor import queue_state, redis_persistence
 
     rt = Runtime(args.database_url)
+    now = rt.clock.now()
     with rt.uow() as uow:
         health = database_health(uow.session, rt.clock)
+        inbox = backlog(uow.session, now)
     state = queue_state()
     if state is None:
         print("broker          none configured: events are applied in-process (set CELERY_BROKER_URL)")
     else:
-        print(f"queue           {state.waiting} message(s) waiting, {state.in_progress} being processed")
-        if state.oldest_event_at is None:
-            print("oldest waiting  —")
-        else:
-            waited = age(rt.clock.now() - state.oldest_event_at)
-            when = state.oldest_event_at.astimezone(PARIS)
-            print(f"oldest waiting  event of {when:%Y-%m-%d %H:%M}, {waited} old")
+        print(
+            f"queue           {state.waiting} message(s) waiting, {state.in_progress} being processed, "
+            f"{state.orphaned} orphaned"
+        )
+        if state.orphaned:
+            when = (
+                ""
+                if state.orphan_redelivery_in is None
+                else f" in {age(timedelta(seconds=state.orphan_redelivery_in))}"
+            )
+            print(f"                orphaned: their worker is gone; Redis hands them out again{when}")
+        print(f"redis on disk   {redis_persistence()}")
+    oldest = "" if inbox.oldest is None else f", oldest accepted {age(now - inbox.oldest)} ago"
+    print(f"inbox           {inbox.pending} event(s) accepted and not yet applied{oldest}")
+    if inbox.stale:
+        print(
+            f"                {inbox.stale} of them queued over {age(SWEEP_AFTER)} ago: message lost or no "
+            "worker running; the scheduler's sweep queues them again every minute"
+        )
+    if inbox.retried:
+        print(
+            f"                {inbox.retried} of them taken by a worker that did not finish "
+            "(parked as rejected after repeated failures)"
+        )
     print(
         f"last hour       {health.applied_last_hour} event(s) applied, {health.rejected_last_hour} rejected"
     )
@@ -162,7 +206,8 @@ def cmd_status(args: argparse.Namespace) -> int:
         f"emails          {health.emails_unsent} waiting to be sent, {health.emails_failed} failed"
         + (": `reminders list --failed`" if health.emails_failed else "")
     )
-    return EXIT_OK
+    stuck = inbox.stale or (state is not None and state.orphaned)
+    return EXIT_PROBLEM if stuck else EXIT_OK
 
 
 def cmd_events_schema(args: argparse.Namespace) -> int:
@@ -197,4 +242,7 @@ def register(sub: Subparsers[argparse.ArgumentParser]) -> None:
     )
     worker.add_argument("--concurrency", type=int, default=os.cpu_count() or 2)
     worker.add_argument("--loglevel", default="INFO")
-    command(sub, "status", cmd_status, "queue depth, events applied and rejected in the last hour")
+    command(
+        sub, "status", cmd_status,
+        "queue and inbox: events waiting, in progress, orphaned or stuck; last hour's applied and rejected",
+    )  # fmt: skip

@@ -43,7 +43,10 @@ def cmd_retention_run(args: argparse.Namespace) -> int:
     verb = "would pseudonymise" if args.dry_run else "pseudonymised"
     print(f"retention {months} months: cases closed before {report.cutoff}")
     print(f"{verb} {report.persons} person(s): {report.cases} case(s) without barriers, ", end="")
-    print(f"{report.appointments} appointment id(s), {report.rejected_events} rejected payload(s)")
+    print(
+        f"{report.appointments} appointment id(s), "
+        f"{report.payloads} stored payload(s) (rejected or received events)"
+    )
     return EXIT_OK
 
 

@@ -17,6 +17,7 @@ STANDBY_POLL = 30  # seconds between two attempts of a standby scheduler to take
 def cmd_scheduler(args: argparse.Namespace) -> int:
     from scheduler.jobs import Jobs
     from scheduler.leader import LeaderLock
+    from tasks.events import queue as queue_inbox
     from tasks.indicators import quarterly_indicators
     from tasks.reminders import scan_reminders
     from tasks.revues import produce_revue
@@ -24,40 +25,40 @@ def cmd_scheduler(args: argparse.Namespace) -> int:
 
     rt = Runtime(args.database_url)
     lock = LeaderLock(args.database_url)
-    while not lock.try_acquire():
-        if args.once:
-            print("another scheduler leads on this database: nothing done")
-            return EXIT_PROBLEM
-        log.warning("another scheduler leads on this database; standing by")
-        time.sleep(STANDBY_POLL)
     digest = args.digest or os.environ.get("ACCOMPAGNEMENT_REMINDER_DIGEST", "") not in ("", "0")
-    jobs = Jobs(
-        rt.uow,
-        rt.ctx,
-        scan_reminders.delay,
-        produce_revue.delay,
-        quarterly_indicators.delay,
-        seal_audit.delay,
-        digest=digest,
-    )
-    try:
-        ran = jobs.catch_up()
-        print(f"caught up: {', '.join(ran) or 'nothing was due'}")
-        if not args.once:
+    while True:
+        while not lock.try_acquire():
+            if args.once:
+                print("another scheduler leads on this database: nothing done")
+                return EXIT_PROBLEM
+            log.warning("another scheduler leads on this database; standing by")
+            time.sleep(STANDBY_POLL)
+        jobs = Jobs(
+            rt.uow, rt.ctx, scan_reminders.delay, produce_revue.delay, quarterly_indicators.delay,
+            seal_audit.delay, queue_inbox, leading=lock.still_held, digest=digest,
+        )  # fmt: skip
+        try:
+            ran = jobs.catch_up()
+            print(f"caught up: {', '.join(ran) or 'nothing was due'}")
+            if args.once:
+                return EXIT_OK
             scheduler = jobs.scheduler()
             for job in scheduler.get_jobs():
                 print(f"scheduled: {job.name} ({job.trigger})")
             scheduler.start()
-    finally:
-        lock.release()
-    return EXIT_OK
+        finally:
+            lock.release()
+        if not jobs.stepped_down:
+            return EXIT_OK
+        log.warning("stepped down: standing by to lead again")
 
 
 def register(sub: Subparsers[argparse.ArgumentParser]) -> None:
     sched = command(
         sub, "scheduler", cmd_scheduler,
         "run the periodic jobs (log seal 03:00, reminder scan 06:00, last quarter's indicators 07:00, each "
-        "agency's revue on its convention's day and hour; Paris time); one leader per database",
+        "agency's revue on its convention's day and hour, inbox sweep every minute; Paris time); "
+        "one leader per database",
     )  # fmt: skip
     sched.add_argument("--once", action="store_true", help="catch up what is due now, then exit")
     sched.add_argument("--digest", action="store_true", help="reminders as one daily digest per caseworker")
