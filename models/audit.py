@@ -70,5 +70,8 @@ class AuditSeal(Base):
     heads: Mapped[dict[str, list[Any]]] = mapped_column(JSON)  # case reference → [seq, hash] at the day's end
     heads_sha256: Mapped[str] = mapped_column(String(64))
     hmac: Mapped[str] = mapped_column(String(64))
+    # The previous day's seal's hmac, signed with this one ("" for the first seal): the seals form a
+    # chain, so a deleted seal is seen. NULL for seals made before they were chained.
+    prev_hmac: Mapped[str | None] = mapped_column(String(64))
     key_id: Mapped[str] = mapped_column(String(16))  # which key signed (first hex of its sha256)
     sealed_at: Mapped[datetime] = mapped_column(UTCDateTime())

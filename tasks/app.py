@@ -10,7 +10,8 @@ Settings follow Celery's advice for work that must not be lost:
   which Redis would redeliver every visibility timeout: future work lives in database rows
   (reminders). Events do not wait for it: they are in the inbox, whose sweep queues again within
   minutes the rows a dead worker held (`workflow.inbox`);
-- JSON only, and explicit task names that other systems can use with `send_task`.
+- JSON only, decoded so that no nesting can crash a worker (`tasks.serialization`), and
+  explicit task names that other systems can use with `send_task`.
 """
 
 from __future__ import annotations
@@ -19,6 +20,8 @@ import json
 import os
 
 from celery import Celery
+
+from tasks import serialization
 
 QUEUE = "accompagnement.events"
 # Seconds before Redis hands an unacknowledged message (its worker died) to another worker. It must
@@ -34,6 +37,7 @@ BROKER_OPTIONS = {
     **json.loads(os.environ.get("ACCOMPAGNEMENT_BROKER_OPTIONS", "{}")),
 }
 
+serialization.install()
 app = Celery("accompagnement")
 broker = os.environ.get("CELERY_BROKER_URL")
 app.conf.update(

@@ -70,6 +70,10 @@ def _drop_everything(engine: Engine) -> None:
 def db(engine: Engine) -> Iterator[Engine]:
     """The migrated database, emptied after the test."""
     yield engine
+    empty_tables(engine)
+
+
+def empty_tables(engine: Engine) -> None:
     tables = [t.name for t in reversed(Base.metadata.sorted_tables)]
     with engine.begin() as conn:
         if engine.dialect.name == "postgresql":

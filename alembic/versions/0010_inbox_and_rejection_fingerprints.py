@@ -1,4 +1,4 @@
-"""The durable inbox of accepted events; one rejection row per unresolved event.
+"""The durable inbox of accepted events; one rejection row per unresolved event; chained seals.
 
 The inbox replaces the delivery counter: a Celery message now carries inbox ids (or is stored in
 the inbox first), and the inbox row counts its own attempts.
@@ -57,9 +57,13 @@ def upgrade() -> None:
         sqlite_where=UNRESOLVED, postgresql_where=UNRESOLVED,
     )  # fmt: skip
     op.drop_table("task_delivery")
+    with op.batch_alter_table("audit_seal") as batch:
+        batch.add_column(sa.Column("prev_hmac", sa.String(length=64), nullable=True))
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("audit_seal") as batch:
+        batch.drop_column("prev_hmac")
     op.create_table(
         "task_delivery",
         sa.Column("key", sa.String(length=100), nullable=False),

@@ -7,7 +7,7 @@ import os
 import signal
 import subprocess
 import sys
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -405,13 +405,19 @@ def test_audit_search_timeline_scope_seals_and_refusals(
     monkeypatch.delenv("ACCOMPAGNEMENT_AUDIT_KEY", raising=False)
     assert "ACCOMPAGNEMENT_AUDIT_KEY must hold" in run("audit", "seal", url=url).stderr
     monkeypatch.setenv("ACCOMPAGNEMENT_AUDIT_KEY", "operator-sealing-key-for-tests")
-    sealed = run("audit", "seal", "--through", "2099-12-31", url=url)
+    assert (
+        "a day is sealed once it has begun" in run("audit", "seal", "--through", "2099-12-31", url=url).stderr
+    )
+    today = datetime.now(UTC).date().isoformat()  # the log rows were recorded today
+    sealed = run("audit", "seal", "--through", today, url=url)
     assert sealed.returncode == 0 and "1 day(s) sealed" in sealed.stdout
-    verified = run("audit", "verify", url=url)
+    head = sealed.stdout.split("head to keep elsewhere (audit verify --expect): ")[1].strip()
+    verified = run("audit", "verify", "--expect", head, url=url)
     assert (
         "and 1 daily seal(s)" in verified.stdout
         and "ends each sealed day on its sealed head" in verified.stdout
-    )
+    ), verified.stdout + verified.stderr
+    assert run("audit", "verify", "--expect", f"{today}:{'0' * 64}", url=url).returncode == 1
     monkeypatch.setenv("ACCOMPAGNEMENT_AUDIT_KEY", "another-operator-key-entirely")
     assert run("audit", "verify", url=url).returncode == 1
 

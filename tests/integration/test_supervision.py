@@ -4,7 +4,7 @@ append-only triggers (PostgreSQL), the daily seals against whole-chain rewrites,
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 
 import pytest
@@ -31,10 +31,57 @@ def sealed(harness: Harness, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[
     yield a, b
 
 
-def check(h: Harness, key: bytes = KEY) -> tuple[audit.VerifyReport, list[str]]:
+def check(
+    h: Harness, key: bytes = KEY, today: date = DAY + timedelta(days=1), expect: str | None = None
+) -> tuple[audit.VerifyReport, list[str]]:
     with h.sessions() as s:
-        _, problems = seals.verify(s, key)
+        _, problems = seals.verify(s, key, today, expect)
         return audit.verify_chains(s), [str(p) for p in problems]
+
+
+def test_the_seals_are_a_chain_and_a_deleted_one_is_named(
+    harness: Harness, sealed: tuple[Story, Story]
+) -> None:
+    later = seals.seal(harness.uow(), harness.ctx, KEY, through=DAY + timedelta(days=2))
+    assert [(s.day, s.rows, s.prev_hmac is not None) for s in later] == [
+        (DAY + timedelta(days=1), 0, True),
+        (DAY + timedelta(days=2), 0, True),
+    ]  # empty days are sealed too, each linked to the one before
+    today = DAY + timedelta(days=3)
+    assert check(harness, today=today)[1] == []
+    tamper(harness, "DELETE FROM audit_seal WHERE day = :d", {"d": DAY + timedelta(days=1)})
+    assert check(harness, today=today)[1] == [
+        "seal of 2026-03-04: it does not link to the seal of 2026-03-02: "
+        "a seal between them was deleted or replaced",
+        "seal of 2026-03-03: no seal for this complete day: deleted, or the nightly seal did not run",
+    ]
+
+
+def test_a_rewritten_chain_with_its_seals_deleted_is_still_caught(
+    harness: Harness, sealed: tuple[Story, Story]
+) -> None:
+    a, _ = sealed
+    tamper(harness, "UPDATE transition_log SET actor_id = 'X' WHERE case_reference = :r", {"r": a.ref})
+    tamper(harness, "DELETE FROM audit_seal", {})  # the evidence deleted with it
+    report, problems = check(harness)
+    assert not report.ok  # the chain check names the rewritten row (its hash no longer matches)
+    assert problems == [
+        "seal of 2026-03-02: no seal for this complete day: deleted, or the nightly seal did not run"
+    ]
+
+
+def test_the_head_kept_elsewhere_catches_the_latest_seals_deleted(
+    harness: Harness, sealed: tuple[Story, Story]
+) -> None:
+    [latest] = seals.seal(harness.uow(), harness.ctx, KEY, through=DAY + timedelta(days=1))
+    kept = seals.head(latest)
+    today = DAY + timedelta(days=2)
+    assert check(harness, today=today, expect=kept)[1] == []
+    tamper(harness, "DELETE FROM audit_seal WHERE day = :d", {"d": latest.day})
+    assert check(harness, today=today, expect=kept)[1] == [
+        "seal of 2026-03-03: no seal for this complete day: deleted, or the nightly seal did not run",
+        "seal of 2026-03-03: the seal kept elsewhere is gone from the database",
+    ]
 
 
 def test_a_day_is_sealed_once_and_an_intact_log_matches_its_seals(

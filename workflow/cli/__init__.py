@@ -1,12 +1,15 @@
 """The `accompagnement` command: parse, call `workflow`, print.
 
 Exit codes: 0 success; 1 the command ran but found a problem (rejected events, a broken
-audit chain); 2 bad usage, configuration or input that could not be read.
+audit chain); 2 bad usage, configuration or input that could not be read; 3 the run itself
+failed (the database went away, an unforeseen fault): what was committed before stays, and
+running the command again is safe (applied events come back as duplicates).
 """
 
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import sys
 from collections.abc import Sequence
@@ -24,9 +27,11 @@ from workflow.cli import (
     scheduling,
     setup,
 )
-from workflow.cli.common import DATABASE_URL_HELP, EXIT_OK, EXIT_PROBLEM, EXIT_USAGE
+from workflow.cli.common import DATABASE_URL_HELP, EXIT_FAILED, EXIT_OK, EXIT_PROBLEM, EXIT_USAGE
 from workflow.errors import Forbidden, NotFound, WorkflowError
 from workflow.process_tuning import tune_garbage_collector
+
+log = logging.getLogger(__name__)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -70,3 +75,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (WorkflowError, OSError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_USAGE
+    except Exception as exc:
+        log.debug("the run failed", exc_info=True)
+        print(f"error: the run failed ({type(exc).__name__}: {str(exc)[:300]})", file=sys.stderr)
+        print("what was committed before stays; running the command again is safe", file=sys.stderr)
+        return EXIT_FAILED

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
+from datetime import UTC
 from statistics import median
 from typing import Any
 
@@ -80,8 +82,9 @@ def cmd_audit_verify(args: argparse.Namespace) -> int:
         report = audit.verify_chains(uow.session)
         sealed = uow.session.scalar(select(func.count()).select_from(AuditSeal)) or 0
         seal_problems: list[seals.SealProblem] = []
-        if sealed:
-            _, seal_problems = seals.verify(uow.session, seals.operator_key())
+        if sealed or args.expect or os.environ.get(seals.KEY_ENV):
+            today = rt.clock.now().astimezone(UTC).date()
+            _, seal_problems = seals.verify(uow.session, seals.operator_key(), today, args.expect)
     print(f"checked {report.rows} log row(s) in {report.cases} chain(s), and {sealed} daily seal(s)")
     if report.ok and not seal_problems:
         print("every chain is intact" + (" and ends each sealed day on its sealed head" if sealed else ""))
@@ -103,6 +106,10 @@ def cmd_audit_seal(args: argparse.Namespace) -> int:
     for row in made:
         print(f"sealed {row.day}: {row.rows} row(s) in {row.chains} chain(s), key {row.key_id}")
     print(f"{len(made)} day(s) sealed" if made else "nothing to seal (every complete day is sealed)")
+    with rt.uow() as uow:
+        latest = uow.session.scalar(select(AuditSeal).order_by(AuditSeal.day.desc()).limit(1))
+        if latest is not None:
+            print(f"head to keep elsewhere (audit verify --expect): {seals.head(latest)}")
     return EXIT_OK
 
 
@@ -226,11 +233,14 @@ def register(sub: Subparsers[argparse.ArgumentParser]) -> None:
     show.add_argument("--json", action="store_true")
     show.add_argument("--as", dest="reader", metavar="ID", help="read as this professional (their scope)")
     au = group(sub, "audit", "the transition log")
-    command(
+    verify = command(
         au,
         "verify",
         cmd_audit_verify,
-        "recompute every hash chain and check the daily seals; name the first bad row",
+        "recompute every hash chain and check the daily seals (chained, one a day); name the first bad row",
+    )
+    verify.add_argument(
+        "--expect", metavar="HEAD", help="the seal head kept elsewhere (DAY:HMAC, as `audit seal` prints it)"
     )
     seal = command(
         au, "seal", cmd_audit_seal, "seal each complete day's chain heads with $ACCOMPAGNEMENT_AUDIT_KEY"

@@ -15,7 +15,7 @@ from workflow.conventions import load_book
 from workflow.errors import WorkflowError
 from workflow.unit_of_work import UnitOfWork
 
-EXIT_OK, EXIT_PROBLEM, EXIT_USAGE = 0, 1, 2
+EXIT_OK, EXIT_PROBLEM, EXIT_USAGE, EXIT_FAILED = 0, 1, 2, 3
 DATABASE_URL_HELP = "default: $DATABASE_URL or sqlite:///accompagnement.db (demo: its own file)"
 
 
