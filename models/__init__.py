@@ -10,7 +10,7 @@ from models.people import Person, Professional
 from models.reminders import Email, Reminder, email_reminder
 from models.revues import Revue, RevueDecision
 from models.schedule import ScheduledRun
-from models.web import ApiToken, WebAccount
+from models.web import ApiToken, SignInFailure, WebAccount, WebSession
 
 __all__ = [
     "AccessDenial",
@@ -30,8 +30,10 @@ __all__ = [
     "Revue",
     "RevueDecision",
     "ScheduledRun",
+    "SignInFailure",
     "TransitionLog",
     "WebAccount",
+    "WebSession",
     "database_url",
     "email_reminder",
     "make_engine",

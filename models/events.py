@@ -53,6 +53,9 @@ class RejectedEvent(Base):
     reason: Mapped[str] = mapped_column(Text)
     raw: Mapped[str] = mapped_column(Text)
     rejected_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)  # the first time
+    # When the event says it happened (a valid event refused by a rule): what people see is
+    # dated by it, so a backfilled event lands in the period it belongs to.
+    occurred_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     fingerprint: Mapped[str | None] = mapped_column(String(64))
     occurrences: Mapped[int] = mapped_column(Integer, server_default="1")
     last_rejected_at: Mapped[datetime | None] = mapped_column(UTCDateTime())

@@ -1,14 +1,16 @@
 """Sign-in for the web console and tokens of the systems that post events (`web/`).
 
-A professional of the directory gets a password (argon2 hash only); repeated failures lock the
-account for a while. A calling system gets a token, of which only the sha256 is kept.
+A professional of the directory gets a password (argon2 hash only); repeated failures from one
+client lock that client out of the account for a while (`SignInFailure`). Each sign-in opens a
+`WebSession`, which sign-out revokes. A calling system gets a token, of which only the sha256 is
+kept.
 """
 
 from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Integer, String
+from sqlalchemy import ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from models.base import Base, UTCDateTime
@@ -19,8 +21,6 @@ class WebAccount(Base):
 
     professional_id: Mapped[str] = mapped_column(ForeignKey("professional.id"), primary_key=True)
     password_hash: Mapped[str] = mapped_column(String(200))
-    failed_attempts: Mapped[int] = mapped_column(Integer, default=0)
-    locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
     last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
@@ -33,3 +33,29 @@ class ApiToken(Base):
     token_sha256: Mapped[str] = mapped_column(String(64), unique=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class WebSession(Base):
+    """A signed-in session: the cookie carries its random id, the table its sha256. Sign-out (or
+    the end of its lifetime) revokes it, so a copied cookie stops working at once."""
+
+    __tablename__ = "web_session"
+
+    id_sha256: Mapped[str] = mapped_column(String(64), primary_key=True)
+    professional_id: Mapped[str] = mapped_column(ForeignKey("professional.id"), index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class SignInFailure(Base):
+    """One failed sign-in: which account was tried, from which client, when. Counted over a
+    sliding window to lock a client out of one account, to slow a client that tries many
+    accounts, and to lock an account tried from everywhere (`web.auth`)."""
+
+    __tablename__ = "sign_in_failure"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    account: Mapped[str] = mapped_column(String(32), index=True)
+    client: Mapped[str] = mapped_column(String(64), index=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)

@@ -9,18 +9,19 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI, Request
-from fastapi.responses import HTMLResponse, RedirectResponse
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.middleware.sessions import SessionMiddleware
+from swagger_ui_bundle import swagger_ui_path
 
 from models import database_url, make_engine, make_session_factory
 from workflow.clock import PARIS, Clock, SystemClock
@@ -98,15 +99,23 @@ def _application(secret: str) -> FastAPI:
         version="1",
         description="Console des superviseurs et des professionnels, et porte HTTP des événements "
         "(contrat : docs/events.schema.json).",
-        docs_url="/api/docs",
+        docs_url=None,  # served below from files installed with the package, not from a CDN
         redoc_url=None,
         openapi_url="/api/openapi.json",
     )
+    secure = os.environ.get(SECURE_ENV, "1") != "0"
     app.add_middleware(
         SessionMiddleware, secret_key=secret, session_cookie="ag_session", max_age=8 * 3600,
-        same_site="lax", https_only=os.environ.get(SECURE_ENV, "1") != "0",
+        same_site="lax", https_only=secure,
     )  # fmt: skip
+    app.middleware("http")(_security_headers(secure))
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
+    app.mount("/api/docs/files", StaticFiles(directory=swagger_ui_path), name="swagger")
+
+    @app.get("/api/docs", include_in_schema=False)
+    def _docs() -> HTMLResponse:
+        return HTMLResponse((HERE / "templates" / "api-docs.html").read_text(encoding="utf-8"))
+
     app.include_router(pages.router)
     app.include_router(api.router)
 
@@ -121,6 +130,33 @@ def _application(secret: str) -> FastAPI:
         )
 
     return app
+
+
+# Pages load nothing from elsewhere and run no inline script; Swagger UI sets inline styles.
+CSP = (
+    "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; object-src 'none'; "
+    "base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+)
+DOCS_CSP = CSP.replace("style-src 'self'", "style-src 'self' 'unsafe-inline'")
+Handler = Callable[[Request], Awaitable[Response]]
+
+
+def _security_headers(secure: bool) -> Callable[[Request, Handler], Awaitable[Response]]:
+    """Headers on every answer: no framing, no sniffing, no referrer to other sites, a strict
+    content policy, and HSTS when the cookies require HTTPS."""
+
+    async def add(request: Request, call_next: Handler) -> Response:
+        response = await call_next(request)
+        docs = request.url.path.startswith("/api/docs")
+        response.headers["Content-Security-Policy"] = DOCS_CSP if docs else CSP
+        response.headers["X-Frame-Options"] = "DENY"
+        response.headers["X-Content-Type-Options"] = "nosniff"
+        response.headers["Referrer-Policy"] = "same-origin"
+        if secure:
+            response.headers["Strict-Transport-Security"] = "max-age=31536000; includeSubDomains"
+        return response
+
+    return add
 
 
 def _paris(value: datetime | None) -> str:

@@ -1,11 +1,17 @@
 """Who is signed in, and which system is calling: passwords, lock-out, CSRF, API tokens.
 
-Passwords are argon2 hashes (argon2-cffi). After `MAX_FAILURES` wrong passwords in a row an
-account is locked for `LOCK_MINUTES`, and every failure looks the same from outside (unknown id,
-wrong password, locked), so the form tells an attacker nothing. Sessions are signed cookies
-(Starlette's SessionMiddleware, itsdangerous); each session carries a CSRF token that every form
-posts back. A calling system presents `Authorization: Bearer <token>`; only the token's sha256 is
-stored.
+Passwords are argon2 hashes (argon2-cffi). Failed sign-ins are counted over the last
+`WINDOW` (`SignInFailure`): `PER_CLIENT` failures from one client lock that client out of that
+account, so an anonymous client cannot lock a caseworker out of their own account; a client that
+fails `CLIENT_LIMIT` times on any accounts is refused everywhere (password spraying); an account
+failed `ACCOUNT_LIMIT` times from all clients together is locked (a distributed guess). Every
+failure looks the same from outside (unknown id, wrong password, locked), so the form tells an
+attacker nothing.
+
+Sessions are signed cookies (Starlette's SessionMiddleware, itsdangerous) that carry the id of a
+server-side `WebSession`: sign-out revokes it, so a cookie copied before sign-out no longer
+works. Each session carries a CSRF token that every form posts back. A calling system presents
+`Authorization: Bearer <token>`; only the token's sha256 is stored.
 """
 
 from __future__ import annotations
@@ -17,14 +23,17 @@ from datetime import datetime, timedelta
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import select
+from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
-from models import ApiToken, Professional, WebAccount
+from models import ApiToken, Professional, SignInFailure, WebAccount, WebSession
 from workflow.errors import NotFound, WorkflowError
 
-MAX_FAILURES = 5
-LOCK_MINUTES = 15
+WINDOW = timedelta(minutes=15)
+PER_CLIENT = 5  # failures of one client on one account within WINDOW: that client is locked out of it
+CLIENT_LIMIT = 30  # failures of one client on any accounts within WINDOW: that client is refused
+ACCOUNT_LIMIT = 100  # failures on one account from all clients within WINDOW: the account is locked
+SESSION_HOURS = 8
 MIN_PASSWORD = 12
 _hasher = PasswordHasher()
 
@@ -35,31 +44,66 @@ def set_password(session: Session, pid: str, password: str, now: datetime) -> No
     pro = session.get(Professional, pid)
     if pro is None:
         raise NotFound(f"{pid} is not in the directory of professionals")
-    account = session.get(WebAccount, pid) or WebAccount(professional_id=pid, failed_attempts=0)
+    account = session.get(WebAccount, pid) or WebAccount(professional_id=pid)
     account.password_hash = _hasher.hash(password)
-    account.failed_attempts, account.locked_until, account.updated_at = 0, None, now
+    account.updated_at = now
     session.add(account)
+    session.execute(delete(SignInFailure).where(SignInFailure.account == pid))
 
 
-def sign_in(session: Session, pid: str, password: str, now: datetime) -> Professional | None:
-    """The professional if the password is right and the account open; None otherwise (the
-    failure is counted, and the account locked after too many)."""
+def sign_in(session: Session, pid: str, password: str, client: str, now: datetime) -> Professional | None:
+    """The professional if the password is right and neither the account nor the client is
+    locked out; None otherwise, the failure counted."""
+    pid, client = pid[:32], client[:64]
+    if _locked_out(session, pid, client, now):
+        _hasher.hash(password)  # the same time as a real check
+        return None
     account = session.get(WebAccount, pid)
     pro = session.get(Professional, pid)
     if account is None or pro is None or not pro.active:
         _hasher.hash(password)  # the same time as a real check: no hint that the id is unknown
-        return None
-    if account.locked_until is not None and account.locked_until > now:
+        session.add(SignInFailure(account=pid, client=client, at=now))
         return None
     try:
         _hasher.verify(account.password_hash, password)
     except (VerificationError, InvalidHashError):
-        account.failed_attempts += 1
-        if account.failed_attempts >= MAX_FAILURES:
-            account.locked_until, account.failed_attempts = now + timedelta(minutes=LOCK_MINUTES), 0
+        session.add(SignInFailure(account=pid, client=client, at=now))
         return None
-    account.failed_attempts, account.locked_until, account.last_login_at = 0, None, now
+    session.execute(delete(SignInFailure).where(SignInFailure.account == pid, SignInFailure.client == client))
+    account.last_login_at = now
     return pro
+
+
+def _locked_out(session: Session, pid: str, client: str, now: datetime) -> bool:
+    recent = SignInFailure.at > now - WINDOW
+    pair = session.scalar(
+        select(func.count()).where(recent, SignInFailure.account == pid, SignInFailure.client == client)
+    )
+    by_client = session.scalar(select(func.count()).where(recent, SignInFailure.client == client))
+    on_account = session.scalar(select(func.count()).where(recent, SignInFailure.account == pid))
+    return (pair or 0) >= PER_CLIENT or (by_client or 0) >= CLIENT_LIMIT or (on_account or 0) >= ACCOUNT_LIMIT
+
+
+def open_session(session: Session, pid: str, now: datetime) -> str:
+    """A new server-side session for `pid`; returns its id, for the cookie only."""
+    token = secrets.token_urlsafe(32)
+    session.add(WebSession(id_sha256=_digest(token), professional_id=pid, created_at=now,
+                           expires_at=now + timedelta(hours=SESSION_HOURS)))  # fmt: skip
+    return token
+
+
+def session_user(session: Session, token: str, now: datetime) -> str | None:
+    """The professional of a live session (not revoked, not expired)."""
+    row = session.get(WebSession, _digest(token))
+    if row is None or row.revoked_at is not None or row.expires_at <= now:
+        return None
+    return row.professional_id
+
+
+def close_session(session: Session, token: str, now: datetime) -> None:
+    row = session.get(WebSession, _digest(token))
+    if row is not None and row.revoked_at is None:
+        row.revoked_at = now
 
 
 def new_csrf() -> str:

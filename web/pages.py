@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from models import Case, Professional, Reminder, Revue, TransitionLog
 from web.app import NotSignedIn, PageForbidden, Web, templates
-from web.auth import csrf_ok, new_csrf, sign_in
+from web.auth import close_session, csrf_ok, new_csrf, open_session, session_user, sign_in
 from workflow import audit, permissions, revue_files
 from workflow.errors import Forbidden, NotFound, WorkflowError
 from workflow.indicators import Quarter, chart_png, compute
@@ -40,11 +40,14 @@ def web_of(request: Request) -> Web:
 
 
 def current_user(request: Request) -> Professional:
-    pid = request.session.get("user")
-    if not pid:
+    """The professional of a live server-side session; a revoked or expired one signs out."""
+    token = request.session.get("sid")
+    if not token:
         raise NotSignedIn()
-    with web_of(request).sessions() as session:
-        pro = session.get(Professional, pid)
+    web = web_of(request)
+    with web.sessions() as session:
+        pid = session_user(session, token, web.clock.now())
+        pro = session.get(Professional, pid) if pid else None
         if pro is None or not pro.active:
             request.session.clear()
             raise NotSignedIn()
@@ -95,20 +98,27 @@ def sign_in_post(
         return _render(
             request, "connexion.html", None, suite=_local(suite), erreur="Formulaire expiré : réessayez."
         )
+    client = request.client.host if request.client else "unknown"
+    now = web.clock.now()
     with web.sessions() as session, session.begin():
-        pro = sign_in(session, identifiant.strip(), mot_de_passe, web.clock.now())
-        role = pro.role if pro else None
-    if pro is None:
+        pro = sign_in(session, identifiant.strip(), mot_de_passe, client, now)
+        sid = open_session(session, pro.id, now) if pro else None
+    if sid is None:
         message = "Identifiant ou mot de passe incorrect, ou compte verrouillé après plusieurs échecs."
         return _render(request, "connexion.html", None, suite=_local(suite), erreur=message)
     request.session.clear()  # a new session at sign-in: no fixation
-    request.session.update({"user": identifiant.strip(), "role": role, "csrf": new_csrf()})
+    request.session.update({"sid": sid, "csrf": new_csrf()})
     return RedirectResponse(_local(suite), status_code=303)
 
 
 @router.post("/deconnexion")
 def sign_out(request: Request, csrf: Annotated[str, Form(max_length=100)] = "") -> RedirectResponse:
+    """Revokes the session on the server: the cookie, even copied elsewhere, no longer signs in."""
     if csrf_ok(request.session.get("csrf"), csrf):
+        web = web_of(request)
+        if sid := request.session.get("sid"):
+            with web.sessions() as session, session.begin():
+                close_session(session, sid, web.clock.now())
         request.session.clear()
     return RedirectResponse("/connexion", status_code=303)
 

@@ -150,12 +150,16 @@ def record_rejection(
         "raw": text,
         "rejected_at": now,
         "last_rejected_at": now,
+        "occurred_at": event.occurred_at if event else None,
         "fingerprint": fingerprint,
         "occurrences": 1,
     }
     table: Table = RejectedEvent.__table__  # type: ignore[assignment]
     insert = (postgresql if session.get_bind().dialect.name == "postgresql" else sqlite).insert(table)
-    again = {name: insert.excluded[name] for name in ("source", "reason", "raw", "last_rejected_at", "type")}
+    again = {
+        name: insert.excluded[name]
+        for name in ("source", "reason", "raw", "last_rejected_at", "type", "occurred_at")
+    }
     session.execute(
         insert.values(values).on_conflict_do_update(
             index_elements=["fingerprint"],

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from typing import Any, cast
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -103,7 +103,7 @@ _COLUMNS = (
     Case.id, Case.reference, Case.state, Case.convention_code, Case.convention_version_id,
     Case.conseiller_id, Case.referent_social_id, Case.diagnostic_kind, Case.orientation_date,
     Case.contract_start, Case.contract_end, Case.renewal_count, Case.exit_date, Case.exit_reason,
-    Case.revue_flag, Person.status,
+    Case.revue_flag, Case.diagnostic_date, Person.status,
 )  # fmt: skip
 
 
@@ -179,38 +179,53 @@ def tableau(session: Session, ctx: Context, agence: str, dates: RevueDates) -> d
 
 
 def _missed(session: Session, agence: str, by_id: dict[int, Case], dates: RevueDates) -> list[dict[str, Any]]:
+    """Appointments missed in the period, dated by when they were planned, unless the case has
+    left since (seed 004 art. 2 e: the absence is dealt with « sans délai »)."""
     start = datetime.combine(dates.since, time(), PARIS)
     end = datetime.combine(dates.held_on, time(), PARIS)
     query = select(Appointment.case_id, Appointment.kind, Appointment.planned_at).join(Case).where(
         Case.agence == agence, Appointment.outcome == AppointmentOutcome.ABSENT,
         Appointment.planned_at >= start, Appointment.planned_at < end,
     )  # fmt: skip
-    return [
-        _row(by_id[case_id], sujet=f"rendez-vous {kind} manqué", depuis=planned_at.astimezone(PARIS).date())
-        for case_id, kind, planned_at in session.execute(query)
-    ]
+    rows = []
+    for case_id, kind, planned_at in session.execute(query):
+        day = planned_at.astimezone(PARIS).date()
+        if not _moved_on(by_id[case_id], day, dates.held_on, diagnosed=False):
+            rows.append(_row(by_id[case_id], sujet=f"rendez-vous {kind} manqué", depuis=day))
+    return rows
 
 
 def _disagreements(
     session: Session, agence: str, by_id: dict[int, Case], dates: RevueDates
 ) -> list[dict[str, Any]]:
     """Diagnostics refused because the two professionals disagree: « la situation sera débattue en
-    commission mensuelle » (seed 004 art. 2 e)."""
+    commission mensuelle » (seed 004 art. 2 e). Dated by the diagnostic's own date (not when it was
+    ingested), listed while the disagreement stands: gone once the case moved on (a diagnostic
+    that passed, an exit) before the revue."""
     query = (
-        select(Case.id, RejectedEvent.rejected_at)
+        select(Case.id, func.coalesce(RejectedEvent.occurred_at, RejectedEvent.rejected_at))
         .join(Case, Case.reference == RejectedEvent.case_reference)
         .where(Case.agence == agence, RejectedEvent.resolved_at.is_(None),
                RejectedEvent.reason.contains(DISAGREEMENT))
-        .order_by(RejectedEvent.rejected_at)
     )  # fmt: skip
-    seen: dict[int, date] = {}
+    latest: dict[int, date] = {}
     for case_id, at in session.execute(query):
-        seen.setdefault(case_id, at.astimezone(PARIS).date())
+        day = at.astimezone(PARIS).date()
+        if day < dates.held_on:
+            latest[case_id] = max(day, latest.get(case_id, day))
     return [
         _row(by_id[case_id], sujet="désaccord du binôme", depuis=day)
-        for case_id, day in seen.items()
-        if day < dates.held_on
+        for case_id, day in latest.items()
+        if not _moved_on(by_id[case_id], day, dates.held_on, diagnosed=True)
     ]
+
+
+def _moved_on(case: Case, since: date, held_on: date, diagnosed: bool) -> bool:
+    """Whether the case moved on after `since` and before the revue: it left, or (for a
+    disagreement on its diagnostic) a diagnostic went through."""
+    if case.exit_date is not None and case.exit_date < held_on:
+        return True
+    return diagnosed and case.diagnostic_date is not None and since <= case.diagnostic_date < held_on
 
 
 def _row(case: Case, **columns: Any) -> dict[str, Any]:

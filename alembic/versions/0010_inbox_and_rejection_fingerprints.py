@@ -1,4 +1,5 @@
-"""The durable inbox of accepted events; one rejection row per unresolved event; chained seals.
+"""The durable inbox of accepted events; one rejection row per unresolved event; chained seals;
+console sessions revoked server-side and sign-in failures counted per account and client.
 
 The inbox replaces the delivery counter: a Celery message now carries inbox ids (or is stored in
 the inbox first), and the inbox row counts its own attempts.
@@ -52,6 +53,7 @@ def upgrade() -> None:
         batch.add_column(sa.Column("fingerprint", sa.String(length=64), nullable=True))
         batch.add_column(sa.Column("occurrences", sa.Integer(), server_default="1", nullable=False))
         batch.add_column(sa.Column("last_rejected_at", sa.DateTime(timezone=True), nullable=True))
+        batch.add_column(sa.Column("occurred_at", sa.DateTime(timezone=True), nullable=True))
     op.create_index(
         "uq_rejected_event_unresolved_fingerprint", "rejected_event", ["fingerprint"], unique=True,
         sqlite_where=UNRESOLVED, postgresql_where=UNRESOLVED,
@@ -59,9 +61,40 @@ def upgrade() -> None:
     op.drop_table("task_delivery")
     with op.batch_alter_table("audit_seal") as batch:
         batch.add_column(sa.Column("prev_hmac", sa.String(length=64), nullable=True))
+    op.create_table(
+        "web_session",
+        sa.Column("id_sha256", sa.String(length=64), nullable=False),
+        sa.Column("professional_id", sa.String(length=32), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("revoked_at", sa.DateTime(timezone=True), nullable=True),
+        sa.ForeignKeyConstraint(
+            ["professional_id"], ["professional.id"], name=op.f("fk_web_session_professional_id_professional")
+        ),
+        sa.PrimaryKeyConstraint("id_sha256", name=op.f("pk_web_session")),
+    )
+    op.create_index(op.f("ix_web_session_professional_id"), "web_session", ["professional_id"])
+    op.create_table(
+        "sign_in_failure",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("account", sa.String(length=32), nullable=False),
+        sa.Column("client", sa.String(length=64), nullable=False),
+        sa.Column("at", sa.DateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_sign_in_failure")),
+    )
+    for column in ("account", "client", "at"):
+        op.create_index(op.f(f"ix_sign_in_failure_{column}"), "sign_in_failure", [column])
+    with op.batch_alter_table("web_account") as batch:
+        batch.drop_column("failed_attempts")
+        batch.drop_column("locked_until")
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("web_account") as batch:
+        batch.add_column(sa.Column("failed_attempts", sa.Integer(), server_default="0", nullable=False))
+        batch.add_column(sa.Column("locked_until", sa.DateTime(timezone=True), nullable=True))
+    op.drop_table("sign_in_failure")
+    op.drop_table("web_session")
     with op.batch_alter_table("audit_seal") as batch:
         batch.drop_column("prev_hmac")
     op.create_table(
@@ -73,6 +106,7 @@ def downgrade() -> None:
     )
     op.drop_index("uq_rejected_event_unresolved_fingerprint", table_name="rejected_event")
     with op.batch_alter_table("rejected_event") as batch:
+        batch.drop_column("occurred_at")
         batch.drop_column("last_rejected_at")
         batch.drop_column("occurrences")
         batch.drop_column("fingerprint")

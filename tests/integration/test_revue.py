@@ -213,3 +213,35 @@ def test_a_bad_recipients_file_is_refused_naming_file_and_field_and_nothing_is_s
         produce(harness.uow(), harness.ctx, AGENCE, "2026-04")
     with harness.sessions() as session:
         assert session.scalar(select(func.count()).select_from(Revue)) == 0
+
+
+def _debates(harness: Harness, month: str) -> list[tuple[str, str, str]]:
+    revue = produce(harness.uow(), harness.ctx, AGENCE, month)
+    assert revue is not None
+    return [(r["dossier"], r["sujet"], r["depuis"]) for r in revue.content["a_debattre"]]
+
+
+def test_a_disagreement_is_debated_while_it_stands_and_dated_by_the_diagnostic(
+    harness: Harness, clock: ManualClock
+) -> None:
+    settled, left, standing, backfilled = Story(), Story(), Story(), Story(start=date(2026, 3, 10))
+    refused = {}
+    for story in (settled, left, standing):
+        harness.apply(*story.until_contract()[:2])
+        refused[story.ref] = story.diagnostic(conseiller_opinion="defavorable")
+        assert harness.ingest_events([refused[story.ref]]).rejected == 1
+    harness.apply(settled.diagnostic(), settled.contract())  # agreed a few days later: settled
+    harness.apply(left.exit("sans_entree_desaccord"))  # left without entry
+    harness.apply(*backfilled.until_contract()[:2])
+    late = backfilled.diagnostic(referent_opinion="defavorable")  # happened in March...
+    clock.set(datetime(2026, 4, 20, 9, 0, tzinfo=PARIS))  # ...ingested on 20 April
+    assert harness.ingest_events([late]).rejected == 1
+
+    debates = {
+        (ref, day) for ref, subject, day in _debates(harness, "2026-05") if subject == "désaccord du binôme"
+    }
+    assert debates == {
+        (standing.ref, refused[standing.ref]["occurred_at"][:10]),
+        (backfilled.ref, late["occurred_at"][:10]),  # March: the diagnostic's day, not the ingestion's
+    }
+    assert late["occurred_at"][:7] == "2026-03"

@@ -7,10 +7,12 @@ import csv
 import io
 
 import pytest
+from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from models import AccessDenial
 from tests.web.conftest import PASSWORD, READERS, Console
+from web.auth import CLIENT_LIMIT
 from workflow import audit
 from workflow.revue import produce
 
@@ -46,16 +48,69 @@ def test_a_sign_in_without_the_form_token_is_refused(console: Console) -> None:
     assert answer.status_code == 200 and "Formulaire expiré" in answer.text
 
 
-def test_five_wrong_passwords_lock_the_account(console: Console) -> None:
-    client = console.client()
-    csrf = client.get("/connexion").text.split('name="csrf" value="')[1].split('"')[0]
+def _form(client: TestClient) -> str:
+    return client.get("/connexion").text.split('name="csrf" value="')[1].split('"')[0]
+
+
+def _try(client: TestClient, csrf: str, who: str, password: str) -> str:
+    return client.post("/connexion", data={"identifiant": who, "mot_de_passe": password, "csrf": csrf}).text
+
+
+def test_five_failures_lock_that_client_out_of_the_account_but_not_its_owner(console: Console) -> None:
+    attacker = TestClient(console.app, base_url="https://testserver", client=("203.0.113.9", 4000))
+    csrf = _form(attacker)
     for _ in range(5):
-        wrong = client.post(
-            "/connexion", data={"identifiant": "R67", "mot_de_passe": "pas le bon", "csrf": csrf}
-        )
-        assert "Identifiant ou mot de passe incorrect" in wrong.text
-    locked = client.post("/connexion", data={"identifiant": "R67", "mot_de_passe": PASSWORD, "csrf": csrf})
-    assert locked.status_code == 200 and "verrouillé" in locked.text
+        assert "Identifiant ou mot de passe incorrect" in _try(attacker, csrf, "R67", "pas le bon")
+    assert "verrouillé" in _try(attacker, csrf, "R67", PASSWORD)  # even the right password, from there
+    owner = TestClient(
+        console.app, base_url="https://testserver", client=("198.51.100.7", 5000), follow_redirects=False
+    )
+    answer = owner.post(
+        "/connexion", data={"identifiant": "R67", "mot_de_passe": PASSWORD, "csrf": _form(owner)}
+    )
+    assert answer.status_code == 303  # the caseworker, from their own desk, still signs in
+
+
+def test_a_client_spraying_many_accounts_is_refused_everywhere(console: Console) -> None:
+    sprayer = TestClient(console.app, base_url="https://testserver", client=("203.0.113.10", 4000))
+    csrf = _form(sprayer)
+    for n in range(CLIENT_LIMIT):
+        _try(sprayer, csrf, f"X{n}", "pas le bon")
+    assert "verrouillé" in _try(sprayer, csrf, "C67", PASSWORD)
+
+
+def test_sign_out_revokes_the_session_on_the_server(console: Console) -> None:
+    client = console.client("C67")
+    copied = dict(client.cookies)
+    csrf = client.get("/dossiers").text.split('name="csrf" value="')[1].split('"')[0]
+    client.post("/deconnexion", data={"csrf": csrf})
+    thief = TestClient(console.app, base_url="https://testserver", follow_redirects=False, cookies=copied)
+    assert thief.get("/dossiers").status_code == 303  # the copied cookie no longer signs in
+
+
+def test_every_answer_carries_the_security_headers(console: Console) -> None:
+    client = console.client("C67")
+    for answer in (client.get("/dossiers"), client.get("/connexion"), client.get("/api/openapi.json")):
+        headers = answer.headers
+        assert "frame-ancestors 'none'" in headers["content-security-policy"]
+        assert "script-src 'self';" in headers["content-security-policy"]
+        assert headers["x-frame-options"] == "DENY"
+        assert headers["x-content-type-options"] == "nosniff"
+        assert headers["referrer-policy"] == "same-origin"
+        assert headers["strict-transport-security"].startswith("max-age=")
+
+
+def test_the_api_docs_load_everything_from_the_console(console: Console) -> None:
+    client = console.client()
+    page = client.get("/api/docs")
+    assert page.status_code == 200 and "<script>" not in page.text
+    sources = [part.split('"')[0] for part in page.text.split('src="')[1:]] + [
+        part.split('"')[0] for part in page.text.split('href="')[1:]
+    ]
+    assert sources and all(s.startswith("/") for s in sources)  # nothing from another site
+    for source in sources:
+        assert client.get(source).status_code == 200, source
+    assert "SwaggerUIBundle" in client.get("/api/docs/files/swagger-ui-bundle.js").text
 
 
 @pytest.mark.parametrize("reader", READERS)
