@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+import json
 from concurrent.futures import ThreadPoolExecutor
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import pytest
-from sqlalchemy import Engine
+from sqlalchemy import Engine, text
 
-from scheduler.jobs import Jobs
-from scheduler.leader import LeaderLock
+from scheduler.jobs import Jobs, SteppedDown
+from scheduler.leader import LOCK_KEY, LeaderLock
 from tests.conftest import Harness
 from workflow.clock import PARIS, ManualClock
 from workflow.schedule import AUDIT_SEAL, QUARTERLY_INDICATORS, REMINDER_SCAN, last_run
@@ -108,3 +109,48 @@ def test_one_scheduler_leads_the_other_waits_and_takes_over(db: Engine, database
         leader.release()
     assert standby.try_acquire()
     standby.release()
+
+
+def test_a_leader_whose_lock_connection_dies_steps_down_and_another_leads(
+    harness: Harness, db: Engine, database_url: str
+) -> None:
+    """PostgreSQL: the advisory lock lives on one connection; terminated, it is released."""
+    if db.dialect.name != "postgresql":
+        pytest.skip("the advisory lock is PostgreSQL's (SQLite: a flock held by the process)")
+    leader, other = LeaderLock(database_url), LeaderLock(database_url)
+    assert leader.try_acquire() and leader.still_held()
+    ran: list[str] = []
+    jobs = Jobs(
+        harness.uow, harness.ctx, lambda day, digest: ran.append(day), lambda a, m: None, lambda q: None,
+        lambda: None, lambda ids: None, leading=leader.still_held,
+    )  # fmt: skip
+    with db.begin() as conn:
+        holder = "SELECT pg_terminate_backend(pid) FROM pg_locks WHERE locktype = 'advisory' AND objid = :k"
+        conn.execute(text(holder), {"k": LOCK_KEY})
+    assert other.try_acquire()  # the lock is free: a standby takes the lead
+    try:
+        with pytest.raises(SteppedDown):
+            jobs.as_leader(jobs.reminder_scan)
+        assert ran == [] and jobs.stepped_down  # the old leader ran nothing beside the new one
+    finally:
+        other.release()
+        leader.release()
+
+
+def test_the_sweep_queues_again_what_a_lost_message_carried(harness: Harness, clock: ManualClock) -> None:
+    from tests.factories import Story
+    from workflow.inbox import SWEEP_AFTER, drain, receive
+
+    story = Story()
+    receipt = receive(harness.uow(), harness.ctx, [("http:si#0", json.dumps(story.orientation()))], "http:si")
+    queued: list[list[int]] = []  # the first message was lost with the broker: nothing was queued
+    jobs = Jobs(
+        harness.uow, harness.ctx, lambda d, g: None, lambda a, m: None, lambda q: None, lambda: None,
+        queued.append, leading=lambda: True,
+    )  # fmt: skip
+    assert jobs.inbox_sweep() == 0  # too early: its message may still be on its way
+    clock.set(clock.now() + SWEEP_AFTER + timedelta(seconds=1))
+    assert jobs.inbox_sweep() == 1 and queued == [receipt.pending]
+    assert jobs.inbox_sweep() == 0  # queued again just now: not again before SWEEP_AFTER
+    drain(harness.uow(), harness.ctx, queued[0], defer_premature=False)
+    assert harness.case(story.ref).state == "reperage"

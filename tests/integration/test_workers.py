@@ -6,6 +6,9 @@ Delivery is at least once; these tests check that the effect is exactly once.
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from typing import Any
 
 from sqlalchemy import func, select, text
@@ -96,12 +99,27 @@ def test_a_worker_killed_mid_batch_then_restarted_applies_every_event_once(
     worker.kill()
     applied_before = count(harness, ProcessedEvent)
     assert applied_before < len(events), "the batch finished before the kill: make it longer"
+    status = status_of(harness, broker_url)
+    assert status.returncode == 1, status.stdout + status.stderr  # something needs an operator
+    orphaned = next(line for line in status.stdout.splitlines() if line.startswith("queue"))
+    assert "0 being processed" in orphaned and " 0 orphaned" not in orphaned  # no live worker holds it
+    assert "Redis hands them out again" in status.stdout
     worker.start()  # the message comes back after the visibility timeout (3 s in tests)
     wait_until(
         lambda: count(harness, ProcessedEvent) == len(events), timeout=120, what="the batch re-applied"
     )
     assert_exactly_once(harness, events)
     assert count(harness, RejectedEvent) == 0
+    wait_until(lambda: status_of(harness, broker_url).returncode == 0, what="a clean status")
+
+
+def status_of(harness: Harness, broker_url: str) -> subprocess.CompletedProcess[str]:
+    """`accompagnement status` as an operator runs it, against the test database and broker."""
+    url = harness.sessions.kw["bind"].url.render_as_string(hide_password=False)
+    env = {**os.environ, "DATABASE_URL": url, "CELERY_BROKER_URL": broker_url}
+    return subprocess.run(
+        [sys.executable, "-m", "workflow", "status"], env=env, capture_output=True, text=True, check=False
+    )
 
 
 def test_malformed_payloads_sent_straight_to_the_task_are_rejected_not_lost(
