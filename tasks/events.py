@@ -90,9 +90,10 @@ def _receive_and_apply(task: Task, events: Any, source: Any, lines: Any, names: 
     try:
         receipt = receive(rt.uow(), rt.ctx, items, f"celery:{source}", task.request.id)
     except Exception as exc:
-        if is_transient(exc) and task.request.retries < MAX_RETRIES:
-            raise task.retry(exc=exc, countdown=_backoff(task.request.retries)) from exc
-        raise  # not stored: the message is not acknowledged as applied (see tasks.app)
+        if is_transient(exc):  # not stored yet: the message is all there is, so it waits for the database
+            retries = min(task.request.retries, MAX_RETRIES - 1)
+            raise task.retry(exc=exc, countdown=_backoff(retries), max_retries=None) from exc
+        raise
     return _drain(task, receipt.pending, 0) if receipt.pending else {"accepted": 0}
 
 

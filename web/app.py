@@ -16,9 +16,10 @@ from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI, Request
-from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
+from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.middleware.sessions import SessionMiddleware
 from swagger_ui_bundle import swagger_ui_path
@@ -118,6 +119,16 @@ def _application(secret: str) -> FastAPI:
 
     app.include_router(pages.router)
     app.include_router(api.router)
+
+    @app.exception_handler(OperationalError)
+    @app.exception_handler(InterfaceError)
+    async def _database_down(request: Request, exc: Exception) -> Response:
+        """The database is out of reach: nothing was stored; the sender may try again shortly."""
+        log.error("database unavailable: %s", type(exc).__name__)
+        message = "la base de données est momentanément indisponible : réessayez dans une minute"
+        if request.url.path.startswith("/api"):
+            return JSONResponse({"detail": message}, status_code=503, headers={"Retry-After": "60"})
+        return HTMLResponse(message, status_code=503, headers={"Retry-After": "60"})
 
     @app.exception_handler(NotSignedIn)
     async def _to_sign_in(request: Request, exc: NotSignedIn) -> RedirectResponse:
