@@ -121,6 +121,7 @@ def test_events_ingest_accounts_for_every_line_and_the_valid_ones_land_as_alone(
 
     total, applied, duplicates, rejected = summary(out)
     assert code == 1  # some lines rejected; the run itself did not fail
+    print(f"\nevents ingest: {total} lines, {applied} applied, {duplicates} duplicates, {rejected} rejected")
     assert total == lines_as_read(data) == applied + duplicates + rejected
     assert rejected >= ADVERSARIAL * 0.9
     assert count(harness, ProcessedEvent) == applied  # every applied line left its processed row
@@ -193,6 +194,7 @@ def test_the_http_door_accounts_for_every_event_whatever_the_body(
         results = answer.json()["results"]
         assert len(results) == len(objects[start : start + 500])
         answered.update(r["status"] for r in results)
+    print(f"\nHTTP: {sum(refused.values())} malformed requests {dict(refused)}, answered {dict(answered)}")
     posted = sum(answered.values()) - answered["refused-request"]
     stored = count(harness, InboxEvent)
     assert stored == posted  # every answered event is in the inbox, once
@@ -228,6 +230,7 @@ def test_a_real_worker_accounts_for_every_line_sent_through_the_inbox(
     line = next(line for line in done.stdout.splitlines() if line.startswith("all "))
     words = line.replace(",", "").replace(":", "").split()
     total, applied, duplicates, rejected = int(words[1]), int(words[4]), int(words[6]), int(words[8])
+    print(f"\nworker: {total} lines, {applied} applied, {duplicates} duplicates, {rejected} rejected")
     assert total == lines_as_read(data) == applied + duplicates + rejected
     with harness.sessions() as s:
         settled = Counter(
