@@ -25,28 +25,17 @@ def make_engine(url: str | None = None) -> Engine:
     if url.startswith("sqlite"):
         engine = create_engine(url, connect_args={"timeout": 30}, hide_parameters=True)
         event.listen(engine, "connect", _sqlite_pragmas)
-        event.listen(engine, "begin", _sqlite_begin)
         return engine
     return create_engine(url, pool_pre_ping=True, hide_parameters=True)
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
-    """Foreign keys are off by default in SQLite; WAL lets a reader run beside the writer.
-
-    pysqlite's own transaction handling is turned off (SQLAlchemy's documented recipe): it began a
-    transaction only before a write, so a savepoint opened first started the transaction itself
-    and its RELEASE committed everything (a `revue act` then half-committed before a retry), and
-    reads ran outside any transaction. SQLAlchemy emits BEGIN itself (`_sqlite_begin`)."""
-    dbapi_connection.isolation_level = None
+    """Foreign keys are off by default in SQLite; WAL lets a reader run beside the writer."""
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.close()
-
-
-def _sqlite_begin(connection: Any) -> None:
-    connection.exec_driver_sql("BEGIN")
 
 
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:

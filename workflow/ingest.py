@@ -256,6 +256,7 @@ def _apply_chunk(
 ) -> IngestReport:
     part = IngestReport()
     session = uow.session
+    uow.take_write_lock()  # SQLite: the chunk is one transaction, its savepoints true savepoints
     live = _pending(session, parsed)
     part.settled_elsewhere = len(parsed) - len(live)
     lookups = Lookups.load(session, [e for _, e in live if not isinstance(e, InvalidEvent)]) if fast else None
@@ -288,15 +289,8 @@ def _pending(session: Session, parsed: list[Parsed]) -> list[Parsed]:
     ids = [item.inbox_id for item, _ in parsed if item.inbox_id is not None]
     if not ids:
         return parsed
-    pending = (InboxEvent.id.in_(ids), InboxEvent.status == InboxStatus.PENDING)
-    if session.get_bind().dialect.name == "postgresql":
-        free = set(session.scalars(select(InboxEvent.id).where(*pending).with_for_update(skip_locked=True)))
-    else:
-        # SQLite has no row locks, and pysqlite begins a transaction only at the first write: a
-        # plain SELECT could see a row pending just before another worker settles it. A no-op
-        # UPDATE takes the database's write lock first (after that worker's commit), then answers.
-        touch = update(InboxEvent).where(*pending).values(attempts=InboxEvent.attempts)
-        free = set(session.scalars(touch.returning(InboxEvent.id)))
+    query = select(InboxEvent.id).where(InboxEvent.id.in_(ids), InboxEvent.status == InboxStatus.PENDING)
+    free = set(session.scalars(query.with_for_update(skip_locked=True)))  # SQLite: under the write lock
     return [(item, event) for item, event in parsed if item.inbox_id is None or item.inbox_id in free]
 
 

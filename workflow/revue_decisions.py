@@ -197,6 +197,7 @@ def _apply_all(
     uow: UnitOfWork, ctx: Context, revue_id: int, decisions: list[Decision], dry_run: bool
 ) -> list[Result]:
     with uow:
+        uow.take_write_lock()  # SQLite: one secretary at a time, each decision in a true savepoint
         revue = uow.session.get(Revue, revue_id)
         if revue is None:
             raise NotFound(f"no revue {revue_id} (see `accompagnement revue list`)")

@@ -16,7 +16,7 @@ import logging
 from collections.abc import Callable
 from types import TracebackType
 
-from sqlalchemy import inspect
+from sqlalchemy import inspect, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from models import Email
@@ -67,6 +67,16 @@ class UnitOfWork:
                 # Committed is committed: the rows stay pending and the next sweep (`reminders
                 # run`) queues them. Raising here would make callers redo committed work.
                 log.exception("could not queue %d email(s) after commit; the next sweep will", len(ids))
+
+    def take_write_lock(self) -> None:
+        """Begin the transaction as a writer now. On SQLite, pysqlite begins a transaction only at
+        the first write: until then reads see whatever was last committed, and a savepoint opened
+        first would start the transaction itself, its release then committing everything (two
+        secretaries acting one revue were both told "déjà appliquée"). A no-op write takes the
+        database's write lock at once, waiting for a concurrent writer's commit, so what follows
+        reads and writes as one transaction. PostgreSQL needs nothing: it locks rows."""
+        if self.session.get_bind().dialect.name == "sqlite":
+            self.session.execute(text("UPDATE alembic_version SET version_num = version_num WHERE 0"))
 
     def rollback(self) -> None:
         """Roll back and forget the emails of the transaction (the unit of work stays usable)."""

@@ -4,7 +4,7 @@ append-only triggers (PostgreSQL), the daily seals against whole-chain rewrites,
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -16,6 +16,7 @@ from tests.conftest import Harness
 from tests.factories import Story
 from tests.integration.test_audit import tamper
 from workflow import audit, seals
+from workflow.clock import ManualClock
 from workflow.errors import ConfigurationError
 
 KEY = b"operator-sealing-key-for-tests"
@@ -42,6 +43,8 @@ def check(
 def test_the_seals_are_a_chain_and_a_deleted_one_is_named(
     harness: Harness, sealed: tuple[Story, Story]
 ) -> None:
+    assert isinstance(harness.ctx.clock, ManualClock)
+    harness.ctx.clock.set(datetime(2026, 3, 5, 4, 0, tzinfo=UTC))
     later = seals.seal(harness.uow(), harness.ctx, KEY, through=DAY + timedelta(days=2))
     assert [(s.day, s.rows, s.prev_hmac is not None) for s in later] == [
         (DAY + timedelta(days=1), 0, True),
@@ -73,6 +76,8 @@ def test_a_rewritten_chain_with_its_seals_deleted_is_still_caught(
 def test_the_head_kept_elsewhere_catches_the_latest_seals_deleted(
     harness: Harness, sealed: tuple[Story, Story]
 ) -> None:
+    assert isinstance(harness.ctx.clock, ManualClock)
+    harness.ctx.clock.set(datetime(2026, 3, 4, 4, 0, tzinfo=UTC))
     [latest] = seals.seal(harness.uow(), harness.ctx, KEY, through=DAY + timedelta(days=1))
     kept = seals.head(latest)
     today = DAY + timedelta(days=2)
