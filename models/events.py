@@ -101,3 +101,4 @@ class InboxEvent(Base):
     queued_at: Mapped[datetime] = mapped_column(UTCDateTime())
     settled_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     attempts: Mapped[int] = mapped_column(Integer, server_default="0")
+    claimed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())  # the last taking counted

@@ -60,7 +60,8 @@ def _drain(task: Task, ids: list[int], deferrals: int) -> dict[str, Any]:
         report = drain(rt.uow(), rt.ctx, ids, defer_premature=may_defer)
     except Exception as exc:
         if is_transient(exc) and task.request.retries < MAX_RETRIES:
-            log.warning("task %s: transient %s, retrying", task.request.id, type(exc).__name__)
+            cause = type(getattr(exc, "orig", None) or exc).__name__
+            log.warning("task %s: transient %s, retrying", task.request.id, cause)
             raise task.retry(exc=exc, countdown=_backoff(task.request.retries)) from exc
         # The rows stay pending, their attempt counted: the sweep queues them again, and parks
         # those that fail every time. Nothing is acknowledged that was neither applied nor rejected.

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import case, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -48,6 +48,9 @@ from workflow.vocabulary import InboxStatus
 
 SWEEP_AFTER = timedelta(minutes=5)  # a queued row not settled by then lost its message: queue it again
 MAX_ATTEMPTS = 5  # takings of one row by workers before it is parked as rejected
+# A taking within this long of the last counted one is the same delivery seen twice (a broker that
+# handed a slow task out again), not a worker that died: it is not counted. A chunk takes seconds.
+SAME_TAKING = timedelta(minutes=1)
 BATCH = 500  # ids per message: the ingestion's chunk, about a second of worker time
 
 
@@ -172,12 +175,17 @@ def drain(uow: UnitOfWork, ctx: Context, ids: Sequence[int], defer_premature: bo
     """Apply the pending rows among `ids`, in id order. Each taking is counted first, in a
     transaction of its own, so that a row whose processing kills the worker is parked after
     MAX_ATTEMPTS instead of killing workers forever."""
+    now = ctx.clock.now()
+    new_taking = or_(InboxEvent.claimed_at.is_(None), InboxEvent.claimed_at < now - SAME_TAKING)
     with uow:
         taken = sorted(
             uow.session.execute(
                 update(InboxEvent)
                 .where(InboxEvent.id.in_(list(ids)), InboxEvent.status == InboxStatus.PENDING)
-                .values(attempts=InboxEvent.attempts + 1)
+                .values(
+                    attempts=case((new_taking, InboxEvent.attempts + 1), else_=InboxEvent.attempts),
+                    claimed_at=case((new_taking, now), else_=InboxEvent.claimed_at),
+                )
                 .returning(InboxEvent.id, InboxEvent.attempts, InboxEvent.source, InboxEvent.payload)
             )
         )

@@ -240,7 +240,8 @@ def _chunk(
         part = _apply_chunk(uow, ctx, parsed, defer_premature, fast=True)
     except Exception as exc:
         uow.rollback()
-        log.warning("chunk of %d events redone one by one after %s", len(items), type(exc).__name__)
+        cause = type(getattr(exc, "orig", None) or exc).__name__  # the driver's error: no SQL, no values
+        log.warning("chunk of %d events redone one by one after %s", len(items), cause)
         Lookups.clear(uow.session)
         part = _apply_chunk(uow, ctx, parsed, defer_premature, fast=False)
     finally:
@@ -311,7 +312,9 @@ def _settle(session: Session, ctx: Context, rows: list[dict[str, Any]]) -> None:
     if done:
         session.execute(_SETTLE, done)
     if early:
-        session.execute(update(InboxEvent).where(InboxEvent.id.in_(early)).values(attempts=0))
+        session.execute(
+            update(InboxEvent).where(InboxEvent.id.in_(early)).values(attempts=0, claimed_at=None)
+        )
 
 
 def _one(

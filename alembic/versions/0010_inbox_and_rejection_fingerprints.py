@@ -41,6 +41,7 @@ def upgrade() -> None:
         sa.Column("queued_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("settled_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("attempts", sa.Integer(), server_default="0", nullable=False),
+        sa.Column("claimed_at", sa.DateTime(timezone=True), nullable=True),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_inbox_event")),
         sa.UniqueConstraint("submission", "position", name=op.f("uq_inbox_event_submission")),
     )
