@@ -204,7 +204,7 @@ def ingest_items(
     committed are then duplicates.
 
     Items with an inbox row are applied only if the row is still pending (locked for the
-    transaction on PostgreSQL, so two workers handed the same row never both apply it), and the
+    transaction, so two workers handed the same row never both apply it), and the
     row is settled in the same transaction as the event's effects.
 
     With `defer_premature`, an event refused because it came before its predecessor is not
@@ -285,13 +285,14 @@ def read_event(raw: str) -> Event | InvalidEvent:
 
 
 def _pending(session: Session, parsed: list[Parsed]) -> list[Parsed]:
-    """Drop items whose inbox row is no longer pending (or, on PostgreSQL, taken by another
-    worker right now: that worker settles it)."""
+    """Drop items whose inbox row is no longer pending (settled by another worker meanwhile)."""
     ids = [item.inbox_id for item, _ in parsed if item.inbox_id is not None]
     if not ids:
         return parsed
     query = select(InboxEvent.id).where(InboxEvent.id.in_(ids), InboxEvent.status == InboxStatus.PENDING)
-    free = set(session.scalars(query.with_for_update(skip_locked=True)))  # SQLite: under the write lock
+    # Wait for a worker holding these rows (never skip them: a worker that just died may hold
+    # them a moment longer, and skipped rows would wait for the sweep). SQLite: the write lock.
+    free = set(session.scalars(query.order_by(InboxEvent.id).with_for_update()))
     return [(item, event) for item, event in parsed if item.inbox_id is None or item.inbox_id in free]
 
 
