@@ -23,7 +23,7 @@ from celery import Task
 from tasks.app import app
 from tasks.runtime import runtime
 from workflow.errors import is_transient
-from workflow.inbox import as_text, drain, receive, requeue_stale
+from workflow.inbox import as_text, drain, receive
 
 log = logging.getLogger(__name__)
 
@@ -112,15 +112,3 @@ def apply_batch(
 @app.task(name="accompagnement.apply_event", bind=True, max_retries=MAX_RETRIES)
 def apply_event(self: Task, event: Any, source: Any = "celery") -> dict[str, Any]:
     return _receive_and_apply(self, [event], source, None, None)
-
-
-@app.task(name="accompagnement.sweep_inbox")
-def sweep_inbox() -> int:
-    """Queue again the inbox rows whose message was lost (a broker restart, a killed worker)."""
-    rt = runtime()
-    batches = requeue_stale(rt.uow(), rt.ctx)
-    for ids in batches:
-        queue(ids)
-    if batches:
-        log.warning("inbox sweep: %d row(s) queued again", sum(map(len, batches)))
-    return sum(map(len, batches))
