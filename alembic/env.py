@@ -1,5 +1,5 @@
 """Alembic environment: migrations run against DATABASE_URL, or the connection handed in
-through `config.attributes["connection"]` by `workflow.database.upgrade`."""
+through `config.attributes["connection"]` by `workflow.adapters.migrations.upgrade`."""
 
 from __future__ import annotations
 

@@ -9,7 +9,7 @@ since issue #4 the service also moves the case's reminder rows to the new contra
 - floor: raw SQL doing those writes in batches of 500, no validation, no state machine, no ORM;
 - floor, all the writes: raw SQL doing every write the service makes for the event (case row,
   log row, processed-event row, three reminder rows cancelled and three added);
-- direct: `workflow.ingest.ingest_items` in this process, in batches of 500;
+- direct: `workflow.application.ingest.ingest_items` in this process, in batches of 500;
 - celery: batches of 500 sent by name to a real `celery -A tasks worker` on Redis;
 - single: one `accompagnement.apply_event` task per event (a smaller slice).
 
@@ -36,13 +36,13 @@ from celery import Celery
 from sqlalchemy import MetaData, func, select
 
 from models import ProcessedEvent, make_engine, make_session_factory
-from workflow import database
-from workflow.clock import SystemClock
-from workflow.context import Context
-from workflow.conventions import load_book
-from workflow.dates import period_end
-from workflow.ingest import ingest_items
-from workflow.unit_of_work import UnitOfWork
+from workflow.adapters import migrations as database
+from workflow.adapters.unit_of_work import UnitOfWork
+from workflow.application.ingest import ingest_items
+from workflow.application.service_context import Context
+from workflow.domain.clock import SystemClock
+from workflow.domain.conventions import load_book
+from workflow.domain.dates import period_end
 
 ROOT = Path(__file__).resolve().parents[1]
 QUEUE = "accompagnement.events"

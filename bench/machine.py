@@ -17,9 +17,9 @@ from collections.abc import Callable
 from datetime import UTC, date, datetime
 
 from models import Case, Person
-from workflow.attempt import Actor, Attempt
-from workflow.conventions import load_book
-from workflow.lifecycle import (
+from workflow.domain.conventions import load_book
+from workflow.domain.decision import Actor, Attempt
+from workflow.domain.lifecycle import (
     AFFECTER_BINOME,
     MACHINE,
     POSER_DIAGNOSTIC,
@@ -29,7 +29,7 @@ from workflow.lifecycle import (
     build_machine,
     fire,
 )
-from workflow.vocabulary import DiagnosticKind, ExitReason, Opinion, RenewalDecidedBy, Role
+from workflow.domain.vocabulary import DiagnosticKind, ExitReason, Opinion, RenewalDecidedBy, Role
 
 TERMS = load_book().in_force("67", date(2026, 1, 1)).terms
 STEPS = [

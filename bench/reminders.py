@@ -7,7 +7,7 @@ the service plans them: the first appointments (already sent), expiry 30 and 7 d
 end, and the day after it (pending) — 4 N rows. Contract ends are spread so that on each of a
 run of scan days a chosen share of the cases has its 30-day expiry reminder due that very day.
 
-Each scan day is measured once: `workflow.reminders.scan` (query, due-day check, emails written,
+Each scan day is measured once: `daily_scan.scan` (query, due-day check, emails written,
 reminders closed, commit) plus queueing the sending tasks to Redis (no worker consumes them).
 Shares 0.25 %, 0.5 %, 1 % and 2 % of the cases, three rounds; the median is printed, with the
 time per due reminder, which stays flat when the share grows: the cost follows the due count.
@@ -36,12 +36,12 @@ from ingest import _libpq, cpu_seconds, fresh_schema, insert_people
 from models import make_engine, make_session_factory
 from tasks.app import QUEUE
 from tasks.emails import DISPATCH_GROUP
-from workflow.clock import ManualClock
-from workflow.context import Context
-from workflow.conventions import load_book
-from workflow.dates import add_months
-from workflow.reminders import SCAN_BATCH, scan
-from workflow.unit_of_work import UnitOfWork
+from workflow.adapters.unit_of_work import UnitOfWork
+from workflow.application.reminders.planning import SCAN_BATCH, scan
+from workflow.application.service_context import Context
+from workflow.domain.clock import ManualClock
+from workflow.domain.conventions import load_book
+from workflow.domain.dates import add_months
 
 FIRST_SCAN = date(2026, 6, 1)
 SHARES = (0.0025, 0.005, 0.01, 0.02)

@@ -5,7 +5,7 @@
 Builds N cases spread over the agencies (COPY, not measured): most under contract with contract
 ends spread over the coming months, a share signed or closed during the month before the revue
 (entries and exits to act), some still in repérage past the entry delay. Then produces the revue of every
-agency for 2026-06 as the scheduler's tasks do (`workflow.revue.produce`: the tableau, the revue
+agency for 2026-06 as the scheduler's tasks do (`revue.production.produce`: the tableau, the revue
 row and its email in the outbox), then writes each one's XLSX and CSV, and prints the time of
 each step, the revues per second, and the process's peak memory after each tenth of the agencies
 (flat: one agency's cases at a time). Then the same revues again as production makes them: one
@@ -34,13 +34,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from ingest import QUEUE, Worker, _libpq, cpu_seconds, fresh_schema, insert_people
 
 from models import make_engine, make_session_factory
-from workflow import revue_files
-from workflow.clock import ManualClock
-from workflow.context import Context
-from workflow.conventions import load_book
-from workflow.dates import add_months
-from workflow.revue import agencies, find, produce
-from workflow.unit_of_work import UnitOfWork
+from workflow.adapters import revue_files
+from workflow.adapters.unit_of_work import UnitOfWork
+from workflow.application.revue.production import agencies, find, produce
+from workflow.application.service_context import Context
+from workflow.domain.clock import ManualClock
+from workflow.domain.conventions import load_book
+from workflow.domain.dates import add_months
 
 MONTH = "2026-06"
 REVUE_DAY = date(2026, 6, 1)

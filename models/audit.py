@@ -1,7 +1,7 @@
 """The append-only transition log.
 
 Each row is chained to the previous row of the same case by a sha256 hash, so an edit, a
-deletion or a re-ordering is detectable (`workflow.audit.verify_chains`). The application
+deletion or a re-ordering is detectable (`workflow.application.audit.chain.verify_chains`). The application
 only ever inserts here. Actor ids are plain strings, not foreign keys with cascades: a log
 row keeps its actor forever, even for the `systeme` actor that has no directory entry.
 """
@@ -42,7 +42,7 @@ class TransitionLog(Base):
 
 
 class AccessDenial(Base):
-    """A refused action or read (`workflow.permissions`): who, what, which case, why. Append-only
+    """A refused action or read (`workflow.domain.permissions`): who, what, which case, why. Append-only
     like the log (the PostgreSQL trigger refuses UPDATE and DELETE here too)."""
 
     __tablename__ = "access_denial"
@@ -58,7 +58,7 @@ class AccessDenial(Base):
 
 class AuditSeal(Base):
     """The chain heads of one day, sealed: HMAC-SHA256 with the operator's key over the day, the
-    number of chains and the sha256 of their sorted heads (`workflow.seals`). A rewrite of a
+    number of chains and the sha256 of their sorted heads (`workflow.application.audit.seals`). A rewrite of a
     whole chain (every hash recomputed) changes a sealed head, and cannot be re-sealed without
     the key."""
 

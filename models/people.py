@@ -25,7 +25,7 @@ class Person(Base):
     agence: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
-    # Set by the retention (`workflow.personal_data`): the identifier is a random pseudonym since.
+    # Set by the retention (`audit.personal_data`): the identifier is a random pseudonym since.
     pseudonymised_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 

@@ -36,7 +36,7 @@ from models.base import Base, UTCDateTime
 from models.revues import Revue
 
 # Which reminders an email carries. No foreign keys, on purpose: the rows are written in one
-# place (`workflow.reminders`), in the transaction that writes both parents, and neither parent is
+# place (`reminders.planning`), in the transaction that writes both parents, and neither parent is
 # ever deleted; the two per-row referential checks made this insert five times slower and were a
 # quarter of the daily scan's time (bench/reminders.py).
 email_reminder = Table(

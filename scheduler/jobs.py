@@ -4,12 +4,12 @@ Times are Europe/Paris. The daily reminder scan runs at 06:00, before caseworker
 scheduler that was down at that time runs it as soon as it comes back the same day (and the
 scan itself takes every reminder due by the day, so a missed day is caught up by the next one).
 Every quarter of an hour, the revues whose day and hour have come this month (per convention,
-`workflow.conventions.RevueSchedule`) and that do not exist yet are queued: on time, or late if
+`workflow.domain.conventions.RevueSchedule`) and that do not exist yet are queued: on time, or late if
 the scheduler was down then. Every day at 07:00 the indicators of the quarter just ended are
 queued, once per quarter: on the quarter's first day, or the first day the scheduler runs. Every
 night at 03:00 (after midnight UTC, winter and summer) the seal of the days just over is queued,
 when the operator's sealing key is configured. Every minute, the inbox rows whose message was
-lost (a broker restart, a killed worker) are queued again (`workflow.inbox.requeue_stale`).
+lost (a broker restart, a killed worker) are queued again (`workflow.application.inbox.requeue_stale`).
 
 Before each job the scheduler checks that it still leads (`leading`): a leader whose lock
 connection died steps down instead of running jobs beside the new leader.
@@ -26,14 +26,14 @@ from datetime import time
 from apscheduler.schedulers.blocking import BlockingScheduler
 from apscheduler.triggers.cron import CronTrigger
 
-from workflow.clock import PARIS, today
-from workflow.context import Context
-from workflow.inbox import requeue_stale
-from workflow.indicators import Quarter
-from workflow.revue import due_revues
-from workflow.schedule import AUDIT_SEAL, QUARTERLY_INDICATORS, REMINDER_SCAN, claim_run
-from workflow.seals import KEY_ENV
-from workflow.unit_of_work import UnitOfWork
+from workflow.adapters.unit_of_work import UnitOfWork
+from workflow.application.audit.seals import KEY_ENV
+from workflow.application.inbox import requeue_stale
+from workflow.application.indicators import Quarter
+from workflow.application.revue.production import due_revues
+from workflow.application.scheduled_runs import AUDIT_SEAL, QUARTERLY_INDICATORS, REMINDER_SCAN, claim_run
+from workflow.application.service_context import Context
+from workflow.domain.clock import PARIS, today
 
 log = logging.getLogger(__name__)
 

@@ -5,7 +5,7 @@ keeps its jobs in memory and only the leader runs them. PostgreSQL: a session-le
 lock on a connection the leader keeps open; PostgreSQL releases it when that connection ends,
 crash included. SQLite: an exclusive `flock` on a file beside the database, released by the
 kernel when the process ends. Even if the lock failed, a job runs once per period: the
-`scheduled_run` row is unique (`workflow.schedule`).
+`scheduled_run` row is unique (`workflow.application.scheduled_runs`).
 
 A lock can also be lost while the process lives: the PostgreSQL connection terminated (an
 administrator, a failover, a network cut) releases the advisory lock and another scheduler takes

@@ -9,7 +9,7 @@ Settings follow Celery's advice for work that must not be lost:
   redelivery) above the longest task and the longest countdown; never an ETA far in the future,
   which Redis would redeliver every visibility timeout: future work lives in database rows
   (reminders). Events do not wait for it: they are in the inbox, whose sweep queues again within
-  minutes the rows a dead worker held (`workflow.inbox`);
+  minutes the rows a dead worker held (`workflow.application.inbox`);
 - JSON only, decoded so that no nesting can crash a worker (`tasks.serialization`), and
   explicit task names that other systems can use with `send_task`.
 """

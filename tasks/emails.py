@@ -1,10 +1,10 @@
 """The task that sends reminder emails, and the after-commit hook that queues it.
 
 `dispatch` is what a unit of work calls once its transaction has committed (the outbox
-promise, `workflow.unit_of_work`): it queues `accompagnement.send_emails` by groups of
+promise, `workflow.adapters.unit_of_work`): it queues `accompagnement.send_emails` by groups of
 DISPATCH_GROUP ids. The task claims each email (so a redelivered task sends nothing twice),
 delivers it, and records the outcome; SMTP failures are retried with backoff until
-`workflow.outbox.MAX_ATTEMPTS`, then the email is `failed`.
+`workflow.application.outbox.MAX_ATTEMPTS`, then the email is `failed`.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from celery import Task
 from tasks.app import app
 from tasks.mail import MailSettings, deliver
 from tasks.runtime import runtime
-from workflow.outbox import claim, mark_failure, mark_sent
+from workflow.application.outbox import claim, mark_failure, mark_sent
 
 log = logging.getLogger(__name__)
 

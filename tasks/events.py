@@ -1,4 +1,4 @@
-"""Tasks that apply events: thin wrappers over `workflow.inbox`.
+"""Tasks that apply events: thin wrappers over `workflow.application.inbox`.
 
 The doors store events in the inbox and queue `accompagnement.apply_inbox` with the row ids.
 Other systems may also send events by name; such a message is stored in the inbox first
@@ -22,8 +22,8 @@ from celery import Task
 
 from tasks.app import app
 from tasks.runtime import runtime
-from workflow.errors import is_transient
-from workflow.inbox import as_text, drain, receive
+from workflow.application.inbox import as_text, drain, receive
+from workflow.domain.errors import is_transient
 
 log = logging.getLogger(__name__)
 
@@ -99,7 +99,7 @@ def _receive_and_apply(task: Task, events: Any, source: Any, lines: Any, names: 
 
 
 @app.task(name="accompagnement.apply_batch", bind=True, max_retries=MAX_RETRIES)
-def apply_batch(
+def receive_batch(
     self: Task, events: Any, source: Any = "celery", lines: Any = None, names: Any = None
 ) -> dict[str, Any]:
     """Store a batch in the inbox, then apply it in the order given.
@@ -110,5 +110,6 @@ def apply_batch(
 
 
 @app.task(name="accompagnement.apply_event", bind=True, max_retries=MAX_RETRIES)
-def apply_event(self: Task, event: Any, source: Any = "celery") -> dict[str, Any]:
+def receive_event(self: Task, event: Any, source: Any = "celery") -> dict[str, Any]:
+    """One event sent by name (`accompagnement.apply_event`, the name other systems use)."""
     return _receive_and_apply(self, [event], source, None, None)

@@ -2,7 +2,7 @@
 
 Writes the CSV and PNG of every département with cases, and of all together, in
 ACCOMPAGNEMENT_INDICATORS_DIR (default ./indicateurs). The figures are facts of the past
-(`workflow.indicators`), so running it again rewrites the same files.
+(`workflow.application.indicators`), so running it again rewrites the same files.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from typing import Any
 
 from tasks.app import app
 from tasks.runtime import runtime
-from workflow.indicators import Quarter, compute, departements, write_files
+from workflow.application.indicators import Quarter, compute, departements, write_files
 
 
 @app.task(name="accompagnement.quarterly_indicators")

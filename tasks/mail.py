@@ -20,7 +20,7 @@ from email.message import EmailMessage
 from email.utils import formataddr, formatdate
 from pathlib import Path
 
-from workflow.outbox import Draft
+from workflow.application.outbox import Draft
 
 _DEFAULT_PORTS = {"starttls": 587, "ssl": 465, "none": 25}
 

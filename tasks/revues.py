@@ -1,6 +1,6 @@
 """The monthly revue as a task: the scheduler queues one per agency, a worker produces it.
 
-Produced once (unique agency and month, `workflow.revue.produce`) and written as XLSX and CSV in
+Produced once (unique agency and month, `revue.production.produce`) and written as XLSX and CSV in
 ACCOMPAGNEMENT_REVUE_DIR (default ./revues).
 """
 
@@ -12,8 +12,8 @@ from typing import Any
 
 from tasks.app import app
 from tasks.runtime import runtime
-from workflow import revue_files
-from workflow.revue import produce
+from workflow.adapters import revue_files
+from workflow.application.revue.production import produce
 
 
 @app.task(name="accompagnement.produce_revue")

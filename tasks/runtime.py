@@ -7,11 +7,11 @@ import logging
 from celery.signals import worker_process_init, worker_ready
 
 from models import database_url, make_engine, make_session_factory
-from workflow.clock import SystemClock
-from workflow.context import Context
-from workflow.conventions import load_book
-from workflow.process_tuning import tune_garbage_collector
-from workflow.unit_of_work import UnitOfWork
+from tasks.process_tuning import tune_garbage_collector
+from workflow.adapters.unit_of_work import UnitOfWork
+from workflow.application.service_context import Context
+from workflow.domain.clock import SystemClock
+from workflow.domain.conventions import load_book
 
 log = logging.getLogger(__name__)
 

@@ -1,6 +1,6 @@
 """The daily seal of the transition log as a task: the scheduler queues it every night.
 
-The key comes from ACCOMPAGNEMENT_AUDIT_KEY in the worker's environment (`workflow.seals`); a
+The key comes from ACCOMPAGNEMENT_AUDIT_KEY in the worker's environment (`audit.seals`); a
 worker without it fails the task loudly rather than leaving days unsealed in silence.
 """
 
@@ -10,7 +10,7 @@ from typing import Any
 
 from tasks.app import app
 from tasks.runtime import runtime
-from workflow import seals
+from workflow.application.audit import seals
 
 
 @app.task(name="accompagnement.seal_audit")

@@ -21,15 +21,17 @@ from sqlalchemy.orm import Session, joinedload, sessionmaker
 
 from models import Base, Case, Reminder, TransitionLog, make_engine, make_session_factory
 from tests.factories import PROFESSIONALS_CSV
-from workflow import database, directory, reminders
-from workflow.clock import PARIS, ManualClock
-from workflow.context import Context
-from workflow.conventions import load_book
-from workflow.events import parse_object
-from workflow.ingest import IngestReport, ingest_lines
-from workflow.reminders import ScanReport
-from workflow.services import Outcome, apply_event
-from workflow.unit_of_work import OnCommit, UnitOfWork
+from workflow.adapters import migrations as database
+from workflow.adapters.unit_of_work import OnCommit, UnitOfWork
+from workflow.application import directory
+from workflow.application.handling import Handled, handle_in_savepoint
+from workflow.application.ingest import IngestReport, ingest_lines
+from workflow.application.reminders import daily_scan
+from workflow.application.reminders.daily_scan import ScanReport
+from workflow.application.service_context import Context
+from workflow.domain.clock import PARIS, ManualClock
+from workflow.domain.conventions import load_book
+from workflow.domain.events import parse_object
 
 REQUIRE_SERVICES = os.environ.get("ACCOMPAGNEMENT_REQUIRE_SERVICES") == "1"
 
@@ -140,7 +142,7 @@ class Harness:
         """The daily reminder scan of `day`, the clock set to that morning."""
         assert isinstance(self.ctx.clock, ManualClock)
         self.ctx.clock.set(datetime.combine(day, time(6), PARIS))
-        return reminders.scan(self.uow(), self.ctx, day, digest=digest)
+        return daily_scan.scan(self.uow(), self.ctx, day, digest=digest)
 
     def reminders(self, ref: str) -> list[Reminder]:
         with self.sessions() as session:
@@ -155,11 +157,11 @@ class Harness:
             session.expunge_all()
             return rows
 
-    def apply(self, *events: dict[str, Any]) -> list[Outcome]:
+    def apply(self, *events: dict[str, Any]) -> list[Handled]:
         outcomes = []
         for data in events:
             with self.uow() as uow:
-                outcomes.append(apply_event(uow.session, self.ctx, parse_object(data)))
+                outcomes.append(handle_in_savepoint(uow, self.ctx, parse_object(data)))
                 uow.commit()
         return outcomes
 

@@ -6,7 +6,7 @@ import itertools
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
-from workflow.clock import PARIS
+from workflow.domain.clock import PARIS
 
 PROFESSIONALS_CSV = """id,role,name,email,departement,agence,territory,active
 C67,conseiller,Claire Conseillère,claire@ft.example,67,Strasbourg-Nord,,true

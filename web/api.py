@@ -1,7 +1,7 @@
 """The HTTP door for events: other systems that cannot speak Celery post the documented contract
 (`docs/events.schema.json`) here, authenticated by their token.
 
-Every event posted is stored in the inbox (`workflow.inbox`) before the answer: `accepted`
+Every event posted is stored in the inbox (`workflow.application.inbox`) before the answer: `accepted`
 means it is in the database and the workers will apply it (a replay is a duplicate there too),
 `duplicate` that it was applied already, `rejected` that it is invalid, with the reason. The
 sender learns what became of it with `GET /api/events/{event_id}`.
@@ -10,7 +10,6 @@ sender learns what became of it with `GET /api/events/{event_id}`.
 from __future__ import annotations
 
 from datetime import datetime
-from enum import StrEnum
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Depends, Header, HTTPException, Path, Request
@@ -19,23 +18,18 @@ from pydantic import BaseModel, Field
 
 from web.app import Web
 from web.auth import calling_system
-from workflow.inbox import as_text, receive, whereabouts
-from workflow.unit_of_work import UnitOfWork
+from workflow.adapters.unit_of_work import UnitOfWork
+from workflow.application.inbox import as_text, receive, whereabouts
+from workflow.domain.duplicates import Classification
 
 router = APIRouter(prefix="/api", tags=["événements"])
 MAX_BATCH = 500
 
 
-class Status(StrEnum):
-    ACCEPTED = "accepted"
-    DUPLICATE = "duplicate"
-    REJECTED = "rejected"
-
-
 class Answer(BaseModel):
     index: int = Field(description="position of the event in the request (0 for a single event)")
     event_id: str | None
-    status: Status
+    status: Classification
     reason: str | None = Field(None, description="why the event was rejected, or when it was applied")
 
 
@@ -87,13 +81,15 @@ def _handle(web: Web, system: str, payloads: list[Any]) -> Answers:
     receipt = receive(UnitOfWork(web.sessions), web.ctx, items, sender(system))
     if receipt.pending:
         web.queue(receipt.pending)
-    answers = [Answer(index=v.position, event_id=v.event_id, status=Status(v.status), reason=v.reason)
+    answers = [Answer(index=v.position, event_id=v.event_id, status=v.status, reason=v.reason)
                for v in receipt.verdicts]  # fmt: skip
     count = receipt.count()
     return Answers(
-        accepted=count[Status.ACCEPTED], duplicates=count[Status.DUPLICATE], rejected=count[Status.REJECTED],
+        accepted=count[Classification.ACCEPTED],
+        duplicates=count[Classification.DUPLICATE],
+        rejected=count[Classification.REJECTED],
         results=answers,
-    )  # fmt: skip
+    )
 
 
 def sender(system: str) -> str:
@@ -114,9 +110,9 @@ def post_event(
 ) -> Any:
     answers = _handle(request.app.state.web, system, [event])
     [answer] = answers.results
-    if answer.status == Status.REJECTED:
+    if answer.status == Classification.REJECTED:
         return JSONResponse({"detail": answer.reason}, status_code=422)
-    if answer.status == Status.DUPLICATE:
+    if answer.status == Classification.DUPLICATE:
         return JSONResponse(answers.model_dump(mode="json"), status_code=200)
     return answers
 

@@ -25,11 +25,11 @@ from starlette.middleware.sessions import SessionMiddleware
 from swagger_ui_bundle import swagger_ui_path
 
 from models import database_url, make_engine, make_session_factory
-from workflow.clock import PARIS, Clock, SystemClock
-from workflow.context import Context
-from workflow.conventions import load_book
-from workflow.errors import ConfigurationError
-from workflow.unit_of_work import UnitOfWork
+from workflow.adapters.unit_of_work import UnitOfWork
+from workflow.application.service_context import Context
+from workflow.domain.clock import PARIS, Clock, SystemClock
+from workflow.domain.conventions import load_book
+from workflow.domain.errors import ConfigurationError
 
 SECRET_ENV = "ACCOMPAGNEMENT_WEB_SECRET"
 SECURE_ENV = "ACCOMPAGNEMENT_WEB_SECURE_COOKIES"
@@ -175,7 +175,7 @@ def _paris(value: datetime | None) -> str:
     return "—" if value is None else value.astimezone(PARIS).strftime("%d/%m/%Y %H:%M")
 
 
-# The console speaks French; the command line and `workflow.deadlines` name deadlines in English.
+# The console speaks French; the command line and `workflow.domain.deadlines` name deadlines in English.
 DEADLINES_FR = {
     "convocation (first appointment planned)": "convocation (premier rendez-vous fixé)",
     "entry (contract signed)": "entrée (contrat signé)",

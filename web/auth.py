@@ -27,7 +27,7 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from models import ApiToken, Professional, SignInFailure, WebAccount, WebSession
-from workflow.errors import NotFound, WorkflowError
+from workflow.domain.errors import NotFound, WorkflowError
 
 WINDOW = timedelta(minutes=15)
 PER_CLIENT = 5  # failures of one client on one account within WINDOW: that client is locked out of it

@@ -1,5 +1,5 @@
 """The console's pages, in French, server-rendered; each shows only what the reader may see
-(`workflow.permissions`): a professional their binômes' cases, a superviseur their département."""
+(`workflow.domain.permissions`): a professional their binômes' cases, a superviseur their département."""
 
 from __future__ import annotations
 
@@ -16,14 +16,17 @@ from sqlalchemy.orm import Session
 from models import Case, Professional, Reminder, Revue, TransitionLog
 from web.app import NotSignedIn, PageForbidden, Web, templates
 from web.auth import close_session, csrf_ok, new_csrf, open_session, session_user, sign_in
-from workflow import audit, permissions, revue_files
-from workflow.errors import Forbidden, NotFound, WorkflowError
-from workflow.indicators import Quarter, chart_png, compute
-from workflow.lifecycle import TRIGGERS, State
-from workflow.revue import SECTIONS
-from workflow.revue_files import SHEETS
-from workflow.views import case_view
-from workflow.vocabulary import ReminderStatus, Role
+from workflow.adapters import revue_files
+from workflow.adapters.revue_files import SHEETS
+from workflow.application import access
+from workflow.application.audit import chain as audit
+from workflow.application.indicators import Quarter, chart_png, compute
+from workflow.application.queries.case_view import case_view
+from workflow.application.revue.production import SECTIONS
+from workflow.domain import permissions
+from workflow.domain.errors import Forbidden, NotFound, WorkflowError
+from workflow.domain.lifecycle import TRIGGERS, State
+from workflow.domain.vocabulary import ReminderStatus, Role
 
 router = APIRouter(include_in_schema=False)
 PAGE_SIZE = 50
@@ -73,7 +76,7 @@ def _refuse(
     web = web_of(request)
     refusal = Forbidden(user.id, user.role, action, why)
     with web.sessions() as session, session.begin():
-        permissions.record(session, refusal, web.clock.now(), reference)
+        access.record(session, refusal, web.clock.now(), reference)
     return PageForbidden(f"Accès refusé : {why}.")
 
 

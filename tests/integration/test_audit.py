@@ -13,8 +13,9 @@ from sqlalchemy import text
 
 from tests.conftest import Harness
 from tests.factories import Story
-from workflow import audit, lifecycle
-from workflow.errors import EffectFailed, WorkflowError
+from workflow.application.audit import chain as audit
+from workflow.domain import effects
+from workflow.domain.errors import EffectFailed, WorkflowError
 
 
 def two_cases(h: Harness) -> tuple[Story, Story]:
@@ -108,8 +109,8 @@ def test_a_failing_effect_leaves_no_state_change_and_no_log_row(
         raise WorkflowError("storage hiccup while starting the contract")
 
     # The contract effect runs after the state moved and after contract_start was set.
-    monkeypatch.setattr(lifecycle, "period_end", broken)
-    with pytest.raises(EffectFailed, match="_start_contract failed after the state moved: storage hiccup"):
+    monkeypatch.setattr(effects, "period_end", broken)
+    with pytest.raises(EffectFailed, match="start_contract failed after the state moved: storage hiccup"):
         harness.apply(story.contract())
     case = harness.case(story.ref)
     assert (case.state, case.contract_start) == ("diagnostic", None)

@@ -11,9 +11,10 @@ from sqlalchemy import select
 from models import ConventionVersion
 from tests.conftest import Harness, make_harness
 from tests.factories import Story
-from workflow.conventions import load_book, sync_book
-from workflow.errors import ConfigurationError, TransitionRefused
-from workflow.unit_of_work import UnitOfWork
+from workflow.adapters.unit_of_work import UnitOfWork
+from workflow.application.service_context import sync_book
+from workflow.domain.conventions import load_book
+from workflow.domain.errors import ConfigurationError, TransitionRefused
 
 
 @pytest.mark.parametrize(

@@ -26,9 +26,9 @@ from models import Case, InboxEvent, ProcessedEvent, RejectedEvent, TransitionLo
 from tests.adversarial import Mixed, corpus, lines_as_read, mixed
 from tests.conftest import Harness, empty_tables, make_harness
 from tests.workers import Client, Worker, wait_until
+from workflow.application.inbox import drain
 from workflow.cli import main
-from workflow.clock import ManualClock
-from workflow.inbox import drain
+from workflow.domain.clock import ManualClock
 
 ADVERSARIAL = 10_000
 VALID_CASES = 150

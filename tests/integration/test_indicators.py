@@ -9,8 +9,8 @@ import pytest
 
 from tests.conftest import Harness
 from tests.factories import Story
-from workflow.errors import WorkflowError
-from workflow.indicators import Quarter, chart_png, compute
+from workflow.application.indicators import Quarter, chart_png, compute
+from workflow.domain.errors import WorkflowError
 
 
 def test_a_quarter_parses_or_is_refused_clearly() -> None:

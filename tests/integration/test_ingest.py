@@ -11,10 +11,10 @@ from sqlalchemy import func, select
 from models import Appointment, Case, ProcessedEvent, RejectedEvent, TransitionLog
 from tests.conftest import Harness
 from tests.factories import Story
-from workflow.errors import NotFound, TransitionRefused, WorkflowError
-from workflow.ingest import retry_rejection
-from workflow.services import Status
-from workflow.unit_of_work import UnitOfWork
+from workflow.adapters.unit_of_work import UnitOfWork
+from workflow.application.handling import HandledAs
+from workflow.application.ingest import retry_rejection
+from workflow.domain.errors import NotFound, TransitionRefused, WorkflowError
 
 
 def counts(h: Harness) -> dict[str, int]:
@@ -52,7 +52,7 @@ def test_a_replayed_event_changes_nothing_and_says_so(harness: Harness) -> None:
     assert (report.applied, report.duplicates, report.rejected) == (0, 4, 0)
     assert counts(harness) == before
     outcome = harness.apply(events[1])[0]
-    assert outcome.status == Status.DUPLICATE and "already applied" in outcome.message
+    assert outcome.status == HandledAs.DUPLICATE and "already applied" in outcome.message
 
 
 def test_the_same_event_twice_in_one_file_applies_once(harness: Harness) -> None:
@@ -206,7 +206,7 @@ def test_a_rejected_event_applies_on_retry_once_the_cause_is_fixed(harness: Harn
     harness.ingest_events([story.binome(days=0), story.diagnostic(days=0)])
     [row] = rejected(harness)
     outcome = retry_rejection(UnitOfWork(harness.sessions), harness.ctx, row.id)
-    assert outcome.status == Status.APPLIED
+    assert outcome.status == HandledAs.APPLIED
     assert harness.case(story.ref).state == "contrat"
     [row] = rejected(harness)
     assert row.resolved_at is not None and row.resolution.startswith("applied by retry")
@@ -226,7 +226,7 @@ def test_a_retry_that_is_still_refused_leaves_the_rejection_open(harness: Harnes
 
 
 def test_case_show_tracks_the_first_follow_up_appointments_deadline(harness: Harness) -> None:
-    from workflow.views import case_view
+    from workflow.application.queries.case_view import case_view
 
     story = Story()
     harness.ingest_events(story.until_contract())

@@ -13,12 +13,18 @@ from sqlalchemy import select, text
 from models import Base, Case, Person
 from tests.conftest import Harness
 from tests.factories import Story
-from workflow import audit
-from workflow.clock import PARIS, ManualClock
-from workflow.inbox import receive
-from workflow.personal_data import ABOUT_A_PERSON, NOT_ABOUT_A_PERSON, export, find_person, retention
-from workflow.revue import produce
-from workflow.revue_decisions import apply, formality
+from workflow.application.audit import chain as audit
+from workflow.application.audit.personal_data import (
+    ABOUT_A_PERSON,
+    NOT_ABOUT_A_PERSON,
+    export,
+    find_person,
+    retention,
+)
+from workflow.application.inbox import receive
+from workflow.application.revue.decisions import apply, formality
+from workflow.application.revue.production import produce
+from workflow.domain.clock import PARIS, ManualClock
 
 
 @pytest.fixture

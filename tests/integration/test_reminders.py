@@ -19,8 +19,9 @@ from tests.conftest import Harness
 from tests.factories import Story
 from tests.smtp import SmtpSink
 from tests.workers import Client, Worker, flush, wait_until
-from workflow import outbox, reminders
-from workflow.vocabulary import BARRIER_CODES, EmailStatus, ReminderKind, ReminderStatus
+from workflow.application import outbox
+from workflow.application.reminders import daily_scan
+from workflow.domain.vocabulary import BARRIER_CODES, EmailStatus, ReminderKind, ReminderStatus
 
 K = ReminderKind
 
@@ -174,7 +175,7 @@ def test_two_scans_at_once_queue_each_reminder_once(harness: Harness) -> None:
     harness.apply(*(s.orientation() for s in stories))
     due = stories[0].day + timedelta(15)
     with ThreadPoolExecutor(2) as pool:
-        reports = list(pool.map(lambda _: reminders.scan(harness.uow(), harness.ctx, due), range(2)))
+        reports = list(pool.map(lambda _: daily_scan.scan(harness.uow(), harness.ctx, due), range(2)))
     assert sum(sum(r.queued.values()) for r in reports) == 40
     assert len(emails(harness)) == 40
     if harness.sessions.kw["bind"].dialect.name == "postgresql":

@@ -15,12 +15,12 @@ from scheduler.jobs import Jobs
 from tests.conftest import Harness
 from tests.factories import Story
 from tests.smtp import SmtpSink
-from workflow import revue_files
-from workflow.clock import PARIS, ManualClock
-from workflow.conventions import load_book
-from workflow.errors import ConfigurationError
-from workflow.revue import produce, revue_dates, secretariat
-from workflow.vocabulary import BARRIER_CODES, Role
+from workflow.adapters import revue_files
+from workflow.application.revue.production import produce, revue_dates, secretariat
+from workflow.domain.clock import PARIS, ManualClock
+from workflow.domain.conventions import load_book
+from workflow.domain.errors import ConfigurationError
+from workflow.domain.vocabulary import BARRIER_CODES, Role
 
 AGENCE = "Strasbourg-Nord"
 

@@ -16,15 +16,16 @@ from models import Case, Revue, RevueDecision, TransitionLog
 from tests.conftest import Harness
 from tests.factories import Story
 from tests.integration.test_revue import AGENCE, build_agency
-from workflow import audit, revue_files
-from workflow.attempt import Actor
-from workflow.clock import PARIS, ManualClock
-from workflow.errors import TransitionRefused, WorkflowError
-from workflow.lifecycle import ACTER_ENTREE
-from workflow.revue import produce
-from workflow.revue_decisions import Outcome, apply, formality, from_lines
-from workflow.services import decide
-from workflow.vocabulary import Role
+from workflow.adapters import revue_files
+from workflow.application.audit import chain as audit
+from workflow.application.deciding import decide
+from workflow.application.revue.decisions import DecisionOutcome, apply, formality, from_lines
+from workflow.application.revue.production import produce
+from workflow.domain.clock import PARIS, ManualClock
+from workflow.domain.decision import Actor
+from workflow.domain.errors import TransitionRefused, WorkflowError
+from workflow.domain.lifecycle import ACTER_ENTREE
+from workflow.domain.vocabulary import Role
 
 
 @pytest.fixture
@@ -61,7 +62,9 @@ def test_the_formality_acts_every_joint_entry_and_every_exit_once(
     decisions = formality(revue, "R67")
     results = apply(harness.uow(), harness.ctx, revue.id, decisions)
     applied = {
-        (r.decision.rubrique, r.decision.case_reference) for r in results if r.outcome == Outcome.APPLIED
+        (r.decision.rubrique, r.decision.case_reference)
+        for r in results
+        if r.outcome == DecisionOutcome.APPLIED
     }
     assert applied == {
         ("entrees", s["entered"].ref), ("entrees", s["left"].ref), ("entrees", s["reoriented"].ref),
@@ -75,7 +78,7 @@ def test_the_formality_acts_every_joint_entry_and_every_exit_once(
     assert harness.case(s["left"].ref).exit_acted_on == date(2026, 4, 1)
 
     again = apply(harness.uow(), harness.ctx, revue.id, decisions)
-    assert {r.outcome for r in again} == {Outcome.ALREADY}
+    assert {r.outcome for r in again} == {DecisionOutcome.ALREADY}
     assert _decisions_count(harness) == 5
     with harness.uow() as uow:
         assert audit.verify_chains(uow.session).ok
@@ -90,7 +93,7 @@ def test_an_entry_is_acted_at_a_revue_and_only_once(
         with harness.uow() as uow:
             case = uow.session.scalar(select(Case).where(Case.reference == s["entered"].ref))
             assert case is not None
-            decide(uow.session, harness.ctx, case, ACTER_ENTREE, actor=Actor("C67", Role.CONSEILLER),
+            decide(uow, harness.ctx, case, ACTER_ENTREE, actor=Actor("C67", Role.CONSEILLER),
                    occurred_at=harness.ctx.clock.now(), on=date(2026, 4, 1), revue_id=revue_id)  # fmt: skip
             uow.commit()
 
@@ -119,7 +122,7 @@ def test_the_tableau_sent_back_applies_each_filled_decision_by_its_actor(
         (s["late"].ref, "sortie:sans_entree_jamais_venu", "C67"),
     ]
     results = apply(harness.uow(), harness.ctx, revue.id, decisions)
-    assert [r.outcome for r in results] == [Outcome.APPLIED] * 3
+    assert [r.outcome for r in results] == [DecisionOutcome.APPLIED] * 3
 
     ending = harness.case(s["ending"].ref)
     assert (ending.state, ending.renewal_count) == ("renouvellement", 1)
@@ -145,7 +148,7 @@ def test_the_tableau_sent_back_applies_each_filled_decision_by_its_actor(
     again = apply(
         harness.uow(), harness.ctx, revue.id, from_lines(revue, revue_files.read_back(xlsx, revue), "C67")
     )
-    assert {r.outcome for r in again} == {Outcome.ALREADY}
+    assert {r.outcome for r in again} == {DecisionOutcome.ALREADY}
 
 
 def test_the_csv_sent_back_works_too(
@@ -218,11 +221,11 @@ def test_a_refused_decision_leaves_nothing_and_the_others_land(
     )
     outcome = {r.decision.case_reference: (r.outcome, r.message) for r in results}
     assert outcome[s["entered"].ref] == (
-        Outcome.REFUSED,
+        DecisionOutcome.REFUSED,
         "actor O67 is a orienteur; this decision is taken by a conseiller, referent_social",
     )
     # A case never entered cannot leave for the maximum duration: the guard refuses, nothing is written.
-    assert outcome[s["late"].ref][0] == Outcome.REFUSED
+    assert outcome[s["late"].ref][0] == DecisionOutcome.REFUSED
     assert outcome[s["late"].ref][1].startswith("sortir refused from state reperage")
     assert harness.case(s["late"].ref).state == "reperage"
     assert [r.hash for r in harness.log(s["entered"].ref)] == before
@@ -233,7 +236,7 @@ def test_a_refused_decision_leaves_nothing_and_the_others_land(
 def test_a_dry_run_changes_nothing(harness: Harness, april: tuple[Revue, dict[str, Story]]) -> None:
     revue, s = april
     results = apply(harness.uow(), harness.ctx, revue.id, formality(revue, "C67"), dry_run=True)
-    assert {r.outcome for r in results} == {Outcome.PLANNED}
+    assert {r.outcome for r in results} == {DecisionOutcome.PLANNED}
     assert harness.case(s["entered"].ref).entry_acted_on is None
     assert _decisions_count(harness) == 0
 
@@ -246,5 +249,5 @@ def test_two_secretaries_acting_at_once_apply_each_decision_once(
     with ThreadPoolExecutor(2) as pool:
         runs = list(pool.map(lambda _: apply(harness.uow(), harness.ctx, revue.id, decisions), range(2)))
     outcomes = Counter(r.outcome for run in runs for r in run)
-    assert outcomes == {Outcome.APPLIED: len(decisions), Outcome.ALREADY: len(decisions)}
+    assert outcomes == {DecisionOutcome.APPLIED: len(decisions), DecisionOutcome.ALREADY: len(decisions)}
     assert _decisions_count(harness) == len(decisions)

@@ -12,9 +12,9 @@ from sqlalchemy import Engine, text
 from scheduler.jobs import Jobs, SteppedDown
 from scheduler.leader import LOCK_KEY, LeaderLock
 from tests.conftest import Harness
-from workflow.clock import PARIS, ManualClock
-from workflow.schedule import AUDIT_SEAL, QUARTERLY_INDICATORS, REMINDER_SCAN, last_run
-from workflow.seals import KEY_ENV
+from workflow.application.audit.seals import KEY_ENV
+from workflow.application.scheduled_runs import AUDIT_SEAL, QUARTERLY_INDICATORS, REMINDER_SCAN, last_run
+from workflow.domain.clock import PARIS, ManualClock
 
 
 def make_jobs(
@@ -139,7 +139,7 @@ def test_a_leader_whose_lock_connection_dies_steps_down_and_another_leads(
 
 def test_the_sweep_queues_again_what_a_lost_message_carried(harness: Harness, clock: ManualClock) -> None:
     from tests.factories import Story
-    from workflow.inbox import SWEEP_AFTER, drain, receive
+    from workflow.application.inbox import SWEEP_AFTER, drain, receive
 
     story = Story()
     receipt = receive(harness.uow(), harness.ctx, [("http:si#0", json.dumps(story.orientation()))], "http:si")

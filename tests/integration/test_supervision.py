@@ -15,9 +15,10 @@ from models import AccessDenial, Professional, TransitionLog
 from tests.conftest import Harness
 from tests.factories import Story
 from tests.integration.test_audit import tamper
-from workflow import audit, seals
-from workflow.clock import ManualClock
-from workflow.errors import ConfigurationError
+from workflow.application.audit import chain as audit
+from workflow.application.audit import seals
+from workflow.domain.clock import ManualClock
+from workflow.domain.errors import ConfigurationError
 
 KEY = b"operator-sealing-key-for-tests"
 DAY = date(2026, 3, 2)  # the harness clock's day: every row below is recorded on it

@@ -15,10 +15,12 @@ from sqlalchemy import select
 from models import Case
 from tests.conftest import Harness, make_harness
 from tests.factories import Story, at
-from workflow import audit
-from workflow.attempt import Actor
-from workflow.errors import TransitionRefused
-from workflow.lifecycle import (
+from workflow.adapters.unit_of_work import UnitOfWork
+from workflow.application.audit import chain as audit
+from workflow.application.deciding import decide
+from workflow.domain.decision import Actor
+from workflow.domain.errors import TransitionRefused
+from workflow.domain.lifecycle import (
     ACTER_ENTREE,
     ACTER_SORTIE,
     AFFECTER_BINOME,
@@ -31,9 +33,7 @@ from workflow.lifecycle import (
     TRIGGERS,
     State,
 )
-from workflow.services import decide
-from workflow.unit_of_work import UnitOfWork
-from workflow.vocabulary import DiagnosticKind, ExitReason, Opinion, RenewalDecidedBy, Role
+from workflow.domain.vocabulary import DiagnosticKind, ExitReason, Opinion, RenewalDecidedBy, Role
 
 TWO_RENEWALS = """
 [[convention]]
@@ -101,7 +101,7 @@ def test_every_trigger_from_every_state(wide: Harness, trigger: str, state: Stat
             case = uow.session.scalar(select(Case).where(Case.reference == story.ref))
             assert case is not None
             decide(
-                uow.session, wide.ctx, case, trigger,
+                uow, wide.ctx, case, trigger,
                 actor=Actor("C67", Role.CONSEILLER),
                 occurred_at=at(story.day + timedelta(days=1)),
                 on=story.day + timedelta(days=1),

@@ -17,7 +17,7 @@ from models import Case, InboxEvent, ProcessedEvent, RejectedEvent, TransitionLo
 from tests.conftest import Harness
 from tests.factories import Story
 from tests.workers import Client, Worker, wait_until
-from workflow import audit
+from workflow.application.audit import chain as audit
 
 
 def count(h: Harness, table: Any) -> int:
@@ -147,7 +147,7 @@ def test_an_inbox_row_taken_too_often_is_parked_as_rejected(
     harness: Harness, worker: Worker, broker_url: str
 ) -> None:
     """As if workers had died on this row MAX_ATTEMPTS times: the next taking parks it."""
-    from workflow.inbox import MAX_ATTEMPTS
+    from workflow.application.inbox import MAX_ATTEMPTS
 
     story = Story()
     now = harness.ctx.clock.now()

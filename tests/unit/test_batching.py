@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 from tests.factories import Story
-from workflow.batching import plan_batches
+from workflow.application.batching import plan_batches
 
 
 def test_events_of_one_case_and_its_person_stay_together_in_file_order() -> None:

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from workflow.conventions import load_book
-from workflow.dates import add_months, period_end
-from workflow.errors import ConfigurationError
+from workflow.domain.conventions import load_book
+from workflow.domain.dates import add_months, period_end
+from workflow.domain.errors import ConfigurationError
 
 
 def test_periods_are_real_calendar_months() -> None:

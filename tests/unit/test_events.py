@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from tests.factories import Story
-from workflow.events import EVENT_TYPES, InvalidEvent, json_schema, parse_line, payload_digest
+from workflow.domain.events import EVENT_TYPES, InvalidEvent, json_schema, parse_line, payload_digest
 
 
 def line(event: dict[str, Any]) -> str:

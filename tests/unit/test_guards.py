@@ -8,10 +8,10 @@ from typing import Any
 import pytest
 
 from models import Case, Person
-from workflow import guards as g
-from workflow.attempt import Actor, Attempt
-from workflow.conventions import load_book
-from workflow.vocabulary import DiagnosticKind, ExitReason, Opinion, RenewalDecidedBy, Role
+from workflow.domain import guards as g
+from workflow.domain.conventions import load_book
+from workflow.domain.decision import Actor, Attempt
+from workflow.domain.vocabulary import DiagnosticKind, ExitReason, Opinion, RenewalDecidedBy, Role
 
 BOOK = load_book()
 

@@ -1,16 +1,16 @@
 """The permission table, role × trigger, written out here by hand: a change to the table in
-`workflow.permissions` that this matrix does not also say fails."""
+`workflow.domain.permissions` that this matrix does not also say fails."""
 
 from __future__ import annotations
 
 import pytest
 
 from models import Case, Professional
-from workflow.attempt import Actor
-from workflow.errors import Forbidden
-from workflow.lifecycle import ORIENTER, TRIGGERS
-from workflow.permissions import check_trigger, may_read
-from workflow.vocabulary import ExitReason, Role
+from workflow.domain.decision import Actor
+from workflow.domain.errors import Forbidden
+from workflow.domain.lifecycle import ORIENTER, TRIGGERS
+from workflow.domain.permissions import check_trigger, may_read
+from workflow.domain.vocabulary import ExitReason, Role
 
 C, R, ORI, AG, S, OP, SYS = (
     "conseiller",

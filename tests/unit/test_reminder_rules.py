@@ -9,11 +9,11 @@ from typing import Any
 import pytest
 
 from models import Case
-from workflow.conventions import load_book
-from workflow.dates import period_end
-from workflow.messages import Item, render
-from workflow.reminder_rules import Facts, Planned, missed_kind, moved_on, planned, recipients
-from workflow.vocabulary import BARRIER_CODES, ReminderKind
+from workflow.adapters.email_rendering import Item, render
+from workflow.domain.conventions import load_book
+from workflow.domain.dates import period_end
+from workflow.domain.reminder_rules import Facts, Planned, missed_kind, moved_on, planned, recipients
+from workflow.domain.vocabulary import BARRIER_CODES, ReminderKind
 
 BOOK = load_book()
 ORIENTED = date(2026, 3, 2)

@@ -7,9 +7,9 @@ from typing import Any
 import pytest
 
 from models import Revue
-from workflow.errors import WorkflowError
-from workflow.revue_decisions import Line, choices, formality, from_lines
-from workflow.vocabulary import ExitReason
+from workflow.application.revue.decisions import Line, choices, formality, from_lines
+from workflow.domain.errors import WorkflowError
+from workflow.domain.vocabulary import ExitReason
 
 CONTENT: dict[str, list[dict[str, Any]]] = {
     "entrees": [

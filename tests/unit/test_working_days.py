@@ -6,7 +6,7 @@ from datetime import date
 
 import pytest
 
-from workflow.working_days import easter, first_working_day, is_working_day, public_holidays
+from workflow.domain.working_days import easter, first_working_day, is_working_day, public_holidays
 
 
 @pytest.mark.parametrize(

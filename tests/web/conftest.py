@@ -16,7 +16,7 @@ from tests.conftest import Harness
 from tests.factories import Story
 from web.app import create_app
 from web.auth import create_token, set_password
-from workflow.clock import ManualClock
+from workflow.domain.clock import ManualClock
 
 PASSWORD = "un mot de passe assez long"
 READERS = ("C67", "C67B", "R67", "O67", "S67", "S35", "AG67", "OP1")

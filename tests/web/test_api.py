@@ -20,7 +20,7 @@ from tests.factories import Story
 from tests.web.conftest import Console
 from web.app import openapi_document
 from web.auth import create_token
-from workflow.inbox import drain
+from workflow.application.inbox import drain
 
 ROOT = Path(__file__).resolve().parents[2]
 

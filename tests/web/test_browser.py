@@ -19,8 +19,8 @@ from playwright.sync_api import Page, sync_playwright
 
 from tests.conftest import service_unavailable
 from tests.web.conftest import PASSWORD, Console
-from workflow import audit
-from workflow.revue import produce
+from workflow.application.audit import chain as audit
+from workflow.application.revue.production import produce
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 SHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"

@@ -13,8 +13,8 @@ from sqlalchemy import select
 from models import AccessDenial
 from tests.web.conftest import PASSWORD, READERS, Console
 from web.auth import CLIENT_LIMIT
-from workflow import audit
-from workflow.revue import produce
+from workflow.application.audit import chain as audit
+from workflow.application.revue.production import produce
 
 
 def test_pages_need_a_signed_in_professional(console: Console) -> None:

@@ -15,6 +15,7 @@ import sys
 from collections.abc import Sequence
 
 from models import database_url
+from tasks.process_tuning import tune_garbage_collector
 from workflow.cli import (
     cases,
     console,
@@ -28,8 +29,7 @@ from workflow.cli import (
     setup,
 )
 from workflow.cli.common import DATABASE_URL_HELP, EXIT_FAILED, EXIT_OK, EXIT_PROBLEM, EXIT_USAGE
-from workflow.errors import Forbidden, NotFound, WorkflowError
-from workflow.process_tuning import tune_garbage_collector
+from workflow.domain.errors import Forbidden, NotFound, WorkflowError
 
 log = logging.getLogger(__name__)
 

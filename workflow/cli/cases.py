@@ -13,7 +13,10 @@ from typing import Any
 from sqlalchemy import func, select
 
 from models import AccessDenial, AuditSeal, Case, Professional
-from workflow import audit, permissions, seals
+from workflow.application import access
+from workflow.application.audit import chain as audit
+from workflow.application.audit import seals
+from workflow.application.queries.case_view import case_view
 from workflow.cli.common import (
     EXIT_OK,
     EXIT_PROBLEM,
@@ -24,10 +27,10 @@ from workflow.cli.common import (
     group,
     print_table,
 )
-from workflow.errors import Forbidden
-from workflow.lifecycle import TRIGGERS, State, mermaid
-from workflow.views import case_view
-from workflow.vocabulary import Role
+from workflow.domain import permissions
+from workflow.domain.errors import Forbidden
+from workflow.domain.lifecycle import TRIGGERS, State, mermaid
+from workflow.domain.vocabulary import Role
 
 
 def cmd_case_show(args: argparse.Namespace) -> int:
@@ -127,7 +130,7 @@ def _reader(rt: Runtime, pid: str | None, case_reference: str | None = None) -> 
     is recorded before it is raised."""
     with rt.uow() as uow:
         try:
-            reader = permissions.reader(uow.session, pid)
+            reader = access.reader(uow.session, pid)
             if case_reference is not None and reader is not None:
                 case = uow.session.scalar(select(Case).where(Case.reference == case_reference))
                 if case is not None and not permissions.may_read(reader, case):
@@ -135,7 +138,7 @@ def _reader(rt: Runtime, pid: str | None, case_reference: str | None = None) -> 
                         reader.id, reader.role, "read", f"case {case_reference} is not one of theirs"
                     )
         except Forbidden as refusal:
-            permissions.record(uow.session, refusal, rt.clock.now(), case_reference)
+            access.record(uow.session, refusal, rt.clock.now(), case_reference)
             uow.commit()
             raise
         if reader is not None:

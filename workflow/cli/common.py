@@ -8,12 +8,12 @@ from datetime import date, timedelta
 from typing import Any
 
 from models import make_engine, make_session_factory
-from workflow import database
-from workflow.clock import Clock, SystemClock
-from workflow.context import Context
-from workflow.conventions import load_book
-from workflow.errors import WorkflowError
-from workflow.unit_of_work import UnitOfWork
+from workflow.adapters import migrations as database
+from workflow.adapters.unit_of_work import UnitOfWork
+from workflow.application.service_context import Context
+from workflow.domain.clock import Clock, SystemClock
+from workflow.domain.conventions import load_book
+from workflow.domain.errors import WorkflowError
 
 EXIT_OK, EXIT_PROBLEM, EXIT_USAGE, EXIT_FAILED = 0, 1, 2, 3
 DATABASE_URL_HELP = "default: $DATABASE_URL or sqlite:///accompagnement.db (demo: its own file)"

@@ -9,7 +9,7 @@ import json
 import sys
 
 from workflow.cli.common import EXIT_OK, Runtime, Subparsers, command, group
-from workflow.errors import WorkflowError
+from workflow.domain.errors import WorkflowError
 
 
 def cmd_web_serve(args: argparse.Namespace) -> int:

@@ -15,7 +15,10 @@ from sqlalchemy import func, select
 from tqdm import tqdm
 
 from models import InboxEvent, RejectedEvent
-from workflow.batching import BATCH_SIZE, plan_batches
+from workflow.application.batching import BATCH_SIZE, plan_batches
+from workflow.application.inbox import SWEEP_AFTER, backlog, receive, statuses
+from workflow.application.ingest import REPORTED, ingest_lines, retry_rejection
+from workflow.application.queries.health import database_health
 from workflow.cli.common import (
     EXIT_OK,
     EXIT_PROBLEM,
@@ -26,13 +29,10 @@ from workflow.cli.common import (
     group,
     print_table,
 )
-from workflow.clock import PARIS
-from workflow.errors import EventRejected, TransitionRefused, WorkflowError
-from workflow.events import InvalidEvent, json_schema
-from workflow.health import database_health
-from workflow.inbox import SWEEP_AFTER, backlog, receive, statuses
-from workflow.ingest import REPORTED, ingest_lines, retry_rejection
-from workflow.vocabulary import InboxStatus
+from workflow.domain.clock import PARIS
+from workflow.domain.errors import EventRejected, TransitionRefused, WorkflowError
+from workflow.domain.events import InvalidEvent, json_schema
+from workflow.domain.vocabulary import InboxStatus
 
 
 def cmd_events_ingest(args: argparse.Namespace) -> int:

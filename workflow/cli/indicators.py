@@ -6,8 +6,8 @@ import argparse
 import os
 from pathlib import Path
 
+from workflow.application.indicators import Quarter, compute, write_files
 from workflow.cli.common import EXIT_OK, Runtime, Subparsers, command, print_table
-from workflow.indicators import Quarter, compute, write_files
 
 
 def cmd_indicators(args: argparse.Namespace) -> int:

@@ -7,9 +7,9 @@ import json
 import os
 import sys
 
+from workflow.application.audit.personal_data import DEFAULT_RETENTION_MONTHS, export, find_person, retention
 from workflow.cli.common import EXIT_OK, Runtime, Subparsers, command, group
-from workflow.errors import ConfigurationError
-from workflow.personal_data import DEFAULT_RETENTION_MONTHS, export, find_person, retention
+from workflow.domain.errors import ConfigurationError
 
 RETENTION_ENV = "ACCOMPAGNEMENT_RETENTION_MONTHS"
 

@@ -8,7 +8,8 @@ import os
 from sqlalchemy import select
 
 from models import Case, Email, Reminder, email_reminder
-from workflow import outbox, reminders
+from workflow.application import outbox
+from workflow.application.reminders import daily_scan
 from workflow.cli.common import (
     EXIT_OK,
     EXIT_PROBLEM,
@@ -20,15 +21,15 @@ from workflow.cli.common import (
     group,
     print_table,
 )
-from workflow.clock import today
-from workflow.vocabulary import EmailStatus, ReminderKind, ReminderStatus
+from workflow.domain.clock import today
+from workflow.domain.vocabulary import EmailStatus, ReminderKind, ReminderStatus
 
 
 def cmd_reminders_run(args: argparse.Namespace) -> int:
     rt = Runtime(args.database_url)
     day = args.date or today(rt.clock)
     digest = args.digest or os.environ.get("ACCOMPAGNEMENT_REMINDER_DIGEST", "") not in ("", "0")
-    report = reminders.scan(rt.uow(), rt.ctx, day, digest=digest)
+    report = daily_scan.scan(rt.uow(), rt.ctx, day, digest=digest)
     print(report.summary())
     with rt.uow() as uow:
         left = outbox.unsent(uow.session, rt.ctx)

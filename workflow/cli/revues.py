@@ -10,12 +10,13 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from models import Revue, RevueDecision
-from workflow import revue_decisions, revue_files
+from workflow.adapters import revue_files
+from workflow.adapters.email_rendering import TURNS
+from workflow.application.revue import decisions as revue_decisions
+from workflow.application.revue.decisions import DecisionOutcome
+from workflow.application.revue.production import SECTIONS, find, parse_month, produce
 from workflow.cli.common import EXIT_OK, EXIT_PROBLEM, Runtime, Subparsers, command, group, print_table
-from workflow.errors import NotFound, WorkflowError
-from workflow.messages import TURNS
-from workflow.revue import SECTIONS, find, parse_month, produce
-from workflow.revue_decisions import Outcome
+from workflow.domain.errors import NotFound, WorkflowError
 
 TURN = {
     "conseiller": "le conseiller France Travail",
@@ -90,9 +91,9 @@ def cmd_revue_act(args: argparse.Namespace) -> int:
         [(*row, r.outcome, r.message) for row, r in zip(rows, results, strict=True)],
         ("dossier", "rubrique", "décision", "acteur", "résultat", "détail"),
     )
-    counts = {outcome: sum(r.outcome == outcome for r in results) for outcome in Outcome}
+    counts = {outcome: sum(r.outcome == outcome for r in results) for outcome in DecisionOutcome}
     print(", ".join(f"{n} {outcome}" for outcome, n in counts.items() if n) or "nothing to apply")
-    return EXIT_PROBLEM if counts[Outcome.REFUSED] else EXIT_OK
+    return EXIT_PROBLEM if counts[DecisionOutcome.REFUSED] else EXIT_OK
 
 
 def cmd_revue_show(args: argparse.Namespace) -> int:

@@ -12,7 +12,8 @@ from pathlib import Path
 from sqlalchemy import select
 
 from models import Professional
-from workflow import database, directory
+from workflow.adapters import migrations as database
+from workflow.application import directory
 from workflow.cli.common import (
     EXIT_OK,
     Runtime,
@@ -22,7 +23,7 @@ from workflow.cli.common import (
     group,
     print_table,
 )
-from workflow.conventions import load_book
+from workflow.domain.conventions import load_book
 
 
 def cmd_db_upgrade(args: argparse.Namespace) -> int:
@@ -89,7 +90,7 @@ def cmd_professionals_list(args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    from workflow.demo import DemoSettings, demo_database_url, run_demo
+    from workflow.demo.run import DemoSettings, demo_database_url, run_demo
 
     settings = DemoSettings(
         departement=args.departement,

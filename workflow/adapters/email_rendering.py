@@ -1,0 +1,118 @@
+"""The French wording of reminder emails, from Jinja2 templates (`workflow/adapters/templates/`).
+
+An email names the kind of reminder, the case reference and the dates that make it due, and
+links to the case: never a barrier, a health or social detail, nor the person's status (GDPR;
+all seeds, article on déontologie). The case itself is read in the tool, behind its access
+rules. One template serves both one reminder and a caseworker's daily digest.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date
+
+from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
+
+from models import Revue
+from workflow.domain.vocabulary import ReminderKind
+
+SUBJECT_PREFIX = "[Accompagnement global]"
+
+TITLES = {
+    ReminderKind.RDV_SOCIAL_MANQUE: "Absence au premier rendez-vous avec le travailleur social",
+    ReminderKind.RDV_EMPLOI_MANQUE: "Absence au premier rendez-vous avec le conseiller emploi",
+    ReminderKind.RDV_NON_TENU: "Premiers rendez-vous à tenir",
+    ReminderKind.CONVOCATION: "Convocation à planifier",
+    ReminderKind.ENTREE: "Délai d'entrée dépassé",
+    ReminderKind.ECHEANCE: "Contrat bientôt à échéance",
+    ReminderKind.ECHU: "Contrat échu sans décision",
+}
+
+
+@dataclass(frozen=True)
+class Item:
+    """One reminder as an email tells it: dates and references only."""
+
+    kind: ReminderKind
+    case_reference: str
+    due: date
+    orientation: date
+    contract_start: date | None
+    contract_end: date | None
+    renewal_possible: bool
+    figure: int | None  # the rule's number of days (convocation, entry, first appointments)
+
+    @property
+    def title(self) -> str:
+        return TITLES[self.kind]
+
+    @property
+    def link(self) -> str | None:
+        """The case in the web console, when its address is configured."""
+        base = os.environ.get("ACCOMPAGNEMENT_CONSOLE_URL", "").rstrip("/")
+        return f"{base}/cases/{self.case_reference}" if base else None
+
+
+@dataclass(frozen=True)
+class Rendered:
+    subject: str
+    text: str
+    html: str
+
+
+def _jour(day: date | None) -> str:
+    return day.strftime("%d/%m/%Y") if day else "—"
+
+
+_ENV = Environment(
+    loader=PackageLoader("workflow.adapters", "templates"),
+    autoescape=select_autoescape(["html.j2"]),
+    undefined=StrictUndefined,
+    keep_trailing_newline=True,
+)
+_ENV.filters["jour"] = _jour
+
+
+def render(key: str, items: Sequence[Item], day: date) -> Rendered:
+    """The subject, plain-text and HTML parts of one email carrying `items`."""
+    if not items:
+        raise ValueError(f"email {key} carries no reminder")
+    if len(items) == 1:
+        subject = f"{SUBJECT_PREFIX} {items[0].title} – dossier {items[0].case_reference}"
+    else:
+        subject = f"{SUBJECT_PREFIX} {len(items)} rappels du {_jour(day)}"
+    values = {"items": list(items), "day": day, "key": key, "subject": subject}
+    return Rendered(
+        subject,
+        _ENV.get_template("rappels.txt.j2").render(values),
+        _ENV.get_template("rappels.html.j2").render(values),
+    )
+
+
+MONTHS = ("janvier", "février", "mars", "avril", "mai", "juin", "juillet", "août", "septembre", "octobre",
+          "novembre", "décembre")  # fmt: skip
+TURNS = {
+    "conseiller": "le conseiller France Travail",
+    "referent_social": "le travailleur social du Département",
+}
+
+
+def render_revue(revue: Revue) -> Rendered:
+    """The email that carries an agency's revue: dates, whose turn the secretariat is (seed 004
+    art. 5.2: « en alternance »), how many items each section holds; the tableau is attached."""
+    year, month = (int(p) for p in revue.month.split("-"))
+    month_name = f"{MONTHS[month - 1]} {year}"
+    subject = f"{SUBJECT_PREFIX} Revue de portefeuille — {revue.agence} — {month_name}"
+    sections = ("entrees", "renouvellements", "sorties", "a_debattre")
+    values = {
+        "revue": revue, "month_name": month_name, "subject": subject, "key": f"revue:{revue.id}",
+        "turn": TURNS.get(revue.secretariat, revue.secretariat),
+        "counts": {name: len(revue.content.get(name, [])) for name in sections},
+    }  # fmt: skip
+    return Rendered(
+        subject,
+        _ENV.get_template("revue.txt.j2").render(values),
+        _ENV.get_template("revue.html.j2").render(values),
+    )

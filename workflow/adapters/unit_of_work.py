@@ -1,0 +1,127 @@
+"""Unit of work (cosmicpython, chapter 6): leaving the block rolls back unless committed.
+
+A failed guard, an effect that raises, or a crash between the state change and the log row
+therefore leave nothing behind: the case row, its log row and the processed-event row are
+written together or not at all.
+
+It also keeps the outbox promise (les-emplois' `on_commit`): code that writes an email row
+registers it with `register_email`; only once the transaction has committed are the ids of
+those that survived handed to `on_commit` (the entry point queues the sending tasks there).
+A rolled-back email is never announced, and an email is never sent from inside a transaction.
+
+Handlers reach storage through its repositories (`uow.cases`, `uow.log`, …, see
+`workflow.adapters.repositories`): row by row unless the caller asked for a chunk to be
+buffered (`buffer_chunk`). A commit writes the buffered rows first; a commit or a rollback
+returns to row by row, so a memory never outlives its transaction.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable
+from types import TracebackType
+from typing import Any
+
+from sqlalchemy import inspect, text
+from sqlalchemy.orm import Session, sessionmaker
+
+from models import Email
+from workflow.adapters.repositories import (
+    Appointments,
+    Cases,
+    ChunkBuffered,
+    Log,
+    People,
+    Processed,
+    Professionals,
+    Reminders,
+    RowByRow,
+    Storage,
+)
+
+log = logging.getLogger(__name__)
+
+_OUTBOX = "outbox"  # session.info key: emails written in the current transaction
+
+OnCommit = Callable[[list[int]], None]
+
+
+def register_email(session: Session, email: Email | int) -> None:
+    """Announce an email row (an ORM object, or the id of a row inserted in bulk) after commit."""
+    session.info.setdefault(_OUTBOX, []).append(email)
+
+
+class UnitOfWork:
+    def __init__(self, session_factory: sessionmaker[Session], on_commit: OnCommit | None = None) -> None:
+        self._factory = session_factory
+        self._on_commit = on_commit
+
+    session: Session
+    cases: Cases
+    people: People
+    appointments: Appointments
+    log: Log
+    reminders: Reminders
+    processed: Processed
+    professionals: Professionals
+
+    def __enter__(self) -> UnitOfWork:
+        self.session = self._factory()
+        self.professionals = Professionals(self.session)
+        self._use(RowByRow(self.session))
+        return self
+
+    def _use(self, storage: Storage) -> None:
+        self._storage = storage
+        self.cases, self.people, self.appointments = storage.cases, storage.people, storage.appointments
+        self.log, self.reminders, self.processed = storage.log, storage.reminders, storage.processed
+
+    def buffer_chunk(self, events: Iterable[Any]) -> None:
+        """Prefetch what `events` need and buffer their append-only rows until the commit."""
+        self._use(ChunkBuffered.prefetch(self.session, events))
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.session.rollback()
+        self.session.info.pop(_OUTBOX, None)
+        self.session.close()
+        self._use(RowByRow(self.session))
+
+    def commit(self) -> None:
+        self._storage.write()
+        self._use(RowByRow(self.session))
+        self.session.flush()
+        written = self.session.info.pop(_OUTBOX, [])
+        # An email object added in a savepoint or transaction that rolled back is transient again.
+        ids = [
+            e if isinstance(e, int) else e.id for e in written if isinstance(e, int) or inspect(e).persistent
+        ]
+        self.session.commit()
+        if ids and self._on_commit is not None:
+            try:
+                self._on_commit(ids)
+            except Exception:
+                # Committed is committed: the rows stay pending and the next sweep (`reminders
+                # run`) queues them. Raising here would make callers redo committed work.
+                log.exception("could not queue %d email(s) after commit; the next sweep will", len(ids))
+
+    def take_write_lock(self) -> None:
+        """Begin the transaction as a writer now. On SQLite, pysqlite begins a transaction only at
+        the first write: until then reads see whatever was last committed, and a savepoint opened
+        first would start the transaction itself, its release then committing everything (two
+        secretaries acting one revue were both told "déjà appliquée"). A no-op write takes the
+        database's write lock at once, waiting for a concurrent writer's commit, so what follows
+        reads and writes as one transaction. PostgreSQL needs nothing: it locks rows."""
+        if self.session.get_bind().dialect.name == "sqlite":
+            self.session.execute(text("UPDATE alembic_version SET version_num = version_num WHERE 0"))
+
+    def rollback(self) -> None:
+        """Roll back and forget the emails and buffered rows of the transaction (the unit of work
+        stays usable, row by row)."""
+        self.session.rollback()
+        self.session.info.pop(_OUTBOX, None)
+        self._use(RowByRow(self.session))

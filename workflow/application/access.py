@@ -1,0 +1,38 @@
+"""Access as the application checks it: who is reading, and refusals kept on record.
+
+The rules themselves (who may fire which trigger, who may read which case) are the table of
+`workflow.domain.permissions`.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy.orm import Session
+
+from models import AccessDenial, Professional
+from workflow.domain.errors import Forbidden
+
+
+def reader(session: Session, pid: str | None) -> Professional | None:
+    """The professional reading (`--as`), active and in the directory; None for the operator."""
+    if pid is None:
+        return None
+    pro = session.get(Professional, pid)
+    if pro is None or not pro.active:
+        raise Forbidden(pid, "?", "read", f"{pid} is not an active professional of the directory")
+    return pro
+
+
+def record(session: Session, refusal: Forbidden, at: datetime, case_reference: str | None) -> None:
+    """Keep a refusal on record, in the caller's transaction."""
+    session.add(
+        AccessDenial(
+            occurred_at=at,
+            actor_id=refusal.actor_id[:32],
+            actor_role=refusal.actor_role[:24],
+            action=refusal.action,
+            case_reference=case_reference,
+            reason=refusal.reason[:500],
+        )
+    )

@@ -1,0 +1,239 @@
+"""Daily seals of the transition log: the heads of the day's chains, signed with the operator's key.
+
+The hash chains (`audit.chain`) detect an edited, removed or re-ordered row, but not someone
+who rewrites a whole chain and recomputes every hash. So each day (UTC, by `recorded_at`) once
+over, the head of every chain that grew that day — (case reference, seq, hash) of its last row of
+the day — is stored in `audit_seal` with HMAC-SHA256(key, day | chains | rows | sha256 of the
+heads | the previous seal's HMAC). A rewritten or deleted chain no longer ends on its sealed
+head; a forged seal needs the key, which lives outside the database (ACCOMPAGNEMENT_AUDIT_KEY,
+set by the operator).
+
+The seals are themselves a chain, one per day, empty days included, each signing the one before:
+deleting a seal breaks the next one's link, and a day missing between the first seal and the
+last complete day is named. Only the latest seals could then be deleted unseen, with the rows
+they covered: `audit seal` prints the head (day and HMAC) for the operator to keep elsewhere,
+and `audit verify --expect HEAD` checks that this head is still in place.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import os
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from models import AuditSeal, TransitionLog
+from workflow.adapters.unit_of_work import UnitOfWork
+from workflow.application.service_context import Context
+from workflow.domain.errors import ConfigurationError
+
+KEY_ENV = "ACCOMPAGNEMENT_AUDIT_KEY"
+MIN_KEY_BYTES = 16
+
+
+def operator_key() -> bytes:
+    """The sealing key, from the environment; refused if missing or short."""
+    key = os.environ.get(KEY_ENV, "").encode()
+    if len(key) < MIN_KEY_BYTES:
+        raise ConfigurationError(
+            f"{KEY_ENV} must hold the operator's sealing key, at least {MIN_KEY_BYTES} characters "
+            "(keep it outside the database, e.g. in the service's secret store)"
+        )
+    return key
+
+
+def key_id(key: bytes) -> str:
+    return hashlib.sha256(key).hexdigest()[:16]
+
+
+def _bounds(day: date) -> tuple[datetime, datetime]:
+    start = datetime.combine(day, time(), UTC)
+    return start, start + timedelta(days=1)
+
+
+def heads_of(session: Session, day: date) -> tuple[dict[str, list[Any]], int]:
+    """The last (seq, hash) of each chain that grew on `day`, and the number of rows of the day."""
+    start, end = _bounds(day)
+    query = (
+        select(TransitionLog.case_reference, TransitionLog.seq, TransitionLog.hash)
+        .where(TransitionLog.recorded_at >= start, TransitionLog.recorded_at < end)
+        .order_by(TransitionLog.case_id, TransitionLog.seq)
+    )
+    heads: dict[str, list[Any]] = {}
+    rows = 0
+    for reference, seq, digest in session.execute(query.execution_options(yield_per=5_000)):
+        heads[reference] = [seq, digest]
+        rows += 1
+    return heads, rows
+
+
+def _digest(heads: dict[str, list[Any]]) -> str:
+    return hashlib.sha256(json.dumps(heads, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
+
+
+def _mac(key: bytes, day: date, chains: int, rows: int, heads_sha256: str, prev: str | None) -> str:
+    """The seal's signature; `prev` is the previous seal's (None: a seal made before seals were
+    chained, verified as it was signed)."""
+    message = f"{day.isoformat()}|{chains}|{rows}|{heads_sha256}"
+    if prev is not None:
+        message += f"|{prev}"
+    return hmac.new(key, message.encode(), hashlib.sha256).hexdigest()
+
+
+def head(row: AuditSeal) -> str:
+    """What the operator keeps elsewhere: the latest seal's day and signature."""
+    return f"{row.day.isoformat()}:{row.hmac}"
+
+
+def seal(uow: UnitOfWork, ctx: Context, key: bytes, through: date | None = None) -> list[AuditSeal]:
+    """Seal every day, from the day after the last seal (or the log's first day) through
+    `through` (default yesterday, UTC: a day is sealed once over), days without rows included,
+    each seal signing the previous one. Days already sealed are left as they are."""
+    today = ctx.clock.now().astimezone(UTC).date()
+    last_day = through or today - timedelta(days=1)
+    if last_day > today:
+        raise ConfigurationError(f"cannot seal {last_day.isoformat()}: a day is sealed once it has begun")
+    sealed = []
+    with uow:
+        session = uow.session
+        last = session.scalar(select(AuditSeal).order_by(AuditSeal.day.desc()).limit(1))
+        first_row = session.scalar(select(func.min(TransitionLog.recorded_at)))
+        if first_row is None and last is None:
+            return []
+        day = last.day + timedelta(days=1) if last else first_row.astimezone(UTC).date()  # type: ignore[union-attr]
+        prev = last.hmac if last else ""
+        while day <= last_day:
+            heads, rows = heads_of(session, day)
+            digest = _digest(heads)
+            mac = _mac(key, day, len(heads), rows, digest, prev)
+            row = AuditSeal(
+                day=day, chains=len(heads), rows=rows, heads=heads, heads_sha256=digest, hmac=mac,
+                prev_hmac=prev, key_id=key_id(key), sealed_at=ctx.clock.now(),
+            )  # fmt: skip
+            session.add(row)
+            sealed.append(row)
+            prev = mac
+            day += timedelta(days=1)
+        uow.commit()
+        for row in sealed:
+            session.expunge(row)
+    return sealed
+
+
+@dataclass(frozen=True)
+class SealProblem:
+    day: date
+    problem: str
+
+    def __str__(self) -> str:
+        return f"seal of {self.day.isoformat()}: {self.problem}"
+
+
+def verify(
+    session: Session, key: bytes, today: date, expect: str | None = None
+) -> tuple[int, list[SealProblem]]:
+    """Check every seal against its signature, its link to the previous seal and the log as it
+    is now; name the complete days left without a seal; with `expect` (a head kept elsewhere),
+    check that this seal is still in place. Returns (seals, problems)."""
+    problems: list[SealProblem] = []
+    seals = 0
+    previous: AuditSeal | None = None
+    sealed_days: set[date] = set()
+    for row in session.scalars(select(AuditSeal).order_by(AuditSeal.day)):
+        seals += 1
+        sealed_days.add(row.day)
+        problems += _check_link(row, previous)
+        previous = row
+        if row.key_id != key_id(key):
+            problems.append(SealProblem(row.day, f"signed with key {row.key_id}, not the key given"))
+            continue
+        expected = _mac(key, row.day, row.chains, row.rows, row.heads_sha256, row.prev_hmac)
+        if not hmac.compare_digest(expected, row.hmac) or _digest(row.heads) != row.heads_sha256:
+            problems.append(SealProblem(row.day, "its signature does not match: the seal itself was altered"))
+            continue
+        problems += _check_heads(session, row)
+    problems += _missing_days(session, sealed_days, today)
+    if expect is not None:
+        problems += _check_expected(session, expect)
+    return seals, problems
+
+
+def _check_link(row: AuditSeal, previous: AuditSeal | None) -> list[SealProblem]:
+    if row.prev_hmac is None:  # made before seals were chained: nothing to link
+        return []
+    if previous is None:
+        if row.prev_hmac != "":
+            return [
+                SealProblem(row.day, "the seals before this one were deleted (it links to an earlier seal)")
+            ]
+        return []
+    if row.prev_hmac != previous.hmac:
+        return [SealProblem(row.day, f"it does not link to the seal of {previous.day.isoformat()}: "
+                                     "a seal between them was deleted or replaced")]  # fmt: skip
+    return []
+
+
+def _check_heads(session: Session, row: AuditSeal) -> list[SealProblem]:
+    problems = []
+    heads, rows = heads_of(session, row.day)
+    for reference in sorted(set(row.heads) | set(heads)):
+        sealed, now = row.heads.get(reference), heads.get(reference)
+        if sealed == now:
+            continue
+        if now is None:
+            assert sealed is not None
+            what = f"case {reference}: its rows of that day are gone (sealed head: seq {sealed[0]})"
+        elif sealed is None:
+            what = f"case {reference}: seq {now[0]} was not in the log when the day was sealed"
+        else:
+            what = f"case {reference}: seq {sealed[0]} lost its sealed hash (the chain was rewritten)"
+        problems.append(SealProblem(row.day, what))
+    if rows != row.rows and not problems:
+        problems.append(SealProblem(row.day, f"{rows} rows now, {row.rows} sealed"))
+    return problems
+
+
+def _missing_days(session: Session, sealed_days: set[date], today: date) -> list[SealProblem]:
+    """Complete days without a seal: between the first seal and yesterday every day has one;
+    before the first seal, a day with log rows should have one too (sealing starts there)."""
+    first_row = session.scalar(select(func.min(TransitionLog.recorded_at)))
+    starts = [
+        d for d in (min(sealed_days, default=None), first_row and first_row.astimezone(UTC).date()) if d
+    ]
+    if not starts:
+        return []
+    first_seal = min(sealed_days, default=None)
+    missing = []
+    day, yesterday = min(starts), today - timedelta(days=1)
+    while day <= yesterday:
+        due = (first_seal is not None and day > first_seal) or heads_of(session, day)[1] > 0
+        if day not in sealed_days and due:
+            missing.append(day)
+        day += timedelta(days=1)
+    why = "deleted, or the nightly seal did not run"
+    if len(missing) > 3:
+        span = f"no seal for {len(missing)} complete days, {missing[0]} to {missing[-1]}: {why}"
+        return [SealProblem(missing[0], span)]
+    return [SealProblem(day, f"no seal for this complete day: {why}") for day in missing]
+
+
+def _check_expected(session: Session, expect: str) -> list[SealProblem]:
+    day_text, _, mac = expect.partition(":")
+    try:
+        day = date.fromisoformat(day_text)
+    except ValueError:
+        raise ConfigurationError(
+            f"--expect {expect!r} is not a head as `audit seal` prints it (DAY:HMAC)"
+        ) from None
+    row = session.get(AuditSeal, day)
+    if row is None:
+        return [SealProblem(day, "the seal kept elsewhere is gone from the database")]
+    if not hmac.compare_digest(row.hmac, mac):
+        return [SealProblem(day, "the seal differs from the one kept elsewhere: the seals were rewritten")]
+    return []

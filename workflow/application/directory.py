@@ -1,0 +1,93 @@
+"""The directory of professionals, imported from the partners' HR exports (CSV).
+
+Columns: id, role, name, email, departement, agence, territory, active. Importing the same
+file twice changes nothing; a row with a bad role or email is reported with its line number
+and the whole import is refused, so the directory is never half-updated.
+"""
+
+from __future__ import annotations
+
+import csv
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from models import Professional
+from workflow.domain.errors import ConfigurationError
+from workflow.domain.vocabulary import Role
+
+COLUMNS = ("id", "role", "name", "email", "departement", "agence", "territory", "active")
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+_ID = re.compile(r"^[A-Za-z0-9._:-]{1,32}$")
+_TRUE = {"1", "true", "oui", "yes", ""}
+_FALSE = {"0", "false", "non", "no"}
+
+
+@dataclass(frozen=True)
+class ImportReport:
+    added: int
+    updated: int
+    unchanged: int
+
+
+def read_csv(lines: Iterable[str], source: str) -> list[dict[str, str]]:
+    reader = csv.DictReader(lines)
+    missing = [c for c in COLUMNS if c not in (reader.fieldnames or []) and c != "active"]
+    if missing:
+        raise ConfigurationError(f"{source}: missing column(s) {missing} (expected {', '.join(COLUMNS)})")
+    rows = []
+    for line_no, row in enumerate(reader, start=2):
+        rows.append(_check(row, f"{source}:{line_no}"))
+    return rows
+
+
+def _check(row: dict[str, str], where: str) -> dict[str, str]:
+    clean = {k: (row.get(k) or "").strip() for k in COLUMNS}
+    if not _ID.match(clean["id"]):
+        raise ConfigurationError(
+            f"{where}: field 'id' must be 1-32 letters, digits or ._:- (got {clean['id']!r})"
+        )
+    if clean["role"] not in {r.value for r in Role} or clean["role"] == Role.SYSTEME:
+        roles = ", ".join(r.value for r in Role if r != Role.SYSTEME)
+        raise ConfigurationError(f"{where}: field 'role' must be one of {roles} (got {clean['role']!r})")
+    if not clean["name"]:
+        raise ConfigurationError(f"{where}: field 'name' is empty")
+    if not _EMAIL.match(clean["email"]):
+        raise ConfigurationError(f"{where}: field 'email' is not an email address (got {clean['email']!r})")
+    if not clean["departement"]:
+        raise ConfigurationError(f"{where}: field 'departement' is empty")
+    if clean["active"].lower() not in _TRUE | _FALSE:
+        raise ConfigurationError(f"{where}: field 'active' must be true or false (got {clean['active']!r})")
+    return clean
+
+
+def import_rows(session: Session, rows: list[dict[str, str]]) -> ImportReport:
+    existing = {p.id: p for p in session.scalars(select(Professional))}
+    added = updated = unchanged = 0
+    for row in rows:
+        values = {
+            "role": row["role"],
+            "name": row["name"],
+            "email": row["email"],
+            "departement": row["departement"],
+            "agence": row["agence"] or None,
+            "territory": row["territory"] or None,
+            "active": row["active"].lower() not in _FALSE,
+        }
+        pro = existing.get(row["id"])
+        if pro is None:
+            pro = Professional(id=row["id"], **values)
+            session.add(pro)
+            existing[pro.id] = pro
+            added += 1
+        elif all(getattr(pro, k) == v for k, v in values.items()):
+            unchanged += 1
+        else:
+            for key, value in values.items():
+                setattr(pro, key, value)
+            updated += 1
+    session.flush()
+    return ImportReport(added, updated, unchanged)

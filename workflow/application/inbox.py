@@ -1,0 +1,294 @@
+"""The durable inbox: an event a door accepted is in the database before the sender hears so.
+
+The doors (`POST /api/events`, `events ingest --via celery`, a Celery message sent by name) call
+`receive`: each payload is classified once (`domain.duplicates.classify`: rejected with its
+reason, a duplicate of an event already applied, or new) and stored as an inbox row in the
+door's own transaction.
+Only then is the sender answered, and only the row ids travel through the broker. Workers
+`drain` rows by id through the one ingestion path, which settles each row (applied, duplicate,
+rejected) in the transaction that applies its event. A broker restart, a lost message or a
+killed worker therefore costs a sweep's delay (`requeue_stale`, every minute, for rows still
+pending SWEEP_AFTER after they were queued), never an event.
+
+A row that a worker took MAX_ATTEMPTS times without settling it (the worker died each time, or
+the task failed on something unforeseen) is parked: rejected, with its payload and the reason,
+where `events rejected` and `events retry` find it.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import case, func, or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from models import Case, InboxEvent, ProcessedEvent, TransitionLog
+from workflow.adapters.unit_of_work import UnitOfWork
+from workflow.application.ingest import (
+    REASON_LIMIT,
+    IngestReport,
+    Item,
+    bounded,
+    ingest_items,
+    read_event,
+    record_rejection,
+)
+from workflow.application.ingest import (
+    text_field as _text,
+)
+from workflow.application.service_context import Context
+from workflow.domain.duplicates import Classification, classify
+from workflow.domain.events import InvalidEvent, echo, storable
+from workflow.domain.vocabulary import InboxStatus
+
+SWEEP_AFTER = timedelta(minutes=5)  # a queued row not settled by then lost its message: queue it again
+MAX_ATTEMPTS = 5  # takings of one row by workers before it is parked as rejected
+# A taking within this long of the last counted one is the same delivery seen twice (a broker that
+# handed a slow task out again), not a worker that died: it is not counted. A chunk takes seconds.
+SAME_TAKING = timedelta(minutes=1)
+BATCH = 500  # ids per message: the ingestion's chunk, about a second of worker time
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """What a door answers for one payload."""
+
+    position: int
+    event_id: str | None
+    status: Classification
+    reason: str | None
+    inbox_id: int | None
+
+
+@dataclass
+class Receipt:
+    submission: str
+    verdicts: list[Verdict] = field(default_factory=list)
+
+    @property
+    def pending(self) -> list[int]:
+        """The rows to hand to the workers, in the order given."""
+        accepted = (v for v in self.verdicts if v.status == Classification.ACCEPTED)
+        return [v.inbox_id for v in accepted if v.inbox_id is not None]
+
+    def count(self) -> Counter[str]:
+        return Counter(v.status for v in self.verdicts)
+
+
+def as_text(value: Any) -> str:
+    """A decoded payload (an HTTP body, a Celery argument) as the JSON text the inbox keeps.
+
+    A value that cannot be written back as JSON (nested beyond the interpreter's depth) is kept
+    as its cut repr: it is then refused, with a reason, like any line that is not JSON."""
+    try:
+        text = json.dumps(value, ensure_ascii=False)
+        text.encode("utf-8")
+    except UnicodeEncodeError:  # a lone surrogate: escaped, so the parser names the field
+        text = json.dumps(value)
+    except (RecursionError, ValueError, TypeError):
+        text = echo(value)
+    return text
+
+
+def already_applied(session: Session, event_ids: Sequence[str]) -> dict[str, ProcessedEvent]:
+    rows = session.scalars(select(ProcessedEvent).where(ProcessedEvent.event_id.in_(set(event_ids))))
+    return {row.event_id: row for row in rows}
+
+
+def receive(
+    uow: UnitOfWork,
+    ctx: Context,
+    items: Sequence[tuple[str, str]],
+    sender: str,
+    submission: str | None = None,
+) -> Receipt:
+    """Store every (where, JSON text) item and commit; return each item's verdict.
+
+    `submission` names what the sender handed over (a Celery task id): receiving it again (a
+    redelivered message) stores nothing twice and answers as the first time."""
+    receipt = Receipt(submission or uuid.uuid4().hex)
+    now = ctx.clock.now()
+    with uow:
+        session = uow.session
+        reads = [(where, raw, read_event(raw)) for where, raw in items]
+        seen = already_applied(session, [r.event_id for _, _, r in reads if not isinstance(r, InvalidEvent)])
+        rows = []
+        for position, (where, raw, read) in enumerate(reads):
+            before = None if isinstance(read, InvalidEvent) else seen.get(read.event_id)
+            status, reason = classify(read, before)
+            new = status == Classification.ACCEPTED
+            event = None if isinstance(read, InvalidEvent) else read
+            event_id = event.event_id if event else _text(read.raw.get("event_id"), 64)  # type: ignore[union-attr]
+            rows.append({
+                "submission": receipt.submission, "position": position, "sender": sender[:80],
+                "source": storable(where[:255]), "event_id": event_id,
+                "case_reference": getattr(event, "case_ref", None), "payload": bounded(raw),
+                "status": InboxStatus.PENDING if new else InboxStatus(status),
+                "reason": None if reason is None else storable(reason[:REASON_LIMIT]),
+                "accepted_at": now, "queued_at": now, "settled_at": None if new else now,
+                "attempts": 0,
+            })  # fmt: skip
+            if status == Classification.REJECTED:
+                data = None if event else read.raw  # type: ignore[union-attr]
+                record_rejection(
+                    session, ctx, source=where, raw=raw, reason=reason or "", event=event, data=data
+                )
+        if rows:
+            dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
+            session.execute(dialect.insert(InboxEvent).on_conflict_do_nothing(), rows)
+        stored = session.execute(
+            select(
+                InboxEvent.position, InboxEvent.id, InboxEvent.event_id, InboxEvent.status, InboxEvent.reason
+            )
+            .where(InboxEvent.submission == receipt.submission)
+            .order_by(InboxEvent.position)
+        )
+        for position, row_id, event_id, kept, reason in stored:
+            answer = Classification.ACCEPTED if kept == InboxStatus.PENDING else Classification(kept)
+            receipt.verdicts.append(Verdict(position, event_id, answer, reason, row_id))
+        uow.commit()
+    return receipt
+
+
+@dataclass
+class DrainReport:
+    ingest: IngestReport
+    parked: int = 0
+
+
+def drain(uow: UnitOfWork, ctx: Context, ids: Sequence[int], defer_premature: bool) -> DrainReport:
+    """Apply the pending rows among `ids`, in id order. Each taking is counted first, in a
+    transaction of its own, so that a row whose processing kills the worker is parked after
+    MAX_ATTEMPTS instead of killing workers forever."""
+    now = ctx.clock.now()
+    new_taking = or_(InboxEvent.claimed_at.is_(None), InboxEvent.claimed_at < now - SAME_TAKING)
+    with uow:
+        taken = sorted(
+            uow.session.execute(
+                update(InboxEvent)
+                .where(InboxEvent.id.in_(list(ids)), InboxEvent.status == InboxStatus.PENDING)
+                .values(
+                    attempts=case((new_taking, InboxEvent.attempts + 1), else_=InboxEvent.attempts),
+                    claimed_at=case((new_taking, now), else_=InboxEvent.claimed_at),
+                )
+                .returning(InboxEvent.id, InboxEvent.attempts, InboxEvent.source, InboxEvent.payload)
+            )
+        )
+        uow.commit()
+    worn = [row for row in taken if row.attempts > MAX_ATTEMPTS]
+    if worn:
+        why = f"parked after {MAX_ATTEMPTS} attempts: the worker stopped each time it applied it"
+        park(uow, ctx, [row.id for row in worn], why)
+    items = [Item(row.source, row.payload, row.id) for row in taken if row.attempts <= MAX_ATTEMPTS]
+    return DrainReport(ingest_items(uow, ctx, items, defer_premature=defer_premature), len(worn))
+
+
+def park(uow: UnitOfWork, ctx: Context, ids: Sequence[int], reason: str) -> int:
+    """Settle pending rows as rejected with `reason`, their payload kept in the rejections."""
+    with uow:
+        session = uow.session
+        rows = session.scalars(
+            select(InboxEvent)
+            .where(InboxEvent.id.in_(list(ids)), InboxEvent.status == InboxStatus.PENDING)
+            .with_for_update()
+        ).all()
+        for row in rows:
+            record_rejection(session, ctx, source=row.source, raw=row.payload, reason=reason, data={
+                "event_id": row.event_id, "case_ref": row.case_reference})  # fmt: skip
+            row.status, row.reason, row.settled_at = InboxStatus.REJECTED, reason, ctx.clock.now()
+        uow.commit()
+        return len(rows)
+
+
+def requeue_stale(uow: UnitOfWork, ctx: Context, limit: int = 100 * BATCH) -> list[list[int]]:
+    """The pending rows whose message should have been applied by now, marked queued again and
+    returned in batches for the caller to queue (oldest first)."""
+    now = ctx.clock.now()
+    with uow:
+        ids = list(
+            uow.session.scalars(
+                select(InboxEvent.id)
+                .where(InboxEvent.status == InboxStatus.PENDING, InboxEvent.queued_at < now - SWEEP_AFTER)
+                .order_by(InboxEvent.queued_at, InboxEvent.id)
+                .limit(limit)
+            )
+        )
+        if ids:
+            uow.session.execute(update(InboxEvent).where(InboxEvent.id.in_(ids)).values(queued_at=now))
+        uow.commit()
+    ids.sort()
+    return [ids[i : i + BATCH] for i in range(0, len(ids), BATCH)]
+
+
+def statuses(session: Session, submission: str) -> Counter[str]:
+    """How the rows of one submission stand (`events ingest --via celery --wait`)."""
+    query = (
+        select(InboxEvent.status, func.count())
+        .where(InboxEvent.submission == submission)
+        .group_by(InboxEvent.status)
+    )
+    return Counter({str(status): count for status, count in session.execute(query)})
+
+
+@dataclass(frozen=True)
+class Backlog:
+    pending: int
+    stale: int  # pending longer than SWEEP_AFTER since queued: their message was lost or is stuck
+    oldest: datetime | None
+    retried: int  # pending rows a worker already took and did not settle
+
+
+def backlog(session: Session, now: datetime) -> Backlog:
+    pending = InboxEvent.status == InboxStatus.PENDING
+    count, oldest = session.execute(
+        select(func.count(), func.min(InboxEvent.accepted_at)).where(pending)
+    ).one()
+    stale = session.scalar(select(func.count()).where(pending, InboxEvent.queued_at < now - SWEEP_AFTER))
+    retried = session.scalar(select(func.count()).where(pending, InboxEvent.attempts > 0))
+    return Backlog(count or 0, stale or 0, oldest, retried or 0)
+
+
+@dataclass(frozen=True)
+class Whereabouts:
+    """What became of one event, for its sender (`GET /api/events/{event_id}`)."""
+
+    event_id: str
+    status: str
+    accepted_at: datetime
+    settled_at: datetime | None
+    reason: str | None
+    case_reference: str | None = None
+    state: str | None = None  # the case's state after the event (applied events)
+
+
+def whereabouts(session: Session, sender: str, event_id: str) -> Whereabouts | None:
+    """The latest event `sender` posted under `event_id`; None when this sender never did."""
+    row = session.scalar(
+        select(InboxEvent)
+        .where(InboxEvent.sender == sender, InboxEvent.event_id == event_id)
+        .order_by(InboxEvent.id.desc())
+        .limit(1)
+    )
+    if row is None:
+        return None
+    found = Whereabouts(event_id, row.status, row.accepted_at, row.settled_at, row.reason)
+    if row.status != InboxStatus.APPLIED:
+        return found
+    applied = session.get(ProcessedEvent, event_id)
+    reference = applied.case_reference if applied else row.case_reference
+    if reference is None:
+        return found
+    state = session.scalar(
+        select(TransitionLog.to_state)
+        .where(TransitionLog.case_reference == reference, TransitionLog.event_id == event_id)
+        .order_by(TransitionLog.seq.desc())
+        .limit(1)
+    ) or session.scalar(select(Case.state).where(Case.reference == reference))
+    return Whereabouts(event_id, row.status, row.accepted_at, row.settled_at, None, reference, state)

@@ -1,0 +1,411 @@
+"""Apply a stream of events: good ones land, bad ones are recorded and reported.
+
+Events go by chunks of CHUNK, one transaction each, so a file of 100 000 events does not pay
+100 000 commits, a refused event never leaves half a case behind, and a crash loses at most the
+uncommitted chunk (replaying the file then reports the committed events as duplicates). How a
+chunk is applied, fast path first and savepoints as the fallback, is told in `ingest_items`.
+
+Whatever the bytes, every item ends applied, duplicate or rejected with a reason (or deferred,
+for a caller that asked): a line that cannot be parsed, an event whose handler fails, even a
+rejection that cannot be stored as it came, never costs the other events of the chunk. Only a
+fault of the database itself (it went away, a deadlock) stops the run, for the caller to retry.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections import Counter
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import Table, bindparam, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from models import InboxEvent, RejectedEvent
+from workflow.adapters.unit_of_work import UnitOfWork
+from workflow.application.access import record as record_denial
+from workflow.application.handling import Handled, HandledAs, handle_event, handle_in_savepoint
+from workflow.application.service_context import Context
+from workflow.domain.errors import (
+    ConcurrentUpdate,
+    Forbidden,
+    NotFound,
+    WorkflowError,
+    is_transient,
+)
+from workflow.domain.events import MAX_EVENT_BYTES, Event, InvalidEvent, echo, parse_line, storable
+from workflow.domain.vocabulary import InboxStatus
+
+log = logging.getLogger(__name__)
+
+CHUNK = 500  # events per commit: ~1 s of SQLite work, bounded loss on crash
+REPORTED = 20  # rejections kept in memory for the report; the table has them all
+REASON_LIMIT = 2_000  # characters of a stored reason; values quoted in it are cut shorter (ECHO)
+
+
+@dataclass(frozen=True)
+class Item:
+    """One event to apply: its JSON text, where it came from (for reports), and its inbox row
+    when a door stored it first (the row is then settled in the same transaction)."""
+
+    where: str
+    raw: str
+    inbox_id: int | None = None
+
+
+@dataclass(frozen=True)
+class Rejection:
+    source: str
+    event_id: str | None
+    reason: str
+
+    def __str__(self) -> str:
+        ident = f" [{self.event_id}]" if self.event_id else ""
+        return f"{self.source}{ident}: {self.reason}"
+
+
+@dataclass
+class IngestReport:
+    applied: int = 0
+    duplicates: int = 0
+    rejected: int = 0
+    deferred_items: list[Item] = field(default_factory=list)  # premature: try again later
+    settled_elsewhere: int = 0  # inbox rows another worker settled first: not counted above
+    by_type: Counter[str] = field(default_factory=Counter)
+    rejections: list[Rejection] = field(default_factory=list)  # the first REPORTED ones
+
+    @property
+    def deferred(self) -> int:
+        return len(self.deferred_items)
+
+    @property
+    def total(self) -> int:
+        return self.applied + self.duplicates + self.rejected + self.deferred
+
+    def merge(self, other: IngestReport) -> None:
+        self.applied += other.applied
+        self.duplicates += other.duplicates
+        self.rejected += other.rejected
+        self.settled_elsewhere += other.settled_elsewhere
+        self.by_type.update(other.by_type)
+        self.deferred_items.extend(other.deferred_items)
+        self.rejections.extend(other.rejections[: max(0, REPORTED - len(self.rejections))])
+
+    def summary(self) -> str:
+        deferred = f", {self.deferred} deferred (retried shortly)" if self.deferred else ""
+        return (
+            f"{self.total} event(s): {self.applied} applied, {self.duplicates} duplicate(s) "
+            f"(already applied, nothing changed), {self.rejected} rejected{deferred}"
+        )
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "applied": self.applied,
+            "duplicates": self.duplicates,
+            "rejected": self.rejected,
+            "deferred": self.deferred,
+            "settled_elsewhere": self.settled_elsewhere,
+            "rejections": [str(r) for r in self.rejections],
+        }
+
+
+def bounded(raw: str) -> str:
+    """The raw text as stored: storable (see `events.storable`) and at most MAX_EVENT_BYTES."""
+    text = raw.rstrip("\n")
+    if len(text) > MAX_EVENT_BYTES:
+        text = f"{text[:MAX_EVENT_BYTES]}… ({len(text)} characters in all, cut)"
+    return storable(text)
+
+
+def record_rejection(
+    session: Session,
+    ctx: Context,
+    *,
+    source: str,
+    raw: str,
+    reason: str,
+    event: Event | None = None,
+    data: dict[str, object] | None = None,
+) -> None:
+    """Record a rejection at once (not at the next flush, where a fault would hit another
+    event). The same unresolved event rejected again counts one more occurrence on its row."""
+    data = data or {}
+    event_id = event.event_id if event else text_field(data.get("event_id"), 64)
+    text = bounded(raw)
+    fingerprint = hashlib.sha256(
+        (f"id:{event_id}" if event_id else f"raw:{text}").encode("utf-8", "backslashreplace")
+    ).hexdigest()
+    now = ctx.clock.now()
+    values = {
+        "event_id": event_id,
+        "type": event.type if event else text_field(data.get("type"), 32),
+        "case_reference": getattr(event, "case_ref", None) or text_field(data.get("case_ref"), 40),
+        "source": storable(source[:255]),
+        "reason": storable(reason[:REASON_LIMIT]),
+        "raw": text,
+        "rejected_at": now,
+        "last_rejected_at": now,
+        "occurred_at": event.occurred_at if event else None,
+        "fingerprint": fingerprint,
+        "occurrences": 1,
+    }
+    table: Table = RejectedEvent.__table__  # type: ignore[assignment]
+    insert = (postgresql if session.get_bind().dialect.name == "postgresql" else sqlite).insert(table)
+    again = {
+        name: insert.excluded[name]
+        for name in ("source", "reason", "raw", "last_rejected_at", "type", "occurred_at")
+    }
+    session.execute(
+        insert.values(values).on_conflict_do_update(
+            index_elements=["fingerprint"],
+            index_where=table.c.resolved_at.is_(None),
+            set_={**again, "occurrences": table.c.occurrences + 1},
+        )
+    )
+
+
+def text_field(value: object, size: int) -> str | None:
+    return storable(value[:size]) if isinstance(value, str) else None
+
+
+def ingest_lines(
+    uow: UnitOfWork,
+    ctx: Context,
+    lines: Iterable[str],
+    source: str,
+    on_event: Callable[[Event | None], None] | None = None,
+) -> IngestReport:
+    """Apply every line of a JSON Lines stream; `source` names it in reports (a file name)."""
+    items = (Item(f"{source}:{number}", line) for number, line in enumerate(lines, start=1) if line.strip())
+    return ingest_items(uow, ctx, items, on_event)
+
+
+def ingest_items(
+    uow: UnitOfWork,
+    ctx: Context,
+    items: Iterable[Item],
+    on_event: Callable[[Event | None], None] | None = None,
+    defer_premature: bool = False,
+) -> IngestReport:
+    """Apply events in the order given: the one path of files, batches, the inbox and retries.
+
+    Items go by chunks of CHUNK, one transaction each. A chunk is first applied buffered: its
+    rows fetched in a few queries and written in bulk (`repositories.ChunkBuffered`), no
+    savepoint per event (handlers check before they change anything, so a refusal leaves
+    nothing). Should anything unexpected
+    happen (a fault in an effect, a unique key taken by a concurrent writer at commit), the
+    chunk is rolled back and applied again row by row, each event in a savepoint, where the fault stays
+    with its event, which is rejected with the fault as its reason. A transient error there (the
+    database went away, a deadlock) propagates: the caller retries, and the events already
+    committed are then duplicates.
+
+    Items with an inbox row are applied only if the row is still pending (locked for the
+    transaction, so two workers handed the same row never both apply it), and the
+    row is settled in the same transaction as the event's effects.
+
+    With `defer_premature`, an event refused as premature (it came before its predecessor: a
+    trigger not yet allowed from an open case's state, or a case not opened yet) is not
+    recorded as rejected but returned in `report.deferred_items`, for the caller to try later.
+    """
+    report = IngestReport()
+    with uow:
+        batch: list[Item] = []
+        for item in items:
+            batch.append(item)
+            if len(batch) == CHUNK:
+                _chunk(uow, ctx, batch, report, on_event, defer_premature)
+                batch = []
+        if batch:
+            _chunk(uow, ctx, batch, report, on_event, defer_premature)
+    return report
+
+
+Parsed = tuple[Item, Event | InvalidEvent]
+Verdict = tuple[InboxStatus | None, str | None]  # None: deferred
+
+
+def _chunk(
+    uow: UnitOfWork,
+    ctx: Context,
+    items: list[Item],
+    report: IngestReport,
+    on_event: Callable[[Event | None], None] | None,
+    defer_premature: bool,
+) -> None:
+    parsed = [(item, read_event(item.raw)) for item in items]
+    try:
+        part = _apply_chunk(uow, ctx, parsed, defer_premature, fast=True)
+    except Exception as exc:
+        uow.rollback()
+        cause = type(getattr(exc, "orig", None) or exc).__name__  # the driver's error: no SQL, no values
+        log.warning("chunk of %d events redone one by one after %s", len(items), cause)
+        part = _apply_chunk(uow, ctx, parsed, defer_premature, fast=False)
+    report.merge(part)
+    if on_event is not None:
+        for _, event in parsed:
+            on_event(None if isinstance(event, InvalidEvent) else event)
+
+
+def _apply_chunk(
+    uow: UnitOfWork, ctx: Context, parsed: list[Parsed], defer_premature: bool, fast: bool
+) -> IngestReport:
+    part = IngestReport()
+    session = uow.session
+    uow.take_write_lock()  # SQLite: the chunk is one transaction, its savepoints true savepoints
+    live = _pending(session, parsed)
+    part.settled_elsewhere = len(parsed) - len(live)
+    if fast:
+        uow.buffer_chunk(e for _, e in live if not isinstance(e, InvalidEvent))
+    settled: list[dict[str, Any]] = []
+    for item, event in live:
+        status, reason = _one(uow, ctx, part, item, event, defer_premature, fast)
+        if item.inbox_id is not None:
+            verdict = status or InboxStatus.PENDING
+            settled.append({"b_id": item.inbox_id, "b_status": verdict, "b_reason": reason})
+    if settled:
+        _settle(session, ctx, settled)
+    uow.commit()
+    return part
+
+
+def read_event(raw: str) -> Event | InvalidEvent:
+    try:
+        return parse_line(raw)
+    except InvalidEvent as exc:
+        return exc
+    except Exception as exc:  # parse_line refuses every input it knows; this is the unforeseen rest
+        return InvalidEvent(f"unreadable event ({type(exc).__name__}: {echo(str(exc))})")
+
+
+def _pending(session: Session, parsed: list[Parsed]) -> list[Parsed]:
+    """Drop items whose inbox row is no longer pending (settled by another worker meanwhile)."""
+    ids = [item.inbox_id for item, _ in parsed if item.inbox_id is not None]
+    if not ids:
+        return parsed
+    query = select(InboxEvent.id).where(InboxEvent.id.in_(ids), InboxEvent.status == InboxStatus.PENDING)
+    # Wait for a worker holding these rows (never skip them: a worker that just died may hold
+    # them a moment longer, and skipped rows would wait for the sweep). SQLite: the write lock.
+    free = set(session.scalars(query.order_by(InboxEvent.id).with_for_update()))
+    return [(item, event) for item, event in parsed if item.inbox_id is None or item.inbox_id in free]
+
+
+_INBOX: Table = InboxEvent.__table__  # type: ignore[assignment]
+_SETTLE = (
+    update(_INBOX)
+    .where(_INBOX.c.id == bindparam("b_id"), _INBOX.c.status == InboxStatus.PENDING.value)
+    .values(status=bindparam("b_status"), reason=bindparam("b_reason"), settled_at=bindparam("b_at"))
+)
+
+
+def _settle(session: Session, ctx: Context, rows: list[dict[str, Any]]) -> None:
+    """Write each inbox row's verdict; a deferred row stays pending with its attempts forgiven
+    (it did not fail: it came early)."""
+    now = ctx.clock.now()
+    done = [{**r, "b_at": now} for r in rows if r["b_status"] != InboxStatus.PENDING]
+    early = [r["b_id"] for r in rows if r["b_status"] == InboxStatus.PENDING]
+    if done:
+        session.execute(_SETTLE, done)
+    if early:
+        session.execute(
+            update(InboxEvent).where(InboxEvent.id.in_(early)).values(attempts=0, claimed_at=None)
+        )
+
+
+def _one(
+    uow: UnitOfWork,
+    ctx: Context,
+    report: IngestReport,
+    item: Item,
+    event: Event | InvalidEvent,
+    defer_premature: bool,
+    fast: bool,
+) -> Verdict:
+    if isinstance(event, InvalidEvent):
+        return _reject(uow.session, ctx, report, item, str(event), None, event.raw, fast)
+    try:
+        handled = handle_event(uow, ctx, event) if fast else _handle_once_more_if_raced(uow, ctx, event)
+    except WorkflowError as exc:
+        if exc.premature and defer_premature:
+            report.deferred_items.append(item)
+            return None, None
+        if isinstance(exc, Forbidden):
+            record_denial(uow.session, exc, ctx.clock.now(), getattr(event, "case_ref", None))
+        refusal = str(exc)
+    except Exception as exc:
+        if fast or is_transient(exc):
+            raise
+        log.exception("event %s at %s: internal error", event.event_id, item.where)
+        refusal = f"internal error ({type(exc).__name__}): {echo(str(exc))[1:-1]}"
+    else:
+        if handled.status == HandledAs.DUPLICATE:
+            report.duplicates += 1
+            return InboxStatus.DUPLICATE, handled.message
+        report.applied += 1
+        report.by_type[event.type] += 1
+        return InboxStatus.APPLIED, None
+    return _reject(uow.session, ctx, report, item, refusal, event, None, fast)
+
+
+def _handle_once_more_if_raced(uow: UnitOfWork, ctx: Context, event: Event) -> Handled:
+    """A unique key taken by a concurrent writer: the second attempt sees its commit."""
+    try:
+        return handle_in_savepoint(uow, ctx, event)
+    except ConcurrentUpdate:
+        return handle_in_savepoint(uow, ctx, event)
+
+
+def _reject(
+    session: Session,
+    ctx: Context,
+    report: IngestReport,
+    item: Item,
+    reason: str,
+    event: Event | None,
+    data: dict[str, object] | None,
+    fast: bool,
+) -> Verdict:
+    """Record the rejection in a savepoint of its own. Should even that fail (off the fast path,
+    where the fault is this event's), the event is still rejected: recorded without its text."""
+    report.rejected += 1
+    event_id = event.event_id if event else text_field((data or {}).get("event_id"), 64)
+    reason = storable(reason[:REASON_LIMIT])
+    if len(report.rejections) < REPORTED:
+        report.rejections.append(Rejection(item.where, event_id, reason))
+    log.info("rejected %s (event %s)", item.where, event_id)  # the reason may name the person: not in logs
+    try:
+        with session.begin_nested():
+            record_rejection(
+                session, ctx, source=item.where, raw=item.raw, reason=reason, event=event, data=data
+            )
+    except Exception as exc:
+        if fast or is_transient(exc):
+            raise
+        log.exception("rejection of %s could not be stored as it came", item.where)
+        with session.begin_nested():
+            record_rejection(
+                session, ctx, source=item.where, raw=f"(not storable: {type(exc).__name__})", reason=reason
+            )
+    return InboxStatus.REJECTED, reason
+
+
+def retry_rejection(uow: UnitOfWork, ctx: Context, rejected_id: int) -> Handled:
+    """Apply a rejected event again, after the cause was fixed (a professional imported, a
+    missing event applied). On success the rejection is marked resolved; on refusal it stays
+    as it was and the new reason is raised (WorkflowError)."""
+    with uow:
+        row = uow.session.get(RejectedEvent, rejected_id)
+        if row is None:
+            raise NotFound(f"no rejected event with id {rejected_id}")
+        if row.resolved_at is not None:
+            raise WorkflowError(
+                f"rejected event {rejected_id} was already resolved on {row.resolved_at.isoformat()}"
+            )
+        event = parse_line(row.raw)
+        handled = handle_in_savepoint(uow, ctx, event)
+        row.resolved_at = ctx.clock.now()
+        row.resolution = f"{handled.status} by retry: {handled.message}"[:255]
+        uow.commit()
+        return handled

@@ -1,0 +1,138 @@
+"""Read models for people: one case with its dates, deadlines, binôme and history."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from models import Appointment, Case, Person, Professional, TransitionLog
+from workflow.application.audit import chain as audit
+from workflow.application.service_context import Context
+from workflow.domain.clock import PARIS, paris_date, today
+from workflow.domain.deadlines import can_still_renew, case_deadlines, maximum_end
+from workflow.domain.errors import NotFound
+from workflow.domain.vocabulary import AppointmentKind
+
+
+def find_case(session: Session, ref: str) -> Case:
+    """A case by its reference, or the open (else latest) case of a France Travail identifier."""
+    case = session.scalar(select(Case).where(Case.reference == ref))
+    if case is None:
+        case = session.scalar(
+            select(Case)
+            .join(Person)
+            .where(Person.ft_identifier == ref)
+            .order_by(Case.exit_date.is_not(None), Case.orientation_date.desc())
+            .limit(1)
+        )
+    if case is None:
+        raise NotFound(f"no case with reference or France Travail identifier {ref!r}")
+    return case
+
+
+def case_view(session: Session, ctx: Context, ref: str) -> dict[str, Any]:
+    case = find_case(session, ref)
+    day = today(ctx.clock)
+    terms, version_id = ctx.terms(session, case, day)
+    appointments = list(
+        session.scalars(
+            select(Appointment).where(Appointment.case_id == case.id).order_by(Appointment.planned_at)
+        )
+    )
+    history = list(
+        session.scalars(
+            select(TransitionLog).where(TransitionLog.case_id == case.id).order_by(TransitionLog.seq)
+        )
+    )
+    broken = audit.first_break(history)
+    names = _names(session, {case.conseiller_id, case.referent_social_id, case.orienteur_id})
+    max_end = maximum_end(case, terms)
+    return {
+        "reference": case.reference,
+        "state": case.state,
+        "person": {
+            "ft_identifier": case.person.ft_identifier,
+            "status": case.person.status,
+            "registered": case.person.registered,
+            "agence": case.agence,
+        },
+        "convention": {
+            "code": case.convention_code,
+            "version_id": version_id,
+            "pinned": case.convention_version_id is not None,
+        },
+        "binome": {
+            "conseiller": names.get(case.conseiller_id or ""),
+            "referent_social": names.get(case.referent_social_id or ""),
+        },
+        "orienteur": names.get(case.orienteur_id),
+        "origin": case.origin,
+        "consent": case.consent,
+        "diagnostic": {"kind": case.diagnostic_kind, "date": _d(case.diagnostic_date)},
+        "dates": {
+            "orientation": _d(case.orientation_date),
+            "contract_start": _d(case.contract_start),
+            "contract_end": _d(case.contract_end),
+            "maximum_end": _d(max_end),
+            "renewal": _d(case.renewal_date),
+            "exit": _d(case.exit_date),
+            "entry_acted": _d(case.entry_acted_on),  # by the revue de portefeuille
+            "exit_acted": _d(case.exit_acted_on),
+        },
+        "renewals": case.renewal_count,
+        "can_still_renew": can_still_renew(case, terms),
+        "exit_reason": case.exit_reason,
+        "deadlines": [
+            {"name": d.name, "due": d.due.isoformat(), "status": d.status(day), "source": d.source}
+            for d in case_deadlines(
+                case,
+                terms,
+                first_appointment_planned=bool(appointments),
+                follow_up_planned=_followed_up(case, appointments),
+            )
+        ],
+        "appointments": [
+            {
+                "id": a.external_id,
+                "kind": a.kind,
+                "planned_at": a.planned_at.astimezone(PARIS).isoformat(timespec="minutes"),
+                "outcome": a.outcome,
+            }
+            for a in appointments
+        ],
+        "history": [
+            {
+                "seq": row.seq,
+                "when": row.occurred_at.astimezone(PARIS).isoformat(timespec="minutes"),
+                "trigger": row.trigger,
+                "from": row.from_state,
+                "to": row.to_state,
+                "actor": f"{row.actor_id} ({row.actor_role})",
+                "reason": row.reason,
+                "event_id": row.event_id,
+            }
+            for row in history
+        ],
+        "chain": "intact" if broken is None else f"BROKEN at {broken}",
+    }
+
+
+def _followed_up(case: Case, appointments: list[Appointment]) -> bool:
+    """A social and an emploi appointment planned on or after the contract's start."""
+    if case.contract_start is None:
+        return False
+    since = case.contract_start
+    kinds = {a.kind for a in appointments if paris_date(a.planned_at) >= since}
+    return {AppointmentKind.SOCIAL, AppointmentKind.EMPLOI} <= kinds
+
+
+def _names(session: Session, ids: set[str | None]) -> dict[str, str]:
+    wanted = {i for i in ids if i}
+    rows = session.scalars(select(Professional).where(Professional.id.in_(wanted)))
+    return {p.id: f"{p.name} ({p.id})" for p in rows}
+
+
+def _d(value: Any) -> str | None:
+    return value.isoformat() if value is not None else None

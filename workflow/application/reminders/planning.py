@@ -1,0 +1,170 @@
+"""Reminder rows kept in step with the cases, inside the transaction of each decision.
+
+`sync`, called by `deciding`, keeps the rows equal to `reminder_rules.planned(case)`: a reminder
+is created once, and cancelled as soon as the case moves on. A first appointment missed is
+told at once (`appointment_missed`). The daily scan that turns due rows into emails is `scan`.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+from collections.abc import Sequence
+from datetime import date
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from models import Appointment, Case, Email, Person, Professional, Reminder
+from workflow.adapters.unit_of_work import UnitOfWork, register_email
+from workflow.application.service_context import Context
+from workflow.domain.clock import paris_date
+from workflow.domain.reminder_rules import (
+    Facts,
+    Planned,
+    missed_kind,
+    recipients,
+    schedule,
+)
+from workflow.domain.vocabulary import AppointmentOutcome, EmailStatus, ReminderKind, ReminderStatus, Role
+
+log = logging.getLogger(__name__)
+
+SCAN_BATCH = 5_000  # due reminders handled per round: ~5 MB of rows, a few hundred ms on PostgreSQL
+
+
+# --- planning, inside the transactions that change cases -------------------------------------
+
+
+def sync(
+    uow: UnitOfWork,
+    ctx: Context,
+    case: Case,
+    before: frozenset[Planned],
+    after: frozenset[Planned],
+    note: str | None = None,
+) -> None:
+    """Add the reminders the case now calls for and cancel those it no longer does (`note`
+    says why, by default the case's new state)."""
+    if before == after:
+        return
+    now = ctx.clock.now()
+    adds = [
+        {"case_id": case.id, "kind": p.kind.value, "due_date": p.due,
+         "status": ReminderStatus.PENDING.value, "created_at": now}
+        for p in sorted(after - before)
+    ]  # fmt: skip
+    cancels = [
+        {
+            "b_case": case.id,
+            "b_kind": p.kind.value,
+            "b_due": p.due,
+            "b_at": now,
+            "b_note": note or f"case {case.state}",
+        }
+        for p in sorted(before - after)
+    ]
+    uow.reminders.change(adds, cancels)
+
+
+def appointment_planned(uow: UnitOfWork, ctx: Context, case: Case) -> None:
+    """seed 003: the convocation is made; its reminder is no longer needed."""
+    terms, _ = ctx.terms(uow.session, case, paris_date(ctx.clock.now()))
+    convocation = frozenset(
+        Planned(ReminderKind.CONVOCATION, due)
+        for due in schedule(case, terms).get(ReminderKind.CONVOCATION, ())
+    )
+    sync(uow, ctx, case, convocation, frozenset(), note="an appointment was planned")
+
+
+def appointment_missed(
+    uow: UnitOfWork, ctx: Context, case: Case, appointment: Appointment, day: date
+) -> None:
+    """seed 004 art. 2 e: a first appointment missed is told « sans délai »: the reminder and its
+    email are written with the event, and the email leaves right after the commit. `day` is
+    when the absence was recorded."""
+    session = uow.session
+    kind = missed_kind(appointment.kind)
+    if kind is None:
+        return
+    held_before = session.scalar(
+        select(Appointment.id)
+        .where(
+            Appointment.case_id == case.id,
+            Appointment.kind == appointment.kind,
+            Appointment.outcome == AppointmentOutcome.HONORE,
+        )
+        .limit(1)
+    )
+    if held_before is not None:
+        return  # not the first appointment of its kind
+    taken = session.scalar(
+        select(Reminder.id).where(
+            Reminder.case_id == case.id, Reminder.kind == kind, Reminder.due_date == day
+        )
+    )
+    if taken is not None:
+        return  # the same first appointment missed twice the same day: one reminder
+    now = ctx.clock.now()
+    reminder = Reminder(case_id=case.id, kind=kind.value, due_date=day, status=ReminderStatus.QUEUED.value,
+                        created_at=now, closed_at=now)  # fmt: skip
+    person = session.get_one(Person, case.person_id)
+    to = recipients(
+        kind, case, person_status=person.status, referents_ag=referents_ag(session, [case])[case.id]
+    )
+    session.add(reminder)
+    session.flush()  # the email's key names the reminder
+    email = email_row(f"reminder:{reminder.id}", to, now)
+    email.reminders.append(reminder)
+    session.add(email)
+    register_email(session, email)
+
+
+def email_row(key: str, to: Sequence[str], now: Any) -> Email:
+    return Email(key=key, recipients=list(to), status=EmailStatus.PENDING.value, attempts=0, created_at=now)
+
+
+# --- facts the rules need -----------------------------------------------------------------
+
+
+def facts(session: Session, cases: Sequence[Any]) -> dict[int, Facts]:
+    """Appointment facts of the given cases (Case objects or rows with id and contract_start)."""
+    starts = {c.id: c.contract_start for c in cases}
+    planned_any: set[int] = set()
+    held: dict[int, set[str]] = defaultdict(set)
+    ids = list(starts)
+    for lo in range(0, len(ids), SCAN_BATCH):
+        query = select(
+            Appointment.case_id, Appointment.kind, Appointment.outcome, Appointment.planned_at
+        ).where(Appointment.case_id.in_(ids[lo : lo + SCAN_BATCH]))
+        for case_id, kind, outcome, planned_at in session.execute(query):
+            planned_any.add(case_id)
+            start = starts[case_id]
+            if outcome == AppointmentOutcome.HONORE and start is not None and paris_date(planned_at) >= start:
+                held[case_id].add(kind)
+    return {i: Facts(i in planned_any, frozenset(held[i])) for i in ids}
+
+
+def referents_ag(session: Session, cases: Sequence[Any]) -> dict[int, list[str]]:
+    """The Département's accompagnement-global referents of each case's territory (seed 004 art.
+    2 e): those of the territory of the case's référent social, else those of the whole
+    département (no territory)."""
+    social_ids = {c.referent_social_id for c in cases if c.referent_social_id}
+    territory: dict[str, str | None] = {}
+    if social_ids:
+        query = select(Professional.id, Professional.territory).where(Professional.id.in_(social_ids))
+        territory = {pid: place for pid, place in session.execute(query)}
+    departements = {c.convention_code for c in cases}
+    by_place: dict[tuple[str, str | None], list[str]] = defaultdict(list)
+    ag = select(Professional.id, Professional.departement, Professional.territory).where(
+        Professional.role == Role.REFERENT_AG, Professional.active.is_(True),
+        Professional.departement.in_(departements),
+    ).order_by(Professional.id)  # fmt: skip
+    for pid, departement, place in session.execute(ag):
+        by_place[(departement, place)].append(pid)
+    out: dict[int, list[str]] = {}
+    for c in cases:
+        local = by_place.get((c.convention_code, territory.get(c.referent_social_id or "")))
+        out[c.id] = local or by_place.get((c.convention_code, None), [])
+    return out

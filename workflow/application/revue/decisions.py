@@ -1,0 +1,270 @@
+"""The decisions of a revue de portefeuille, applied to the cases as audited transitions.
+
+Seed 004 art. 2 d: « Les entrées, renouvellements et sorties du dispositif sont actés lors des
+revues de portefeuille mensuelles prévues à l'article 5.2 »; art. 5.2 a: acting an entry « ne
+constitue qu'une formalité d'enregistrement lorsque le conseiller emploi et l'intervenant social
+partagent les mêmes conclusions ». So without a file, acting a revue records that formality:
+every entry diagnosed jointly (diagnostic partagé) and every exit. Anything else (an entry on a
+one-professional diagnostic, a renewal, an exit decided at the revue) is written by the
+secretariat in the `decision` column of the tableau sent back.
+
+A decision is checked against the revue before anything is applied (a case the revue does not
+list in that rubrique, an unknown decision, a missing actor: the whole file is refused, naming
+file, line and column). Each decision then lands alone, with its log row carrying the revue's id
+and a `revue_decision` row unique per (revue, case, rubrique): acting the same file twice applies
+each decision once, and a refused decision can be corrected and sent again.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from models import Revue, RevueDecision
+from workflow.adapters.unit_of_work import UnitOfWork
+from workflow.application.access import record as record_denial
+from workflow.application.actors import professional_actor
+from workflow.application.deciding import decide
+from workflow.application.service_context import Context
+from workflow.domain.errors import Forbidden, NotFound, WorkflowError, is_transient
+from workflow.domain.lifecycle import ACTER_ENTREE, ACTER_SORTIE, RENOUVELER, SORTIR
+from workflow.domain.vocabulary import DiagnosticKind, ExitReason, RenewalDecidedBy, Role
+
+DECISION, ACTOR = "decision", "acteur"  # the columns the secretariat fills in the tableau
+ACTER, RENOUVELER_VERB, SORTIE = "acter", "renouveler", "sortie"
+# What each rubrique of the tableau can decide; `sortie:<motif>` names the exit reason.
+VERBS: Mapping[str, frozenset[str]] = {
+    "entrees": frozenset({ACTER}),
+    "renouvellements": frozenset({RENOUVELER_VERB, SORTIE}),
+    "sorties": frozenset({ACTER}),
+    "a_debattre": frozenset({SORTIE}),
+}
+DECIDERS = frozenset({Role.CONSEILLER, Role.REFERENT_SOCIAL})  # the professionals of the revue
+
+
+def choices(rubrique: str) -> list[str]:
+    """Every decision a rubrique accepts, as written in the tableau (its drop-down list)."""
+    verbs = VERBS.get(rubrique, frozenset())
+    listed = [verb for verb in (ACTER, RENOUVELER_VERB) if verb in verbs]
+    if SORTIE in verbs:
+        listed += [f"{SORTIE}:{reason.value}" for reason in ExitReason]
+    return listed
+
+
+class DecisionOutcome(StrEnum):
+    APPLIED = "appliquée"
+    ALREADY = "déjà appliquée"
+    REFUSED = "refusée"
+    PLANNED = "à appliquer"  # a dry run
+
+
+@dataclass(frozen=True)
+class Decision:
+    rubrique: str
+    case_reference: str
+    verb: str
+    exit_reason: ExitReason | None
+    actor_id: str
+    where: str  # where it was read, for messages
+
+    @property
+    def text(self) -> str:
+        return f"{self.verb}:{self.exit_reason.value}" if self.exit_reason else self.verb
+
+
+@dataclass(frozen=True)
+class Result:
+    decision: Decision
+    outcome: DecisionOutcome
+    message: str
+
+
+@dataclass(frozen=True)
+class Line:
+    """One row of the tableau as sent back: its rubrique, where it is, and its cells."""
+
+    rubrique: str
+    where: str  # e.g. "revue.xlsx, sheet « Entrées à acter », line 3"
+    cells: Mapping[str, Any]
+
+
+def listed(revue: Revue) -> dict[str, set[str]]:
+    """The case references each actionable rubrique of the revue lists."""
+    return {name: {row["dossier"] for row in revue.content.get(name, [])} for name in VERBS}
+
+
+def from_lines(revue: Revue, lines: Iterable[Line], default_actor: str | None) -> list[Decision]:
+    """The decisions written in a tableau sent back; WorkflowError naming every bad cell."""
+    cases = listed(revue)
+    decisions: list[Decision] = []
+    problems: list[str] = []
+    for line in lines:
+        text = str(line.cells.get(DECISION) or "").strip().lower()
+        if not text or line.rubrique not in VERBS:
+            continue
+        reference = str(line.cells.get("dossier") or "").strip()
+        try:
+            verb, reason = _parse(text, line.rubrique)
+            if reference not in cases[line.rubrique]:
+                raise WorkflowError(
+                    f"dossier {reference or '(empty)'!r} is not in the rubrique {line.rubrique} of revue "
+                    f"{revue.id} ({revue.agence}, {revue.month})"
+                )
+            actor = str(line.cells.get(ACTOR) or "").strip() or default_actor
+            if not actor:
+                raise WorkflowError(f"column {ACTOR!r} is empty and no --by actor was given")
+        except WorkflowError as exc:
+            problems.append(f"{line.where}: {exc}")
+            continue
+        decisions.append(Decision(line.rubrique, reference, verb, reason, actor, line.where))
+    seen: dict[tuple[str, str], str] = {}
+    for d in decisions:
+        first = seen.setdefault((d.rubrique, d.case_reference), d.where)
+        if first != d.where:
+            problems.append(f"{d.where}: dossier {d.case_reference} already has a decision at {first}")
+    if problems:
+        shown = "\n  ".join(problems[:20])
+        more = f"\n  … and {len(problems) - 20} more" if len(problems) > 20 else ""
+        raise WorkflowError(f"{len(problems)} problem(s), nothing applied:\n  {shown}{more}")
+    return decisions
+
+
+def _parse(text: str, rubrique: str) -> tuple[str, ExitReason | None]:
+    verb, _, rest = text.partition(":")
+    allowed = VERBS[rubrique]
+    if verb not in allowed:
+        raise WorkflowError(
+            f"column {DECISION!r}: {text!r} is not a decision of the rubrique {rubrique} "
+            f"(one of: {', '.join(sorted(allowed))}{', sortie:<motif>' if SORTIE in allowed else ''})"
+        )
+    if verb != SORTIE:
+        if rest:
+            raise WorkflowError(f"column {DECISION!r}: {text!r}: {verb} takes no motif")
+        return verb, None
+    try:
+        return verb, ExitReason(rest.strip())
+    except ValueError:
+        known = ", ".join(r.value for r in ExitReason)
+        raise WorkflowError(
+            f"column {DECISION!r}: {text!r} has no known motif (sortie:<motif>, one of {known})"
+        ) from None
+
+
+def formality(revue: Revue, actor_id: str) -> list[Decision]:
+    """Seed 004 art. 5.2 a: the entries both professionals agreed on, and every exit."""
+    where = f"revue {revue.id}"
+    entries = [
+        Decision("entrees", row["dossier"], ACTER, None, actor_id, where)
+        for row in revue.content.get("entrees", [])
+        if row.get("diagnostic") == DiagnosticKind.PARTAGE
+    ]
+    exits = [
+        Decision("sorties", row["dossier"], ACTER, None, actor_id, where)
+        for row in revue.content.get("sorties", [])
+    ]
+    return entries + exits
+
+
+TRIES = 5  # a transaction that met a concurrent writer (SQLite's "database is locked") starts again
+
+
+def apply(
+    uow: UnitOfWork, ctx: Context, revue_id: int, decisions: list[Decision], dry_run: bool = False
+) -> list[Result]:
+    """Apply each decision in its own savepoint: a refused one (a guard, an unknown actor) is
+    reported and leaves nothing; the others land together. Nothing is written on a dry run.
+
+    Two secretaries acting the same revue at once: on PostgreSQL the case's row lock makes the
+    second find the decision recorded; on SQLite the second transaction may be refused the write
+    lock, and starts again from scratch, finding what the first committed."""
+    for attempt in range(1, TRIES + 1):
+        try:
+            return _apply_all(uow, ctx, revue_id, decisions, dry_run)
+        except Exception as exc:
+            if not is_transient(exc) or attempt == TRIES:
+                raise
+            time.sleep(random.uniform(0.02, 0.1) * attempt)
+    raise AssertionError("unreachable")
+
+
+def _apply_all(
+    uow: UnitOfWork, ctx: Context, revue_id: int, decisions: list[Decision], dry_run: bool
+) -> list[Result]:
+    with uow:
+        uow.take_write_lock()  # SQLite: one secretary at a time, each decision in a true savepoint
+        revue = uow.session.get(Revue, revue_id)
+        if revue is None:
+            raise NotFound(f"no revue {revue_id} (see `accompagnement revue list`)")
+        results = [_apply_one(uow, ctx, revue, decision, dry_run) for decision in decisions]
+        if not dry_run:
+            uow.commit()
+    return results
+
+
+def _apply_one(uow: UnitOfWork, ctx: Context, revue: Revue, decision: Decision, dry_run: bool) -> Result:
+    session = uow.session
+    savepoint = session.begin_nested()
+    try:
+        # The case's row lock first: a concurrent `revue act` of the same decision waits here, then
+        # finds the decision recorded below instead of having its transition refused.
+        case = uow.cases.get(decision.case_reference)
+        if case is None:
+            raise WorkflowError(f"unknown case {decision.case_reference}")
+        done = session.scalar(
+            select(RevueDecision).where(
+                RevueDecision.revue_id == revue.id,
+                RevueDecision.case_reference == decision.case_reference,
+                RevueDecision.rubrique == decision.rubrique,
+            )
+        )
+        if done is not None:
+            savepoint.rollback()
+            return Result(
+                decision,
+                DecisionOutcome.ALREADY,
+                f"{done.decision} by {done.actor_id} on {done.applied_at:%Y-%m-%d}",
+            )
+        from_state = case.state
+        trigger, fields = _trigger_for(decision)
+        digest = decide(
+            uow, ctx, case, trigger,
+            actor=professional_actor(uow, decision.actor_id, DECIDERS),
+            occurred_at=ctx.clock.now(), on=max(revue.held_on, case.orientation_date),
+            revue_id=revue.id, **fields,
+        )  # fmt: skip
+        record = RevueDecision(
+            revue_id=revue.id, case_reference=decision.case_reference, rubrique=decision.rubrique,
+            decision=decision.text, actor_id=decision.actor_id, log_hash=digest, applied_at=ctx.clock.now(),
+        )  # fmt: skip
+        session.add(record)
+        session.flush()
+    except WorkflowError as exc:
+        savepoint.rollback()
+        if isinstance(exc, Forbidden) and not dry_run:
+            record_denial(session, exc, ctx.clock.now(), decision.case_reference)
+        return Result(decision, DecisionOutcome.REFUSED, str(exc))
+    except IntegrityError:  # another process acted the same decision meanwhile (SQLite: no row lock)
+        savepoint.rollback()
+        return Result(decision, DecisionOutcome.ALREADY, "applied meanwhile by another process")
+    moved = f"{trigger}: {from_state} → {case.state}"
+    if dry_run:
+        savepoint.rollback()
+        return Result(decision, DecisionOutcome.PLANNED, moved)
+    savepoint.commit()
+    return Result(decision, DecisionOutcome.APPLIED, moved)
+
+
+def _trigger_for(decision: Decision) -> tuple[str, dict[str, Any]]:
+    if decision.verb == ACTER:
+        return (ACTER_ENTREE if decision.rubrique == "entrees" else ACTER_SORTIE), {}
+    if decision.verb == RENOUVELER_VERB:
+        # seed 004 art. 2 g: renewed « par accord entre le binôme … ou lors de la commission mensuelle »
+        return RENOUVELER, {"renewal_by": RenewalDecidedBy.COMMISSION}
+    return SORTIR, {"exit_reason": decision.exit_reason}

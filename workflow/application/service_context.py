@@ -1,0 +1,88 @@
+"""What every service call needs, built once per process: the clock and the conventions
+(recorded in the database with `sync_book`, so that a signed case can pin its terms).
+
+Kept apart from the service functions so that every module of the service layer (events,
+reminders, revues) can take a Context without importing the others.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from models import Case, ConventionVersion
+from workflow.adapters.unit_of_work import UnitOfWork
+from workflow.domain.clock import Clock
+from workflow.domain.conventions import ConventionBook, Terms, terms_from_figures
+from workflow.domain.errors import ConfigurationError
+
+
+@dataclass
+class Context:
+    """What every service call needs, built once per process (and per simulated clock)."""
+
+    clock: Clock
+    book: ConventionBook
+    version_ids: dict[tuple[str, str], int]
+    _pinned: dict[int, Terms] = field(default_factory=dict)
+
+    @classmethod
+    def open(cls, uow: UnitOfWork, clock: Clock, book: ConventionBook) -> Context:
+        """Record the conventions in the database (so cases can pin them) and build a context."""
+        with uow:
+            ids = sync_book(uow.session, book, clock)
+            uow.commit()
+        return cls(clock=clock, book=book, version_ids=ids)
+
+    def terms(self, session: Session, case: Case, on: date) -> tuple[Terms, int]:
+        """The terms that govern a case: pinned at signature, else those in force on `on`."""
+        if case.convention_version_id is not None:
+            vid = case.convention_version_id
+            if vid not in self._pinned:
+                row = session.get_one(ConventionVersion, vid)
+                self._pinned[vid] = terms_from_figures(row.figures)
+            return self._pinned[vid], vid
+        conv = self.book.in_force(case.convention_code, on)
+        return conv.terms, self.version_ids[(conv.code, conv.version)]
+
+
+def sync_book(session: Session, book: ConventionBook, clock: Clock) -> dict[tuple[str, str], int]:
+    """Record every version in the database; return the row id of each (code, version).
+
+    A version already pinned by signed contracts cannot change its figures: an amendment is
+    a new version with a later effective date (an avenant), never an edit of the old one.
+    """
+    rows = {(r.code, r.version): r for r in session.scalars(select(ConventionVersion))}
+    for conv in book.all():
+        row = rows.get((conv.code, conv.version))
+        if row is None:
+            row = ConventionVersion(
+                code=conv.code,
+                version=conv.version,
+                effective_from=conv.effective_from,
+                name=conv.name,
+                figures=conv.figures(),
+                defaulted=list(conv.defaulted),
+                recorded_at=clock.now(),
+            )
+            session.add(row)
+            rows[(conv.code, conv.version)] = row
+            continue
+        if row.figures == conv.figures() and row.effective_from == conv.effective_from:
+            continue
+        pinned = session.scalar(select(func.count()).where(Case.convention_version_id == row.id))
+        if pinned:
+            raise ConfigurationError(
+                f"convention {conv.code} version {conv.version} differs from the one recorded, and "
+                f"{pinned} signed case(s) keep its terms: add a new version (an avenant) with a "
+                f"later effective_from instead of editing this one"
+            )
+        row.figures = conv.figures()
+        row.effective_from = conv.effective_from
+        row.name = conv.name
+        row.defaulted = list(conv.defaulted)
+    session.flush()
+    return {key: row.id for key, row in rows.items()}

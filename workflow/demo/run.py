@@ -1,0 +1,318 @@
+"""`accompagnement demo`: a synthetic département lives a year through the real ingestion path.
+
+The demo writes its own SQLite database (default `demo-output/demo.db`, made anew each run),
+the professionals' CSV and the events' JSON Lines file, then ingests the events day by day
+with the clock set to that day, exactly as `events ingest` would, and reports what happened.
+Every simulated morning the daily reminder scan runs, as the scheduler would; the emails it
+writes go through `on_commit` (the CLI sends them in-process, as `.eml` files in the output
+folder's `outbox/`).
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import time as timer
+from collections import Counter
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, sessionmaker
+from tqdm import tqdm
+
+from models import (
+    Case,
+    Email,
+    RejectedEvent,
+    Reminder,
+    Revue,
+    RevueDecision,
+    TransitionLog,
+    make_engine,
+    make_session_factory,
+)
+from workflow.adapters import migrations as database
+from workflow.adapters import revue_files
+from workflow.adapters.unit_of_work import OnCommit, UnitOfWork
+from workflow.application import directory
+from workflow.application.audit import chain as audit
+from workflow.application.indicators import Indicators, Quarter, compute, write_files
+from workflow.application.ingest import IngestReport, ingest_lines
+from workflow.application.reminders import daily_scan
+from workflow.application.revue import decisions as revue_decisions
+from workflow.application.revue import production as revue
+from workflow.application.revue.production import due_revues
+from workflow.application.service_context import Context
+from workflow.demo.simulation import Delivery, Simulator, by_day, make_directory
+from workflow.domain.clock import PARIS, ManualClock
+from workflow.domain.conventions import ConventionBook, load_book
+from workflow.domain.dates import add_months
+from workflow.domain.errors import ConfigurationError
+from workflow.domain.lifecycle import OPEN_STATES, RENOUVELER, SIGNER_CONTRAT, SORTIR, UNDER_CONTRACT
+from workflow.domain.vocabulary import ReminderStatus, Role
+
+
+@dataclass(frozen=True)
+class DemoSettings:
+    departement: str = "67"
+    agences: int = 3
+    conseillers_per_agence: int = 2
+    start: date = date(2026, 1, 1)
+    months: int = 12
+    seed: int = 2026
+    output_dir: Path = Path("demo-output")
+
+
+def demo_database_url(settings: DemoSettings) -> str:
+    """The demo's own SQLite file, made anew at each run."""
+    return f"sqlite:///{settings.output_dir / 'demo.db'}"
+
+
+def run_demo(
+    settings: DemoSettings, database_url: str | None, progress: bool = True, on_commit: OnCommit | None = None
+) -> int:
+    out = settings.output_dir
+    out.mkdir(parents=True, exist_ok=True)
+    url = database_url or demo_database_url(settings)
+    _fresh_database(url, out)
+    engine = make_engine(url)
+    database.upgrade(engine)
+    sessions = make_session_factory(engine)
+
+    book = load_book()
+    conv = book.in_force(settings.departement, settings.start)
+    end = add_months(settings.start, settings.months)
+    warm_up = add_months(settings.start, -conv.terms.max_total_months)
+    staff = make_directory(settings.departement, settings.agences, settings.conseillers_per_agence)
+    (out / "professionals.csv").write_text(staff.csv(), encoding="utf-8")
+    with UnitOfWork(sessions) as uow:
+        directory.import_rows(uow.session, directory.read_csv(io.StringIO(staff.csv()), "professionals.csv"))
+        uow.commit()
+
+    deliveries = Simulator(settings.departement, conv.terms, staff, settings.start, end, settings.seed).run(
+        warm_up
+    )
+    with (out / "events.jsonl").open("w", encoding="utf-8") as fh:
+        for d in deliveries:
+            fh.write(json.dumps(d.event, ensure_ascii=False) + "\n")
+
+    print(
+        f"Convention {conv.code}/{conv.version} ({conv.name}): {len(staff.agences)} agence(s), "
+        f"{sum(len(c) for c in staff.conseillers.values())} conseillers dédiés; cases oriented from "
+        f"{warm_up.isoformat()} so that portfolios are full on {settings.start.isoformat()}; "
+        f"{len(deliveries)} events to ingest"
+    )
+    total, elapsed = _live(
+        sessions, book, deliveries, (warm_up, settings.start, end), out, progress, on_commit
+    )
+
+    with sessions() as session:
+        figures = year_figures(session, settings.start, end)
+        verified = audit.verify_chains(session)
+        rejected_by_rule = Counter(_kind(reason) for reason in session.scalars(select(RejectedEvent.reason)))
+        example = session.scalar(
+            select(Case.reference).where(Case.renewal_count == 1).order_by(Case.id.desc()).limit(1)
+        )
+    _print_summary(settings, conv.terms.entry_target_days, conv.terms.portfolio_min, conv.terms.portfolio_max,
+                   figures, total, elapsed, verified, rejected_by_rule)  # fmt: skip
+    (out / "summary.json").write_text(
+        json.dumps(figures, indent=2, ensure_ascii=False, default=str), encoding="utf-8"
+    )
+    with sessions() as session:
+        quarters = _write_indicators(session, book, settings, end, out / "indicateurs")
+        revues = session.scalar(select(func.count()).select_from(Revue)) or 0
+        acted = session.scalar(select(func.count()).select_from(RevueDecision)) or 0
+    print(f"Revues de portefeuille: {revues} (XLSX and CSV in {out}/revues/, emailed to {out}/outbox/), "
+          f"{acted} entries and exits acted by their secretariat")  # fmt: skip
+    for q in quarters:
+        exits = sum(q.exits.values())
+        print(f"    {q.quarter}: {q.entries} entries, {exits} exits, {q.in_progress_at_end} in progress at "
+              f"the end, average entry delay {q.average_entry_delay_days} days")  # fmt: skip
+    print(f"\nFiles in {out}/: events.jsonl (the integration contract), professionals.csv, summary.json, "
+          "revues/, indicateurs/ (CSV and PNG per quarter), outbox/")  # fmt: skip
+    print(f"Explore: accompagnement --database-url {url} case show {example}")
+    print(f"         accompagnement --database-url {url} audit verify")
+    engine.dispose()
+    return 0 if verified.ok else 1
+
+
+def _write_indicators(
+    session: Session, book: ConventionBook, settings: DemoSettings, end: date, folder: Path
+) -> list[Indicators]:
+    """The quarterly indicators of every quarter of the simulated year: CSV and chart."""
+    quarters, quarter = [], Quarter.of(settings.start)
+    while quarter.start < end:
+        figures = compute(session, book, quarter, settings.departement)
+        write_files(figures, folder)
+        quarters.append(figures)
+        quarter = Quarter.of(quarter.end)
+    return quarters
+
+
+def _live(
+    sessions: sessionmaker[Session],
+    book: ConventionBook,
+    deliveries: list[Delivery],
+    days: tuple[date, date, date],
+    out: Path,
+    progress: bool,
+    on_commit: OnCommit | None,
+) -> tuple[IngestReport, float]:
+    """Day after day from the warm-up: the morning reminder scan, from the simulated year on the
+    revues of the agencies whose revue day it is, then the day's events, the clock set to each."""
+    first, start, end = days
+    clock = ManualClock(datetime.combine(first, datetime.min.time(), PARIS))
+    ctx = Context.open(UnitOfWork(sessions), clock, book)
+    total = IngestReport()
+    started = timer.perf_counter()
+    bar = tqdm(total=len(deliveries), unit="event", disable=not progress, dynamic_ncols=True)
+    batches = dict(by_day(deliveries))
+    day = first
+    while day < end:
+        clock.set(datetime.combine(day, time(6), PARIS))  # the scheduler's morning scan
+        daily_scan.scan(UnitOfWork(sessions, on_commit), ctx, day)
+        if day >= start:
+            clock.set(datetime.combine(day, time(8), PARIS))  # the scheduler's revues
+            with sessions() as session:
+                due = due_revues(session, book, clock.now())
+            for agence, month in due:
+                made = revue.produce(UnitOfWork(sessions, on_commit), ctx, agence, month, by="demo")
+                if made is not None:
+                    revue_files.write(made, out / "revues")
+                    _act(sessions, ctx, made)
+        batch = batches.get(day, [])
+        if batch:
+            clock.set(datetime.combine(day, datetime.max.time(), PARIS) - timedelta(hours=3))
+            bar.set_description(day.strftime("%Y-%m"))
+            lines = [json.dumps(d.event, ensure_ascii=False) for d in batch]
+            where = f"events.jsonl@{day.isoformat()}"
+            total.merge(ingest_lines(UnitOfWork(sessions, on_commit), ctx, lines, where))
+            bar.update(len(batch))
+        day += timedelta(1)
+    bar.close()
+    return total, timer.perf_counter() - started
+
+
+def _act(sessions: sessionmaker[Session], ctx: Context, made: Revue) -> None:
+    """The revue over, its secretariat records the formality (seed 004 art. 5.2 a): a professional
+    of the agency's cases in the role whose turn it is."""
+    column = Case.conseiller_id if made.secretariat == Role.CONSEILLER else Case.referent_social_id
+    with sessions() as session:
+        secretary = session.scalar(
+            select(column).where(Case.agence == made.agence, column.is_not(None)).order_by(column).limit(1)
+        )
+    if secretary is not None:
+        revue_decisions.apply(UnitOfWork(sessions), ctx, made.id, revue_decisions.formality(made, secretary))
+
+
+def _fresh_database(url: str, out: Path) -> None:
+    """The demo starts from nothing: its own SQLite file is replaced; another database must be empty."""
+    if url == f"sqlite:///{out / 'demo.db'}":
+        for suffix in ("", "-wal", "-shm"):
+            (out / f"demo.db{suffix}").unlink(missing_ok=True)
+        return
+    engine = make_engine(url)
+    try:
+        if database.is_current(engine):
+            with engine.connect() as conn:
+                cases = conn.scalar(select(func.count()).select_from(Case))
+            if cases:
+                raise ConfigurationError(
+                    f"{url} already holds {cases} case(s): the demo needs an empty database"
+                )
+    finally:
+        engine.dispose()
+
+
+def year_figures(session: Session, start: date, end: date) -> dict[str, Any]:
+    """What happened between start (inclusive) and end (exclusive), from the audit log."""
+    since = datetime.combine(start, datetime.min.time(), PARIS).astimezone(UTC)
+    until = datetime.combine(end, datetime.min.time(), PARIS).astimezone(UTC)
+    in_year = (TransitionLog.occurred_at >= since, TransitionLog.occurred_at < until)
+    by_trigger = _counts(session, TransitionLog.trigger, *in_year)
+    exits = _counts(session, TransitionLog.reason, *in_year, TransitionLog.trigger == SORTIR)
+    signed = session.execute(
+        select(Case.orientation_date, Case.contract_start).where(
+            Case.contract_start >= start, Case.contract_start < end
+        )
+    ).all()
+    delays = [(contract - oriented).days for oriented, contract in signed if contract is not None]
+    open_states = _counts(session, Case.state, Case.state.in_(OPEN_STATES))
+    loads = _counts(session, Case.conseiller_id, Case.state.in_(UNDER_CONTRACT))
+    due_in_year = (Reminder.due_date >= start, Reminder.due_date < end)
+    sent = _counts(session, Reminder.kind, *due_in_year, Reminder.status == ReminderStatus.QUEUED)
+    cancelled = _counts(session, Reminder.kind, *due_in_year, Reminder.status == ReminderStatus.CANCELLED)
+    emails = _counts(session, Email.status)
+    return {
+        "period": f"{start.isoformat()} .. {(end - timedelta(days=1)).isoformat()}",
+        "orientations": by_trigger.get("orienter", 0),
+        "entries": by_trigger.get(SIGNER_CONTRAT, 0),
+        "renewals": by_trigger.get(RENOUVELER, 0),
+        "exits": sum(exits.values()),
+        "exits_by_reason": dict(exits.most_common()),
+        "average_entry_delay_days": round(sum(delays) / len(delays), 1) if delays else None,
+        "entries_within_target": sum(1 for d in delays if d <= 21),
+        "open_at_end": dict(sorted(open_states.items())),
+        "portfolio_by_conseiller": dict(sorted(loads.items())),
+        "reminders_by_kind": dict(sorted(sent.items())),
+        "reminders_cancelled_by_kind": dict(sorted(cancelled.items())),
+        "emails_by_status": dict(sorted(emails.items())),
+    }
+
+
+def _counts(session: Session, column: Any, *where: Any) -> Counter[str]:
+    """Rows per value of `column` among those matching `where`."""
+    rows = session.execute(select(column, func.count()).where(*where).group_by(column)).all()
+    return Counter({str(value): count for value, count in rows})
+
+
+def _print_summary(
+    settings: DemoSettings,
+    target_days: int,
+    portfolio_min: int,
+    portfolio_max: int,
+    f: dict[str, Any],
+    report: IngestReport,
+    elapsed: float,
+    verified: audit.VerifyReport,
+    rejected_by_rule: Counter[str],
+) -> None:
+    print(f"\n=== Simulated year {f['period']} — département {settings.departement} ===")
+    print(f"Orientations     {f['orientations']}")
+    delay = f["average_entry_delay_days"]
+    within = f"{f['entries_within_target']} within {target_days} days" if f["entries"] else ""
+    print(f"Entries          {f['entries']}  (average delay orientation → contract {delay} days; {within})")
+    print(f"Renewals         {f['renewals']}")
+    print(f"Exits            {f['exits']}")
+    for reason, n in f["exits_by_reason"].items():
+        print(f"    {reason:28} {n:5}")
+    print("Open at the end  " + ", ".join(f"{s} {n}" for s, n in f["open_at_end"].items()))
+    loads = f["portfolio_by_conseiller"]
+    print(f"Portfolios under contract (target {portfolio_min}-{portfolio_max}):")
+    for conseiller, n in loads.items():
+        mark = "" if portfolio_min <= n <= portfolio_max else "  ← outside the target"
+        print(f"    {conseiller:28} {n:5}{mark}")
+    print("Reminders sent (due in the year), by kind; cancelled because the case moved on first:")
+    sent, cancelled = f["reminders_by_kind"], f["reminders_cancelled_by_kind"]
+    for kind in sorted(set(sent) | set(cancelled)):
+        print(f"    {kind:32} {sent.get(kind, 0):5}   cancelled {cancelled.get(kind, 0):5}")
+    print(
+        "Emails (all, warm-up included): " + ", ".join(f"{n} {s}" for s, n in f["emails_by_status"].items())
+    )
+    rate = report.total / elapsed if elapsed else 0.0
+    print(f"\nIngestion (warm-up included): {report.summary()}, in {elapsed:.1f} s ({rate:.0f} events/s)")
+    for kind, n in rejected_by_rule.most_common():
+        print(f"    rejected: {kind:60} {n:5}")
+    state = "intact" if verified.ok else f"{len(verified.breaks)} BROKEN"
+    print(f"Audit log: {verified.rows} rows in {verified.cases} chains, {state}")
+
+
+def _kind(reason: str) -> str:
+    """Group rejection messages by their rule, dropping case-specific values."""
+    head = reason.split(": ", 1)[-1]
+    for stop in (";", " (", ","):
+        head = head.split(stop)[0]
+    return head

@@ -1,0 +1,380 @@
+"""A synthetic département: professionals and the life stories of its cases, as events.
+
+The simulator plays the partner information systems: it writes the events France Travail
+and the Département would send (orientations, appointments, diagnostics, contracts,
+renewals, exits), with the noise real flows carry: redelivered events, a mistyped référent
+in a contract, a second renewal asked for by mistake, disagreements. Proportions are
+plausible guesses, not statistics from the seeds; the durations come from the convention.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import random
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
+from typing import Any
+
+from workflow.application.directory import COLUMNS
+from workflow.domain.clock import PARIS
+from workflow.domain.conventions import Terms
+from workflow.domain.dates import period_end
+from workflow.domain.vocabulary import PLATFORM_ORIGINS, PersonStatus, ProfessionalBarrier, SocialBarrier
+
+AGENCES = {
+    "67": ["Strasbourg-Nord", "Strasbourg-Sud", "Haguenau", "Sélestat", "Saverne", "Molsheim"],
+    "35": ["Rennes-Est", "Rennes-Ouest", "Saint-Malo", "Fougères", "Vitré", "Redon"],
+    "82": ["Montauban", "Castelsarrasin", "Moissac", "Caussade"],
+}
+REFERENTS_PER_CONSEILLER = 3  # a conseiller works with several social workers (seed 004 art. 3.1)
+# Orientations per conseiller per month: about 127 entries a year per conseiller (the target of
+# seed 001 art. 3.2) and, with the stays this simulator produces, portfolios of 70-100.
+ARRIVALS_PER_CONSEILLER_MONTH = 15.0
+
+STATUS_WEIGHTS = {
+    PersonStatus.BRSA: 55,
+    PersonStatus.ARE: 20,
+    PersonStatus.ASS: 10,
+    PersonStatus.BOE: 5,
+    PersonStatus.AUTRE: 10,
+}
+# Monthly chance of each exit while under contract.
+MONTHLY_EXITS = {
+    "emploi": 0.025, "formation": 0.014, "autonomie": 0.007, "probleme_social_resolu": 0.004,
+    "fin_explicite": 0.004, "reorientation_sociale": 0.004, "autre_reorientation": 0.002,
+    "registration_ended": 0.003, "radiation": 0.0015,
+}  # fmt: skip
+END_OF_CONTRACT_EXITS = {"autonomie": 40, "emploi": 30, "formation": 15, "fin_explicite": 15}
+
+
+@dataclass(frozen=True)
+class Directory:
+    departement: str
+    agences: list[str]
+    conseillers: dict[str, list[str]]  # agence -> ids
+    referents: dict[str, list[str]]
+    orienteurs: dict[str, str]  # origin -> id (per département)
+
+    def csv(self) -> str:
+        """The directory in the format `accompagnement professionals import` reads."""
+        buffer = io.StringIO()
+        writer = csv.writer(buffer, lineterminator="\n")
+        writer.writerow(COLUMNS)
+        d = self.departement
+        for agence in self.agences:
+            for pid in self.conseillers[agence]:
+                email = f"{pid.lower()}@francetravail.example"
+                writer.writerow([pid, "conseiller", f"Conseiller {pid}", email, d, agence, "", "true"])
+            for pid in self.referents[agence]:
+                email = f"{pid.lower()}@departement.example"
+                writer.writerow([pid, "referent_social", f"Référent {pid}", email, d, "", agence, "true"])
+        for origin, pid in self.orienteurs.items():
+            email = f"{pid.lower()}@orientation.example"
+            writer.writerow([pid, "orienteur", f"Orienteur {origin}", email, d, "", "", "true"])
+        return buffer.getvalue()
+
+
+def make_directory(departement: str, agences: int, conseillers_per_agence: int) -> Directory:
+    names = AGENCES.get(departement, [f"Agence-{i}" for i in range(1, 10)])
+    if agences > len(names):
+        names = names + [f"Agence-{i}" for i in range(len(names) + 1, agences + 1)]
+    chosen = names[:agences]
+    conseillers, referents = {}, {}
+    for a, agence in enumerate(chosen, start=1):
+        conseillers[agence] = [f"C{departement}-{a}{k}" for k in range(1, conseillers_per_agence + 1)]
+        count = conseillers_per_agence * REFERENTS_PER_CONSEILLER
+        referents[agence] = [f"R{departement}-{a}{k:02d}" for k in range(1, count + 1)]
+    origins = ["france_travail", "departement"] + (["pf1", "pf2"] if departement == "67" else [])
+    orienteurs = {o: f"O{departement}-{o.upper().replace('_', '')}" for o in origins}
+    return Directory(departement, chosen, conseillers, referents, orienteurs)
+
+
+@dataclass(order=True)
+class Delivery:
+    """An event and when the partner system delivers it (a redelivery comes later)."""
+
+    at: datetime
+    order: int
+    event: dict[str, Any] = field(compare=False)
+
+
+class CaseStory:
+    """Writes the events of one case, from orientation to exit or to the end of the run."""
+
+    def __init__(self, sim: Simulator, number: int, agence: str, oriented: datetime) -> None:
+        self.sim, self.rng = sim, sim.rng
+        self.ref = f"AG-{sim.departement}-{number:06d}"
+        self.ft = f"{sim.departement}{number:07d}X"
+        self.agence = agence
+        self.t = oriented
+        self.seq = 0
+        self.rdv = 0
+        self.conseiller = self.rng.choice(sim.directory.conseillers[agence])
+        self.referent = self.rng.choice(sim.directory.referents[agence])
+        self.status = self.rng.choices(list(STATUS_WEIGHTS), weights=list(STATUS_WEIGHTS.values()))[0]
+
+    # -- writing events ------------------------------------------------------------------
+
+    def emit(self, event_type: str, actor: tuple[str, str], **fields: Any) -> dict[str, Any] | None:
+        if self.t >= self.sim.end:
+            return None
+        self.seq += 1
+        event = {
+            "event_id": f"{self.ref}-{self.seq:03d}",
+            "type": event_type,
+            "occurred_at": self.t.isoformat(),
+            "actor": {"id": actor[0], "role": actor[1]},
+            **fields,
+        }
+        if event_type not in ("registration_ended", "radiation"):
+            event["case_ref"] = self.ref
+        self.sim.deliver(event, self.t)
+        if self.rng.random() < 0.02:  # at-least-once delivery: the same event again, later
+            self.sim.deliver(event, self.t + timedelta(hours=self.rng.randint(1, 72)))
+        return event
+
+    def wait(self, low: int, high: int) -> None:
+        """Move to a working-hours instant `low`..`high` days later."""
+        day = (self.t + timedelta(days=self.rng.randint(low, high))).date()
+        while day.weekday() >= 5:
+            day += timedelta(days=1)
+        self.t = datetime.combine(day, time(self.rng.randint(9, 16), self.rng.choice((0, 15, 30, 45))), PARIS)
+
+    @property
+    def by_conseiller(self) -> tuple[str, str]:
+        return (self.conseiller, "conseiller")
+
+    @property
+    def by_referent(self) -> tuple[str, str]:
+        return (self.referent, "referent_social")
+
+    def appointment(self, kind: str, actor: tuple[str, str], in_days: int) -> str:
+        """Plan an appointment and report its outcome on the day; return the outcome."""
+        self.rdv += 1
+        rdv_id = f"{self.ref}-R{self.rdv:02d}"
+        planned = self.t + timedelta(days=in_days)
+        self.emit("appointment_planned", actor, appointment_id=rdv_id, kind=kind,
+                  planned_at=planned.isoformat(), professional_id=actor[0])  # fmt: skip
+        self.t = planned
+        outcome = self.rng.choices(
+            ("appointment_held", "appointment_missed", "appointment_excused"), (85, 10, 5)
+        )[0]
+        self.emit(outcome, actor, appointment_id=rdv_id)
+        return outcome
+
+    def exit(self, reason: str, **fields: Any) -> None:
+        self.emit("exit_decided", self.by_conseiller, reason=reason, **fields)
+
+    # -- the story -------------------------------------------------------------------------
+
+    def play(self) -> None:
+        if not self.orientation():
+            return
+        if not self.diagnostic():
+            return
+        self.accompaniment()
+
+    def orientation(self) -> bool:
+        sim, rng = self.sim, self.rng
+        origins = list(sim.directory.orienteurs)
+        origin = rng.choices(origins, weights=[40, 35, 15, 10][: len(origins)])[0]
+        social = rng.sample(list(SocialBarrier)[:6], rng.randint(1, 3))
+        if rng.random() < 0.04:
+            social = []  # spotted with professional barriers only: not eligible
+        professional = rng.sample(list(ProfessionalBarrier)[:5], rng.randint(1, 2))
+        consent = rng.random() < 0.93
+        self.origin = origin
+        person = {
+            "ft_identifier": self.ft,
+            "status": str(self.status),
+            "registered": True,
+            "departement": sim.departement,
+            "agence": self.agence,
+        }
+        barriers = {"social": [str(b) for b in social], "professional": [str(b) for b in professional]}
+        orienteur = (sim.directory.orienteurs[origin], "orienteur")
+        self.emit(
+            "orientation_proposed",
+            orienteur,
+            person=person,
+            origin=origin,
+            barriers=barriers,
+            consent=consent,
+        )
+        self.eligible = bool(social)
+        self.wait(1, 4)
+        self.emit(
+            "binome_assigned",
+            self.by_conseiller,
+            conseiller_id=self.conseiller,
+            referent_social_id=self.referent,
+        )
+        if not consent:
+            self.wait(3, 12)
+            if rng.random() < 0.5:
+                self.emit("consent_recorded", self.by_conseiller, consent=True)
+            else:
+                self.exit("sans_entree_refus")
+                return False
+        return True
+
+    def diagnostic(self) -> bool:
+        rng, terms = self.rng, self.sim.terms
+        self.wait(1, 4)
+        misses = 0
+        while self.appointment("diagnostic", self.by_conseiller, rng.randint(4, 9)) != "appointment_held":
+            misses += 1
+            if misses == 2:
+                self.wait(5, 15)
+                self.exit("sans_entree_jamais_venu")
+                return False
+            self.wait(1, 3)
+        platform = self.origin in PLATFORM_ORIGINS
+        confiance = terms.confiance_reciproque and (platform or rng.random() < 0.3)
+        disagree = rng.random() < 0.06
+        opinions = {"conseiller_opinion": "favorable", "referent_opinion": "favorable"}
+        if confiance:
+            opinions = {"conseiller_opinion": "favorable"}
+        if disagree:
+            opinions = {"conseiller_opinion": "favorable", "referent_opinion": "defavorable"}
+        kind = "confiance_reciproque" if confiance and not disagree else "partage"
+        self.emit("diagnostic_done", self.by_conseiller, kind=kind, **opinions)
+        if disagree or not self.eligible:
+            self.wait(10, 30)  # debated at the next monthly revue (seed 004 art. 2 e)
+            self.exit("sans_entree_desaccord" if disagree else "autre_reorientation")
+            return False
+        self.wait(2, 8)
+        if rng.random() < 0.01:  # a contract that names the wrong social worker, corrected next day
+            others = [r for r in self.sim.directory.referents[self.agence] if r != self.referent]
+            self.emit("contract_signed", self.by_conseiller, referent_social_id=rng.choice(others))
+            self.wait(1, 2)
+        self.emit("contract_signed", self.by_conseiller, referent_social_id=self.referent)
+        self.start = self.t.date()
+        return True
+
+    def accompaniment(self) -> None:
+        rng, terms = self.rng, self.sim.terms
+        end = period_end(self.start, terms.first_contract_months)
+        limit = period_end(self.start, terms.max_total_months)
+        renewed = False
+        missed_in_a_row = 0
+        kinds = (("social", self.by_referent), ("emploi", self.by_conseiller))
+        month = 0
+        while True:
+            kind, actor = kinds[month % 2]
+            month += 1
+            self.wait(3, 10)
+            outcome = self.appointment(kind, actor, rng.randint(7, 20))
+            missed_in_a_row = missed_in_a_row + 1 if outcome == "appointment_missed" else 0
+            if self.t >= self.sim.end:
+                return
+            if missed_in_a_row == 2:  # « ne se présentant pas aux rendez-vous » (seeds 000/001 art. 3.5)
+                self.wait(5, 15)
+                self.exit("fin_implicite")
+                return
+            if self.t.date() >= end - timedelta(days=20):
+                if not renewed and rng.random() < 0.7 and end < limit:
+                    self.renew()
+                    renewed = True
+                    end = period_end(self.start, terms.first_contract_months + terms.renewal_months)
+                    continue
+                self.t = datetime.combine(end + timedelta(days=1), time(10), PARIS)
+                if end >= limit:
+                    self.exit("duree_maximale")
+                else:
+                    self.exit(
+                        rng.choices(list(END_OF_CONTRACT_EXITS), list(END_OF_CONTRACT_EXITS.values()))[0]
+                    )
+                return
+            if self.monthly_exit():
+                return
+
+    def renew(self) -> None:
+        fields: dict[str, Any] = {"decided_by": "commission"}
+        if self.rng.random() >= 0.2:  # most renewals are agreed by the binôme itself
+            fields = {
+                "decided_by": "binome",
+                "conseiller_opinion": "favorable",
+                "referent_opinion": "favorable",
+            }
+        self.emit("renewal_decided", self.by_conseiller, **fields)
+        if self.rng.random() < 0.02:  # asked twice by mistake: refused, one renewal only
+            self.wait(1, 5)
+            self.emit("renewal_decided", self.by_conseiller, **fields)
+
+    def monthly_exit(self) -> bool:
+        for reason, chance in MONTHLY_EXITS.items():
+            if self.rng.random() >= chance:
+                continue
+            if reason == "reorientation_sociale" and self.status != PersonStatus.BRSA:
+                continue
+            self.wait(1, 10)
+            if reason in ("registration_ended", "radiation"):
+                self.emit(reason, ("systeme", "systeme"), ft_identifier=self.ft)
+            elif reason == "reorientation_sociale":
+                self.exit(reason, ep_validated=self.sim.terms.social_reorientation_needs_ep)
+            else:
+                self.exit(reason)
+            return True
+        return False
+
+
+class Simulator:
+    def __init__(
+        self, departement: str, terms: Terms, directory: Directory, start: date, end: date, seed: int
+    ) -> None:
+        self.departement = departement
+        self.terms = terms
+        self.directory = directory
+        self.start = datetime.combine(start, time(0), PARIS)
+        self.end = datetime.combine(end, time(0), PARIS)
+        self.rng = random.Random(seed)
+        self._deliveries: list[Delivery] = []
+        self._order = 0
+
+    def deliver(self, event: dict[str, Any], at: datetime) -> None:
+        if at < self.end:
+            self._order += 1
+            self._deliveries.append(Delivery(at, self._order, event))
+
+    def run(self, warm_up_from: date) -> list[Delivery]:
+        """Orient cases from `warm_up_from` (so portfolios are full on day one) to the end."""
+        number = 0
+        day = warm_up_from
+        per_day = ARRIVALS_PER_CONSEILLER_MONTH * 12 / 365
+        while day < self.end.date():
+            if day.weekday() < 5:
+                for agence in self.directory.agences:
+                    mean = per_day * 7 / 5 * len(self.directory.conseillers[agence])
+                    for _ in range(_poisson(self.rng, mean)):
+                        number += 1
+                        hour = time(self.rng.randint(9, 16), self.rng.choice((0, 30)))
+                        CaseStory(self, number, agence, datetime.combine(day, hour, PARIS)).play()
+            day += timedelta(days=1)
+        return sorted(self._deliveries)
+
+
+def _poisson(rng: random.Random, mean: float) -> int:
+    """Knuth's method: fine for the small means of daily arrivals."""
+    limit, k, p = pow(2.718281828459045, -mean), 0, 1.0
+    while True:
+        p *= rng.random()
+        if p <= limit:
+            return k
+        k += 1
+
+
+def by_day(deliveries: list[Delivery]) -> Iterator[tuple[date, list[Delivery]]]:
+    current: date | None = None
+    batch: list[Delivery] = []
+    for d in deliveries:
+        day = d.at.astimezone(PARIS).date()
+        if current is not None and day != current:
+            yield current, batch
+            batch = []
+        current = day
+        batch.append(d)
+    if current is not None:
+        yield current, batch

@@ -1,0 +1,95 @@
+"""Deadlines of one case, as pure functions of the case and its convention's terms.
+
+Issue #4's reminders build on these; `case show` prints them. Each deadline quotes its seed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, timedelta
+
+from models import Case
+from workflow.domain.conventions import Terms
+from workflow.domain.dates import period_end
+from workflow.domain.lifecycle import BEFORE_CONTRACT, UNDER_CONTRACT, State
+
+
+@dataclass(frozen=True)
+class Deadline:
+    name: str
+    due: date
+    met: bool  # the thing it waits for has happened
+    source: str
+
+    def status(self, today: date) -> str:
+        if self.met:
+            return "met"
+        days = (self.due - today).days
+        if days < 0:
+            return f"overdue by {-days} day(s)"
+        return "due today" if days == 0 else f"in {days} day(s)"
+
+
+def maximum_end(case: Case, terms: Terms) -> date | None:
+    """Last day the accompaniment may last, renewal included."""
+    if case.contract_start is None:
+        return None
+    return period_end(case.contract_start, terms.max_total_months)
+
+
+def can_still_renew(case: Case, terms: Terms) -> bool:
+    if case.state not in UNDER_CONTRACT or case.contract_start is None or case.contract_end is None:
+        return False
+    return case.renewal_count < terms.max_renewals and case.contract_end < (
+        maximum_end(case, terms) or case.contract_end
+    )
+
+
+def case_deadlines(
+    case: Case, terms: Terms, first_appointment_planned: bool, follow_up_planned: bool
+) -> list[Deadline]:
+    """`first_appointment_planned`: any appointment planned since the orientation;
+    `follow_up_planned`: a social and an emploi appointment planned since the contract."""
+    deadlines: list[Deadline] = []
+    if case.state == State.SORTIE:
+        return deadlines
+    entered = case.contract_start is not None
+    if case.state in BEFORE_CONTRACT or entered:
+        deadlines.append(
+            Deadline(
+                "convocation (first appointment planned)",
+                case.orientation_date + timedelta(days=terms.convocation_days),
+                first_appointment_planned,
+                "seed 003: convocation sous 15 jours",
+            )
+        )
+        deadlines.append(
+            Deadline(
+                "entry (contract signed)",
+                case.orientation_date + timedelta(days=terms.entry_target_days),
+                entered,
+                "seed 004 art. 2 e: démarrage dans les 21 jours; seed 002: 3 semaines",
+            )
+        )
+    if entered and case.contract_start is not None:
+        deadlines.append(
+            Deadline(
+                "first social and emploi appointments",
+                case.contract_start + timedelta(days=terms.first_appointment_days),
+                follow_up_planned,
+                "seed 004 art. 2 e: premiers rendez-vous dans le mois suivant l'intégration",
+            )
+        )
+    if entered and case.contract_end is not None:
+        deadlines.append(
+            Deadline(
+                "contract end",
+                case.contract_end,
+                False,
+                "seeds 000/001 art. 3.5; seed 004 art. 2 g",
+            )
+        )
+        end = maximum_end(case, terms)
+        assert end is not None
+        deadlines.append(Deadline("maximum duration", end, False, "seed 004 art. 2 g: un an au plus"))
+    return deadlines

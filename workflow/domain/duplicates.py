@@ -1,0 +1,48 @@
+"""An event id is applied once: the one judgement every door makes on a payload.
+
+A door (the HTTP API, a Celery message, a file) and the worker applying the event ask the same
+question of the same facts, the event as read and what was applied under its id before, and
+must give the same answer, whatever the wording around it.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Protocol
+
+from workflow.domain.events import Event, InvalidEvent, payload_digest
+
+
+class Classification(StrEnum):
+    ACCEPTED = "accepted"  # new: to be applied
+    DUPLICATE = "duplicate"  # the same event again: nothing to do
+    REJECTED = "rejected"  # unreadable, or an id already used by another event
+
+
+class AppliedBefore(Protocol):
+    """What is kept of an applied event (a processed-event row, or its buffered copy)."""
+
+    @property
+    def type(self) -> str: ...
+    @property
+    def payload_sha256(self) -> str: ...
+    @property
+    def applied_at(self) -> datetime: ...
+    @property
+    def case_reference(self) -> str | None: ...
+
+
+def classify(read: Event | InvalidEvent, before: AppliedBefore | None) -> tuple[Classification, str | None]:
+    """(classification, reason) of a payload read by `ingest.read_event`, given what was applied
+    under its event id (None if nothing)."""
+    if isinstance(read, InvalidEvent):
+        return Classification.REJECTED, str(read)
+    if before is None:
+        return Classification.ACCEPTED, None
+    if before.payload_sha256 != payload_digest(read):
+        return Classification.REJECTED, (
+            f"event_id {read.event_id} was already used by a different {before.type} event "
+            f"applied on {before.applied_at.isoformat()}: event ids must be unique"
+        )
+    return Classification.DUPLICATE, f"already applied on {before.applied_at.isoformat()}: nothing changed"

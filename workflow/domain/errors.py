@@ -1,0 +1,87 @@
+"""The errors the domain raises, each carrying a message meant for people."""
+
+from __future__ import annotations
+
+
+class WorkflowError(Exception):
+    """Base of every refusal the service explains to its caller.
+
+    `premature` is true when the refusal may be only a matter of order: with events arriving
+    through several workers, an earlier event of the same case may still be in flight, so a
+    caller that can wait tries again shortly before calling it a rejection.
+    """
+
+    premature: bool = False
+
+
+class ConfigurationError(WorkflowError):
+    """A configuration file or setting is wrong; the message names the file and field."""
+
+
+class TransitionRefused(WorkflowError):
+    """A transition refused; the message names every rule that refused it and its seed.
+
+    Premature when the trigger is not allowed from the open case's current state (an earlier
+    event may put it there); never for a closed case, which no later event reopens, nor for a
+    guard's refusal, which names what is missing.
+    """
+
+    def __init__(self, trigger: str, state: str, reasons: list[str] | str, premature: bool = False) -> None:
+        self.reasons = [reasons] if isinstance(reasons, str) else list(reasons)
+        self.reason = "; ".join(self.reasons)
+        super().__init__(f"{trigger} refused from state {state}: {self.reason}")
+        self.trigger = trigger
+        self.state = state
+        self.premature = premature
+
+
+class EventRejected(WorkflowError):
+    """An event cannot be applied: unknown case, unknown professional, inconsistent data."""
+
+
+class UnknownCase(EventRejected):
+    """An event names a case that does not exist. Premature: the likeliest cause is the event
+    opening it still on its way through another worker (refused after the last retry)."""
+
+    premature = True
+
+
+class Forbidden(WorkflowError):
+    """The actor's role may not do this (`workflow.domain.permissions`); the refusal is kept on record."""
+
+    def __init__(self, actor_id: str, actor_role: str, action: str, reason: str) -> None:
+        super().__init__(f"forbidden: {actor_id} ({actor_role}) may not {action}: {reason}")
+        self.actor_id = actor_id
+        self.actor_role = str(actor_role)
+        self.action = action
+        self.reason = reason
+
+
+class NotFound(WorkflowError):
+    """A case, person or row asked for by reference does not exist."""
+
+
+class EffectFailed(RuntimeError):
+    """A transition's effect raised after the state moved: not a refusal but a fault. The
+    transaction must be rolled back (the batch path then retries event by event)."""
+
+
+class ConcurrentUpdate(Exception):
+    """Another transaction changed the same rows first (a unique key taken meanwhile, a stale
+    version). Not a WorkflowError: trying again sees the winner's commit and decides properly."""
+
+
+TRANSIENT_SQLSTATES = frozenset({"40001", "40P01", "55P03", "57P01", "08000", "08003", "08006"})
+
+
+def is_transient(exc: BaseException) -> bool:
+    """True for failures that a retry may cure: lost connections, deadlocks, serialization
+    failures, lock timeouts (SQLite's "database is locked"), concurrent updates."""
+    from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+    from sqlalchemy.orm.exc import StaleDataError
+
+    if isinstance(exc, ConcurrentUpdate | StaleDataError | OperationalError | InterfaceError):
+        return True
+    if isinstance(exc, DBAPIError):
+        return exc.connection_invalidated or getattr(exc.orig, "sqlstate", None) in TRANSIENT_SQLSTATES
+    return False

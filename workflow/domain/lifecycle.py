@@ -1,0 +1,266 @@
+"""The lifecycle of a case: states, triggers and the one table of transitions.
+
+repérage → diagnostic partagé → contrat → renouvellement → sortie (DOMAIN.md; seeds 000/001
+art. 3.3-3.5, seed 004 art. 2 d-g).
+
+One `transitions.Machine` is built at import time with no model and shared by every case:
+a case is only handed to `Event.trigger` for the duration of one trigger, never added with
+`add_model` (the machine keeps its models in a list, which makes adding many of them
+quadratic: transitions issue #434). Guards run as the transition's conditions, before the
+state moves: each returns a bool as `transitions` means a condition, their reasons collected
+aside so that one refusal names every failing guard; effects (`effects.py`) run after the move.
+The caller (`workflow.application.handling`) wraps the trigger, the case row and its log row in one
+database transaction, since `transitions` does not undo a state change when a callback fails.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any, cast
+
+from transitions import EventData, Machine, MachineError
+
+from models import Case
+from workflow.domain import effects as fx
+from workflow.domain import guards as g
+from workflow.domain.decision import Attempt
+from workflow.domain.errors import EffectFailed, TransitionRefused
+
+
+class State(StrEnum):
+    REPERAGE = "reperage"
+    DIAGNOSTIC = "diagnostic"
+    CONTRAT = "contrat"
+    RENOUVELLEMENT = "renouvellement"
+    SORTIE = "sortie"
+
+
+# Opening a case is not a move of the machine (there is no state before repérage), but it is
+# logged as the first row of the case's chain under this trigger name.
+ORIENTER = "orienter"
+
+AFFECTER_BINOME = "affecter_binome"
+RECUEILLIR_ADHESION = "recueillir_adhesion"
+POSER_DIAGNOSTIC = "poser_diagnostic"
+SIGNER_CONTRAT = "signer_contrat"
+RENOUVELER = "renouveler"
+SORTIR = "sortir"
+ACTER_ENTREE = "acter_entree"
+ACTER_SORTIE = "acter_sortie"
+
+OPEN_STATES = frozenset({State.REPERAGE, State.DIAGNOSTIC, State.CONTRAT, State.RENOUVELLEMENT})
+BEFORE_CONTRACT = frozenset({State.REPERAGE, State.DIAGNOSTIC})
+UNDER_CONTRACT = frozenset({State.CONTRAT, State.RENOUVELLEMENT})
+
+
+@dataclass(frozen=True)
+class Move:
+    """One row of the table. `dest=None` is an internal transition: logged, no state change."""
+
+    trigger: str
+    sources: frozenset[State]
+    dest: State | None
+    guards: tuple[g.Guard, ...]
+    effect: fx.Effect
+    refused_elsewhere: str = ""  # why the trigger makes no sense from other states
+
+
+TABLE: tuple[Move, ...] = (
+    Move(
+        AFFECTER_BINOME,
+        BEFORE_CONTRACT,
+        None,
+        (g.binome_complete,),
+        fx.assign_binome,
+        "the binôme stays the same all along once the contract is signed "
+        "(seed 004 art. 3.1: « toujours accompagné par le même binôme »)",
+    ),
+    Move(RECUEILLIR_ADHESION, BEFORE_CONTRACT, None, (), fx.record_consent),
+    Move(
+        POSER_DIAGNOSTIC,
+        frozenset({State.REPERAGE}),
+        State.DIAGNOSTIC,
+        (
+            g.person_registered,
+            g.social_and_professional_barriers,
+            g.other_barrier_agreed,
+            g.consent_given,
+            g.binome_assigned,
+            g.joint_agreement,
+        ),
+        fx.record_diagnostic,
+        "the diagnostic is made once, during repérage (seeds 000/001 art. 3.3)",
+    ),
+    Move(
+        SIGNER_CONTRAT,
+        frozenset({State.DIAGNOSTIC}),
+        State.CONTRAT,
+        (g.person_registered, g.consent_given, g.contract_names_referent_social),
+        fx.start_contract,
+        "a contract is signed once, after the diagnostic partagé (seeds 000/001 art. 3.4)",
+    ),
+    Move(
+        RENOUVELER,
+        UNDER_CONTRACT,
+        State.RENOUVELLEMENT,
+        (g.renewals_left, g.renewal_jointly_examined, g.within_maximum_duration),
+        fx.renew,
+        "only a signed contract can be renewed (seeds 000/001 art. 3.5)",
+    ),
+    Move(
+        SORTIR,
+        OPEN_STATES,
+        State.SORTIE,
+        (g.exit_reason_given, g.exit_reason_fits_state, g.social_reorientation_validated),
+        fx.close,
+        "the case is already closed",
+    ),
+    # seed 004 art. 2 d and 5.2: the revue de portefeuille acts what the binôme did; « la décision
+    # de l'instance ne constitue qu'une formalité d'enregistrement » when both agree.
+    Move(
+        ACTER_ENTREE,
+        UNDER_CONTRACT | {State.SORTIE},  # a case may enter and leave between two revues
+        None,
+        (g.taken_at_a_revue, g.contract_signed, g.entry_not_acted),
+        fx.act_entry,
+        "an entry is acted once the contract is signed (seed 004 art. 2 d)",
+    ),
+    Move(
+        ACTER_SORTIE,
+        frozenset({State.SORTIE}),
+        None,
+        (g.taken_at_a_revue, g.exit_not_acted),
+        fx.act_exit,
+        "only an exit that happened can be acted (seed 004 art. 5.2)",
+    ),
+)
+
+MOVES = {move.trigger: move for move in TABLE}
+TRIGGERS = tuple(MOVES)
+
+
+def _collect_refusals(move: Move) -> Callable[[EventData], None]:
+    """Run every guard of the move before its conditions are checked, keeping each failing
+    guard's reason: a refusal then says all that is missing, not only the first thing."""
+
+    def collect(event: EventData) -> None:
+        case, attempt = cast(Case, event.model), event.kwargs["attempt"]
+        refusals: dict[str, str] = event.kwargs["refusals"]
+        refusals.clear()
+        for guard in move.guards:
+            reason = guard(case, attempt)
+            if reason is not None:
+                refusals[guard.__name__] = reason
+
+    return collect
+
+
+def _condition(guard: g.Guard) -> Callable[[EventData], bool]:
+    """The guard as `transitions` means a condition: a bool (its reason is kept aside)."""
+
+    def passed(event: EventData) -> bool:
+        return guard.__name__ not in event.kwargs["refusals"]
+
+    passed.__name__ = guard.__name__
+    return passed
+
+
+def _effect_callback(effect: fx.Effect) -> Callable[[EventData], None]:
+    def apply(event: EventData) -> None:
+        try:
+            event.kwargs["details"].update(effect(cast(Case, event.model), event.kwargs["attempt"]))
+        except Exception as exc:
+            raise EffectFailed(f"{effect.__name__} failed after the state moved: {exc}") from exc
+
+    apply.__name__ = effect.__name__
+    return apply
+
+
+def build_machine(model: object | None = None, initial: str | None = None) -> Machine:
+    """The machine of TABLE. Built once with no model (MACHINE); `bench/machine.py` also builds
+    it per case, to measure what sharing saves."""
+    transitions = [
+        {
+            "trigger": move.trigger,
+            "source": sorted(s.value for s in move.sources),
+            "dest": move.dest.value if move.dest else None,
+            "prepare": _collect_refusals(move),
+            "conditions": [_condition(guard) for guard in move.guards],
+            "after": _effect_callback(move.effect),
+        }
+        for move in TABLE
+    ]
+    return Machine(
+        model=model,
+        states=[s.value for s in State],
+        transitions=transitions,
+        initial=initial,
+        auto_transitions=False,
+        send_event=True,
+        model_attribute="state",
+    )
+
+
+MACHINE = build_machine()
+
+
+def fire(case: Case, trigger: str, attempt: Attempt) -> dict[str, Any]:
+    """Run one trigger on one case; return the details its effect wants logged.
+
+    Raises TransitionRefused (nothing changed on the case) when the trigger is unknown, not
+    allowed from the case's state, or refused by its guards (every failing guard named).
+    """
+    move = _move(case, trigger)
+    details: dict[str, Any] = {}
+    refusals: dict[str, str] = {}
+    try:
+        moved = MACHINE.events[trigger].trigger(case, attempt=attempt, details=details, refusals=refusals)
+    except MachineError:
+        raise _not_from_here(case, move) from None
+    if not moved:
+        raise TransitionRefused(trigger, case.state, list(refusals.values()))
+    return details
+
+
+def refusals(case: Case, trigger: str, attempt: Attempt) -> list[str]:
+    """Why `trigger` may not fire on the case now (empty: it may), without firing it: the
+    machine's `may_<trigger>` check, for a screen that offers only what is possible."""
+    move = _move(case, trigger)
+    if case.state not in move.sources:
+        return [_not_from_here(case, move).reason]
+    found: dict[str, str] = {}
+    # `may_<trigger>` is bound on models added to the machine; cases never are (see the module's
+    # docstring), so the check it partially applies is called with the case directly.
+    MACHINE._can_trigger(case, trigger, attempt=attempt, details={}, refusals=found)
+    return list(found.values())
+
+
+def _move(case: Case, trigger: str) -> Move:
+    move = MOVES.get(trigger)
+    if move is None:
+        raise TransitionRefused(trigger, case.state, f"unknown trigger (known: {', '.join(TRIGGERS)})")
+    return move
+
+
+def _not_from_here(case: Case, move: Move) -> TransitionRefused:
+    """A trigger not allowed from the case's state. Premature while the case is open (an
+    earlier event of the case may still be on its way); final once it is closed."""
+    allowed = ", ".join(sorted(move.sources))
+    why = f"; {move.refused_elsewhere}" if move.refused_elsewhere else ""
+    return TransitionRefused(
+        move.trigger, case.state, f"not allowed from {case.state} (only from {allowed}){why}",
+        premature=case.state in OPEN_STATES,
+    )  # fmt: skip
+
+
+def mermaid() -> str:
+    """The lifecycle as a mermaid state diagram, generated from the table (for the README)."""
+    lines = ["stateDiagram-v2", f"    [*] --> {State.REPERAGE.value} : {ORIENTER}"]
+    for move in TABLE:
+        for source in sorted(move.sources):
+            dest = move.dest.value if move.dest else source
+            lines.append(f"    {source} --> {dest} : {move.trigger}")
+    lines.append(f"    {State.SORTIE.value} --> [*]")
+    return "\n".join(lines) + "\n"
