@@ -35,7 +35,7 @@ from ingest import _libpq, cpu_seconds, fresh_schema, insert_people
 
 from models import make_engine, make_session_factory
 from tasks.app import QUEUE
-from tasks.emails import DISPATCH_GROUP
+from tasks.runtime import DISPATCH_GROUP
 from workflow.adapters.unit_of_work import UnitOfWork
 from workflow.application.reminders.planning import SCAN_BATCH, scan
 from workflow.application.service_context import Context

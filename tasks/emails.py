@@ -1,7 +1,7 @@
-"""The task that sends reminder emails, and the after-commit hook that queues it.
+"""The task that sends reminder emails.
 
-`dispatch` is what a unit of work calls once its transaction has committed (the outbox
-promise, `workflow.adapters.unit_of_work`): it queues `accompagnement.send_emails` by groups of
+A unit of work hands the ids of its committed emails to `tasks.runtime.queue_emails` (the
+outbox promise, `workflow.adapters.unit_of_work`), which queues this task by groups of
 DISPATCH_GROUP ids. The task claims each email (so a redelivered task sends nothing twice),
 delivers it, and records the outcome; SMTP failures are retried with backoff until
 `workflow.application.outbox.MAX_ATTEMPTS`, then the email is `failed`.
@@ -19,12 +19,10 @@ from celery import Task
 
 from tasks.app import app
 from tasks.mail import MailSettings, deliver
-from tasks.runtime import runtime
+from tasks.runtime import SEND_EMAILS, runtime
 from workflow.application.outbox import claim, mark_failure, mark_sent
 
 log = logging.getLogger(__name__)
-
-DISPATCH_GROUP = 500  # emails per task: under a minute of SMTP, and few broker messages to queue
 
 
 def _retry_after(attempt: int) -> float:
@@ -34,7 +32,7 @@ def _retry_after(attempt: int) -> float:
     return float(base * 2 ** (attempt - 1) * random.uniform(0.8, 1.2))
 
 
-@app.task(name="accompagnement.send_emails", bind=True, max_retries=None)
+@app.task(name=SEND_EMAILS, bind=True, max_retries=None)
 def send_emails(task: Task, email_ids: list[int]) -> dict[str, Any]:
     rt = runtime()
     settings = MailSettings.from_env()
@@ -59,12 +57,6 @@ def send_emails(task: Task, email_ids: list[int]) -> dict[str, Any]:
         raise task.retry(args=[again], countdown=_retry_after(attempt))
     # In-process (no broker) the failed emails stay pending: the next `reminders run` sends them.
     return {"sent": sent, "retrying": len(again), "skipped": skipped}
-
-
-def dispatch(email_ids: list[int]) -> None:
-    """Queue the sending of committed emails (in-process when no broker is configured)."""
-    for lo in range(0, len(email_ids), DISPATCH_GROUP):
-        send_emails.delay(email_ids[lo : lo + DISPATCH_GROUP])
 
 
 def send_now(email_ids: list[int]) -> None:

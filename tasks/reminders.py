@@ -11,8 +11,7 @@ from datetime import date
 from typing import Any
 
 from tasks.app import app
-from tasks.emails import dispatch
-from tasks.runtime import runtime
+from tasks.runtime import queue_emails, runtime
 from workflow.application import outbox
 from workflow.application.reminders import daily_scan
 
@@ -24,6 +23,6 @@ def scan_reminders(day: str, digest: bool = False) -> dict[str, Any]:
     with rt.uow() as uow:
         left = outbox.unsent(uow.session, rt.ctx)
     if left:
-        dispatch(left)
+        queue_emails(left)
     return {"day": day, "due": report.due, "queued": sum(report.queued.values()), "emails": report.emails,
             "cancelled": sum(report.cancelled.values()), "requeued": len(left)}  # fmt: skip

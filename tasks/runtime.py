@@ -1,4 +1,5 @@
-"""One database engine and service context per worker process, made after the fork."""
+"""One wiring (`workflow.bootstrap`) per worker process, made after the fork, and the hook that
+queues the emails a unit of work committed."""
 
 from __future__ import annotations
 
@@ -6,37 +7,34 @@ import logging
 
 from celery.signals import worker_process_init, worker_ready
 
-from models import database_url, make_engine, make_session_factory
+from models import database_url
+from tasks.app import app
 from tasks.process_tuning import tune_garbage_collector
-from workflow.adapters.unit_of_work import UnitOfWork
-from workflow.application.service_context import Context
-from workflow.domain.clock import SystemClock
-from workflow.domain.conventions import load_book
+from workflow.bootstrap import Runtime, bootstrap
 
 log = logging.getLogger(__name__)
 
 
-class Runtime:
-    def __init__(self) -> None:
-        self.engine = make_engine(database_url())
-        self.sessions = make_session_factory(self.engine)
-        self.ctx = Context.open(self.uow(), SystemClock(), load_book())
-
-    def uow(self) -> UnitOfWork:
-        """A unit of work whose committed emails are queued for sending (the outbox)."""
-        from tasks.emails import dispatch  # tasks.emails itself needs this module
-
-        return UnitOfWork(self.sessions, on_commit=dispatch)
-
+SEND_EMAILS = "accompagnement.send_emails"  # the task of `tasks.emails`
+DISPATCH_GROUP = 500  # emails per task: under a minute of SMTP, and few broker messages to queue
 
 _runtime: Runtime | None = None
 
 
 def runtime() -> Runtime:
-    global _runtime  # noqa: PLW0603  (one per process, built on first use)
+    """The worker process's wiring (`workflow.bootstrap`), built on first use after the fork."""
+    global _runtime  # noqa: PLW0603  (one per process)
     if _runtime is None:
-        _runtime = Runtime()
+        _runtime = bootstrap(database_url(), on_commit=queue_emails, check_schema=False)
     return _runtime
+
+
+def queue_emails(email_ids: list[int]) -> None:
+    """The after-commit hook: queue the sending of committed emails by groups (in-process when no
+    broker is configured). The task is named, not imported: `tasks.emails` uses this module."""
+    send = app.signature(SEND_EMAILS)
+    for lo in range(0, len(email_ids), DISPATCH_GROUP):
+        send.clone(args=[email_ids[lo : lo + DISPATCH_GROUP]]).apply_async()
 
 
 @worker_process_init.connect

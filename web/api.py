@@ -16,8 +16,8 @@ from fastapi import APIRouter, Body, Depends, Header, HTTPException, Path, Reque
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
-from web.app import Web
 from web.auth import calling_system
+from web.state import Web
 from workflow.adapters.unit_of_work import UnitOfWork
 from workflow.application.inbox import as_text, receive, whereabouts
 from workflow.domain.duplicates import Classification

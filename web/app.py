@@ -10,53 +10,27 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
-from fastapi.templating import Jinja2Templates
 from sqlalchemy.exc import InterfaceError, OperationalError
-from sqlalchemy.orm import Session, sessionmaker
 from starlette.middleware.sessions import SessionMiddleware
 from swagger_ui_bundle import swagger_ui_path
 
-from models import database_url, make_engine, make_session_factory
-from workflow.adapters.unit_of_work import UnitOfWork
-from workflow.application.service_context import Context
-from workflow.domain.clock import PARIS, Clock, SystemClock
-from workflow.domain.conventions import load_book
+from web import api, pages
+from web.rendering import templates
+from web.state import NotSignedIn, PageForbidden, QueueEvents, Web
+from workflow.bootstrap import bootstrap
+from workflow.domain.clock import Clock
 from workflow.domain.errors import ConfigurationError
 
 SECRET_ENV = "ACCOMPAGNEMENT_WEB_SECRET"
 SECURE_ENV = "ACCOMPAGNEMENT_WEB_SECURE_COOKIES"
 HERE = Path(__file__).parent
 log = logging.getLogger(__name__)
-QueueEvents = Callable[[list[int]], None]  # inbox ids, in order
-
-
-class NotSignedIn(Exception):
-    """A page needs a signed-in professional: the handler sends them to the sign-in form."""
-
-
-class PageForbidden(Exception):
-    def __init__(self, message: str) -> None:
-        super().__init__(message)
-        self.message = message
-
-
-@dataclass
-class Web:
-    sessions: sessionmaker[Session]
-    ctx: Context
-    queue: QueueEvents
-
-    @property
-    def clock(self) -> Clock:
-        return self.ctx.clock
 
 
 def queue_to_workers(ids: list[int]) -> None:
@@ -76,14 +50,8 @@ def create_app(
     secret = os.environ.get(SECRET_ENV, "")
     if len(secret) < 32:
         raise ConfigurationError(f"{SECRET_ENV} must hold a random secret of at least 32 characters")
-    engine = make_engine(url or database_url())
-    sessions = make_session_factory(engine)
     app = _application(secret)
-    app.state.web = Web(
-        sessions,
-        Context.open(UnitOfWork(sessions), clock or SystemClock(), load_book()),
-        queue or queue_to_workers,
-    )
+    app.state.web = Web(bootstrap(url, clock=clock, check_schema=False), queue or queue_to_workers)
     return app
 
 
@@ -93,8 +61,6 @@ def openapi_document() -> dict[str, Any]:
 
 
 def _application(secret: str) -> FastAPI:
-    from web import api, pages  # the routers need `Web` and `templates`, defined in this module
-
     app = FastAPI(
         title="Accompagnement global",
         version="1",
@@ -168,34 +134,3 @@ def _security_headers(secure: bool) -> Callable[[Request, Handler], Awaitable[Re
         return response
 
     return add
-
-
-def _paris(value: datetime | None) -> str:
-    """Instants people read are in Europe/Paris."""
-    return "—" if value is None else value.astimezone(PARIS).strftime("%d/%m/%Y %H:%M")
-
-
-# The console speaks French; the command line and `workflow.domain.deadlines` name deadlines in English.
-DEADLINES_FR = {
-    "convocation (first appointment planned)": "convocation (premier rendez-vous fixé)",
-    "entry (contract signed)": "entrée (contrat signé)",
-    "first social and emploi appointments": "premiers rendez-vous social et emploi",
-    "contract end": "fin du contrat",
-    "maximum duration": "durée maximale",
-}
-
-
-def _deadline_status(text: str) -> str:
-    """'met', 'due today', 'in 3 day(s)', 'overdue by 2 day(s)' in French."""
-    number = "".join(ch for ch in text if ch.isdigit())
-    if text.startswith("overdue"):
-        return f"dépassée de {number} jour(s)"
-    if text.startswith("in "):
-        return f"dans {number} jour(s)"
-    return {"met": "tenue", "due today": "aujourd'hui"}.get(text, text)
-
-
-templates = Jinja2Templates(directory=HERE / "templates")
-templates.env.filters["paris"] = _paris
-templates.env.filters["deadline"] = lambda name: DEADLINES_FR.get(name, name)
-templates.env.filters["deadline_status"] = _deadline_status

@@ -14,8 +14,9 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from models import Case, Professional, Reminder, Revue, TransitionLog
-from web.app import NotSignedIn, PageForbidden, Web, templates
 from web.auth import close_session, csrf_ok, new_csrf, open_session, session_user, sign_in
+from web.rendering import templates
+from web.state import NotSignedIn, PageForbidden, Web
 from workflow.adapters import revue_files
 from workflow.adapters.revue_files import SHEETS
 from workflow.application import access

@@ -7,8 +7,9 @@ from typing import Any
 import pytest
 
 from models import Revue
-from workflow.application.revue.decisions import Line, choices, formality, from_lines
+from workflow.application.revue.decisions import formality, from_lines
 from workflow.domain.errors import WorkflowError
+from workflow.domain.revue_wording import Line, choices
 from workflow.domain.vocabulary import ExitReason
 
 CONTENT: dict[str, list[dict[str, Any]]] = {

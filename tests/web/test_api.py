@@ -173,7 +173,7 @@ def test_the_api_fuzzed_from_its_own_document(console: Console, path: str) -> No
 def test_a_database_out_of_reach_is_a_503_to_try_again_not_a_crash(console: Console) -> None:
     from models import make_engine, make_session_factory
 
-    console.app.state.web.sessions = make_session_factory(
+    console.app.state.web.runtime.sessions = make_session_factory(
         make_engine("postgresql+psycopg://nobody@127.0.0.1:9/none")
     )
     answer = TestClient(console.app, base_url="https://testserver", raise_server_exceptions=False).post(

@@ -19,8 +19,8 @@ import xlsxwriter
 from openpyxl import load_workbook
 
 from models import Revue
-from workflow.application.revue.decisions import ACTOR, DECISION, VERBS, Line, choices
 from workflow.domain.errors import WorkflowError
+from workflow.domain.revue_wording import ACTOR, DECISION, VERBS, Line, choices
 
 LISTS = "Listes"  # the hidden sheet of the decision drop-downs
 SHEETS = {

@@ -17,15 +17,16 @@ from workflow.application import access
 from workflow.application.audit import chain as audit
 from workflow.application.audit import seals
 from workflow.application.queries.case_view import case_view
+from workflow.bootstrap import Runtime
 from workflow.cli.common import (
     EXIT_OK,
     EXIT_PROBLEM,
-    Runtime,
     Subparsers,
     command,
     day_arg,
     group,
     print_table,
+    runtime,
 )
 from workflow.domain import permissions
 from workflow.domain.errors import Forbidden
@@ -34,7 +35,7 @@ from workflow.domain.vocabulary import Role
 
 
 def cmd_case_show(args: argparse.Namespace) -> int:
-    rt = Runtime(args.database_url)
+    rt = runtime(args.database_url)
     with rt.uow() as uow:
         view = case_view(uow.session, rt.ctx, args.ref)
     _reader(rt, args.reader, view["reference"])  # refused (and recorded) outside the reader's cases
@@ -80,7 +81,7 @@ def _print_case(v: dict[str, Any]) -> None:
 
 
 def cmd_audit_verify(args: argparse.Namespace) -> int:
-    rt = Runtime(args.database_url)
+    rt = runtime(args.database_url)
     with rt.uow() as uow:
         report = audit.verify_chains(uow.session)
         sealed = uow.session.scalar(select(func.count()).select_from(AuditSeal)) or 0
@@ -104,7 +105,7 @@ def cmd_audit_verify(args: argparse.Namespace) -> int:
 
 
 def cmd_audit_seal(args: argparse.Namespace) -> int:
-    rt = Runtime(args.database_url)
+    rt = runtime(args.database_url)
     made = seals.seal(rt.uow(), rt.ctx, seals.operator_key(), args.through)
     for row in made:
         print(f"sealed {row.day}: {row.rows} row(s) in {row.chains} chain(s), key {row.key_id}")
@@ -147,7 +148,7 @@ def _reader(rt: Runtime, pid: str | None, case_reference: str | None = None) -> 
 
 
 def cmd_audit_search(args: argparse.Namespace) -> int:
-    rt = Runtime(args.database_url)
+    rt = runtime(args.database_url)
     flt = _filter(args, _reader(rt, args.reader, args.case))
     with rt.uow() as uow:
         rows = audit.export_rows(uow.session, flt)
@@ -178,7 +179,7 @@ def cmd_audit_timeline(args: argparse.Namespace) -> int:
 
 
 def cmd_audit_delay(args: argparse.Namespace) -> int:
-    rt = Runtime(args.database_url)
+    rt = runtime(args.database_url)
     flt = _filter(args, _reader(rt, args.reader))
     with rt.uow() as uow:
         found = audit.delays(uow.session, flt, args.from_state, args.to_state)
@@ -196,7 +197,7 @@ def cmd_audit_delay(args: argparse.Namespace) -> int:
 
 
 def cmd_audit_refusals(args: argparse.Namespace) -> int:
-    rt = Runtime(args.database_url)
+    rt = runtime(args.database_url)
     with rt.uow() as uow:
         query = select(AccessDenial).order_by(AccessDenial.occurred_at.desc()).limit(args.limit)
         if args.actor:

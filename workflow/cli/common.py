@@ -7,46 +7,23 @@ from collections.abc import Callable, Sequence
 from datetime import date, timedelta
 from typing import Any
 
-from models import make_engine, make_session_factory
-from workflow.adapters import migrations as database
-from workflow.adapters.unit_of_work import UnitOfWork
-from workflow.application.service_context import Context
-from workflow.domain.clock import Clock, SystemClock
-from workflow.domain.conventions import load_book
-from workflow.domain.errors import WorkflowError
+from workflow.bootstrap import Runtime, bootstrap
+from workflow.domain.clock import Clock
 
 EXIT_OK, EXIT_PROBLEM, EXIT_USAGE, EXIT_FAILED = 0, 1, 2, 3
 DATABASE_URL_HELP = "default: $DATABASE_URL or sqlite:///accompagnement.db (demo: its own file)"
 
 
-class Runtime:
-    """The database and conventions one command works with."""
-
-    def __init__(self, url: str, clock: Clock | None = None, check_schema: bool = True) -> None:
-        self.url = url
-        self.engine = make_engine(url)
-        if check_schema and not database.is_current(self.engine):
-            raise WorkflowError(f"database {url} has no schema yet: run `accompagnement db upgrade`")
-        self.sessions = make_session_factory(self.engine)
-        self.clock = clock or SystemClock()
-        self._ctx: Context | None = None
-
-    def uow(self) -> UnitOfWork:
-        """A unit of work whose committed emails are queued for sending once it commits."""
-        return UnitOfWork(self.sessions, on_commit=dispatch_emails)
-
-    @property
-    def ctx(self) -> Context:
-        if self._ctx is None:
-            self._ctx = Context.open(self.uow(), self.clock, load_book())
-        return self._ctx
+def runtime(url: str | None, clock: Clock | None = None, check_schema: bool = True) -> Runtime:
+    """The command's wiring: committed emails go to the workers (sent here without a broker)."""
+    return bootstrap(url, clock=clock, on_commit=dispatch_emails, check_schema=check_schema)
 
 
 def dispatch_emails(email_ids: list[int]) -> None:
     """Queue committed emails to the workers, or send them here when no broker is configured."""
-    from tasks.emails import dispatch
+    from tasks.runtime import queue_emails
 
-    dispatch(email_ids)
+    queue_emails(email_ids)
 
 
 def print_table(rows: Sequence[Sequence[Any]], headers: Sequence[str]) -> None:

@@ -19,15 +19,16 @@ from workflow.application.batching import BATCH_SIZE, plan_batches
 from workflow.application.inbox import SWEEP_AFTER, backlog, receive, statuses
 from workflow.application.ingest import REPORTED, ingest_lines, retry_rejection
 from workflow.application.queries.health import database_health
+from workflow.bootstrap import Runtime
 from workflow.cli.common import (
     EXIT_OK,
     EXIT_PROBLEM,
-    Runtime,
     Subparsers,
     age,
     command,
     group,
     print_table,
+    runtime,
 )
 from workflow.domain.clock import PARIS
 from workflow.domain.errors import EventRejected, TransitionRefused, WorkflowError
@@ -36,7 +37,7 @@ from workflow.domain.vocabulary import InboxStatus
 
 
 def cmd_events_ingest(args: argparse.Namespace) -> int:
-    rt = Runtime(args.database_url)
+    rt = runtime(args.database_url)
     path = Path(args.file)
     if args.via == "celery":
         return _publish(rt, path, args.batch_size, progress=not args.no_progress, wait=args.wait)
@@ -118,7 +119,7 @@ def _print_rejections(rows: list[tuple[Any, ...]], total: int) -> None:
 
 
 def cmd_events_rejected(args: argparse.Namespace) -> int:
-    rt = Runtime(args.database_url)
+    rt = runtime(args.database_url)
     with rt.uow() as uow:
         query = select(RejectedEvent)
         if not args.all:
@@ -137,7 +138,7 @@ def cmd_events_rejected(args: argparse.Namespace) -> int:
 
 
 def cmd_events_retry(args: argparse.Namespace) -> int:
-    rt = Runtime(args.database_url)
+    rt = runtime(args.database_url)
     try:
         outcome = retry_rejection(rt.uow(), rt.ctx, args.id)
     except InvalidEvent as exc:
@@ -165,7 +166,7 @@ def cmd_status(args: argparse.Namespace) -> int:
     """Exit 1 when something needs an operator: events stuck in the inbox, messages orphaned."""
     from tasks.monitor import queue_state, redis_persistence
 
-    rt = Runtime(args.database_url)
+    rt = runtime(args.database_url)
     now = rt.clock.now()
     with rt.uow() as uow:
         health = database_health(uow.session, rt.clock)

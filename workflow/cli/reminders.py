@@ -13,20 +13,20 @@ from workflow.application.reminders import daily_scan
 from workflow.cli.common import (
     EXIT_OK,
     EXIT_PROBLEM,
-    Runtime,
     Subparsers,
     command,
     day_arg,
     dispatch_emails,
     group,
     print_table,
+    runtime,
 )
 from workflow.domain.clock import today
 from workflow.domain.vocabulary import EmailStatus, ReminderKind, ReminderStatus
 
 
 def cmd_reminders_run(args: argparse.Namespace) -> int:
-    rt = Runtime(args.database_url)
+    rt = runtime(args.database_url)
     day = args.date or today(rt.clock)
     digest = args.digest or os.environ.get("ACCOMPAGNEMENT_REMINDER_DIGEST", "") not in ("", "0")
     report = daily_scan.scan(rt.uow(), rt.ctx, day, digest=digest)
@@ -50,7 +50,7 @@ def _where() -> str:
 
 
 def cmd_reminders_list(args: argparse.Namespace) -> int:
-    rt = Runtime(args.database_url)
+    rt = runtime(args.database_url)
     query = (
         select(Reminder, Case.reference, Email)
         .join(Case, Case.id == Reminder.case_id)
@@ -79,7 +79,7 @@ def cmd_reminders_list(args: argparse.Namespace) -> int:
 
 
 def cmd_reminders_retry(args: argparse.Namespace) -> int:
-    rt = Runtime(args.database_url)
+    rt = runtime(args.database_url)
     if not args.email_ids and not args.all_failed:
         print("name the emails to send again (ids from `reminders list --failed`), or --all-failed")
         return EXIT_PROBLEM

@@ -15,8 +15,9 @@ from workflow.adapters.email_rendering import TURNS
 from workflow.application.revue import decisions as revue_decisions
 from workflow.application.revue.decisions import DecisionOutcome
 from workflow.application.revue.production import SECTIONS, find, parse_month, produce
-from workflow.cli.common import EXIT_OK, EXIT_PROBLEM, Runtime, Subparsers, command, group, print_table
+from workflow.cli.common import EXIT_OK, EXIT_PROBLEM, Subparsers, command, group, print_table, runtime
 from workflow.domain.errors import NotFound, WorkflowError
+from workflow.domain.revue_wording import VERBS
 
 TURN = {
     "conseiller": "le conseiller France Travail",
@@ -25,7 +26,7 @@ TURN = {
 
 
 def cmd_revue_run(args: argparse.Namespace) -> int:
-    rt = Runtime(args.database_url)
+    rt = runtime(args.database_url)
     parse_month(args.month)  # a bad month is refused before anything is read
     revue = produce(rt.uow(), rt.ctx, args.agency, args.month, by="accompagnement revue run")
     fresh = revue is not None
@@ -46,7 +47,7 @@ def cmd_revue_run(args: argparse.Namespace) -> int:
 
 
 def cmd_revue_list(args: argparse.Namespace) -> int:
-    rt = Runtime(args.database_url)
+    rt = runtime(args.database_url)
     with rt.uow() as uow:
         query = select(Revue).order_by(Revue.month.desc(), Revue.agence)
         if args.month:
@@ -68,7 +69,7 @@ def _revue(session: Session, revue_id: int) -> Revue:
 
 
 def cmd_revue_act(args: argparse.Namespace) -> int:
-    rt = Runtime(args.database_url)
+    rt = runtime(args.database_url)
     with rt.uow() as uow:
         revue = _revue(uow.session, args.revue)
         uow.session.expunge(revue)
@@ -97,7 +98,7 @@ def cmd_revue_act(args: argparse.Namespace) -> int:
 
 
 def cmd_revue_show(args: argparse.Namespace) -> int:
-    rt = Runtime(args.database_url)
+    rt = runtime(args.database_url)
     with rt.uow() as uow:
         revue = _revue(uow.session, args.revue)
         decided = {
@@ -105,7 +106,7 @@ def cmd_revue_show(args: argparse.Namespace) -> int:
             for d in uow.session.scalars(select(RevueDecision).where(RevueDecision.revue_id == revue.id))
         }
         print(f"revue {revue.id}, agence {revue.agence}, {revue.month}, held on {revue.held_on}")
-        for section in revue_decisions.VERBS:
+        for section in VERBS:
             rows = []
             for row in revue.content.get(section, []):
                 what = row.get("sujet") or row.get("motif") or row.get("diagnostic") or ""

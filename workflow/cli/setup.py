@@ -16,18 +16,18 @@ from workflow.adapters import migrations as database
 from workflow.application import directory
 from workflow.cli.common import (
     EXIT_OK,
-    Runtime,
     Subparsers,
     command,
     day_arg,
     group,
     print_table,
+    runtime,
 )
 from workflow.domain.conventions import load_book
 
 
 def cmd_db_upgrade(args: argparse.Namespace) -> int:
-    rt = Runtime(args.database_url, check_schema=False)
+    rt = runtime(args.database_url, check_schema=False)
     database.upgrade(rt.engine)
     rt.ctx  # records the conventions, so a bad conventions file shows up now  # noqa: B018
     print(f"database {rt.url} is at the latest schema; conventions recorded")
@@ -67,7 +67,7 @@ def cmd_conventions_list(args: argparse.Namespace) -> int:
 
 
 def cmd_professionals_import(args: argparse.Namespace) -> int:
-    rt = Runtime(args.database_url)
+    rt = runtime(args.database_url)
     path = Path(args.file)
     with path.open(encoding="utf-8", newline="") as fh:
         rows = directory.read_csv(fh, str(path))
@@ -79,7 +79,7 @@ def cmd_professionals_import(args: argparse.Namespace) -> int:
 
 
 def cmd_professionals_list(args: argparse.Namespace) -> int:
-    rt = Runtime(args.database_url)
+    rt = runtime(args.database_url)
     with rt.uow() as uow:
         pros = uow.session.scalars(
             select(Professional).order_by(Professional.departement, Professional.agence, Professional.id)

@@ -32,7 +32,6 @@ from models import (
     RevueDecision,
     TransitionLog,
     make_engine,
-    make_session_factory,
 )
 from workflow.adapters import migrations as database
 from workflow.adapters import revue_files
@@ -46,6 +45,7 @@ from workflow.application.revue import decisions as revue_decisions
 from workflow.application.revue import production as revue
 from workflow.application.revue.production import due_revues
 from workflow.application.service_context import Context
+from workflow.bootstrap import bootstrap
 from workflow.demo.simulation import Delivery, Simulator, by_day, make_directory
 from workflow.domain.clock import PARIS, ManualClock
 from workflow.domain.conventions import ConventionBook, load_book
@@ -78,9 +78,9 @@ def run_demo(
     out.mkdir(parents=True, exist_ok=True)
     url = database_url or demo_database_url(settings)
     _fresh_database(url, out)
-    engine = make_engine(url)
-    database.upgrade(engine)
-    sessions = make_session_factory(engine)
+    wiring = bootstrap(url, check_schema=False, on_commit=on_commit)
+    database.upgrade(wiring.engine)
+    sessions = wiring.sessions
 
     book = load_book()
     conv = book.in_force(settings.departement, settings.start)
@@ -135,7 +135,7 @@ def run_demo(
           "revues/, indicateurs/ (CSV and PNG per quarter), outbox/")  # fmt: skip
     print(f"Explore: accompagnement --database-url {url} case show {example}")
     print(f"         accompagnement --database-url {url} audit verify")
-    engine.dispose()
+    wiring.engine.dispose()
     return 0 if verified.ok else 1
 
 

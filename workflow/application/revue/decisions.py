@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import random
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
@@ -35,27 +35,10 @@ from workflow.application.deciding import decide
 from workflow.application.service_context import Context
 from workflow.domain.errors import Forbidden, NotFound, WorkflowError, is_transient
 from workflow.domain.lifecycle import ACTER_ENTREE, ACTER_SORTIE, RENOUVELER, SORTIR
+from workflow.domain.revue_wording import ACTER, ACTOR, DECISION, RENOUVELER_VERB, SORTIE, VERBS, Line
 from workflow.domain.vocabulary import DiagnosticKind, ExitReason, RenewalDecidedBy, Role
 
-DECISION, ACTOR = "decision", "acteur"  # the columns the secretariat fills in the tableau
-ACTER, RENOUVELER_VERB, SORTIE = "acter", "renouveler", "sortie"
-# What each rubrique of the tableau can decide; `sortie:<motif>` names the exit reason.
-VERBS: Mapping[str, frozenset[str]] = {
-    "entrees": frozenset({ACTER}),
-    "renouvellements": frozenset({RENOUVELER_VERB, SORTIE}),
-    "sorties": frozenset({ACTER}),
-    "a_debattre": frozenset({SORTIE}),
-}
 DECIDERS = frozenset({Role.CONSEILLER, Role.REFERENT_SOCIAL})  # the professionals of the revue
-
-
-def choices(rubrique: str) -> list[str]:
-    """Every decision a rubrique accepts, as written in the tableau (its drop-down list)."""
-    verbs = VERBS.get(rubrique, frozenset())
-    listed = [verb for verb in (ACTER, RENOUVELER_VERB) if verb in verbs]
-    if SORTIE in verbs:
-        listed += [f"{SORTIE}:{reason.value}" for reason in ExitReason]
-    return listed
 
 
 class DecisionOutcome(StrEnum):
@@ -84,15 +67,6 @@ class Result:
     decision: Decision
     outcome: DecisionOutcome
     message: str
-
-
-@dataclass(frozen=True)
-class Line:
-    """One row of the tableau as sent back: its rubrique, where it is, and its cells."""
-
-    rubrique: str
-    where: str  # e.g. "revue.xlsx, sheet « Entrées à acter », line 3"
-    cells: Mapping[str, Any]
 
 
 def listed(revue: Revue) -> dict[str, set[str]]:

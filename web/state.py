@@ -1,0 +1,43 @@
+"""What every request handler reaches: the process's wiring, and the exceptions a page raises
+for the application to answer (a sign-in redirect, a refusal page)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from workflow.application.service_context import Context
+from workflow.bootstrap import Runtime
+from workflow.domain.clock import Clock
+
+QueueEvents = Callable[[list[int]], None]  # inbox ids, in order
+
+
+class NotSignedIn(Exception):
+    """A page needs a signed-in professional: the handler sends them to the sign-in form."""
+
+
+class PageForbidden(Exception):
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+@dataclass
+class Web:
+    runtime: Runtime
+    queue: QueueEvents
+
+    @property
+    def sessions(self) -> sessionmaker[Session]:
+        return self.runtime.sessions
+
+    @property
+    def ctx(self) -> Context:
+        return self.runtime.ctx
+
+    @property
+    def clock(self) -> Clock:
+        return self.runtime.clock

@@ -1,0 +1,42 @@
+"""What a secretary writes in a revue's tableau: the rubriques' decisions, as words.
+
+Seed 004 art. 2 d: entries, renewals and exits are acted at the monthly revue. The tableau
+sent back carries one decision per line, in the columns below; the service reads them
+(`application.revue.decisions`) and the files offer them as drop-down lists (`adapters.revue_files`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from workflow.domain.vocabulary import ExitReason
+
+DECISION, ACTOR = "decision", "acteur"  # the columns the secretariat fills in the tableau
+ACTER, RENOUVELER_VERB, SORTIE = "acter", "renouveler", "sortie"
+# What each rubrique of the tableau can decide; `sortie:<motif>` names the exit reason.
+VERBS: Mapping[str, frozenset[str]] = {
+    "entrees": frozenset({ACTER}),
+    "renouvellements": frozenset({RENOUVELER_VERB, SORTIE}),
+    "sorties": frozenset({ACTER}),
+    "a_debattre": frozenset({SORTIE}),
+}
+
+
+def choices(rubrique: str) -> list[str]:
+    """Every decision a rubrique accepts, as written in the tableau (its drop-down list)."""
+    verbs = VERBS.get(rubrique, frozenset())
+    listed = [verb for verb in (ACTER, RENOUVELER_VERB) if verb in verbs]
+    if SORTIE in verbs:
+        listed += [f"{SORTIE}:{reason.value}" for reason in ExitReason]
+    return listed
+
+
+@dataclass(frozen=True)
+class Line:
+    """One row of the tableau as sent back: its rubrique, where it is, and its cells."""
+
+    rubrique: str
+    where: str  # e.g. "revue.xlsx, sheet « Entrées à acter », line 3"
+    cells: Mapping[str, Any]
