@@ -165,8 +165,8 @@ class Harness:
                 uow.commit()
         return outcomes
 
-    def ingest(self, lines: list[str], source: str = "test.jsonl") -> IngestReport:
-        return ingest_lines(self.uow(), self.ctx, lines, source)
+    def ingest(self, lines: list[str], source: str = "test.jsonl", buffered: bool = True) -> IngestReport:
+        return ingest_lines(self.uow(), self.ctx, lines, source, buffered=buffered)
 
     def ingest_events(self, events: list[dict[str, Any]]) -> IngestReport:
         return self.ingest([json.dumps(e) for e in events])

@@ -13,6 +13,7 @@ from tests.conftest import Harness
 from tests.factories import Story
 from workflow.adapters.unit_of_work import UnitOfWork
 from workflow.application.handling import HandledAs
+from workflow.application.inbox import drain, receive
 from workflow.application.ingest import retry_rejection
 from workflow.domain.errors import NotFound, TransitionRefused, WorkflowError
 
@@ -239,3 +240,33 @@ def test_case_show_tracks_the_first_follow_up_appointments_deadline(harness: Har
     with harness.sessions() as s:
         view = case_view(s, harness.ctx, story.ref)
     assert next(d for d in view["deadlines"] if d["name"].startswith("first social"))["status"] == "met"
+
+
+def test_an_event_of_a_case_not_opened_yet_waits_for_its_orientation(harness: Harness) -> None:
+    """The likeliest out-of-order event: a worker may defer it (the orientation may be in flight
+    on another worker); a file, which has no later, rejects it."""
+    story = Story()
+    orientation, binome = story.orientation(), story.binome()
+    receipt = receive(harness.uow(), harness.ctx, [("si:1", json.dumps(binome))], "si")
+
+    first = drain(harness.uow(), harness.ctx, receipt.pending, defer_premature=True)
+    assert (first.ingest.deferred, first.ingest.rejected) == (1, 0)
+    harness.apply(orientation)
+    second = drain(harness.uow(), harness.ctx, receipt.pending, defer_premature=True)
+    assert (second.ingest.applied, second.ingest.deferred) == (1, 0)
+    assert harness.case(story.ref).conseiller_id == story.conseiller
+
+    report = harness.ingest_events([Story().binome()])
+    assert report.rejected == 1 and "unknown case" in report.rejections[0].reason
+
+
+def test_an_event_on_a_closed_case_is_rejected_at_once_even_by_a_worker(harness: Harness) -> None:
+    story = Story()
+    harness.apply(story.orientation(), story.binome(), story.exit("sans_entree_refus"))
+    late = story.diagnostic()
+    receipt = receive(harness.uow(), harness.ctx, [("si:1", json.dumps(late))], "si")
+
+    drained = drain(harness.uow(), harness.ctx, receipt.pending, defer_premature=True)
+
+    assert (drained.ingest.deferred, drained.ingest.rejected) == (0, 1)
+    assert "not allowed from sortie" in drained.ingest.rejections[0].reason

@@ -177,10 +177,11 @@ def ingest_lines(
     lines: Iterable[str],
     source: str,
     on_event: Callable[[Event | None], None] | None = None,
+    buffered: bool = True,
 ) -> IngestReport:
     """Apply every line of a JSON Lines stream; `source` names it in reports (a file name)."""
     items = (Item(f"{source}:{number}", line) for number, line in enumerate(lines, start=1) if line.strip())
-    return ingest_items(uow, ctx, items, on_event)
+    return ingest_items(uow, ctx, items, on_event, buffered=buffered)
 
 
 def ingest_items(
@@ -189,6 +190,7 @@ def ingest_items(
     items: Iterable[Item],
     on_event: Callable[[Event | None], None] | None = None,
     defer_premature: bool = False,
+    buffered: bool = True,
 ) -> IngestReport:
     """Apply events in the order given: the one path of files, batches, the inbox and retries.
 
@@ -200,7 +202,8 @@ def ingest_items(
     chunk is rolled back and applied again row by row, each event in a savepoint, where the fault stays
     with its event, which is rejected with the fault as its reason. A transient error there (the
     database went away, a deadlock) propagates: the caller retries, and the events already
-    committed are then duplicates.
+    committed are then duplicates. `buffered=False` applies every chunk row by row from the
+    start (the two give the same tables: `tests/integration/test_write_paths.py`).
 
     Items with an inbox row are applied only if the row is still pending (locked for the
     transaction, so two workers handed the same row never both apply it), and the
@@ -216,10 +219,10 @@ def ingest_items(
         for item in items:
             batch.append(item)
             if len(batch) == CHUNK:
-                _chunk(uow, ctx, batch, report, on_event, defer_premature)
+                _chunk(uow, ctx, batch, report, on_event, defer_premature, buffered)
                 batch = []
         if batch:
-            _chunk(uow, ctx, batch, report, on_event, defer_premature)
+            _chunk(uow, ctx, batch, report, on_event, defer_premature, buffered)
     return report
 
 
@@ -234,11 +237,14 @@ def _chunk(
     report: IngestReport,
     on_event: Callable[[Event | None], None] | None,
     defer_premature: bool,
+    buffered: bool,
 ) -> None:
     parsed = [(item, read_event(item.raw)) for item in items]
     try:
-        part = _apply_chunk(uow, ctx, parsed, defer_premature, fast=True)
+        part = _apply_chunk(uow, ctx, parsed, defer_premature, fast=buffered)
     except Exception as exc:
+        if not buffered:
+            raise
         uow.rollback()
         cause = type(getattr(exc, "orig", None) or exc).__name__  # the driver's error: no SQL, no values
         log.warning("chunk of %d events redone one by one after %s", len(items), cause)
