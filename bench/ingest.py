@@ -4,7 +4,7 @@
 
 Builds N cases under contract (COPY, not measured), then gives each path its own slice of cases
 and one `renewal_decided` event per case (a transition: update the case row, insert one log row;
-since issue #4 the service also moves the case's reminder rows to the new contract end):
+the service also moves the case's reminder rows to the new contract end):
 
 - floor: raw SQL doing those writes in batches of 500, no validation, no state machine, no ORM;
 - floor, all the writes: raw SQL doing every write the service makes for the event (case row,

@@ -1,1 +1,1 @@
-"""APScheduler jobs that find due work and queue tasks (issue #5); no business rule here."""
+"""APScheduler jobs that find due work and queue tasks; no business rule here."""

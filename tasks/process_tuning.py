@@ -4,7 +4,7 @@ Applying a batch allocates tens of thousands of short-lived objects (ORM rows, e
 With the default threshold (700 allocations) the cyclic garbage collector runs hundreds of times
 per batch and rescans every long-lived object each time. Freezing what exists at start-up
 (imports, the app) and collecting less often measured +16 to 26 % events/s on the direct batch
-path and took Celery batches from 22 % to 28 % of the raw-SQL floor (README, Benchmarks), with
+path and took Celery batches from 22 % to 28 % of the raw-SQL floor (docs/benchmarks.md), with
 the workers' memory still flat.
 """
 

@@ -20,7 +20,7 @@ from web.state import NotSignedIn, PageForbidden, Web
 from workflow.adapters import revue_files
 from workflow.adapters.revue_files import SHEETS
 from workflow.application import access
-from workflow.application.audit import chain as audit
+from workflow.application.audit import export as log_export
 from workflow.application.indicators import Quarter, chart_png, compute
 from workflow.application.queries.case_view import case_view
 from workflow.application.revue.production import SECTIONS
@@ -209,7 +209,7 @@ def _audit_filter(
     agence: Annotated[str | None, Query(max_length=64)] = None,
     depuis: Annotated[str | None, Query(max_length=10)] = None,
     jusqu: Annotated[str | None, Query(max_length=10)] = None,
-) -> audit.LogFilter:
+) -> log_export.LogFilter:
     """The search form as sent: empty fields mean no filter; a wrong value is said on the page
     (`request.state.problems`) and left out, rather than answered with an error page."""
     problems: list[str] = []
@@ -217,7 +217,7 @@ def _audit_filter(
     if role and role not in {r.value for r in Role}:
         problems.append(f"rôle inconnu : {role}")
         role = None
-    return audit.LogFilter(
+    return log_export.LogFilter(
         case_reference=dossier or None, actor_id=acteur or None, actor_role=role or None,
         trigger=transition or None, reason=motif or None, agence=agence or None,
         since=_day(depuis, "depuis", problems), until=_day(jusqu, "jusqu'au", problems), reader=user,
@@ -234,7 +234,7 @@ def _day(text: str | None, label: str, problems: list[str]) -> date | None:
         return None
 
 
-Filter = Annotated[audit.LogFilter, Depends(_audit_filter)]
+Filter = Annotated[log_export.LogFilter, Depends(_audit_filter)]
 
 
 @router.get("/audit", response_class=HTMLResponse)
@@ -257,7 +257,7 @@ def audit_csv(request: Request, user: User, flt: Filter) -> Response:
     """Every row the search shows, all pages, in the same order."""
     buffer = io.StringIO(newline="")
     with web_of(request).sessions() as session:
-        audit.write_export(audit.export_rows(session, flt), buffer, "csv")
+        log_export.write_export(log_export.export_rows(session, flt), buffer, "csv")
     return Response(
         buffer.getvalue(), media_type="text/csv; charset=utf-8",
         headers={"Content-Disposition": 'attachment; filename="journal.csv"'},

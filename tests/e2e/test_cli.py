@@ -154,9 +154,10 @@ def test_the_committed_json_schema_is_current() -> None:
     assert result.stdout == (ROOT / "docs" / "events.schema.json").read_text(encoding="utf-8")
 
 
-def test_the_readme_diagram_is_generated_from_the_machine() -> None:
+def test_the_documented_lifecycle_diagram_is_generated_from_the_machine() -> None:
     diagram = run("lifecycle", "diagram", url="sqlite://").stdout
-    assert f"```mermaid\n{diagram}```" in (ROOT / "README.md").read_text(encoding="utf-8")
+    rules = (ROOT / "docs" / "business-rules.md").read_text(encoding="utf-8")
+    assert f"```mermaid\n{diagram}```" in rules
 
 
 def test_the_demo_runs_a_small_year(tmp_path: Path) -> None:

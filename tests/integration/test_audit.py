@@ -14,6 +14,7 @@ from sqlalchemy import text
 from tests.conftest import Harness
 from tests.factories import Story
 from workflow.application.audit import chain as audit
+from workflow.application.audit import export as log_export
 from workflow.domain import effects
 from workflow.domain.errors import EffectFailed, WorkflowError
 
@@ -83,12 +84,14 @@ def test_a_rehashed_row_still_breaks_the_next_link(harness: Harness) -> None:
 def test_export_filters_by_case_actor_trigger_and_dates(harness: Harness) -> None:
     a, b = two_cases(harness)
     with harness.sessions() as s:
-        only_a = list(audit.export_rows(s, audit.LogFilter(case_reference=a.ref)))
-        exits = list(audit.export_rows(s, audit.LogFilter(trigger="sortir")))
-        march = list(audit.export_rows(s, audit.LogFilter(since=date(2026, 3, 2), until=date(2026, 3, 2))))
+        only_a = list(log_export.export_rows(s, log_export.LogFilter(case_reference=a.ref)))
+        exits = list(log_export.export_rows(s, log_export.LogFilter(trigger="sortir")))
+        march = list(
+            log_export.export_rows(s, log_export.LogFilter(since=date(2026, 3, 2), until=date(2026, 3, 2)))
+        )
         buffer = io.StringIO()
-        written = audit.write_export(
-            audit.export_rows(s, audit.LogFilter(case_reference=b.ref)), buffer, "csv"
+        written = log_export.write_export(
+            log_export.export_rows(s, log_export.LogFilter(case_reference=b.ref)), buffer, "csv"
         )
     assert {r["case_reference"] for r in only_a} == {a.ref} and len(only_a) == 5
     assert [r["reason"] for r in exits] == ["emploi"]

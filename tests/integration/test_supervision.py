@@ -16,6 +16,7 @@ from tests.conftest import Harness
 from tests.factories import Story
 from tests.integration.test_audit import tamper
 from workflow.application.audit import chain as audit
+from workflow.application.audit import export as log_export
 from workflow.application.audit import seals
 from workflow.domain.clock import ManualClock
 from workflow.domain.errors import ConfigurationError
@@ -198,7 +199,9 @@ def test_each_reader_sees_their_scope_of_the_log(harness: Harness) -> None:
     def cases_seen(pid: str | None) -> set[str]:
         with harness.sessions() as s:
             reader = s.get(Professional, pid) if pid else None
-            return {r["case_reference"] for r in audit.export_rows(s, audit.LogFilter(reader=reader))}
+            return {
+                r["case_reference"] for r in log_export.export_rows(s, log_export.LogFilter(reader=reader))
+            }
 
     assert cases_seen("C67") == {mine.ref}
     assert cases_seen("R67B") == {theirs.ref}
@@ -212,6 +215,6 @@ def test_the_delay_between_two_states_per_case(harness: Harness) -> None:
     harness.apply(slow.orientation(), slow.binome(), slow.diagnostic(days=20), slow.contract(days=10))
     harness.apply(waiting.orientation())
     with harness.sessions() as s:
-        found = audit.delays(s, audit.LogFilter(), "reperage", "contrat")
+        found = log_export.delays(s, log_export.LogFilter(), "reperage", "contrat")
     by_case: dict[str, Any] = {d.case_reference: d.days for d in found}
     assert by_case == {quick.ref: 11.0, slow.ref: 31.0}

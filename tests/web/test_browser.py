@@ -1,7 +1,7 @@
 """The console in a real browser: Debian's chromium driven headless by Playwright, against the
 app served by uvicorn on loopback. Sign in, open a case timeline, filter the audit, download its
 CSV and compare it with the database, see a forbidden case refused; the screenshots of the main
-pages are saved under docs/screenshots/ for the README."""
+pages are saved under docs/screenshots/ for the manual (docs/supervising.md)."""
 
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ from playwright.sync_api import Page, sync_playwright
 
 from tests.conftest import service_unavailable
 from tests.web.conftest import PASSWORD, Console
-from workflow.application.audit import chain as audit
+from workflow.application.audit import export as log_export
 from workflow.application.revue.production import produce
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
@@ -92,8 +92,8 @@ def test_a_supervisor_and_a_caseworker_in_the_browser(console: Console, page: Pa
     download.value.save_as(saved)
     rows = list(csv.DictReader(saved.open(encoding="utf-8")))
     with console.harness.sessions() as s:
-        flt = audit.LogFilter(trigger="poser_diagnostic", agence="Strasbourg-Nord")
-        expected = [r["hash"] for r in audit.export_rows(s, flt)]
+        flt = log_export.LogFilter(trigger="poser_diagnostic", agence="Strasbourg-Nord")
+        expected = [r["hash"] for r in log_export.export_rows(s, flt)]
     assert [r["hash"] for r in rows] == expected and len(expected) == 2
 
     p.goto(f"/revues/{revue.id}")

@@ -13,7 +13,7 @@ from sqlalchemy import select
 from models import AccessDenial
 from tests.web.conftest import PASSWORD, READERS, Console
 from web.auth import CLIENT_LIMIT
-from workflow.application.audit import chain as audit
+from workflow.application.audit import export as log_export
 from workflow.application.revue.production import produce
 
 
@@ -168,7 +168,9 @@ def test_the_audit_csv_is_exactly_the_rows_the_search_shows(console: Console) ->
     rows = list(csv.DictReader(io.StringIO(answer.text)))
     with console.harness.sessions() as s:
         expected = list(
-            audit.export_rows(s, audit.LogFilter(trigger="poser_diagnostic", agence="Strasbourg-Nord"))
+            log_export.export_rows(
+                s, log_export.LogFilter(trigger="poser_diagnostic", agence="Strasbourg-Nord")
+            )
         )
     assert [r["hash"] for r in rows] == [r["hash"] for r in expected]
     assert {r["case_reference"] for r in rows} == {console.mine.ref, console.other.ref}

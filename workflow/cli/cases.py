@@ -15,6 +15,7 @@ from sqlalchemy import func, select
 from models import AccessDenial, AuditSeal, Case, Professional
 from workflow.application import access
 from workflow.application.audit import chain as audit
+from workflow.application.audit import export as log_export
 from workflow.application.audit import seals
 from workflow.application.queries.case_view import case_view
 from workflow.bootstrap import Runtime
@@ -117,8 +118,8 @@ def cmd_audit_seal(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _filter(args: argparse.Namespace, reader: Professional | None) -> audit.LogFilter:
-    return audit.LogFilter(
+def _filter(args: argparse.Namespace, reader: Professional | None) -> log_export.LogFilter:
+    return log_export.LogFilter(
         case_reference=getattr(args, "case", None), actor_id=getattr(args, "actor", None),
         actor_role=getattr(args, "role", None), trigger=getattr(args, "trigger", None),
         reason=getattr(args, "reason", None), departement=args.departement, agence=args.agency,
@@ -151,7 +152,7 @@ def cmd_audit_search(args: argparse.Namespace) -> int:
     rt = runtime(args.database_url)
     flt = _filter(args, _reader(rt, args.reader, args.case))
     with rt.uow() as uow:
-        rows = audit.export_rows(uow.session, flt)
+        rows = log_export.export_rows(uow.session, flt)
         if args.format == "table":
             shown = [
                 (r["occurred_at"][:16], r["case_reference"], r["seq"], r["trigger"],
@@ -163,10 +164,10 @@ def cmd_audit_search(args: argparse.Namespace) -> int:
             print(f"{len(shown)} row(s)", file=sys.stderr)
         elif args.output:
             with open(args.output, "w", encoding="utf-8", newline="") as out:
-                count = audit.write_export(rows, out, args.format)
+                count = log_export.write_export(rows, out, args.format)
             print(f"{count} row(s) written to {args.output}", file=sys.stderr)
         else:
-            audit.write_export(rows, sys.stdout, args.format)
+            log_export.write_export(rows, sys.stdout, args.format)
     return EXIT_OK
 
 
@@ -182,7 +183,7 @@ def cmd_audit_delay(args: argparse.Namespace) -> int:
     rt = runtime(args.database_url)
     flt = _filter(args, _reader(rt, args.reader))
     with rt.uow() as uow:
-        found = audit.delays(uow.session, flt, args.from_state, args.to_state)
+        found = log_export.delays(uow.session, flt, args.from_state, args.to_state)
     if args.per_case:
         print_table([(d.case_reference, f"{d.start:%Y-%m-%d}", f"{d.end:%Y-%m-%d}", d.days) for d in found],
                     ("case", args.from_state, args.to_state, "days"))  # fmt: skip

@@ -256,7 +256,7 @@ def _not_from_here(case: Case, move: Move) -> TransitionRefused:
 
 
 def mermaid() -> str:
-    """The lifecycle as a mermaid state diagram, generated from the table (for the README)."""
+    """The lifecycle as a mermaid state diagram, generated from the table (for `docs/business-rules.md`)."""
     lines = ["stateDiagram-v2", f"    [*] --> {State.REPERAGE.value} : {ORIENTER}"]
     for move in TABLE:
         for source in sorted(move.sources):

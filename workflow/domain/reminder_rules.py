@@ -93,7 +93,7 @@ def missed_kind(appointment_kind: str) -> ReminderKind | None:
 def recipients(
     kind: ReminderKind, case: Case, *, person_status: str | None = None, referents_ag: Sequence[str] = ()
 ) -> list[str]:
-    """Professional ids to write to (issue #4's table), each once, in a stable order."""
+    """Professional ids to write to (the table of docs/business-rules.md), each once, in a stable order."""
     binome = [case.conseiller_id, case.referent_social_id]
     if kind in MISSED:
         # seed 004 art. 2 e: « en informer sans délai l'orienteur et, pour les BRSA, le référent
