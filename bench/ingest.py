@@ -1,6 +1,6 @@
 """Events per second on PostgreSQL: the service's paths against a raw-SQL floor, in one run.
 
-    python bench/ingest.py [--cases 100000] [--events 20000] [--database-url …] [--broker-url …]
+    python -m bench.ingest [--cases 100000] [--events 20000] [--database-url …] [--broker-url …]
 
 Builds N cases under contract (COPY, not measured), then gives each path its own slice of cases
 and one `renewal_decided` event per case (a transition: update the case row, insert one log row;
@@ -20,6 +20,7 @@ processes) after each Celery path, to show it does not grow with the number of e
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import signal
 import subprocess
@@ -38,7 +39,7 @@ from sqlalchemy import MetaData, func, select
 from models import ProcessedEvent, make_engine, make_session_factory
 from workflow.adapters import migrations as database
 from workflow.adapters.unit_of_work import UnitOfWork
-from workflow.application.ingest import ingest_items
+from workflow.application.ingest import Item, ingest_items
 from workflow.application.service_context import Context
 from workflow.domain.clock import SystemClock
 from workflow.domain.conventions import load_book
@@ -207,9 +208,8 @@ def direct(url: str, first: int, count: int) -> float:
     started = time.perf_counter()
     for lo in range(0, count, BATCH):
         chunk = events[lo : lo + BATCH]
-        report = ingest_items(
-            UnitOfWork(sessions), ctx, [(f"bench#{i}", e) for i, e in enumerate(chunk)], decoded=True
-        )
+        items = [Item(f"bench#{i}", json.dumps(e)) for i, e in enumerate(chunk)]
+        report = ingest_items(UnitOfWork(sessions), ctx, items)
         assert report.applied == len(chunk), report.summary()
     rate = count / (time.perf_counter() - started)
     engine.dispose()

@@ -5,7 +5,7 @@ so each add scans it and the total grows with the square of the number of cases)
 No database: the same five triggers (binôme, diagnostic, contract, renewal, exit) run on
 in-memory cases, so the figures isolate the state machine. Run:
 
-    python bench/machine.py [--cases 1000 4000 16000]
+    python -m bench.machine [--cases 1000 4000 16000]
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """The daily reminder scan on PostgreSQL: its time follows what is due, not the number of cases.
 
-    python bench/reminders.py [--cases 1000000] [--database-url …] [--broker-url …]
+    python -m bench.reminders [--cases 1000000] [--database-url …] [--broker-url …]
 
 Builds N cases under contract (COPY, not measured), each with its four contract reminders as
 the service plans them: the first appointments (already sent), expiry 30 and 7 days before the
@@ -20,24 +20,20 @@ from __future__ import annotations
 import argparse
 import os
 import statistics
-import sys
 import time
 from datetime import UTC, date, datetime, timedelta
-from pathlib import Path
 
 import psycopg
 import redis
 from celery import Celery
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-from ingest import _libpq, cpu_seconds, fresh_schema, insert_people
-
+from bench.ingest import _libpq, cpu_seconds, fresh_schema, insert_people
 from models import make_engine, make_session_factory
 from tasks.app import QUEUE
 from tasks.runtime import DISPATCH_GROUP
 from workflow.adapters.unit_of_work import UnitOfWork
-from workflow.application.reminders.planning import SCAN_BATCH, scan
+from workflow.application.reminders.daily_scan import scan
+from workflow.application.reminders.planning import SCAN_BATCH
 from workflow.application.service_context import Context
 from workflow.domain.clock import ManualClock
 from workflow.domain.conventions import load_book

@@ -1,6 +1,6 @@
 """Every agency's monthly revue in one run, on PostgreSQL: time and memory.
 
-    python bench/revues.py [--cases 1000000] [--agencies 900] [--database-url …]
+    python -m bench.revues [--cases 1000000] [--agencies 900] [--database-url …]
 
 Builds N cases spread over the agencies (COPY, not measured): most under contract with contract
 ends spread over the coming months, a share signed or closed during the month before the revue
@@ -18,7 +18,6 @@ from __future__ import annotations
 import argparse
 import os
 import resource
-import sys
 import tempfile
 import time
 from datetime import UTC, date, datetime, timedelta
@@ -29,10 +28,7 @@ import psycopg
 import redis
 from celery import Celery
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-from ingest import QUEUE, Worker, _libpq, cpu_seconds, fresh_schema, insert_people
-
+from bench.ingest import QUEUE, Worker, _libpq, cpu_seconds, fresh_schema, insert_people
 from models import make_engine, make_session_factory
 from workflow.adapters import revue_files
 from workflow.adapters.unit_of_work import UnitOfWork
@@ -68,9 +64,10 @@ def _case_row(i: int, agency_count: int, version: int, now: str) -> tuple[object
     """Case i: 5 % signed last month (entries), 3 % closed last month (exits), 2 % in repérage
     past the entry delay, the rest signed one to six months ago (ends spread over five months)."""
     kind = i % 100
-    start = REVUE_DAY - timedelta(days=1 + i % 28) if kind < 5 else REVUE_DAY - timedelta(days=29 + i % 150)
-    end = add_months(start, 6) - timedelta(1)
-    state, exit_date, exit_reason, oriented = "contrat", None, None, start - timedelta(15)
+    signed = REVUE_DAY - timedelta(days=1 + i % 28) if kind < 5 else REVUE_DAY - timedelta(days=29 + i % 150)
+    start: date | None = signed
+    end: date | None = add_months(signed, 6) - timedelta(1)
+    state, exit_date, exit_reason, oriented = "contrat", None, None, signed - timedelta(15)
     if 5 <= kind < 8:
         state, exit_date, exit_reason = "sortie", REVUE_DAY - timedelta(days=1 + i % 28), "emploi"
     if 8 <= kind < 10:

@@ -147,7 +147,9 @@ def _collect_refusals(move: Move) -> Callable[[EventData], None]:
 
     def collect(event: EventData) -> None:
         case, attempt = cast(Case, event.model), event.kwargs["attempt"]
-        refusals: dict[str, str] = event.kwargs["refusals"]
+        # `fire` passes its own dict to read the reasons from; a bare trigger or `may_<trigger>`
+        # on a model added to a machine gets one here.
+        refusals: dict[str, str] = event.kwargs.setdefault("refusals", {})
         refusals.clear()
         for guard in move.guards:
             reason = guard(case, attempt)
