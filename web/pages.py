@@ -10,10 +10,8 @@ from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from sqlalchemy import func, select
-from sqlalchemy.orm import Session
 
-from models import Case, Professional, Reminder, Revue, TransitionLog
+from models import Professional, Revue
 from web.auth import close_session, csrf_ok, new_csrf, open_session, session_user, sign_in
 from web.rendering import templates
 from web.state import NotSignedIn, PageForbidden, Web
@@ -22,21 +20,15 @@ from workflow.adapters.revue_files import SHEETS
 from workflow.application import access
 from workflow.application.audit import export as log_export
 from workflow.application.indicators import Quarter, chart_png, compute
+from workflow.application.queries import console as queries
 from workflow.application.queries.case_view import case_view
 from workflow.application.revue.production import SECTIONS
 from workflow.domain import permissions
 from workflow.domain.errors import Forbidden, NotFound, WorkflowError
 from workflow.domain.lifecycle import TRIGGERS, State
-from workflow.domain.vocabulary import ReminderStatus, Role
+from workflow.domain.vocabulary import Role
 
 router = APIRouter(include_in_schema=False)
-PAGE_SIZE = 50
-SORTS = {
-    "dossier": Case.reference,
-    "etat": Case.state,
-    "orientation": Case.orientation_date.desc(),
-    "echeance": func.min(Reminder.due_date),
-}
 
 
 def web_of(request: Request) -> Web:
@@ -149,42 +141,23 @@ def my_cases(
     tri: Annotated[str, Query(max_length=20)] = "echeance",
     page: Annotated[int, Query(ge=1, le=100_000)] = 1,
 ) -> HTMLResponse:
-    pending = Reminder.status == ReminderStatus.PENDING
-    query = (
-        select(Case, func.min(Reminder.due_date), func.count(Reminder.id))
-        .outerjoin(Reminder, (Reminder.case_id == Case.id) & pending)
-        .where(permissions.readable(user))
-        .group_by(Case.id)
-    )
-    if etat in {s.value for s in State}:
-        query = query.where(Case.state == etat)
-    if agence:
-        query = query.where(Case.agence == agence)
-    tri = tri if tri in SORTS else "echeance"
-    order = SORTS[tri]
-    query = query.order_by(order.asc().nulls_last() if tri == "echeance" else order, Case.id)
+    state = etat if etat in {s.value for s in State} else None
+    tri = tri if tri in queries.SORTS else queries.DEFAULT_SORT
     with web_of(request).sessions() as session:
-        total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
-        rows = session.execute(query.limit(PAGE_SIZE).offset((page - 1) * PAGE_SIZE)).all()
-        agencies = session.scalars(
-            select(Case.agence).where(permissions.readable(user)).distinct().order_by(Case.agence)
-        ).all()
+        found = queries.cases_page(session, user, state, agence, tri, page)
+        agencies = queries.agencies(session, user)
     params = {"etat": etat or "", "agence": agence or "", "tri": tri}
     return _render(
-        request, "dossiers.html", user, rows=rows, total=total, page=page, pages=_pages(total),
+        request, "dossiers.html", user, rows=found.rows, total=found.total, page=page, pages=found.pages,
         params=params, query=urlencode(params), states=list(State), agencies=agencies,
     )  # fmt: skip
-
-
-def _pages(total: int) -> int:
-    return max(1, -(-total // PAGE_SIZE))
 
 
 @router.get("/dossiers/{reference}", response_class=HTMLResponse)
 def one_case(request: Request, user: User, reference: str) -> HTMLResponse:
     web = web_of(request)
     with web.sessions() as session:
-        case = session.scalar(select(Case).where(Case.reference == reference))
+        case = queries.case_by_reference(session, reference)
         if case is None:
             return _render(request, "refus.html", user, message=f"Aucun dossier {reference}.")
         if not permissions.may_read(user, case):
@@ -242,11 +215,10 @@ def audit_search(
     request: Request, user: User, flt: Filter, page: Annotated[int, Query(ge=1, le=100_000)] = 1
 ) -> HTMLResponse:
     with web_of(request).sessions() as session:
-        total = session.scalar(flt.narrow(select(func.count(TransitionLog.id)))) or 0
-        rows = session.scalars(flt.query().limit(PAGE_SIZE).offset((page - 1) * PAGE_SIZE)).all()
+        found = queries.log_page(session, flt, page)
     args = {k: v for k, v in request.query_params.items() if k != "page" and v}
     return _render(
-        request, "audit.html", user, rows=rows, total=total, page=page, pages=_pages(total),
+        request, "audit.html", user, rows=found.rows, total=found.total, page=page, pages=found.pages,
         params=args, query=urlencode(args), roles=list(Role), triggers=("orienter", *TRIGGERS),
         problems=request.state.problems,
     )  # fmt: skip
@@ -267,24 +239,13 @@ def audit_csv(request: Request, user: User, flt: Filter) -> Response:
 # --- revues ---------------------------------------------------------------------------------
 
 
-def _agencies(session: Session, user: Professional) -> list[str]:
-    return list(
-        session.scalars(
-            select(Case.agence).where(permissions.readable(user)).distinct().order_by(Case.agence)
-        )
-    )
-
-
 @router.get("/revues", response_class=HTMLResponse)
 def revues(
     request: Request, user: User, agence: Annotated[str | None, Query(max_length=64)] = None
 ) -> HTMLResponse:
     with web_of(request).sessions() as session:
-        allowed = _agencies(session, user)
-        query = select(Revue).where(Revue.agence.in_(allowed)).order_by(Revue.month.desc(), Revue.agence)
-        if agence:
-            query = query.where(Revue.agence == agence)
-        rows = session.scalars(query.limit(200)).all()
+        allowed = queries.agencies(session, user)
+        rows = queries.revues(session, allowed, agence)
     return _render(request, "revues.html", user, revues=rows, agencies=allowed, agence=agence or "")
 
 
@@ -293,7 +254,7 @@ def _revue(request: Request, user: Professional, revue_id: int) -> Revue:
         revue = session.get(Revue, revue_id)
         if revue is None:
             raise NotFound(f"aucune revue {revue_id}")
-        if revue.agence not in _agencies(session, user):
+        if revue.agence not in queries.agencies(session, user):
             raise _refuse(
                 request, user, "read", None, f"la revue de l'agence {revue.agence} n'est pas la vôtre"
             )

@@ -12,11 +12,12 @@ from typing import Any
 
 from sqlalchemy import func, select
 
-from models import AccessDenial, AuditSeal, Case, Professional
+from models import AuditSeal, Case, Professional
 from workflow.application import access
 from workflow.application.audit import chain as audit
 from workflow.application.audit import export as log_export
 from workflow.application.audit import seals
+from workflow.application.queries import operator_lists
 from workflow.application.queries.case_view import case_view
 from workflow.bootstrap import Runtime
 from workflow.cli.common import (
@@ -200,9 +201,6 @@ def cmd_audit_delay(args: argparse.Namespace) -> int:
 def cmd_audit_refusals(args: argparse.Namespace) -> int:
     rt = runtime(args.database_url)
     with rt.uow() as uow:
-        query = select(AccessDenial).order_by(AccessDenial.occurred_at.desc()).limit(args.limit)
-        if args.actor:
-            query = query.where(AccessDenial.actor_id == args.actor)
         rows = [
             (
                 f"{d.occurred_at:%Y-%m-%d %H:%M}",
@@ -212,7 +210,7 @@ def cmd_audit_refusals(args: argparse.Namespace) -> int:
                 d.case_reference,
                 d.reason,
             )
-            for d in uow.session.scalars(query)
+            for d in operator_lists.refusals(uow.session, args.actor, args.limit)
         ]
     print_table(rows, ("when (UTC)", "actor", "role", "action", "case", "reason"))
     return EXIT_OK

@@ -11,13 +11,14 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from tqdm import tqdm
 
-from models import InboxEvent, RejectedEvent
+from models import InboxEvent
 from workflow.application.batching import BATCH_SIZE, plan_batches
 from workflow.application.inbox import SWEEP_AFTER, backlog, receive, statuses
 from workflow.application.ingest import REPORTED, ingest_lines, retry_rejection
+from workflow.application.queries import operator_lists
 from workflow.application.queries.health import database_health
 from workflow.bootstrap import Runtime
 from workflow.cli.common import (
@@ -121,11 +122,7 @@ def _print_rejections(rows: list[tuple[Any, ...]], total: int) -> None:
 def cmd_events_rejected(args: argparse.Namespace) -> int:
     rt = runtime(args.database_url)
     with rt.uow() as uow:
-        query = select(RejectedEvent)
-        if not args.all:
-            query = query.where(RejectedEvent.resolved_at.is_(None))
-        total = uow.session.scalar(select(func.count()).select_from(query.subquery())) or 0
-        rows = uow.session.scalars(query.order_by(RejectedEvent.id.desc()).limit(args.limit))
+        rows, total = operator_lists.rejected_events(uow.session, args.all, args.limit)
         table = [
             (r.id, r.rejected_at.astimezone(PARIS).strftime("%Y-%m-%d %H:%M"), r.source, r.event_id, r.type,
              r.resolution or r.reason)

@@ -5,10 +5,8 @@ from __future__ import annotations
 import argparse
 import os
 
-from sqlalchemy import select
-
-from models import Case, Email, Reminder, email_reminder
 from workflow.application import outbox
+from workflow.application.queries import operator_lists
 from workflow.application.reminders import daily_scan
 from workflow.cli.common import (
     EXIT_OK,
@@ -22,7 +20,7 @@ from workflow.cli.common import (
     runtime,
 )
 from workflow.domain.clock import today
-from workflow.domain.vocabulary import EmailStatus, ReminderKind, ReminderStatus
+from workflow.domain.vocabulary import ReminderKind, ReminderStatus
 
 
 def cmd_reminders_run(args: argparse.Namespace) -> int:
@@ -51,26 +49,15 @@ def _where() -> str:
 
 def cmd_reminders_list(args: argparse.Namespace) -> int:
     rt = runtime(args.database_url)
-    query = (
-        select(Reminder, Case.reference, Email)
-        .join(Case, Case.id == Reminder.case_id)
-        .outerjoin(email_reminder, email_reminder.c.reminder_id == Reminder.id)
-        .outerjoin(Email, Email.id == email_reminder.c.email_id)
-    )
-    if args.failed:
-        query = query.where(Email.status == EmailStatus.FAILED)
-    if args.status:
-        query = query.where(Reminder.status == args.status)
-    if args.kind:
-        query = query.where(Reminder.kind == args.kind)
-    if args.case:
-        query = query.where(Case.reference == args.case)
     with rt.uow() as uow:
+        found = operator_lists.reminders(
+            uow.session, failed=args.failed, status=args.status, kind=args.kind, case_reference=args.case,
+            limit=args.limit,
+        )  # fmt: skip
         rows = [
             (r.id, ref, r.kind, r.due_date, r.status, e.id if e else None, e.status if e else None,
              e.attempts if e else None, (e.last_error or "") if e else r.note or "")
-            for r, ref, e in uow.session.execute(query.order_by(Reminder.due_date.desc(), Reminder.id.desc())
-                                                  .limit(args.limit))
+            for r, ref, e in found
         ]  # fmt: skip
     print_table(rows, ("id", "case", "kind", "due", "status", "email", "email status", "attempts", "note"))
     if args.failed and rows:

@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 from models import Revue, RevueDecision
 from workflow.adapters import revue_files
 from workflow.adapters.email_rendering import TURNS
+from workflow.application.queries import operator_lists
 from workflow.application.revue import decisions as revue_decisions
 from workflow.application.revue.decisions import DecisionOutcome
 from workflow.application.revue.production import SECTIONS, find, parse_month, produce
@@ -49,13 +50,10 @@ def cmd_revue_run(args: argparse.Namespace) -> int:
 def cmd_revue_list(args: argparse.Namespace) -> int:
     rt = runtime(args.database_url)
     with rt.uow() as uow:
-        query = select(Revue).order_by(Revue.month.desc(), Revue.agence)
-        if args.month:
-            query = query.where(Revue.month == args.month)
         rows = [
             (r.id, r.agence, r.month, r.held_on, r.secretariat, len(r.content.get("entrees", [])),
              len(r.content.get("sorties", [])), r.created_by)
-            for r in uow.session.scalars(query)
+            for r in operator_lists.revues(uow.session, args.month)
         ]  # fmt: skip
     print_table(rows, ("id", "agence", "month", "held on", "secrétariat", "entries", "exits", "produced by"))
     return EXIT_OK

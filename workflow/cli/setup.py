@@ -9,11 +9,9 @@ import shutil
 from datetime import date
 from pathlib import Path
 
-from sqlalchemy import select
-
-from models import Professional
 from workflow.adapters import migrations as database
 from workflow.application import directory
+from workflow.application.queries import operator_lists
 from workflow.cli.common import (
     EXIT_OK,
     Subparsers,
@@ -81,9 +79,7 @@ def cmd_professionals_import(args: argparse.Namespace) -> int:
 def cmd_professionals_list(args: argparse.Namespace) -> int:
     rt = runtime(args.database_url)
     with rt.uow() as uow:
-        pros = uow.session.scalars(
-            select(Professional).order_by(Professional.departement, Professional.agence, Professional.id)
-        )
+        pros = operator_lists.professionals(uow.session)
         rows = [(p.id, p.role, p.name, p.agence, p.territory, "yes" if p.active else "no") for p in pros]
     print_table(rows, ("id", "role", "name", "agence", "territory", "active"))
     return EXIT_OK

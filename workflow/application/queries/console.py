@@ -1,0 +1,84 @@
+"""The console's lists: a reader's cases with their next deadline, the agencies and revues they
+may see, a page of the audit log. Each is cut to what the reader may read
+(`workflow.domain.permissions.readable`)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from models import Case, Professional, Reminder, Revue, TransitionLog
+from workflow.application.audit.export import LogFilter
+from workflow.domain.permissions import readable
+from workflow.domain.vocabulary import ReminderStatus
+
+PAGE_SIZE = 50
+SORTS = {
+    "dossier": Case.reference,
+    "etat": Case.state,
+    "orientation": Case.orientation_date.desc(),
+    "echeance": func.min(Reminder.due_date),
+}
+DEFAULT_SORT = "echeance"
+
+
+@dataclass(frozen=True)
+class Page:
+    """One page of a list, and how many rows the whole list has."""
+
+    rows: Sequence[Any]
+    total: int
+
+    @property
+    def pages(self) -> int:
+        return max(1, -(-self.total // PAGE_SIZE))
+
+
+def cases_page(
+    session: Session, reader: Professional, state: str | None, agence: str | None, sort: str, page: int
+) -> Page:
+    """The reader's cases, each with its next pending reminder's day and the number pending."""
+    pending = Reminder.status == ReminderStatus.PENDING
+    query = (
+        select(Case, func.min(Reminder.due_date), func.count(Reminder.id))
+        .outerjoin(Reminder, (Reminder.case_id == Case.id) & pending)
+        .where(readable(reader))
+        .group_by(Case.id)
+    )
+    if state:
+        query = query.where(Case.state == state)
+    if agence:
+        query = query.where(Case.agence == agence)
+    order = SORTS[sort]
+    query = query.order_by(order.asc().nulls_last() if sort == DEFAULT_SORT else order, Case.id)
+    total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
+    rows = session.execute(query.limit(PAGE_SIZE).offset((page - 1) * PAGE_SIZE)).all()
+    return Page(rows, total)
+
+
+def agencies(session: Session, reader: Professional) -> list[str]:
+    """The agencies of the cases the reader may read."""
+    return list(session.scalars(select(Case.agence).where(readable(reader)).distinct().order_by(Case.agence)))
+
+
+def revues(session: Session, allowed: Sequence[str], agence: str | None, limit: int = 200) -> Sequence[Revue]:
+    """The latest revues of the allowed agencies (of one of them if `agence`)."""
+    query = select(Revue).where(Revue.agence.in_(allowed)).order_by(Revue.month.desc(), Revue.agence)
+    if agence:
+        query = query.where(Revue.agence == agence)
+    return session.scalars(query.limit(limit)).all()
+
+
+def case_by_reference(session: Session, reference: str) -> Case | None:
+    return session.scalar(select(Case).where(Case.reference == reference))
+
+
+def log_page(session: Session, flt: LogFilter, page: int) -> Page:
+    """A page of the audit log as the search filter narrows it."""
+    total = session.scalar(flt.narrow(select(func.count(TransitionLog.id)))) or 0
+    rows = session.scalars(flt.query().limit(PAGE_SIZE).offset((page - 1) * PAGE_SIZE)).all()
+    return Page(rows, total)
