@@ -270,3 +270,22 @@ def test_an_event_on_a_closed_case_is_rejected_at_once_even_by_a_worker(harness:
 
     assert (drained.ingest.deferred, drained.ingest.rejected) == (0, 1)
     assert "not allowed from sortie" in drained.ingest.rejections[0].reason
+
+
+def test_a_message_received_again_after_its_events_were_applied_answers_as_the_first_time(
+    harness: Harness,
+) -> None:
+    """A redelivered Celery message (same task id) stores nothing twice and queues nothing."""
+    story = Story()
+    items = [("si:1", json.dumps(story.orientation())), ("si:2", "{not json")]
+    first = receive(harness.uow(), harness.ctx, items, "si", submission="task-1")
+    drain(harness.uow(), harness.ctx, first.pending, defer_premature=False)
+
+    again = receive(harness.uow(), harness.ctx, items, "si", submission="task-1")
+
+    assert (
+        [v.status for v in again.verdicts] == [v.status for v in first.verdicts] == ["accepted", "rejected"]
+    )
+    assert again.pending == [] and len(first.pending) == 1
+    with harness.sessions() as session:
+        assert session.scalar(select(func.count()).select_from(ProcessedEvent)) == 1

@@ -58,13 +58,15 @@ BATCH = 500  # ids per message: the ingestion's chunk, about a second of worker 
 
 @dataclass(frozen=True)
 class Verdict:
-    """What a door answers for one payload."""
+    """What a door answers for one payload. A submission received again (a redelivered Celery
+    message) answers as the first time: accepted, even if its row has been applied since."""
 
     position: int
     event_id: str | None
     status: Classification
     reason: str | None
     inbox_id: int | None
+    pending: bool  # its row still waits for a worker
 
 
 @dataclass
@@ -75,8 +77,7 @@ class Receipt:
     @property
     def pending(self) -> list[int]:
         """The rows to hand to the workers, in the order given."""
-        accepted = (v for v in self.verdicts if v.status == Classification.ACCEPTED)
-        return [v.inbox_id for v in accepted if v.inbox_id is not None]
+        return [v.inbox_id for v in self.verdicts if v.pending and v.inbox_id is not None]
 
     def count(self) -> Counter[str]:
         return Counter(v.status for v in self.verdicts)
@@ -151,10 +152,15 @@ def receive(
             .order_by(InboxEvent.position)
         )
         for position, row_id, event_id, kept, reason in stored:
-            answer = Classification.ACCEPTED if kept == InboxStatus.PENDING else Classification(kept)
-            receipt.verdicts.append(Verdict(position, event_id, answer, reason, row_id))
+            answer = _ANSWERS.get(InboxStatus(kept), Classification.ACCEPTED)  # pending, or applied since
+            receipt.verdicts.append(
+                Verdict(position, event_id, answer, reason, row_id, kept == InboxStatus.PENDING)
+            )
         uow.commit()
     return receipt
+
+
+_ANSWERS = {InboxStatus.DUPLICATE: Classification.DUPLICATE, InboxStatus.REJECTED: Classification.REJECTED}
 
 
 @dataclass
