@@ -115,14 +115,14 @@ CSP = (
     "base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
 )
 DOCS_CSP = CSP.replace("style-src 'self'", "style-src 'self' 'unsafe-inline'")
-Handler = Callable[[Request], Awaitable[Response]]
+NextHandler = Callable[[Request], Awaitable[Response]]
 
 
-def _security_headers(secure: bool) -> Callable[[Request, Handler], Awaitable[Response]]:
+def _security_headers(secure: bool) -> Callable[[Request, NextHandler], Awaitable[Response]]:
     """Headers on every answer: no framing, no sniffing, no referrer to other sites, a strict
     content policy, and HSTS when the cookies require HTTPS."""
 
-    async def add(request: Request, call_next: Handler) -> Response:
+    async def add(request: Request, call_next: NextHandler) -> Response:
         response = await call_next(request)
         docs = request.url.path.startswith("/api/docs")
         response.headers["Content-Security-Policy"] = DOCS_CSP if docs else CSP

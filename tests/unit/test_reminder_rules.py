@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from models import Case
-from workflow.adapters.email_rendering import Item, render
+from workflow.adapters.email_rendering import ReminderLine, render
 from workflow.domain.conventions import load_book
 from workflow.domain.dates import period_end
 from workflow.domain.reminder_rules import Facts, Planned, missed_kind, moved_on, planned, recipients
@@ -158,8 +158,8 @@ def test_each_kind_goes_to_the_people_of_the_issue_table() -> None:
     assert recipients(K.ENTREE, make_case(orienteur_id="C67")) == ["C67", "R67"]  # each once
 
 
-def _item(kind: ReminderKind, renewal_possible: bool = True) -> Item:
-    return Item(
+def _item(kind: ReminderKind, renewal_possible: bool = True) -> ReminderLine:
+    return ReminderLine(
         kind, "AG-67-00042", date(2026, 9, 19), ORIENTED, SIGNED, date(2026, 9, 19), renewal_possible, 31
     )
 

@@ -32,7 +32,7 @@ TITLES = {
 
 
 @dataclass(frozen=True)
-class Item:
+class ReminderLine:
     """One reminder as an email tells it: dates and references only."""
 
     kind: ReminderKind
@@ -75,7 +75,7 @@ _ENV = Environment(
 _ENV.filters["jour"] = _jour
 
 
-def render(key: str, items: Sequence[Item], day: date) -> Rendered:
+def render(key: str, items: Sequence[ReminderLine], day: date) -> Rendered:
     """The subject, plain-text and HTML parts of one email carrying `items`."""
     if not items:
         raise ValueError(f"email {key} carries no reminder")

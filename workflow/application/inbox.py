@@ -262,7 +262,7 @@ def backlog(session: Session, now: datetime) -> Backlog:
 
 
 @dataclass(frozen=True)
-class Whereabouts:
+class InboxTrace:
     """What became of one event, for its sender (`GET /api/events/{event_id}`)."""
 
     event_id: str
@@ -274,7 +274,7 @@ class Whereabouts:
     state: str | None = None  # the case's state after the event (applied events)
 
 
-def whereabouts(session: Session, sender: str, event_id: str) -> Whereabouts | None:
+def whereabouts(session: Session, sender: str, event_id: str) -> InboxTrace | None:
     """The latest event `sender` posted under `event_id`; None when this sender never did."""
     row = session.scalar(
         select(InboxEvent)
@@ -284,7 +284,7 @@ def whereabouts(session: Session, sender: str, event_id: str) -> Whereabouts | N
     )
     if row is None:
         return None
-    found = Whereabouts(event_id, row.status, row.accepted_at, row.settled_at, row.reason)
+    found = InboxTrace(event_id, row.status, row.accepted_at, row.settled_at, row.reason)
     if row.status != InboxStatus.APPLIED:
         return found
     applied = session.get(ProcessedEvent, event_id)
@@ -297,4 +297,4 @@ def whereabouts(session: Session, sender: str, event_id: str) -> Whereabouts | N
         .order_by(TransitionLog.seq.desc())
         .limit(1)
     ) or session.scalar(select(Case.state).where(Case.reference == reference))
-    return Whereabouts(event_id, row.status, row.accepted_at, row.settled_at, None, reference, state)
+    return InboxTrace(event_id, row.status, row.accepted_at, row.settled_at, None, reference, state)

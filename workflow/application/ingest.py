@@ -227,7 +227,7 @@ def ingest_items(
 
 
 Parsed = tuple[Item, Event | InvalidEvent]
-Verdict = tuple[InboxStatus | None, str | None]  # None: deferred
+Settlement = tuple[InboxStatus | None, str | None]  # None: deferred
 
 
 def _chunk(
@@ -328,7 +328,7 @@ def _one(
     event: Event | InvalidEvent,
     defer_premature: bool,
     fast: bool,
-) -> Verdict:
+) -> Settlement:
     if isinstance(event, InvalidEvent):
         return _reject(uow.session, ctx, report, item, str(event), None, event.raw, fast)
     try:
@@ -372,7 +372,7 @@ def _reject(
     event: Event | None,
     data: dict[str, object] | None,
     fast: bool,
-) -> Verdict:
+) -> Settlement:
     """Record the rejection in a savepoint of its own. Should even that fail (off the fast path,
     where the fault is this event's), the event is still rejected: recorded without its text."""
     report.rejected += 1

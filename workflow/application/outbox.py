@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 
 from models import Case, Email, Professional, Reminder
 from workflow.adapters import revue_files
-from workflow.adapters.email_rendering import Item, Rendered, render, render_revue
+from workflow.adapters.email_rendering import ReminderLine, Rendered, render, render_revue
 from workflow.adapters.unit_of_work import UnitOfWork
 from workflow.application.service_context import Context
 from workflow.domain.clock import paris_date
@@ -109,7 +109,7 @@ def _addresses(session: Session, recipients: list[str]) -> list[tuple[str, str]]
     return out
 
 
-def items(session: Session, ctx: Context, reminders: Sequence[Reminder], day: date) -> list[Item]:
+def items(session: Session, ctx: Context, reminders: Sequence[Reminder], day: date) -> list[ReminderLine]:
     out = []
     for reminder in reminders:
         case = session.get_one(Case, reminder.case_id)
@@ -121,7 +121,7 @@ def items(session: Session, ctx: Context, reminders: Sequence[Reminder], day: da
             ReminderKind.RDV_NON_TENU: terms.first_appointment_days,
         }.get(kind)
         out.append(
-            Item(kind, case.reference, reminder.due_date, case.orientation_date, case.contract_start,
+            ReminderLine(kind, case.reference, reminder.due_date, case.orientation_date, case.contract_start,
                  case.contract_end, can_still_renew(case, terms), figure)
         )  # fmt: skip
     return out

@@ -25,10 +25,10 @@ from workflow.cli.common import (
     EXIT_PROBLEM,
     Subparsers,
     command,
+    connect,
     day_arg,
     group,
     print_table,
-    runtime,
 )
 from workflow.domain import permissions
 from workflow.domain.errors import Forbidden
@@ -37,7 +37,7 @@ from workflow.domain.vocabulary import Role
 
 
 def cmd_case_show(args: argparse.Namespace) -> int:
-    rt = runtime(args.database_url)
+    rt = connect(args.database_url)
     with rt.uow() as uow:
         view = case_view(uow.session, rt.ctx, args.ref)
     _reader(rt, args.reader, view["reference"])  # refused (and recorded) outside the reader's cases
@@ -83,7 +83,7 @@ def _print_case(v: dict[str, Any]) -> None:
 
 
 def cmd_audit_verify(args: argparse.Namespace) -> int:
-    rt = runtime(args.database_url)
+    rt = connect(args.database_url)
     with rt.uow() as uow:
         report = audit.verify_chains(uow.session)
         sealed = uow.session.scalar(select(func.count()).select_from(AuditSeal)) or 0
@@ -107,7 +107,7 @@ def cmd_audit_verify(args: argparse.Namespace) -> int:
 
 
 def cmd_audit_seal(args: argparse.Namespace) -> int:
-    rt = runtime(args.database_url)
+    rt = connect(args.database_url)
     made = seals.seal(rt.uow(), rt.ctx, seals.operator_key(), args.through)
     for row in made:
         print(f"sealed {row.day}: {row.rows} row(s) in {row.chains} chain(s), key {row.key_id}")
@@ -150,7 +150,7 @@ def _reader(rt: Runtime, pid: str | None, case_reference: str | None = None) -> 
 
 
 def cmd_audit_search(args: argparse.Namespace) -> int:
-    rt = runtime(args.database_url)
+    rt = connect(args.database_url)
     flt = _filter(args, _reader(rt, args.reader, args.case))
     with rt.uow() as uow:
         rows = log_export.export_rows(uow.session, flt)
@@ -181,7 +181,7 @@ def cmd_audit_timeline(args: argparse.Namespace) -> int:
 
 
 def cmd_audit_delay(args: argparse.Namespace) -> int:
-    rt = runtime(args.database_url)
+    rt = connect(args.database_url)
     flt = _filter(args, _reader(rt, args.reader))
     with rt.uow() as uow:
         found = log_export.delays(uow.session, flt, args.from_state, args.to_state)
@@ -199,7 +199,7 @@ def cmd_audit_delay(args: argparse.Namespace) -> int:
 
 
 def cmd_audit_refusals(args: argparse.Namespace) -> int:
-    rt = runtime(args.database_url)
+    rt = connect(args.database_url)
     with rt.uow() as uow:
         rows = [
             (

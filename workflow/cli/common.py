@@ -14,7 +14,7 @@ EXIT_OK, EXIT_PROBLEM, EXIT_USAGE, EXIT_FAILED = 0, 1, 2, 3
 DATABASE_URL_HELP = "default: $DATABASE_URL or sqlite:///accompagnement.db (demo: its own file)"
 
 
-def runtime(url: str | None, clock: Clock | None = None, check_schema: bool = True) -> Runtime:
+def connect(url: str | None, clock: Clock | None = None, check_schema: bool = True) -> Runtime:
     """The command's wiring: committed emails go to the workers (sent here without a broker)."""
     return bootstrap(url, clock=clock, on_commit=dispatch_emails, check_schema=check_schema)
 

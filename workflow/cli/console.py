@@ -8,7 +8,7 @@ import getpass
 import json
 import sys
 
-from workflow.cli.common import EXIT_OK, Subparsers, command, group, runtime
+from workflow.cli.common import EXIT_OK, Subparsers, command, connect, group
 from workflow.domain.errors import WorkflowError
 
 
@@ -39,7 +39,7 @@ def cmd_web_password(args: argparse.Namespace) -> int:
     )
     if not args.stdin and getpass.getpass("encore une fois : ") != password:
         raise WorkflowError("the two passwords differ")
-    rt = runtime(args.database_url)
+    rt = connect(args.database_url)
     with rt.uow() as uow:
         set_password(uow.session, args.id, password, rt.clock.now())
         uow.commit()
@@ -50,7 +50,7 @@ def cmd_web_password(args: argparse.Namespace) -> int:
 def cmd_web_token(args: argparse.Namespace) -> int:
     from web.auth import create_token
 
-    rt = runtime(args.database_url)
+    rt = connect(args.database_url)
     with rt.uow() as uow:
         token = create_token(uow.session, args.system, rt.clock.now())
         uow.commit()

@@ -27,9 +27,9 @@ from workflow.cli.common import (
     Subparsers,
     age,
     command,
+    connect,
     group,
     print_table,
-    runtime,
 )
 from workflow.domain.clock import PARIS
 from workflow.domain.errors import EventRejected, TransitionRefused, WorkflowError
@@ -38,7 +38,7 @@ from workflow.domain.vocabulary import InboxStatus
 
 
 def cmd_events_ingest(args: argparse.Namespace) -> int:
-    rt = runtime(args.database_url)
+    rt = connect(args.database_url)
     path = Path(args.file)
     if args.via == "celery":
         return _publish(rt, path, args.batch_size, progress=not args.no_progress, wait=args.wait)
@@ -120,7 +120,7 @@ def _print_rejections(rows: list[tuple[Any, ...]], total: int) -> None:
 
 
 def cmd_events_rejected(args: argparse.Namespace) -> int:
-    rt = runtime(args.database_url)
+    rt = connect(args.database_url)
     with rt.uow() as uow:
         rows, total = operator_lists.rejected_events(uow.session, args.all, args.limit)
         table = [
@@ -135,7 +135,7 @@ def cmd_events_rejected(args: argparse.Namespace) -> int:
 
 
 def cmd_events_retry(args: argparse.Namespace) -> int:
-    rt = runtime(args.database_url)
+    rt = connect(args.database_url)
     try:
         outcome = retry_rejection(rt.uow(), rt.ctx, args.id)
     except InvalidEvent as exc:
@@ -163,7 +163,7 @@ def cmd_status(args: argparse.Namespace) -> int:
     """Exit 1 when something needs an operator: events stuck in the inbox, messages orphaned."""
     from tasks.monitor import queue_state, redis_persistence
 
-    rt = runtime(args.database_url)
+    rt = connect(args.database_url)
     now = rt.clock.now()
     with rt.uow() as uow:
         health = database_health(uow.session, rt.clock)

@@ -7,12 +7,12 @@ import os
 from pathlib import Path
 
 from workflow.application.indicators import Quarter, compute, write_files
-from workflow.cli.common import EXIT_OK, Subparsers, command, print_table, runtime
+from workflow.cli.common import EXIT_OK, Subparsers, command, connect, print_table
 
 
 def cmd_indicators(args: argparse.Namespace) -> int:
     quarter = Quarter.parse(args.quarter)
-    rt = runtime(args.database_url)
+    rt = connect(args.database_url)
     with rt.uow() as uow:
         figures = compute(uow.session, rt.ctx.book, quarter, args.departement)
     scope = f"département {args.departement}" if args.departement else "tous départements"

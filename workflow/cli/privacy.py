@@ -8,14 +8,14 @@ import os
 import sys
 
 from workflow.application.audit.personal_data import DEFAULT_RETENTION_MONTHS, export, find_person, retention
-from workflow.cli.common import EXIT_OK, Subparsers, command, group, runtime
+from workflow.cli.common import EXIT_OK, Subparsers, command, connect, group
 from workflow.domain.errors import ConfigurationError
 
 RETENTION_ENV = "ACCOMPAGNEMENT_RETENTION_MONTHS"
 
 
 def cmd_person_export(args: argparse.Namespace) -> int:
-    rt = runtime(args.database_url)
+    rt = connect(args.database_url)
     with rt.uow() as uow:
         data = export(uow.session, find_person(uow.session, args.ref))
     text = json.dumps(data, indent=2, ensure_ascii=False, sort_keys=False) + "\n"
@@ -37,7 +37,7 @@ def _months(text: str | None) -> int:
 
 
 def cmd_retention_run(args: argparse.Namespace) -> int:
-    rt = runtime(args.database_url)
+    rt = connect(args.database_url)
     months = _months(args.months)
     report = retention(rt.uow(), rt.ctx, months, dry_run=args.dry_run)
     verb = "would pseudonymise" if args.dry_run else "pseudonymised"

@@ -13,18 +13,18 @@ from workflow.cli.common import (
     EXIT_PROBLEM,
     Subparsers,
     command,
+    connect,
     day_arg,
     dispatch_emails,
     group,
     print_table,
-    runtime,
 )
 from workflow.domain.clock import today
 from workflow.domain.vocabulary import ReminderKind, ReminderStatus
 
 
 def cmd_reminders_run(args: argparse.Namespace) -> int:
-    rt = runtime(args.database_url)
+    rt = connect(args.database_url)
     day = args.date or today(rt.clock)
     digest = args.digest or os.environ.get("ACCOMPAGNEMENT_REMINDER_DIGEST", "") not in ("", "0")
     report = daily_scan.scan(rt.uow(), rt.ctx, day, digest=digest)
@@ -48,7 +48,7 @@ def _where() -> str:
 
 
 def cmd_reminders_list(args: argparse.Namespace) -> int:
-    rt = runtime(args.database_url)
+    rt = connect(args.database_url)
     with rt.uow() as uow:
         found = operator_lists.reminders(
             uow.session, failed=args.failed, status=args.status, kind=args.kind, case_reference=args.case,
@@ -66,7 +66,7 @@ def cmd_reminders_list(args: argparse.Namespace) -> int:
 
 
 def cmd_reminders_retry(args: argparse.Namespace) -> int:
-    rt = runtime(args.database_url)
+    rt = connect(args.database_url)
     if not args.email_ids and not args.all_failed:
         print("name the emails to send again (ids from `reminders list --failed`), or --all-failed")
         return EXIT_PROBLEM

@@ -16,7 +16,7 @@ from workflow.application.queries import operator_lists
 from workflow.application.revue import decisions as revue_decisions
 from workflow.application.revue.decisions import DecisionOutcome
 from workflow.application.revue.production import SECTIONS, find, parse_month, produce
-from workflow.cli.common import EXIT_OK, EXIT_PROBLEM, Subparsers, command, group, print_table, runtime
+from workflow.cli.common import EXIT_OK, EXIT_PROBLEM, Subparsers, command, connect, group, print_table
 from workflow.domain.errors import NotFound, WorkflowError
 from workflow.domain.revue_wording import VERBS
 
@@ -27,7 +27,7 @@ TURN = {
 
 
 def cmd_revue_run(args: argparse.Namespace) -> int:
-    rt = runtime(args.database_url)
+    rt = connect(args.database_url)
     parse_month(args.month)  # a bad month is refused before anything is read
     revue = produce(rt.uow(), rt.ctx, args.agency, args.month, by="accompagnement revue run")
     fresh = revue is not None
@@ -48,7 +48,7 @@ def cmd_revue_run(args: argparse.Namespace) -> int:
 
 
 def cmd_revue_list(args: argparse.Namespace) -> int:
-    rt = runtime(args.database_url)
+    rt = connect(args.database_url)
     with rt.uow() as uow:
         rows = [
             (r.id, r.agence, r.month, r.held_on, r.secretariat, len(r.content.get("entrees", [])),
@@ -67,7 +67,7 @@ def _revue(session: Session, revue_id: int) -> Revue:
 
 
 def cmd_revue_act(args: argparse.Namespace) -> int:
-    rt = runtime(args.database_url)
+    rt = connect(args.database_url)
     with rt.uow() as uow:
         revue = _revue(uow.session, args.revue)
         uow.session.expunge(revue)
@@ -96,7 +96,7 @@ def cmd_revue_act(args: argparse.Namespace) -> int:
 
 
 def cmd_revue_show(args: argparse.Namespace) -> int:
-    rt = runtime(args.database_url)
+    rt = connect(args.database_url)
     with rt.uow() as uow:
         revue = _revue(uow.session, args.revue)
         decided = {

@@ -7,7 +7,7 @@ import logging
 import os
 import time
 
-from workflow.cli.common import EXIT_OK, EXIT_PROBLEM, Subparsers, command, runtime
+from workflow.cli.common import EXIT_OK, EXIT_PROBLEM, Subparsers, command, connect
 
 log = logging.getLogger(__name__)
 
@@ -23,7 +23,7 @@ def cmd_scheduler(args: argparse.Namespace) -> int:
     from tasks.revues import produce_revue
     from tasks.seals import seal_audit
 
-    rt = runtime(args.database_url)
+    rt = connect(args.database_url)
     lock = LeaderLock(args.database_url)
     digest = args.digest or os.environ.get("ACCOMPAGNEMENT_REMINDER_DIGEST", "") not in ("", "0")
     while True:

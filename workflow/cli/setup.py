@@ -16,16 +16,16 @@ from workflow.cli.common import (
     EXIT_OK,
     Subparsers,
     command,
+    connect,
     day_arg,
     group,
     print_table,
-    runtime,
 )
 from workflow.domain.conventions import load_book
 
 
 def cmd_db_upgrade(args: argparse.Namespace) -> int:
-    rt = runtime(args.database_url, check_schema=False)
+    rt = connect(args.database_url, check_schema=False)
     database.upgrade(rt.engine)
     rt.ctx  # records the conventions, so a bad conventions file shows up now  # noqa: B018
     print(f"database {rt.url} is at the latest schema; conventions recorded")
@@ -65,7 +65,7 @@ def cmd_conventions_list(args: argparse.Namespace) -> int:
 
 
 def cmd_professionals_import(args: argparse.Namespace) -> int:
-    rt = runtime(args.database_url)
+    rt = connect(args.database_url)
     path = Path(args.file)
     with path.open(encoding="utf-8", newline="") as fh:
         rows = directory.read_csv(fh, str(path))
@@ -77,7 +77,7 @@ def cmd_professionals_import(args: argparse.Namespace) -> int:
 
 
 def cmd_professionals_list(args: argparse.Namespace) -> int:
-    rt = runtime(args.database_url)
+    rt = connect(args.database_url)
     with rt.uow() as uow:
         pros = operator_lists.professionals(uow.session)
         rows = [(p.id, p.role, p.name, p.agence, p.territory, "yes" if p.active else "no") for p in pros]

@@ -40,7 +40,7 @@ def appointment_planned(uow: UnitOfWork, ctx: Context, ev: AppointmentPlanned) -
             outcome=AppointmentOutcome.PREVU,
         )
     )
-    planning.appointment_planned(uow, ctx, case)
+    planning.cancel_convocation(uow, ctx, case)
     return case.reference, f"appointment {ev.appointment_id} planned"
 
 
@@ -59,5 +59,5 @@ def appointment_outcome(
     # Held first appointments end their reminder on its due day (`reminder_rules.moved_on`):
     # checking here would cost a query of the case's appointments for every event.
     if appointment.outcome == AppointmentOutcome.ABSENT:
-        planning.appointment_missed(uow, ctx, case, appointment, paris_date(ev.occurred_at))
+        planning.tell_missed_first_appointment(uow, ctx, case, appointment, paris_date(ev.occurred_at))
     return case.reference, f"appointment {ev.appointment_id}: {appointment.outcome}"

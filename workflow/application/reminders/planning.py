@@ -2,7 +2,7 @@
 
 `sync`, called by `deciding`, keeps the rows equal to `reminder_rules.planned(case)`: a reminder
 is created once, and cancelled as soon as the case moves on. A first appointment missed is
-told at once (`appointment_missed`). The daily scan that turns due rows into emails is `scan`.
+told at once (`tell_missed_first_appointment`). The daily scan is `daily_scan.py`.
 """
 
 from __future__ import annotations
@@ -68,7 +68,7 @@ def sync(
     uow.reminders.change(adds, cancels)
 
 
-def appointment_planned(uow: UnitOfWork, ctx: Context, case: Case) -> None:
+def cancel_convocation(uow: UnitOfWork, ctx: Context, case: Case) -> None:
     """seed 003: the convocation is made; its reminder is no longer needed."""
     terms, _ = ctx.terms(uow.session, case, paris_date(ctx.clock.now()))
     convocation = frozenset(
@@ -78,7 +78,7 @@ def appointment_planned(uow: UnitOfWork, ctx: Context, case: Case) -> None:
     sync(uow, ctx, case, convocation, frozenset(), note="an appointment was planned")
 
 
-def appointment_missed(
+def tell_missed_first_appointment(
     uow: UnitOfWork, ctx: Context, case: Case, appointment: Appointment, day: date
 ) -> None:
     """seed 004 art. 2 e: a first appointment missed is told « sans délai »: the reminder and its
