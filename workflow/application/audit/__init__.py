@@ -1,0 +1,1 @@
+"""The transition log: its hash chains, daily seals, export, and the person's data."""

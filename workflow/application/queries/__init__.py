@@ -1,0 +1,1 @@
+"""Read models for people: what pages, tables and the command line show."""

@@ -1,0 +1,1 @@
+"""The reminder rows: planned inside every decision (`planning`), sent by the daily scan."""

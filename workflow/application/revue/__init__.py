@@ -1,0 +1,1 @@
+"""The monthly revue de portefeuille: its production, the decisions acted at it, its recipients."""
