@@ -30,15 +30,21 @@ class Worker:
             **os.environ,
             "DATABASE_URL": database_url,
             "CELERY_BROKER_URL": broker_url,
-            "ACCOMPAGNEMENT_BROKER_OPTIONS": json.dumps(
-                {"visibility_timeout": 3, "unacked_restore_interval": 1, "unacked_restore_throttle": 1}
-            ),
         }
         self.log = log
         self.concurrency = concurrency
         self.process: subprocess.Popen[bytes] | None = None
 
-    def start(self) -> None:
+    def start(self, visibility_timeout: float = 3) -> None:
+        """Start the worker. Its short visibility timeout makes Redis hand a dead worker's message
+        out again within seconds; but a live worker also hands out again its own message once the
+        task outlasts it (kombu restores by age), and a kill can then fall between taking that
+        message back and recording it as unacknowledged, losing it from Redis (the inbox sweep
+        recovers such events in production). A test that kills a worker mid-task starts that
+        worker with a timeout longer than the task."""
+        options = {"visibility_timeout": visibility_timeout, "unacked_restore_interval": 1,
+                   "unacked_restore_throttle": 1}  # fmt: skip
+        self.env["ACCOMPAGNEMENT_BROKER_OPTIONS"] = json.dumps(options)
         handle = self.log.open("ab")
         self.process = subprocess.Popen(
             [sys.executable, "-m", "celery", "-A", "tasks", "worker", "--loglevel", "INFO",

@@ -94,6 +94,8 @@ def test_a_worker_killed_mid_batch_then_restarted_applies_every_event_once(
     harness: Harness, worker: Worker, broker_url: str
 ) -> None:
     _, events = stories(400, months_of_appointments=8)  # 8 000 events, committed by 500
+    worker.stop()
+    worker.start(visibility_timeout=600)  # longer than the batch: its message stays unacknowledged
     Client(broker_url).batch(events, "big-file")
     wait_until(lambda: count(harness, ProcessedEvent) >= 500, what="a first chunk committed")
     worker.kill()
@@ -104,7 +106,7 @@ def test_a_worker_killed_mid_batch_then_restarted_applies_every_event_once(
     orphaned = next(line for line in status.stdout.splitlines() if line.startswith("queue"))
     assert "0 being processed" in orphaned and " 0 orphaned" not in orphaned  # no live worker holds it
     assert "Redis hands them out again" in status.stdout
-    worker.start()  # the message comes back after the visibility timeout (3 s in tests)
+    worker.start()  # restores messages unacknowledged for 3 s: the dead worker's comes back
     wait_until(
         lambda: count(harness, ProcessedEvent) == len(events), timeout=120, what="the batch re-applied"
     )
