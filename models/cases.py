@@ -1,9 +1,10 @@
 """A case of accompagnement global and its appointments.
 
 The `state` column holds the lifecycle state as a plain string; which values and moves are
-legal is the business of `workflow.domain.lifecycle`, not of this table. Writers of a case serialize on
-its row lock (SELECT … FOR UPDATE, `workflow.application.handling._case`), not on a version column: the ORM
-cannot batch the UPDATEs of versioned rows, and a batch touches hundreds of cases.
+legal is the business of `workflow.domain.lifecycle`, not of this table. Writers of a case
+serialize on its row lock (SELECT … FOR UPDATE, `workflow.adapters.repositories.Cases.get`),
+not on a version column: the ORM cannot batch the UPDATEs of versioned rows, and a batch
+touches hundreds of cases.
 """
 
 from __future__ import annotations
