@@ -289,3 +289,5 @@ def test_a_message_received_again_after_its_events_were_applied_answers_as_the_f
     assert again.pending == [] and len(first.pending) == 1
     with harness.sessions() as session:
         assert session.scalar(select(func.count()).select_from(ProcessedEvent)) == 1
+        # its rejected line is counted once, as its one inbox row is
+        assert session.scalars(select(RejectedEvent.occurrences)).all() == [1]

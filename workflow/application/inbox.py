@@ -121,6 +121,7 @@ def receive(
         reads = [(where, raw, read_event(raw)) for where, raw in items]
         seen = already_applied(session, [r.event_id for _, _, r in reads if not isinstance(r, InvalidEvent)])
         rows = []
+        rejections: list[tuple[int, dict[str, Any]]] = []
         for position, (where, raw, read) in enumerate(reads):
             before = None if isinstance(read, InvalidEvent) else seen.get(read.event_id)
             status, reason = classify(read, before)
@@ -138,12 +139,22 @@ def receive(
             })  # fmt: skip
             if status == Classification.REJECTED:
                 data = None if event else read.raw  # type: ignore[union-attr]
-                record_rejection(
-                    session, ctx, source=where, raw=raw, reason=reason or "", event=event, data=data
-                )
+                rejections.append((position, {"source": where, "raw": raw, "reason": reason or "",
+                                              "event": event, "data": data}))  # fmt: skip
         if rows:
             dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
-            session.execute(dialect.insert(InboxEvent).on_conflict_do_nothing(), rows)
+            inserted = set(
+                session.scalars(
+                    dialect.insert(InboxEvent).on_conflict_do_nothing().returning(InboxEvent.position),
+                    rows,
+                )
+            )
+            # A rejection counts once per stored row: a redelivered submission, whose rows are
+            # already there, records nothing again (the inbox's rejected rows and the
+            # rejections' occurrences add up).
+            for position, rejection in rejections:
+                if position in inserted:
+                    record_rejection(session, ctx, **rejection)
         stored = session.execute(
             select(
                 InboxEvent.position, InboxEvent.id, InboxEvent.event_id, InboxEvent.status, InboxEvent.reason
