@@ -2,17 +2,19 @@
 
     python -m bench.reminders [--cases 1000000] [--database-url …] [--broker-url …]
 
-Builds N cases under contract (COPY, not measured), each with its four contract reminders as
-the service plans them: the first appointments (already sent), expiry 30 and 7 days before the
-end, and the day after it (pending) — 4 N rows. Contract ends are spread so that on each of a
-run of scan days a chosen share of the cases has its 30-day expiry reminder due that very day.
+Builds N cases under contract (COPY, not measured) as the service leaves them: the first
+appointments reminder already written (one queued row per case, history the scan must not
+trip on), and the next reminder day on the case row, the expiry reminder 30 days before the end
+(the plan itself is derived, not stored). Contract ends are spread so that on each of a run of
+scan days a chosen share of the cases has its 30-day expiry reminder due that very day.
 
-Each scan day is measured once: `daily_scan.scan` (query, due-day check, emails written,
-reminders closed, commit) plus queueing the sending tasks to Redis (no worker consumes them).
+Each scan day is measured once: `daily_scan.scan` (query, plan derived, due-day check,
+reminders and emails written, the cases' next day moved on, commit) plus queueing the sending
+tasks to Redis (no worker consumes them).
 Shares 0.25 %, 0.5 %, 1 % and 2 % of the cases, three rounds; the median is printed, with the
 time per due reminder, which stays flat when the share grows: the cost follows the due count.
-The floor is raw SQL doing the same reads and writes for 1 % (select the due rows with their
-case, close the reminders, insert the emails, link them), no Python rule, in the same run.
+The floor is raw SQL doing the same reads and writes for 1 % (select the due cases, insert the
+reminders, move the cases on, insert the emails, link them), no Python rule, in the same run.
 """
 
 from __future__ import annotations
@@ -71,7 +73,8 @@ def build(url: str, cases: int, offsets: list[int]) -> None:
         columns = (
             "id, reference, person_id, convention_code, convention_version_id, agence, state, conseiller_id, "
             "referent_social_id, orienteur_id, origin, consent, barriers, other_barrier_agreed, "
-            "orientation_date, contract_start, contract_end, renewal_count, created_at, updated_at"
+            "orientation_date, contract_start, contract_end, renewal_count, next_reminder_on, log_seq, "
+            "created_at, updated_at"
         )
         ends = [FIRST_SCAN + timedelta(offset + 30) for offset in offsets]
         with cur.copy(f"COPY case_file ({columns}) FROM STDIN") as copy:
@@ -79,14 +82,13 @@ def build(url: str, cases: int, offsets: list[int]) -> None:
                 start = add_months(end + timedelta(1), -6)  # 6 months, seed 004 art. 2 g
                 copy.write_row((i, f"B{i:09d}", i, "67", version, "A", "contrat", "C", "R", "C",
                                 "france_travail", True, '["logement", "mobilite"]', False,
-                                start - timedelta(15), start, end, 0, now, now))  # fmt: skip
-        with cur.copy("COPY reminder (case_id, kind, due_date, status, created_at) FROM STDIN") as copy:
+                                start - timedelta(15), start, end, 0, end - timedelta(30), 4,
+                                now, now))  # fmt: skip
+        columns = "case_id, kind, due_date, status, created_at, closed_at"
+        with cur.copy(f"COPY reminder ({columns}) FROM STDIN") as copy:
             for i, end in enumerate(ends, start=1):
                 start = add_months(end + timedelta(1), -6)
-                copy.write_row((i, "premiers_rdv_non_tenus", start + timedelta(31), "queued", now))
-                copy.write_row((i, "echeance_contrat", end - timedelta(30), "pending", now))
-                copy.write_row((i, "echeance_contrat", end - timedelta(7), "pending", now))
-                copy.write_row((i, "contrat_echu_sans_decision", end + timedelta(1), "pending", now))
+                copy.write_row((i, "premiers_rdv_non_tenus", start + timedelta(31), "queued", now, now))
         cur.execute("SELECT setval('person_id_seq', %s), setval('case_file_id_seq', %s)", (cases, cases))
         cur.execute("ANALYZE")
 
@@ -98,25 +100,31 @@ def floor(url: str, day: date) -> tuple[int, float]:
     with psycopg.connect(_libpq(url)) as conn, conn.cursor() as cur:
         while True:
             cur.execute(
-                "SELECT r.id, c.conseiller_id, c.referent_social_id FROM reminder r JOIN case_file c "
-                "ON c.id = r.case_id WHERE r.status = 'pending' AND r.due_date <= %s "
-                "ORDER BY r.due_date, r.id LIMIT %s",
+                "SELECT id, contract_end, conseiller_id, referent_social_id FROM case_file "
+                "WHERE next_reminder_on <= %s ORDER BY next_reminder_on, id LIMIT %s",
                 (day, SCAN_BATCH),
             )
             rows = cur.fetchall()
             if not rows:
                 break
-            ids = [rid for rid, _, _ in rows]
+            cases = [cid for cid, _, _, _ in rows]
             cur.execute(
-                "UPDATE reminder SET status = 'queued', closed_at = now() WHERE id = ANY(%s) "
-                "AND status = 'pending'",
-                (ids,),
+                "INSERT INTO reminder (case_id, kind, due_date, status, created_at, closed_at) "
+                "SELECT c, 'echeance_contrat', d, 'queued', now(), now() "
+                "FROM unnest(%s::int[], %s::date[]) AS t(c, d) ON CONFLICT DO NOTHING RETURNING id",
+                (cases, [end - timedelta(30) for _, end, _, _ in rows]),
+            )
+            ids = [rid for (rid,) in cur.fetchall()]
+            cur.execute(
+                "UPDATE case_file SET next_reminder_on = m.next FROM unnest(%s::int[], %s::date[]) "
+                "AS m(id, next) WHERE case_file.id = m.id",
+                (cases, [end - timedelta(7) for _, end, _, _ in rows]),
             )
             cur.execute(
                 "INSERT INTO email (key, recipients, status, attempts, created_at) "
                 "SELECT k, r::json, 'pending', 0, now() FROM unnest(%s::text[], %s::text[]) AS t(k, r) "
                 "RETURNING id",
-                ([f"floor:{rid}" for rid in ids], [f'["{c}", "{r}"]' for _, c, r in rows]),
+                ([f"floor:{rid}" for rid in ids], [f'["{c}", "{r}"]' for _, _, c, r in rows]),
             )
             email_ids = [e for (e,) in cur.fetchall()]
             cur.execute(
@@ -169,7 +177,7 @@ def main() -> None:
     started = time.perf_counter()
     build(url, args.cases, offsets)
     built = time.perf_counter() - started
-    print(f"built {args.cases:,} cases and {4 * args.cases:,} reminders in {built:.0f} s")
+    print(f"built {args.cases:,} cases and their reminder history in {built:.0f} s")
     timings: dict[float, list[tuple[int, float]]] = {share: [] for share in SHARES}
     floors: list[tuple[int, float]] = []
     for day, share, what in days:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import JSON, Boolean, Date, ForeignKey, Index, Integer, String
+from sqlalchemy import JSON, Boolean, Date, ForeignKey, Index, Integer, String, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from models.base import Base, UTCDateTime
@@ -24,6 +24,15 @@ class Case(Base):
         Index("ix_case_file_agence_state", "agence", "state"),
         Index("ix_case_file_conseiller_state", "conseiller_id", "state"),
         Index("ix_case_file_state_contract_end", "state", "contract_end"),
+        # The daily scan's query: the cases with a reminder due by a day. Partial, so the scan's
+        # cost follows what is due, not the number of cases; (day, id) is also its order.
+        Index(
+            "ix_case_file_next_reminder",
+            "next_reminder_on",
+            "id",
+            postgresql_where=text("next_reminder_on IS NOT NULL"),
+            sqlite_where=text("next_reminder_on IS NOT NULL"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -65,6 +74,14 @@ class Case(Base):
     # which revue is in the log row's details and in `revue_decision`.
     entry_acted_on: Mapped[date | None] = mapped_column(Date)
     exit_acted_on: Mapped[date | None] = mapped_column(Date)
+    # The reminder plan is derived, not stored: `reminder_rules.schedule(case)` gives every
+    # dated reminder the case calls for. This is the earliest of them no daily scan has looked
+    # at yet (None: none left); the scan writes a reminder row only once one is due.
+    next_reminder_on: Mapped[date | None] = mapped_column(Date)
+    # The head of the case's transition log chain (its last row's seq and hash), kept on the row
+    # that is locked anyway, so appending needs no query of the log.
+    log_seq: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    log_hash: Mapped[str | None] = mapped_column(String(64))
 
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())

@@ -1,11 +1,12 @@
 """Reminders due to caseworkers and the emails that carry them (the outbox).
 
-A `reminder` row is one thing a caseworker must hear about, on one day: its key
-(case, kind, due date) is unique, so planning it again changes nothing, however many times a
-case is replayed or the daily scan runs. It waits as `pending` until its due date, is
-`cancelled` if the case moves on first, and is `queued` once an email carries it
-(`email_reminder` links them: one email per reminder, or one digest per caseworker and day
-carrying several).
+A `reminder` row is one thing a caseworker was told about, or was not because the case had moved
+on, on one day. The plan itself is not stored: `workflow.domain.reminder_rules.schedule` derives
+it from the case, and the case row holds the day of its next reminder. The daily scan writes the
+row when that day comes: `queued` once an email carries it (`email_reminder` links them: one
+email per reminder, or one digest per caseworker and day carrying several), or `cancelled` with
+why. Its key (case, kind, due date) is unique, so a reminder is written once, however many times
+a case is replayed or the scan runs. A first appointment missed is written `queued` at once.
 
 An `email` row is the outbox: written in the same transaction as what caused it, sent by a task
 queued only after that transaction commits. Its status moves `pending` → `sending` (claimed by
@@ -92,20 +93,8 @@ class Reminder(Base):
     due_date: Mapped[date] = mapped_column(Date)
     status: Mapped[str] = mapped_column(String(12))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
-    # Set when the reminder leaves `pending`: queued (with its email) or cancelled (with why).
+    # When it was queued (with its email) or cancelled (with why).
     closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     note: Mapped[str | None] = mapped_column(String(200))
 
-    __table_args__ = (
-        UniqueConstraint("case_id", "kind", "due_date"),
-        # The daily scan's query: pending rows due by a day. A partial index holds only the
-        # pending rows, so the scan's cost grows with what is due, not with all reminders ever.
-        # (due_date, id) is also the scan's order, so a LIMIT reads the index and stops.
-        Index(
-            "ix_reminder_pending_due",
-            "due_date",
-            "id",
-            postgresql_where=text("status = 'pending'"),
-            sqlite_where=text("status = 'pending'"),
-        ),
-    )
+    __table_args__ = (UniqueConstraint("case_id", "kind", "due_date"),)

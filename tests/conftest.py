@@ -26,7 +26,7 @@ from workflow.adapters.unit_of_work import OnCommit, UnitOfWork
 from workflow.application import directory
 from workflow.application.handling import Handled, handle_in_savepoint
 from workflow.application.ingest import IngestReport, ingest_lines
-from workflow.application.reminders import daily_scan
+from workflow.application.reminders import daily_scan, planning
 from workflow.application.reminders.daily_scan import ScanReport
 from workflow.application.service_context import Context
 from workflow.domain.clock import PARIS, ManualClock
@@ -143,6 +143,13 @@ class Harness:
         assert isinstance(self.ctx.clock, ManualClock)
         self.ctx.clock.set(datetime.combine(day, time(6), PARIS))
         return daily_scan.scan(self.uow(), self.ctx, day, digest=digest)
+
+    def upcoming(self, ref: str) -> list[tuple[str, date]]:
+        """The case's reminders still to come (kind, day): derived, not yet written."""
+        with self.sessions() as session:
+            case = session.scalar(select(Case).where(Case.reference == ref))
+            assert case is not None, f"no case {ref}"
+            return [(p.kind, p.due) for p in planning.upcoming(session, self.ctx, case)]
 
     def reminders(self, ref: str) -> list[Reminder]:
         with self.sessions() as session:

@@ -42,7 +42,8 @@ def stream() -> Mixed:
 
 def snapshot(harness: Harness, refs: list[str]) -> dict[str, Any]:
     """What the valid stories are: their case rows and their log, all but ids and wall-clock times."""
-    skip = {"id", "person_id", "convention_version_id", "created_at", "updated_at"}
+    # log_hash too: the chain's hash covers each row's recorded_at, a wall-clock time
+    skip = {"id", "person_id", "convention_version_id", "created_at", "updated_at", "log_hash"}
     with harness.sessions() as s:
         cases = {
             c.reference: {k: v for k, v in vars(c).items() if not k.startswith("_") and k not in skip}

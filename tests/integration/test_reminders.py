@@ -1,5 +1,6 @@
 """Reminders through the real database and a real SMTP server on loopback: each kind on its
-day and not before, per convention; cancelled when the case moves on; one email per reminder
+day and not before, per convention; derived from the case, so a case that moves on drops them
+without a write; one email per reminder
 whatever the scans and redeliveries; recipients; SMTP down then up; nothing personal in a body."""
 
 from __future__ import annotations
@@ -47,6 +48,10 @@ def emails(h: Harness) -> list[Email]:
         return rows
 
 
+def written(h: Harness, ref: str, kind: ReminderKind, due: date) -> bool:
+    return any(r.kind == kind and r.due_date == due for r in h.reminders(ref))
+
+
 @pytest.mark.parametrize("code", CONVENTIONS)
 def test_before_the_contract_each_reminder_fires_on_its_day_and_not_a_day_before(
     harness: Harness, code: str
@@ -57,9 +62,10 @@ def test_before_the_contract_each_reminder_fires_on_its_day_and_not_a_day_before
     for kind, days in ((K.CONVOCATION, terms.convocation_days), (K.ENTREE, terms.entry_target_days)):
         due = story.day + timedelta(days)
         harness.scan(due - timedelta(1))
-        assert status_of(harness, story.ref, kind, due) == ReminderStatus.PENDING
+        assert (kind, due) in harness.upcoming(story.ref) and not written(harness, story.ref, kind, due)
         harness.scan(due)
         assert status_of(harness, story.ref, kind, due) == ReminderStatus.QUEUED
+        assert (kind, due) not in harness.upcoming(story.ref)
 
 
 @pytest.mark.parametrize("code", CONVENTIONS)
@@ -78,41 +84,57 @@ def test_under_contract_each_reminder_fires_on_its_day_and_not_a_day_before(
         + [(case.contract_end + timedelta(1), K.ECHU)]
     )
     assert len(dues) == 4
+    assert harness.upcoming(story.ref) == [
+        (kind, due) for due, kind in sorted(dues, key=lambda d: (d[1], d[0]))
+    ]
+    assert harness.case(story.ref).next_reminder_on == dues[0][0]
     for due, kind in dues:
         harness.scan(due - timedelta(1))
-        assert status_of(harness, story.ref, kind, due) == ReminderStatus.PENDING, (kind, due)
+        assert not written(harness, story.ref, kind, due), (kind, due)
         harness.scan(due)
         assert status_of(harness, story.ref, kind, due) == ReminderStatus.QUEUED, (kind, due)
+    assert harness.upcoming(story.ref) == [] and harness.case(story.ref).next_reminder_on is None
 
 
-def test_a_planned_appointment_cancels_the_convocation_reminder_at_once(harness: Harness) -> None:
+def test_a_transition_writes_no_reminder_row(harness: Harness) -> None:
+    """The plan is derived from the case: orienting, signing, renewing and leaving write the
+    case row and its log row, never a reminder (cancelling one is free)."""
+    story = Story()
+    harness.apply(*story.until_contract(), story.renewal(days=150), story.exit("emploi", days=160))
+    assert harness.reminders(story.ref) == []
+    assert harness.case(story.ref).next_reminder_on is None
+
+
+def test_a_planned_appointment_ends_the_convocation_reminder_on_its_day(harness: Harness) -> None:
     story = Story()
     harness.apply(story.orientation(), story.appointment(kind="diagnostic"))
-    kinds = {r.kind: r for r in harness.reminders(story.ref)}
-    assert kinds[K.CONVOCATION].status == ReminderStatus.CANCELLED
-    assert kinds[K.CONVOCATION].note == "an appointment was planned"
-    assert kinds[K.ENTREE].status == ReminderStatus.PENDING
+    terms = harness.ctx.book.in_force(story.departement, story.day).terms
+    due = harness.case(story.ref).orientation_date + timedelta(terms.convocation_days)
+    report = harness.scan(due)
+    assert status_of(harness, story.ref, K.CONVOCATION, due) == ReminderStatus.CANCELLED
+    assert report.cancelled == {"an appointment was planned": 1} and emails(harness) == []
+    assert [kind for kind, _ in harness.upcoming(story.ref)] == [K.ENTREE]
 
 
-def test_signing_the_contract_cancels_the_entry_reminder_and_plans_the_contract_ones(
-    harness: Harness,
-) -> None:
+def test_signing_the_contract_replaces_the_entry_reminder_by_the_contract_ones(harness: Harness) -> None:
     story = Story()
     harness.apply(*story.until_contract())
-    by_kind = {(r.kind, r.status) for r in harness.reminders(story.ref)}
-    assert (K.ENTREE, ReminderStatus.CANCELLED) in by_kind
-    assert (K.CONVOCATION, ReminderStatus.CANCELLED) in by_kind
-    pending = [r.kind for r in harness.reminders(story.ref) if r.status == ReminderStatus.PENDING]
-    assert sorted(pending) == sorted([K.RDV_NON_TENU, K.ECHEANCE, K.ECHEANCE, K.ECHU])
+    assert sorted(kind for kind, _ in harness.upcoming(story.ref)) == sorted(
+        [K.RDV_NON_TENU, K.ECHEANCE, K.ECHEANCE, K.ECHU]
+    )
+    oriented_on = harness.case(story.ref).orientation_date
+    harness.scan(oriented_on + timedelta(30))  # past the entry target of every convention
+    assert not any(r.kind in (K.ENTREE, K.CONVOCATION) for r in harness.reminders(story.ref))
 
 
-def test_a_chunk_that_plans_and_cancels_a_reminder_leaves_it_cancelled(harness: Harness) -> None:
-    """The batch path writes a chunk's reminder changes at its end, in the order they happened."""
-    story = Story()
-    report = harness.ingest_events(story.until_contract())
+def test_a_chunk_leaves_each_case_the_plan_row_by_row_leaves(harness: Harness) -> None:
+    """The batch path applies a whole story in one chunk: the next reminder day is the same."""
+    chunked, one_by_one = Story(), Story()
+    report = harness.ingest_events(chunked.until_contract())
     assert report.applied == 4
-    statuses = {r.kind: r.status for r in harness.reminders(story.ref) if r.kind in (K.CONVOCATION, K.ENTREE)}
-    assert statuses == {K.CONVOCATION: ReminderStatus.CANCELLED, K.ENTREE: ReminderStatus.CANCELLED}
+    harness.apply(*one_by_one.until_contract())
+    assert harness.case(chunked.ref).next_reminder_on == harness.case(one_by_one.ref).next_reminder_on
+    assert [k for k, _ in harness.upcoming(chunked.ref)] == [k for k, _ in harness.upcoming(one_by_one.ref)]
 
 
 def test_a_renewal_moves_the_expiry_reminders_to_the_new_end(harness: Harness) -> None:
@@ -122,21 +144,33 @@ def test_a_renewal_moves_the_expiry_reminders_to_the_new_end(harness: Harness) -
     harness.apply(story.renewal(days=150))
     new_end = harness.case(story.ref).contract_end
     assert old_end is not None and new_end is not None and new_end > old_end
-    for r in harness.reminders(story.ref):
-        if r.kind in (K.ECHEANCE, K.ECHU):
-            expected = (
-                ReminderStatus.PENDING if r.due_date > old_end + timedelta(1) else ReminderStatus.CANCELLED
-            )
-            assert r.status == expected, (r.kind, r.due_date)
-    assert status_of(harness, story.ref, K.ECHU, new_end + timedelta(1)) == ReminderStatus.PENDING
+    expiry = [(k, d) for k, d in harness.upcoming(story.ref) if k in (K.ECHEANCE, K.ECHU)]
+    assert expiry and all(d > old_end + timedelta(1) for _, d in expiry)
+    assert (K.ECHU, new_end + timedelta(1)) in expiry
+    harness.scan(old_end + timedelta(1))
+    assert not any(r.kind == K.ECHU for r in harness.reminders(story.ref))
 
 
-def test_an_exit_cancels_every_pending_reminder_and_nothing_is_sent_afterwards(harness: Harness) -> None:
+def test_a_reminder_whose_day_passed_before_its_event_arrived_goes_at_the_next_scan(
+    harness: Harness,
+) -> None:
+    """An event applied late (its contract signed weeks ago) still gets its reminders, once."""
+    story = Story()
+    harness.scan(story.day + timedelta(days=200))  # the scans ran on those days: nothing then
+    harness.apply(*story.until_contract())
+    start = harness.case(story.ref).contract_start
+    assert start is not None
+    report = harness.scan(start + timedelta(days=40))
+    assert report.queued[K.RDV_NON_TENU] == 1
+    assert harness.scan(start + timedelta(days=41)).due == 0
+
+
+def test_an_exit_leaves_nothing_to_come_and_nothing_is_sent_afterwards(harness: Harness) -> None:
     story = Story()
     harness.apply(*story.until_contract(), story.exit("emploi", days=3))
-    assert {r.status for r in harness.reminders(story.ref)} == {ReminderStatus.CANCELLED}
+    assert harness.upcoming(story.ref) == [] and harness.case(story.ref).next_reminder_on is None
     report = harness.scan(story.day + timedelta(days=400))
-    assert report.due == 0 and emails(harness) == []
+    assert report.due == 0 and emails(harness) == [] and harness.reminders(story.ref) == []
 
 
 def test_held_first_appointments_end_their_reminder_on_its_due_day(harness: Harness) -> None:
@@ -168,9 +202,8 @@ def test_an_expired_contract_flags_the_case_for_the_revue_until_a_decision(harne
 
 
 def test_two_scans_at_once_queue_each_reminder_once(harness: Harness) -> None:
-    """PostgreSQL: the second scan waits on the advisory lock, then finds nothing due. SQLite: both
-    may read the same due rows, but closing them is a write, one at a time, and only rows still
-    pending get an email."""
+    """The second scan waits for the first (an advisory lock on PostgreSQL, the write lock on
+    SQLite), then finds nothing due."""
     stories = [Story() for _ in range(40)]
     harness.apply(*(s.orientation() for s in stories))
     due = stories[0].day + timedelta(15)
@@ -178,8 +211,30 @@ def test_two_scans_at_once_queue_each_reminder_once(harness: Harness) -> None:
         reports = list(pool.map(lambda _: daily_scan.scan(harness.uow(), harness.ctx, due), range(2)))
     assert sum(sum(r.queued.values()) for r in reports) == 40
     assert len(emails(harness)) == 40
-    if harness.sessions.kw["bind"].dialect.name == "postgresql":
-        assert sorted(r.due for r in reports) == [0, 40]
+    assert sorted(r.due for r in reports) == [0, 40]
+
+
+def test_a_case_an_event_changed_while_a_scan_round_ran_is_read_again(harness: Harness) -> None:
+    """PostgreSQL: the scan takes no row lock on the cases it reads; a round moves a case on only
+    if its log head is still the one it read. (SQLite: a round holds the write lock, no event
+    runs meanwhile.)"""
+    if harness.sessions.kw["bind"].dialect.name != "postgresql":
+        pytest.skip("SQLite: the round holds the database's write lock")
+    story = Story()
+    harness.apply(*story.until_contract())
+    due = harness.case(story.ref).next_reminder_on
+    assert due is not None
+    with harness.sessions() as session:  # what the round read, before the event below
+        stale = session.execute(select(*daily_scan._CASE_COLUMNS).where(Case.reference == story.ref)).all()
+    harness.apply(story.exit("emploi", days=3))
+    report = daily_scan.ScanReport(due)
+    uow = harness.uow()
+    with uow:
+        daily_scan._round(uow.session, harness.ctx, due, stale, False, report)
+        uow.commit()
+    assert report.due == 0 and harness.reminders(story.ref) == [] and emails(harness) == []
+    assert harness.case(story.ref).next_reminder_on is None  # as the exit left it
+    assert harness.scan(due).due == 0
 
 
 def test_repeated_scans_queue_a_reminder_once(harness: Harness) -> None:

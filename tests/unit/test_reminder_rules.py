@@ -12,7 +12,16 @@ from models import Case
 from workflow.adapters.email_rendering import ReminderLine, render
 from workflow.domain.conventions import load_book
 from workflow.domain.dates import period_end
-from workflow.domain.reminder_rules import Facts, Planned, missed_kind, moved_on, planned, recipients
+from workflow.domain.reminder_rules import (
+    Facts,
+    Planned,
+    due_by,
+    missed_kind,
+    moved_on,
+    next_due,
+    planned,
+    recipients,
+)
 from workflow.domain.vocabulary import BARRIER_CODES, ReminderKind
 
 BOOK = load_book()
@@ -84,9 +93,9 @@ def test_a_convocation_is_not_needed_once_an_appointment_is_planned() -> None:
     case = make_case()
     terms = BOOK.in_force("67", ORIENTED).terms
     due = ORIENTED + timedelta(terms.convocation_days)
-    assert moved_on(K.CONVOCATION, due, case, terms, NO_FACTS, due) is None
+    assert moved_on(K.CONVOCATION, case, NO_FACTS, due) is None
     facts = Facts(appointment_planned=True, held_since_contract=frozenset())
-    assert moved_on(K.CONVOCATION, due, case, terms, facts, due) == "an appointment was planned"
+    assert moved_on(K.CONVOCATION, case, facts, due) == "an appointment was planned"
 
 
 def test_the_first_appointments_reminder_goes_only_while_one_of_them_is_not_held() -> None:
@@ -94,35 +103,66 @@ def test_the_first_appointments_reminder_goes_only_while_one_of_them_is_not_held
     due = SIGNED + timedelta(terms.first_appointment_days)
     one = Facts(True, frozenset({"emploi"}))
     both = Facts(True, frozenset({"emploi", "social"}))
-    assert moved_on(K.RDV_NON_TENU, due, case, terms, one, due) is None
-    assert moved_on(K.RDV_NON_TENU, due, case, terms, both, due) is not None
+    assert moved_on(K.RDV_NON_TENU, case, one, due) is None
+    assert moved_on(K.RDV_NON_TENU, case, both, due) is not None
 
 
-def test_an_expiry_reminder_whose_dates_changed_is_no_longer_due() -> None:
+def test_a_renewed_case_no_longer_calls_for_the_old_expiry_reminders() -> None:
     case, terms = under_contract("67")
     assert case.contract_end is not None
-    old_due = case.contract_end - timedelta(30)
+    old_end = case.contract_end
+    case.next_reminder_on = old_end - timedelta(30)  # the first expiry reminder, not yet seen
     case.contract_end += timedelta(days=180)  # renewed
     case.state = "renouvellement"
-    assert moved_on(K.ECHEANCE, old_due, case, terms, NO_FACTS, old_due) == (
-        "the case moved on (state or dates changed)"
-    )
+    due, upcoming = due_by(case, terms, old_end + timedelta(1))
+    assert due == []  # the first appointments' day came before: a scan looked at it then
+    assert upcoming == case.contract_end - timedelta(max(terms.expiry_reminder_days))
+
+
+def test_the_scan_looks_at_every_day_from_the_case_s_next_one_to_its_own() -> None:
+    case, terms = under_contract("67")
+    assert case.contract_end is not None and case.contract_start is not None
+    first = case.contract_start + timedelta(terms.first_appointment_days)
+    case.next_reminder_on = first  # an event applied late: its day passed, no scan saw it
+    due, upcoming = due_by(case, terms, case.contract_end - timedelta(7))
+    assert sorted((p.due, p.kind) for p in due) == [
+        (first, K.RDV_NON_TENU),
+        (case.contract_end - timedelta(30), K.ECHEANCE),
+        (case.contract_end - timedelta(7), K.ECHEANCE),
+    ]
+    assert upcoming == case.contract_end + timedelta(1)
 
 
 def test_an_expiry_reminder_found_after_the_end_leaves_it_to_the_expired_one() -> None:
-    case, terms = under_contract("67")
+    case, _ = under_contract("67")
     assert case.contract_end is not None
-    due = case.contract_end - timedelta(7)
-    assert moved_on(K.ECHEANCE, due, case, terms, NO_FACTS, case.contract_end) is None
+    assert moved_on(K.ECHEANCE, case, NO_FACTS, case.contract_end) is None
     later = case.contract_end + timedelta(1)
-    assert moved_on(K.ECHEANCE, due, case, terms, NO_FACTS, later) is not None
-    assert moved_on(K.ECHU, later, case, terms, NO_FACTS, later) is None
+    assert moved_on(K.ECHEANCE, case, NO_FACTS, later) is not None
+    assert moved_on(K.ECHU, case, NO_FACTS, later) is None
 
 
-def test_a_missed_first_appointment_is_always_sent() -> None:
-    case = make_case(state="sortie")
-    terms = BOOK.in_force("67", ORIENTED).terms
-    assert moved_on(K.RDV_SOCIAL_MANQUE, ORIENTED, case, terms, NO_FACTS, ORIENTED) is None
+D = date(2026, 6, 1)
+A, B, C = Planned(K.ECHEANCE, D), Planned(K.ECHEANCE, D + timedelta(20)), Planned(K.ECHU, D + timedelta(40))
+
+
+@pytest.mark.parametrize(
+    ("before", "after", "previous", "expected"),
+    [
+        ({}, {A, B}, None, A.due),  # a new case: its first reminder
+        ({A, B}, {A, B, C}, A.due, A.due),  # nothing looked at yet: the earliest still
+        ({A, B}, {A, B, C}, B.due, B.due),  # A was looked at by a scan: not again
+        ({A, B}, {A, C}, None, C.due),  # all looked at; only what is new is to come
+        ({A, B}, {A, B}, None, None),  # nothing new, nothing left
+        ({A}, {B}, A.due, B.due),  # a new plan replaces an old one nobody looked at
+        ({A, B}, set(), A.due, None),  # the case left: nothing to come
+        ({B}, {A, B}, None, A.due),  # a day already past, new to the plan: the next scan writes it
+    ],
+)
+def test_the_next_reminder_day_skips_only_what_a_scan_has_looked_at(
+    before: set[Planned], after: set[Planned], previous: date | None, expected: date | None
+) -> None:
+    assert next_due(frozenset(before), frozenset(after), previous) == expected
 
 
 def test_only_social_and_emploi_appointments_raise_a_missed_first_appointment() -> None:

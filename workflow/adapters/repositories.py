@@ -1,16 +1,15 @@
 """Storage access for the event handlers: one interface, two ways of talking to the database.
 
 Handlers read and write through the unit of work's repositories (`uow.cases`, `uow.people`,
-`uow.appointments`, `uow.log`, `uow.reminders`, `uow.processed`, `uow.professionals`) and
-never ask how. The caller chooses:
+`uow.appointments`, `uow.log`, `uow.processed`, `uow.professionals`) and never ask how. The caller chooses:
 
 - `RowByRow`: every read is a query and every write goes to the session at once. For one
   event, a revue's decisions, and the fallback of a chunk whose fast pass failed (each event in
   a savepoint of its own: a rollback there must not leave a memory out of step).
 - `ChunkBuffered`: the rows a chunk of events needs are fetched in a handful of queries before
   the first event (cases locked FOR UPDATE, in id order, so two workers lock in the same order),
-  reads are answered from that memory, and the append-only rows (log, processed events,
-  reminders) are buffered and written in bulk at commit (COPY on PostgreSQL). Fetched one by
+  reads are answered from that memory, and the append-only rows (log, processed events) are
+  buffered and written in bulk at commit (COPY on PostgreSQL). Fetched one by
   one, an event costs five or six round trips; buffered, a chunk of 500 costs about ten.
 
 Both give the same tables: `tests/integration/test_write_paths.py` runs one stream through each
@@ -25,19 +24,15 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Insert, Table, bindparam, func, insert, select, text, update
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import JSON, Table, insert, select
 from sqlalchemy.orm import Session
 
-from models import Appointment, Case, Person, ProcessedEvent, Professional, Reminder, TransitionLog
+from models import Appointment, Case, Person, ProcessedEvent, Professional, TransitionLog
 from workflow.domain.lifecycle import OPEN_STATES
-from workflow.domain.vocabulary import ReminderStatus
 
 # Events whose guards read the person (registration, status): their persons are prefetched with
 # the cases; for the others a case's person is loaded only if something asks for it.
 _NEEDS_PERSON = frozenset({"diagnostic_done", "contract_signed", "exit_decided"})
-
-LogHead = tuple[int, str]  # the last row of a case's chain: its seq and hash
 
 
 @dataclass(frozen=True)
@@ -98,32 +93,13 @@ class Appointments:
 
 
 class Log:
-    """The transition log: the head of a case's chain, and new rows."""
+    """The transition log's new rows (the chain's head is on the case row)."""
 
     def __init__(self, session: Session) -> None:
         self.session = session
-
-    def head(self, case_id: int) -> LogHead | None:
-        last = self.session.execute(
-            select(TransitionLog.seq, TransitionLog.hash)
-            .where(TransitionLog.case_id == case_id)
-            .order_by(TransitionLog.seq.desc())
-            .limit(1)
-        ).first()
-        return (last.seq, last.hash) if last else None
 
     def add(self, fields: dict[str, Any]) -> None:
         self.session.add(TransitionLog(**fields))
-
-
-class Reminders:
-    def __init__(self, session: Session) -> None:
-        self.session = session
-
-    def change(self, adds: Sequence[dict[str, Any]], cancels: Sequence[dict[str, Any]]) -> None:
-        """Plan reminders (rows of the reminder table) and cancel pending ones (rows keyed b_case,
-        b_kind, b_due, b_at, b_note)."""
-        write_reminder_changes(self.session, adds, cancels)
 
 
 class Processed:
@@ -165,7 +141,6 @@ class RowByRow:
         self.people = People(session)
         self.appointments = Appointments(session)
         self.log = Log(session)
-        self.reminders = Reminders(session)
         self.processed = Processed(session)
 
     def write(self) -> None:
@@ -176,10 +151,9 @@ class RowByRow:
 
 
 class _BufferedCases(Cases):
-    def __init__(self, session: Session, log: _BufferedLog) -> None:
+    def __init__(self, session: Session) -> None:
         super().__init__(session)
         self.known: dict[str, Case | None] = {}
-        self._log = log
 
     def get(self, reference: str) -> Case | None:
         if reference in self.known:
@@ -194,7 +168,6 @@ class _BufferedCases(Cases):
     def add(self, case: Case) -> None:
         super().add(case)
         self.known[case.reference] = case
-        self._log.heads[case.id] = None  # a new case's chain is empty: no query to learn it
 
 
 class _BufferedPeople(People):
@@ -233,28 +206,10 @@ class _BufferedLog(Log):
 
     def __init__(self, session: Session) -> None:
         super().__init__(session)
-        self.heads: dict[int, LogHead | None] = {}
         self.rows: list[dict[str, Any]] = []
 
-    def head(self, case_id: int) -> LogHead | None:
-        if case_id not in self.heads:
-            self.heads[case_id] = super().head(case_id)
-        return self.heads[case_id]
-
     def add(self, fields: dict[str, Any]) -> None:
-        self.heads[fields["case_id"]] = (fields["seq"], fields["hash"])
         self.rows.append(fields)
-
-
-class _BufferedReminders(Reminders):
-    def __init__(self, session: Session) -> None:
-        super().__init__(session)
-        self.adds: list[dict[str, Any]] = []
-        self.cancels: list[dict[str, Any]] = []
-
-    def change(self, adds: Sequence[dict[str, Any]], cancels: Sequence[dict[str, Any]]) -> None:
-        self.adds.extend(adds)
-        self.cancels.extend(cancels)
 
 
 class _BufferedProcessed(Processed):
@@ -280,10 +235,9 @@ class ChunkBuffered:
     def __init__(self, session: Session) -> None:
         self.session = session
         self.log = _BufferedLog(session)
-        self.cases = _BufferedCases(session, self.log)
+        self.cases = _BufferedCases(session)
         self.people = _BufferedPeople(session)
         self.appointments = _BufferedAppointments(session)
-        self.reminders = _BufferedReminders(session)
         self.processed = _BufferedProcessed(session)
 
     @classmethod
@@ -320,20 +274,6 @@ class ChunkBuffered:
         if rdv:
             for appointment in session.scalars(select(Appointment).where(Appointment.external_id.in_(rdv))):
                 store.appointments.known[appointment.external_id] = appointment
-        case_ids = [c.id for c in cases.values() if c is not None]
-        store.log.heads = dict.fromkeys(case_ids)
-        if case_ids:
-            last = (
-                select(TransitionLog.case_id, func.max(TransitionLog.seq).label("seq"))
-                .where(TransitionLog.case_id.in_(case_ids))
-                .group_by(TransitionLog.case_id)
-                .subquery()
-            )
-            heads = select(TransitionLog.case_id, TransitionLog.seq, TransitionLog.hash).join(
-                last, (TransitionLog.case_id == last.c.case_id) & (TransitionLog.seq == last.c.seq)
-            )
-            for case_id, seq, digest in session.execute(heads):
-                store.log.heads[case_id] = (seq, digest)
         return store
 
     def write(self) -> None:
@@ -344,9 +284,7 @@ class ChunkBuffered:
         ):
             if rows:
                 _bulk_insert(self.session, table, rows)  # type: ignore[arg-type]
-        write_reminder_changes(self.session, self.reminders.adds, self.reminders.cancels)
         self.log.rows, self.processed.rows = [], []
-        self.reminders.adds, self.reminders.cancels = [], []
 
 
 Storage = RowByRow | ChunkBuffered
@@ -364,68 +302,3 @@ def _bulk_insert(session: Session, table: Table, rows: Sequence[dict[str, Any]])
     with cursor.copy(f"COPY {table.name} ({', '.join(columns)}) FROM STDIN") as copy:
         for row in rows:
             copy.write_row([json.dumps(row[c]) if c in json_columns else row[c] for c in columns])
-
-
-_REMINDERS: Table = Reminder.__table__  # type: ignore[assignment]
-_CANCEL = (
-    update(_REMINDERS)
-    .where(
-        _REMINDERS.c.case_id == bindparam("b_case"),
-        _REMINDERS.c.kind == bindparam("b_kind"),
-        _REMINDERS.c.due_date == bindparam("b_due"),
-        _REMINDERS.c.status == ReminderStatus.PENDING.value,
-    )
-    .values(status=ReminderStatus.CANCELLED.value, closed_at=bindparam("b_at"), note=bindparam("b_note"))
-)
-
-
-def write_reminder_changes(
-    session: Session, adds: Sequence[dict[str, Any]], cancels: Sequence[dict[str, Any]]
-) -> None:
-    """Cancel pending reminders (rows keyed b_case, b_kind, b_due, b_at, b_note) and add new ones.
-
-    An added key that already exists, pending, queued or cancelled, is left as it is: a reminder
-    is planned once, whatever the replays.
-    """
-    postgres = session.get_bind().dialect.name == "postgresql"
-    if adds:  # first: a chunk may plan a reminder and cancel it a few events later
-        if postgres:  # one statement over arrays: hundreds of rows per chunk
-            session.execute(
-                _ADD_ARRAYS, _columns(adds, ("case_id", "kind", "due_date", "status", "created_at"))
-            )
-        else:
-            session.execute(_insert_ignoring_duplicates(session, _REMINDERS), list(adds))
-    if cancels:
-        if postgres:
-            session.execute(
-                _CANCEL_ARRAYS, _columns(cancels, ("b_case", "b_kind", "b_due", "b_at", "b_note"))
-            )
-        else:
-            session.execute(_CANCEL, list(cancels))
-
-
-def _columns(rows: Sequence[dict[str, Any]], names: Sequence[str]) -> dict[str, list[Any]]:
-    return {name: [row[name] for row in rows] for name in names}
-
-
-_ADD_ARRAYS = text(
-    "INSERT INTO reminder (case_id, kind, due_date, status, created_at) "
-    "SELECT * FROM unnest(CAST(:case_id AS integer[]), CAST(:kind AS text[]), CAST(:due_date AS date[]), "
-    "CAST(:status AS text[]), CAST(:created_at AS timestamptz[])) ON CONFLICT DO NOTHING"
-)
-_CANCEL_ARRAYS = text(
-    "UPDATE reminder SET status = 'cancelled', closed_at = c.closed_at, note = c.note "
-    "FROM unnest(CAST(:b_case AS integer[]), CAST(:b_kind AS text[]), CAST(:b_due AS date[]), "
-    "CAST(:b_at AS timestamptz[]), CAST(:b_note AS text[])) AS c(case_id, kind, due_date, closed_at, note) "
-    "WHERE reminder.case_id = c.case_id AND reminder.kind = c.kind AND reminder.due_date = c.due_date "
-    "AND reminder.status = 'pending'"
-)
-
-
-def _insert_ignoring_duplicates(session: Session, table: Table) -> Insert:
-    dialect = session.get_bind().dialect.name
-    if dialect == "postgresql":
-        return postgresql.insert(table).on_conflict_do_nothing()
-    if dialect == "sqlite":
-        return sqlite.insert(table).on_conflict_do_nothing()
-    raise NotImplementedError(f"no insert-or-ignore for {dialect}")  # the two supported databases

@@ -34,7 +34,6 @@ from workflow.adapters.repositories import (
     People,
     Processed,
     Professionals,
-    Reminders,
     RowByRow,
     Storage,
 )
@@ -61,7 +60,6 @@ class UnitOfWork:
     people: People
     appointments: Appointments
     log: Log
-    reminders: Reminders
     processed: Processed
     professionals: Professionals
 
@@ -74,7 +72,7 @@ class UnitOfWork:
     def _use(self, storage: Storage) -> None:
         self._storage = storage
         self.cases, self.people, self.appointments = storage.cases, storage.people, storage.appointments
-        self.log, self.reminders, self.processed = storage.log, storage.reminders, storage.processed
+        self.log, self.processed = storage.log, storage.processed
 
     def buffer_chunk(self, events: Iterable[Any]) -> None:
         """Prefetch what `events` need and buffer their append-only rows until the commit."""

@@ -1,8 +1,8 @@
 """The one decision path: every change of a case, its opening included, lands here.
 
 Whether it comes from an event, a revue de portefeuille or a test, a decision checks the
-actor's permission, fires the trigger on the case's machine, keeps the reminders in step and
-appends the log row, in the caller's transaction: the four land together or not at all.
+actor's permission, fires the trigger on the case's machine, moves the case's next reminder
+day and appends the log row, in the caller's transaction: the four land together or not at all.
 """
 
 from __future__ import annotations
@@ -104,8 +104,8 @@ def _record(
     reason: str | None,
     details: dict[str, Any],
 ) -> str:
-    """What every decision leaves: reminders in step with the case, and the log row."""
-    planning.sync(uow, ctx, case, *reminders)
+    """What every decision leaves: the next reminder day in step with the case, and the log row."""
+    planning.sync(case, *reminders)
     return chain.append(
         uow,
         case,

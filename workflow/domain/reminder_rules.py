@@ -1,10 +1,11 @@
 """When a caseworker must be reminded of a case, and who: pure functions of the case.
 
-`planned` gives the dated reminders a case calls for in its present state; the service keeps
-the reminder rows equal to it at every transition (rows it no longer lists are cancelled), so
-what a scan finds due is what the case still needs. `moved_on` is the check made again on the
-due day, for what dates alone cannot tell (an appointment planned or held since). Each figure
-comes from the case's convention terms; each rule quotes its seed.
+`schedule` gives the dated reminders a case calls for in its present state. Nothing stores that
+plan: the case row keeps only the day of its next reminder (`next_due`, moved at each transition
+and by the daily scan), and on that day the scan derives the plan again and writes the reminders
+now due. `moved_on` is the check made on the due day, for what dates alone cannot tell (an
+appointment planned or held since). Each figure comes from the case's convention terms; each
+rule quotes its seed.
 """
 
 from __future__ import annotations
@@ -67,12 +68,28 @@ def planned(case: Case, terms: Terms) -> frozenset[Planned]:
     return frozenset(Planned(kind, due) for kind, dues in schedule(case, terms).items() for due in dues)
 
 
-def moved_on(kind: ReminderKind, due: date, case: Case, terms: Terms, facts: Facts, day: date) -> str | None:
-    """Why a reminder due on `due` is no longer needed on `day`, or None if it must go."""
-    if kind in MISSED:
-        return None  # sent the day it is raised: « sans délai » (seed 004 art. 2 e)
-    if due not in schedule(case, terms).get(kind, ()):
-        return "the case moved on (state or dates changed)"
+def next_due(before: frozenset[Planned], after: frozenset[Planned], previous: date | None) -> date | None:
+    """The case's next reminder day once a transition changed its plan from `before` to `after`.
+
+    `previous` was the next day before the transition: every reminder of `before` dated earlier
+    has been looked at by a scan already (written, queued or cancelled), so it is not due again;
+    every other one of `after` is, even if its day has passed (an event applied late), and the
+    next scan writes it."""
+    seen = {p for p in before if previous is None or p.due < previous}
+    return min((p.due for p in after - seen), default=None)
+
+
+def due_by(case: Case, terms: Terms, day: date) -> tuple[list[Planned], date | None]:
+    """What the scan of `day` looks at for a case: its planned reminders dated from its next
+    reminder day (those before were looked at already) to `day`, and its next day after that."""
+    plan = planned(case, terms)
+    since = case.next_reminder_on or day
+    due = sorted(p for p in plan if since <= p.due <= day)
+    return due, min((p.due for p in plan if p.due > day), default=None)
+
+
+def moved_on(kind: ReminderKind, case: Case, facts: Facts, day: date) -> str | None:
+    """Why a reminder due by `day` is no longer needed, or None if it must go."""
     if kind == ReminderKind.CONVOCATION and facts.appointment_planned:
         return "an appointment was planned"
     if kind == ReminderKind.RDV_NON_TENU and facts.held_since_contract >= FIRST_APPOINTMENTS:

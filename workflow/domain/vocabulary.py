@@ -150,9 +150,8 @@ class ReminderKind(StrEnum):
 
 
 class ReminderStatus(StrEnum):
-    PENDING = "pending"  # waiting for its due date
     QUEUED = "queued"  # an email carries it
-    CANCELLED = "cancelled"  # the case moved on first
+    CANCELLED = "cancelled"  # the case had moved on by its due day
 
 
 class EmailStatus(StrEnum):

@@ -68,9 +68,11 @@ def append(
     reason: str | None = None,
     details: dict[str, Any] | None = None,
 ) -> str:
-    """Add the next row of the case's chain (same transaction as the change); return its hash."""
-    head = uow.log.head(case.id)
-    seq, prev = (head[0] + 1, head[1]) if head else (1, GENESIS)
+    """Add the next row of the case's chain (same transaction as the change); return its hash.
+
+    The chain's head is on the case row, locked by whoever changes the case: two writers of one
+    case cannot both take the same seq."""
+    seq, prev = (case.log_seq or 0) + 1, case.log_hash or GENESIS
     fields: dict[str, Any] = {
         "case_id": case.id,
         "case_reference": case.reference,
@@ -90,6 +92,7 @@ def append(
     digest = row_hash(fields)
     fields["hash"] = digest
     uow.log.add(fields)
+    case.log_seq, case.log_hash = seq, digest
     return digest
 
 

@@ -40,7 +40,8 @@ def appointment_planned(uow: UnitOfWork, ctx: Context, ev: AppointmentPlanned) -
             outcome=AppointmentOutcome.PREVU,
         )
     )
-    planning.cancel_convocation(uow, ctx, case)
+    # The convocation reminder, if still to come, ends on its due day (`reminder_rules.moved_on`:
+    # an appointment was planned): nothing to write now.
     return case.reference, f"appointment {ev.appointment_id} planned"
 
 

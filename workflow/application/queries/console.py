@@ -11,17 +11,16 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from models import Case, Professional, Reminder, Revue, TransitionLog
+from models import Case, Professional, Revue, TransitionLog
 from workflow.application.audit.export import LogFilter
 from workflow.domain.permissions import readable
-from workflow.domain.vocabulary import ReminderStatus
 
 PAGE_SIZE = 50
 SORTS = {
     "dossier": Case.reference,
     "etat": Case.state,
     "orientation": Case.orientation_date.desc(),
-    "echeance": func.min(Reminder.due_date),
+    "echeance": Case.next_reminder_on,
 }
 DEFAULT_SORT = "echeance"
 
@@ -41,14 +40,8 @@ class Page:
 def cases_page(
     session: Session, reader: Professional, state: str | None, agence: str | None, sort: str, page: int
 ) -> Page:
-    """The reader's cases, each with its next pending reminder's day and the number pending."""
-    pending = Reminder.status == ReminderStatus.PENDING
-    query = (
-        select(Case, func.min(Reminder.due_date), func.count(Reminder.id))
-        .outerjoin(Reminder, (Reminder.case_id == Case.id) & pending)
-        .where(readable(reader))
-        .group_by(Case.id)
-    )
+    """The reader's cases (the day of each one's next reminder is on its row)."""
+    query = select(Case).where(readable(reader))
     if state:
         query = query.where(Case.state == state)
     if agence:
@@ -56,7 +49,7 @@ def cases_page(
     order = SORTS[sort]
     query = query.order_by(order.asc().nulls_last() if sort == DEFAULT_SORT else order, Case.id)
     total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
-    rows = session.execute(query.limit(PAGE_SIZE).offset((page - 1) * PAGE_SIZE)).all()
+    rows = session.scalars(query.limit(PAGE_SIZE).offset((page - 1) * PAGE_SIZE)).all()
     return Page(rows, total)
 
 

@@ -1,7 +1,11 @@
-"""The daily scan: pending reminders due by the day become emails to the caseworkers.
+"""The daily scan: the reminders falling due by the day become emails to the caseworkers.
 
-It reads only pending rows due by the day, through a partial index: its cost follows what is
-due, not the number of cases. It writes the emails (the outbox) in its transaction; the unit of
+The plan is derived, not stored: the scan reads only the cases whose next reminder day has
+come (a partial index on `case_file.next_reminder_on`), so its cost follows what is due, not
+the number of cases. For each it derives the reminders due from that day to the scan's with the
+same pure rules as the transitions (`reminder_rules.due_by`), writes each once (queued with its email, or
+cancelled with why: the key (case, kind, day) is unique, so a reminder written before is left
+as it is), and moves the case's next reminder day on. The emails are the outbox: the unit of
 work hands their ids to the caller after commit, which queues the sending tasks.
 """
 
@@ -15,24 +19,22 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any, cast
 
-from sqlalchemy import insert, select, text, update
+from sqlalchemy import Table, bindparam, insert, select, text, update
+from sqlalchemy.dialects import sqlite
 from sqlalchemy.orm import Session
 
 from models import Case, Email, Reminder, email_reminder
 from workflow.adapters.unit_of_work import UnitOfWork, register_email
 from workflow.application.reminders.planning import SCAN_BATCH, facts
 from workflow.application.service_context import Context
-from workflow.domain.reminder_rules import (
-    Facts,
-    moved_on,
-    recipients,
-)
+from workflow.domain.reminder_rules import Facts, Planned, due_by, moved_on, recipients
 from workflow.domain.vocabulary import EmailStatus, ReminderKind, ReminderStatus
 
 log = logging.getLogger(__name__)
 
 # Kinds whose due-day check needs the case's appointments.
 _NEEDS_FACTS = frozenset({ReminderKind.CONVOCATION, ReminderKind.RDV_NON_TENU})
+_NO_FACTS = Facts(False, frozenset())
 
 
 @dataclass
@@ -53,37 +55,49 @@ class ScanReport:
         return "\n".join(lines)
 
 
-_DUE_COLUMNS = (
-    Reminder.id.label("reminder_id"), Reminder.kind, Reminder.due_date,
+_CASE_COLUMNS = (
     Case.id, Case.reference, Case.state, Case.convention_code, Case.convention_version_id,
     Case.orientation_date, Case.contract_start, Case.contract_end,
-    Case.conseiller_id, Case.referent_social_id, Case.orienteur_id, Case.revue_flag,
+    Case.conseiller_id, Case.referent_social_id, Case.orienteur_id, Case.revue_flag, Case.log_seq,
+    Case.next_reminder_on,
 )  # fmt: skip
 
 
 _SCAN_LOCK = 0x52_45_4D_49  # "REMI": one daily scan at a time per database (PostgreSQL advisory lock)
 
 
+@dataclass(frozen=True)
+class _Written:
+    """A reminder the round decided on: queued to `to`, or cancelled (`why`)."""
+
+    case: Any
+    planned: Planned
+    to: list[str]
+    why: str | None
+
+
 def scan(uow: UnitOfWork, ctx: Context, day: date, *, digest: bool = False) -> ScanReport:
-    """Queue every pending reminder due by `day` (or cancel it if the case moved on), by rounds
-    of SCAN_BATCH, one transaction each. With `digest`, one email per caseworker for the day
-    rather than one per reminder. Running it again the same day finds nothing more to do.
+    """Write every reminder due by `day` (queued with its email, or cancelled if the case moved
+    on), by rounds of SCAN_BATCH cases, one transaction each. With `digest`, one email per
+    caseworker for the day rather than one per reminder. Running it again the same day finds
+    nothing more to do.
 
     Two scans started at once take turns on an advisory lock (the second then finds nothing
-    due): one lock per round rather than a row lock per due reminder, which cost as much as the
-    writes themselves. An event that cancels a reminder while a round runs wins or loses on the
-    reminder's row: only rows still pending when the round closes them get an email.
+    due). An event that changes a case while a round runs wins: the round moves a case on only
+    if its log head (`log_seq`) is still the one it read, and the next round reads that case
+    again as the event left it. No row lock is taken on the cases read, so the scan never waits
+    for an ingestion chunk, nor makes one wait.
     """
     report = ScanReport(day)
     with uow:
         while True:
+            uow.take_write_lock()
             if _postgres(uow.session):
                 uow.session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _SCAN_LOCK})
             rows = uow.session.execute(
-                select(*_DUE_COLUMNS)
-                .join(Case, Case.id == Reminder.case_id)
-                .where(Reminder.status == ReminderStatus.PENDING, Reminder.due_date <= day)
-                .order_by(Reminder.due_date, Reminder.id)  # the partial index's order
+                select(*_CASE_COLUMNS)
+                .where(Case.next_reminder_on <= day)  # the partial index, in its order
+                .order_by(Case.next_reminder_on, Case.id)
                 .limit(SCAN_BATCH)
             ).all()
             if not rows:
@@ -97,39 +111,45 @@ def _round(
     session: Session, ctx: Context, day: date, rows: Sequence[Any], digest: bool, report: ScanReport
 ) -> None:
     now = ctx.clock.now()
-    report.due += len(rows)
-    known = facts(session, [r for r in rows if r.kind in _NEEDS_FACTS])
-    to_send: list[tuple[Any, list[str]]] = []
-    cancelled: dict[str, list[int]] = defaultdict(list)
+    decided: list[_Written] = []
+    moves: dict[int, tuple[int, date | None]] = {}
+    plans: dict[int, list[Planned]] = {}
     for row in rows:
         case = cast(Case, row)  # the row carries the columns the rules read
         terms, _ = ctx.terms(session, case, day)
-        kind = ReminderKind(row.kind)
-        why = moved_on(kind, row.due_date, case, terms, known.get(row.id, Facts(False, frozenset())), day)
-        if why is None:
-            to_send.append((row, recipients(kind, case)))
-        else:
-            cancelled[why].append(row.reminder_id)
-    for why, ids in cancelled.items():
-        report.cancelled[why] += len(_close(session, ids, ReminderStatus.CANCELLED, now, why))
-    taken = _close(session, [row.reminder_id for row, _ in to_send], ReminderStatus.QUEUED, now, None)
-    to_send = [(row, to) for row, to in to_send if row.reminder_id in taken]
+        plans[row.id], upcoming = due_by(case, terms, day)
+        moves[row.id] = (row.log_seq, upcoming)
+    known = facts(session, [r for r in rows if any(p.kind in _NEEDS_FACTS for p in plans[r.id])])
+    for row in rows:
+        case = cast(Case, row)
+        for planned in plans[row.id]:
+            why = moved_on(planned.kind, case, known.get(row.id, _NO_FACTS), day)
+            decided.append(_Written(row, planned, [] if why else recipients(planned.kind, case), why))
+    kept = _move_on(session, moves)
+    written = _write(session, [d for d in decided if d.case.id in kept], now)
+    report.due += len(written)
+    for d, _ in written:
+        if d.why is not None:
+            report.cancelled[d.why] += 1
+    to_send = [(d, rid) for d, rid in written if d.why is None]
     if not to_send:
         return
-    report.queued.update(row.kind for row, _ in to_send)
+    report.queued.update(d.planned.kind for d, _ in to_send)
     if digest:
         per_person: dict[str, list[int]] = defaultdict(list)
-        for row, to in to_send:
-            for pid in to:
-                per_person[pid].append(row.reminder_id)
+        for d, rid in to_send:
+            for pid in d.to:
+                per_person[pid].append(rid)
         emails = {f"digest:{day.isoformat()}:{pid}:{ids[0]}": ([pid], ids) for pid, ids in per_person.items()}
     else:
-        emails = {f"reminder:{row.reminder_id}": (to, [row.reminder_id]) for row, to in to_send}
+        emails = {f"reminder:{rid}": (d.to, [rid]) for d, rid in to_send}
     ids_by_key = _insert_emails(session, {key: to for key, (to, _) in emails.items()}, now)
     _link(session, [(ids_by_key[key], rid) for key, (_, rids) in emails.items() for rid in rids])
     for email_id in ids_by_key.values():
         register_email(session, email_id)
-    expired = [row.id for row, _ in to_send if row.kind == ReminderKind.ECHU and row.revue_flag is None]
+    expired = sorted(
+        {d.case.id for d, _ in to_send if d.planned.kind == ReminderKind.ECHU and d.case.revue_flag is None}
+    )
     if expired:
         session.execute(
             update(Case)
@@ -184,34 +204,64 @@ def _link(session: Session, pairs: list[tuple[int, int]]) -> None:
         session.execute(insert(email_reminder), [{"email_id": e, "reminder_id": r} for e, r in pairs])
 
 
-def _close(
-    session: Session, ids: list[int], status: ReminderStatus, now: datetime, note: str | None
-) -> set[int]:
-    """Move still-pending reminders to `status`; return the ids that were still pending."""
-    if not ids:
+def _move_on(session: Session, moves: dict[int, tuple[int, date | None]]) -> set[int]:
+    """Set each case's next reminder day, unless a transition changed the case since it was
+    read (its log head moved); return the ids of the cases moved on."""
+    if not moves:
         return set()
+    ids = sorted(moves)
     if _postgres(session):
-        closed = session.execute(
+        moved = session.execute(
             text(
-                "UPDATE reminder SET status = :status, closed_at = :now, note = :note "
-                "WHERE id = ANY(:ids) AND status = :pending RETURNING id"
+                "UPDATE case_file SET next_reminder_on = m.next FROM unnest(CAST(:ids AS integer[]), "
+                "CAST(:seqs AS integer[]), CAST(:nexts AS date[])) AS m(id, seq, next) "
+                "WHERE case_file.id = m.id AND case_file.log_seq = m.seq RETURNING case_file.id"
             ),
-            {
-                "status": status.value,
-                "now": now,
-                "note": note,
-                "ids": ids,
-                "pending": ReminderStatus.PENDING.value,
-            },
+            {"ids": ids, "seqs": [moves[i][0] for i in ids], "nexts": [moves[i][1] for i in ids]},
         )
-        return set(closed.scalars())
-    taken: set[int] = set()
-    for lo in range(0, len(ids), SCAN_BATCH):
-        closed = session.execute(
-            update(Reminder)
-            .where(Reminder.id.in_(ids[lo : lo + SCAN_BATCH]), Reminder.status == ReminderStatus.PENDING)
-            .values(status=status.value, closed_at=now, note=note)
-            .returning(Reminder.id)
-        )
-        taken.update(closed.scalars())
-    return taken
+        return set(moved.scalars())
+    # SQLite: the round holds the database's write lock (`take_write_lock`), nothing changed.
+    table: Table = Case.__table__  # type: ignore[assignment]
+    session.execute(
+        update(table).where(table.c.id == bindparam("b_id")).values(next_reminder_on=bindparam("b_next")),
+        [{"b_id": i, "b_next": moves[i][1]} for i in ids],
+    )
+    return set(ids)
+
+
+def _write(session: Session, decided: Sequence[_Written], now: datetime) -> list[tuple[_Written, int]]:
+    """Insert the reminder rows not written before; return those inserted with their ids."""
+    if not decided:
+        return []
+    keys = [(d.case.id, d.planned.kind.value, d.planned.due) for d in decided]
+    statuses = [ReminderStatus.CANCELLED.value if d.why else ReminderStatus.QUEUED.value for d in decided]
+    if _postgres(session):
+        inserted = session.execute(
+            text(
+                "INSERT INTO reminder (case_id, kind, due_date, status, created_at, closed_at, note) "
+                "SELECT c, k, d, s, :now, :now, n FROM unnest(CAST(:cases AS integer[]), "
+                "CAST(:kinds AS text[]), CAST(:dues AS date[]), CAST(:statuses AS text[]), "
+                "CAST(:notes AS text[])) AS t(c, k, d, s, n) "
+                "ON CONFLICT DO NOTHING RETURNING id, case_id, kind, due_date"
+            ),
+            {"now": now, "cases": [k[0] for k in keys], "kinds": [k[1] for k in keys],
+             "dues": [k[2] for k in keys], "statuses": statuses, "notes": [d.why for d in decided]},
+        )  # fmt: skip
+        ids = {(c, k, d): rid for rid, c, k, d in inserted}
+    else:
+        ids = {}
+        for lo in range(0, len(decided), SCAN_BATCH):
+            rows = [
+                {"case_id": c, "kind": k, "due_date": d, "status": st, "created_at": now, "closed_at": now,
+                 "note": w.why}
+                for (c, k, d), st, w in zip(keys[lo : lo + SCAN_BATCH], statuses[lo : lo + SCAN_BATCH],
+                                            decided[lo : lo + SCAN_BATCH], strict=True)
+            ]  # fmt: skip
+            for rid, c, k, d in session.execute(
+                sqlite.insert(Reminder)
+                .on_conflict_do_nothing()
+                .returning(Reminder.id, Reminder.case_id, Reminder.kind, Reminder.due_date),
+                rows,
+            ):
+                ids[(c, k, d)] = rid
+    return [(d, ids[key]) for d, key in zip(decided, keys, strict=True) if key in ids]

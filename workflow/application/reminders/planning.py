@@ -1,8 +1,9 @@
-"""Reminder rows kept in step with the cases, inside the transaction of each decision.
+"""Reminders planned inside the transaction of each decision, and told at once when missed.
 
-`sync`, called by `deciding`, keeps the rows equal to `reminder_rules.planned(case)`: a reminder
-is created once, and cancelled as soon as the case moves on. A first appointment missed is
-told at once (`tell_missed_first_appointment`). The daily scan is `daily_scan.py`.
+`sync`, called by `deciding`, moves the case's next reminder day (`reminder_rules.next_due`):
+the plan is derived from the case, so a transition writes no reminder row and cancelling one
+is free. A first appointment missed is told at once (`tell_missed_first_appointment`). The
+daily scan, which writes the reminders when they fall due, is `daily_scan.py`.
 """
 
 from __future__ import annotations
@@ -20,62 +21,26 @@ from models import Appointment, Case, Email, Person, Professional, Reminder
 from workflow.adapters.unit_of_work import UnitOfWork, register_email
 from workflow.application.service_context import Context
 from workflow.domain.clock import paris_date
-from workflow.domain.reminder_rules import (
-    Facts,
-    Planned,
-    missed_kind,
-    recipients,
-    schedule,
-)
-from workflow.domain.vocabulary import AppointmentOutcome, EmailStatus, ReminderKind, ReminderStatus, Role
+from workflow.domain.reminder_rules import Facts, Planned, missed_kind, next_due, planned, recipients
+from workflow.domain.vocabulary import AppointmentOutcome, EmailStatus, ReminderStatus, Role
 
 log = logging.getLogger(__name__)
 
-SCAN_BATCH = 5_000  # due reminders handled per round: ~5 MB of rows, a few hundred ms on PostgreSQL
+SCAN_BATCH = 5_000  # cases due handled per round: ~5 MB of rows, a few hundred ms on PostgreSQL
 
 
-# --- planning, inside the transactions that change cases -------------------------------------
+def sync(case: Case, before: frozenset[Planned], after: frozenset[Planned]) -> None:
+    """Move the case's next reminder day to what its new plan calls for."""
+    case.next_reminder_on = next_due(before, after, case.next_reminder_on)
 
 
-def sync(
-    uow: UnitOfWork,
-    ctx: Context,
-    case: Case,
-    before: frozenset[Planned],
-    after: frozenset[Planned],
-    note: str | None = None,
-) -> None:
-    """Add the reminders the case now calls for and cancel those it no longer does (`note`
-    says why, by default the case's new state)."""
-    if before == after:
-        return
-    now = ctx.clock.now()
-    adds = [
-        {"case_id": case.id, "kind": p.kind.value, "due_date": p.due,
-         "status": ReminderStatus.PENDING.value, "created_at": now}
-        for p in sorted(after - before)
-    ]  # fmt: skip
-    cancels = [
-        {
-            "b_case": case.id,
-            "b_kind": p.kind.value,
-            "b_due": p.due,
-            "b_at": now,
-            "b_note": note or f"case {case.state}",
-        }
-        for p in sorted(before - after)
-    ]
-    uow.reminders.change(adds, cancels)
-
-
-def cancel_convocation(uow: UnitOfWork, ctx: Context, case: Case) -> None:
-    """seed 003: the convocation is made; its reminder is no longer needed."""
-    terms, _ = ctx.terms(uow.session, case, paris_date(ctx.clock.now()))
-    convocation = frozenset(
-        Planned(ReminderKind.CONVOCATION, due)
-        for due in schedule(case, terms).get(ReminderKind.CONVOCATION, ())
-    )
-    sync(uow, ctx, case, convocation, frozenset(), note="an appointment was planned")
+def upcoming(session: Session, ctx: Context, case: Case) -> list[Planned]:
+    """The reminders the case calls for that no scan has looked at yet, by day: what the
+    caseworkers will hear of, if the case does not move on first."""
+    if case.next_reminder_on is None:
+        return []
+    terms, _ = ctx.terms(session, case, paris_date(ctx.clock.now()))
+    return sorted(p for p in planned(case, terms) if p.due >= case.next_reminder_on)
 
 
 def tell_missed_first_appointment(
