@@ -4,11 +4,13 @@
 
 Builds N cases under contract (COPY, not measured), then gives each path its own slice of cases
 and one `renewal_decided` event per case (a transition: update the case row, insert one log row;
-the service also moves the case's reminder rows to the new contract end):
+the case row also takes its next reminder day and its log head). The cases carry the history the
+service would have left (log rows, processed events, reminders written), so lookups do not run
+on empty tables:
 
 - floor: raw SQL doing those writes in batches of 500, no validation, no state machine, no ORM;
-- floor, all the writes: raw SQL doing every write the service makes for the event (case row,
-  log row, processed-event row, three reminder rows cancelled and three added);
+- floor, all the writes: raw SQL doing every write the service makes for an event sent in a
+  Celery batch (inbox row stored, taken and settled, case row, log row, processed-event row);
 - direct: `workflow.application.ingest.ingest_items` in this process, in batches of 500;
 - celery: batches of 500 sent by name to a real `celery -A tasks worker` on Redis;
 - single: one `accompagnement.apply_event` task per event (a smaller slice).
@@ -77,14 +79,22 @@ def insert_people(cur: psycopg.Cursor[Any], cases: int) -> None:
             copy.write_row((i, f"FT{i:09d}", "BRSA", True, "67", "A", now, now))
 
 
+HISTORY = ("orienter", "diagnostiquer", "signer_contrat")  # each case's log before the bench
+HISTORY_STATES = (None, "reperage", "diagnostic", "contrat")
+
+
 def build(url: str, cases: int) -> None:
+    """Cases under contract with the history the service would have left: three log rows and
+    three processed events each, and the reminders already written (the convocation cancelled,
+    the first appointments queued), so that lookups do not run on empty tables."""
     version = fresh_schema(url)
     now = datetime.now(UTC).isoformat()
-    end = period_end(START, 6).isoformat()
+    end = period_end(START, 6)
     case_columns = (
         "id, reference, person_id, convention_code, convention_version_id, agence, state, conseiller_id, "
         "referent_social_id, orienteur_id, origin, consent, barriers, other_barrier_agreed, "
-        "orientation_date, contract_start, contract_end, renewal_count, created_at, updated_at"
+        "orientation_date, contract_start, contract_end, renewal_count, next_reminder_on, log_seq, log_hash, "
+        "created_at, updated_at"
     )
     start, barriers = START.isoformat(), '["logement", "mobilite"]'
     with psycopg.connect(_libpq(url)) as conn, conn.cursor() as cur:
@@ -105,7 +115,26 @@ def build(url: str, cases: int) -> None:
                     True,
                     barriers,
                 )
-                copy.write_row((*row, False, start, start, end, 0, now, now))
+                copy.write_row((*row, False, start, start, end.isoformat(), 0, end - timedelta(30), 3,
+                                f"{i:064x}", now, now))  # fmt: skip
+        with cur.copy(f"COPY transition_log ({LOG_COLUMNS}) FROM STDIN") as copy:
+            for i in range(1, cases + 1):
+                for seq, trigger in enumerate(HISTORY, start=1):
+                    frm, to = HISTORY_STATES[seq - 1], HISTORY_STATES[seq]
+                    copy.write_row((i, f"B{i:09d}", seq, trigger, frm, to, "C", "conseiller", AT, AT,
+                                    f"h{seq}-{i}", "{}", "0" * 64, f"{i:064x}"))  # fmt: skip
+        columns = "event_id, type, case_reference, payload_sha256, occurred_at, applied_at"
+        with cur.copy(f"COPY processed_event ({columns}) FROM STDIN") as copy:
+            for i in range(1, cases + 1):
+                for seq, kind in enumerate(("orientation_proposed", "diagnostic_done", "contract_signed"), 1):
+                    copy.write_row((f"h{seq}-{i}", kind, f"B{i:09d}", "0" * 64, AT, AT))
+        columns = "case_id, kind, due_date, status, created_at, closed_at, note"
+        with cur.copy(f"COPY reminder ({columns}) FROM STDIN") as copy:
+            for i in range(1, cases + 1):
+                copy.write_row(
+                    (i, "convocation_en_retard", START, "cancelled", now, now, "an appointment was planned")
+                )
+                copy.write_row((i, "premiers_rdv_non_tenus", START + timedelta(31), "queued", now, now, None))
         cur.execute("SELECT setval('person_id_seq', %s), setval('case_file_id_seq', %s)", (cases, cases))
         cur.execute("ANALYZE")
 
@@ -138,7 +167,7 @@ def floor(url: str, first: int, count: int) -> float:
             cur.executemany(
                 "INSERT INTO transition_log (case_id, case_reference, seq, trigger, from_state, to_state, "
                 "actor_id, actor_role, occurred_at, recorded_at, event_id, reason, details, prev_hash, hash) "
-                "VALUES (%s, %s, 1, 'renouveler', 'contrat', 'renouvellement', 'C', 'conseiller', now(), "
+                "VALUES (%s, %s, 4, 'renouveler', 'contrat', 'renouvellement', 'C', 'conseiller', now(), "
                 "now(), %s, NULL, '{}', %s, %s)",
                 [(i, f"B{i:09d}", f"floor-{i}", "0" * 64, f"{i:064d}") for i in ids],
             )
@@ -156,7 +185,7 @@ LOG_COLUMNS = (
 def _copy_log_and_processed_rows(cur: psycopg.Cursor[Any], ids: list[int]) -> None:
     with cur.copy(f"COPY transition_log ({LOG_COLUMNS}) FROM STDIN") as copy:
         for i in ids:
-            row = (i, f"B{i:09d}", 1, "renouveler", "contrat", "renouvellement", "C", "conseiller")
+            row = (i, f"B{i:09d}", 4, "renouveler", "contrat", "renouvellement", "C", "conseiller")
             copy.write_row((*row, AT, AT, f"all-{i}", "{}", "0" * 64, f"{i:064d}"))
     columns = "event_id, type, case_reference, payload_sha256, occurred_at, applied_at"
     with cur.copy(f"COPY processed_event ({columns}) FROM STDIN") as copy:
@@ -165,36 +194,37 @@ def _copy_log_and_processed_rows(cur: psycopg.Cursor[Any], ids: list[int]) -> No
 
 
 def floor_all(url: str, first: int, count: int) -> float:
-    """Every write the service makes for a renewal, raw: the case row, the log row, the
-    processed-event row, and the reminder rows (the old end's three cancelled, the new end's
-    three added), 500 events per transaction, arrays bound in one statement per table."""
-    old_end, new_end = period_end(START, 6), period_end(START, 12)
-    old_dues = [old_end - timedelta(30), old_end - timedelta(7), old_end + timedelta(1)]
-    new_dues = [new_end - timedelta(30), new_end - timedelta(7), new_end + timedelta(1)]
-    kinds = ["echeance_contrat", "echeance_contrat", "contrat_echu_sans_decision"]
+    """Every write the service makes for a renewal sent in a Celery batch, raw: the inbox rows
+    stored then settled, the case row (its next reminder day and log head with it), the log row
+    and the processed-event row; 500 events per transaction, as the worker's chunks."""
+    new_end = period_end(START, 12)
     started = time.perf_counter()
     with psycopg.connect(_libpq(url)) as conn, conn.cursor() as cur:
         for lo in range(first, first + count, BATCH):
             ids = list(range(lo, min(lo + BATCH, first + count)))
+            columns = "submission, position, sender, source, event_id, case_reference, payload, status, "
+            columns += "accepted_at, queued_at, attempts"
+            with cur.copy(f"COPY inbox_event ({columns}) FROM STDIN") as copy:
+                for n, i in enumerate(ids):
+                    copy.write_row((f"floor-{lo}", n, "celery:bench", f"bench#{n}", f"all-{i}", f"B{i:09d}",
+                                    "{}", "pending", AT, AT, 0))  # fmt: skip
+            conn.commit()
+            cur.execute(
+                "UPDATE inbox_event SET attempts = 1, claimed_at = now() WHERE submission = %s "
+                "AND status = 'pending' RETURNING id, payload",
+                (f"floor-{lo}",),
+            )
+            inbox = [row_id for row_id, _ in cur.fetchall()]
+            conn.commit()
             cur.executemany(
                 "UPDATE case_file SET state = 'renouvellement', renewal_count = 1, contract_end = %s, "
-                "renewal_date = %s, updated_at = now() WHERE id = %s",
-                [(new_end, START, i) for i in ids],
+                "renewal_date = %s, next_reminder_on = %s, log_seq = 4, log_hash = %s, updated_at = now() "
+                "WHERE id = %s",
+                [(new_end, START, new_end - timedelta(30), f"{i:064d}", i) for i in ids],
             )
             _copy_log_and_processed_rows(cur, ids)
-            cases = [i for i in ids for _ in range(3)]
             cur.execute(
-                "UPDATE reminder SET status = 'cancelled', closed_at = now() "
-                "FROM unnest(%s::int[], %s::text[], %s::date[]) AS c(case_id, kind, due_date) "
-                "WHERE reminder.case_id = c.case_id AND "
-                "reminder.kind = c.kind AND reminder.due_date = c.due_date AND reminder.status = 'pending'",
-                (cases, kinds * len(ids), old_dues * len(ids)),
-            )
-            cur.execute(
-                "INSERT INTO reminder (case_id, kind, due_date, status, created_at) SELECT c, k, d, "
-                "'pending', now() FROM unnest(%s::int[], %s::text[], %s::date[]) AS t(c, k, d) "
-                "ON CONFLICT DO NOTHING",
-                (cases, kinds * len(ids), new_dues * len(ids)),
+                "UPDATE inbox_event SET status = 'applied', settled_at = now() WHERE id = ANY(%s)", (inbox,)
             )
             conn.commit()
     return count / (time.perf_counter() - started)

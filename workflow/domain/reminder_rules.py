@@ -82,10 +82,15 @@ def next_due(before: frozenset[Planned], after: frozenset[Planned], previous: da
 def due_by(case: Case, terms: Terms, day: date) -> tuple[list[Planned], date | None]:
     """What the scan of `day` looks at for a case: its planned reminders dated from its next
     reminder day (those before were looked at already) to `day`, and its next day after that."""
-    plan = planned(case, terms)
     since = case.next_reminder_on or day
-    due = sorted(p for p in plan if since <= p.due <= day)
-    return due, min((p.due for p in plan if p.due > day), default=None)
+    due, upcoming = [], None
+    for kind, days in schedule(case, terms).items():  # no Planned made for what is not due
+        for when in days:
+            if when > day:
+                upcoming = when if upcoming is None or when < upcoming else upcoming
+            elif when >= since:
+                due.append(Planned(kind, when))
+    return sorted(due), upcoming
 
 
 def moved_on(kind: ReminderKind, case: Case, facts: Facts, day: date) -> str | None:
