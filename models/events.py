@@ -84,6 +84,14 @@ class InboxEvent(Base):
             sqlite_where=text("status = 'pending'"),
             postgresql_where=text("status = 'pending'"),
         ),
+        # The workers' micro-batches take the waiting rows in arrival (id) order: a partial index,
+        # so taking them never walks the rows settled long ago.
+        Index(
+            "ix_inbox_event_waiting",
+            "id",
+            sqlite_where=text("status = 'pending'"),
+            postgresql_where=text("status = 'pending'"),
+        ),
         Index("ix_inbox_event_sender_event_id", "sender", "event_id"),
     )
 

@@ -1,6 +1,10 @@
 """Tasks that apply events: thin wrappers over `workflow.application.inbox`.
 
-The doors store events in the inbox and queue `accompagnement.apply_inbox` with the row ids.
+The doors store events in the inbox, then hand them to the workers. A batch (the CLI's
+publisher, a Celery batch) goes as one `accompagnement.apply_inbox` message with its row ids.
+Events sent one by one (`POST /api/events`, `accompagnement.apply_event`) are not applied one
+transaction each: the door `notify`s, and one `accompagnement.drain_inbox` task at most per
+WINDOW takes whatever has arrived by then, up to BATCH rows at a time, through the batch path.
 Other systems may also send events by name; such a message is stored in the inbox first
 (keyed by its task id, so a redelivery stores nothing twice), then applied:
     app.send_task("accompagnement.apply_batch", args=[[event, event, …], "their-system"])
@@ -16,19 +20,28 @@ from __future__ import annotations
 
 import logging
 import random
+from collections.abc import Callable
 from typing import Any
 
+import redis
 from celery import Task
 
 from tasks.app import app
 from tasks.runtime import runtime
-from workflow.application.inbox import as_text, drain, receive
+from workflow.application.inbox import BATCH, DrainReport, as_text, drain, drain_waiting, receive
 from workflow.domain.errors import is_transient
 
 log = logging.getLogger(__name__)
 
 MAX_RETRIES = 8  # transient failures: backoff 1, 2, 4 … 128 s (+ jitter), about 4 minutes in all
 MAX_DEFERRALS = 4  # premature events tried again after 2, 4, 8, 16 s before being rejected
+# Events sent one by one wait at most this long for the micro-batch that applies them: long
+# enough to gather what arrives meanwhile (hundreds of events a second make batches of tens),
+# short beside a sender's patience.
+WINDOW = 0.05
+SMALL = 50  # a submission of fewer pending rows joins the micro-batches instead of its own task
+_NOTIFIED = "accompagnement:inbox-notified"  # Redis key: a drain task is due within WINDOW
+_redis: dict[str, redis.Redis] = {}
 
 
 def _backoff(retries: int) -> float:
@@ -53,11 +66,35 @@ def queue(ids: list[int], deferrals: int = 0, countdown: float | None = None) ->
     apply_inbox.apply_async(args=[ids], kwargs={"deferrals": deferrals}, countdown=countdown)
 
 
+def notify(ids: list[int]) -> None:
+    """Tell the workers that rows wait: a few rows join the next micro-batch, many go as their
+    own batch. Without a broker they are applied at once, in this process.
+
+    At most one drain task is queued per WINDOW (a Redis key set with NX and a WINDOW expiry):
+    while the key lives, a drain task is queued with a countdown that has not run out, so it
+    will take the rows committed before this call. A broker that is not Redis gets a task each."""
+    if app.conf.task_always_eager or len(ids) >= SMALL:
+        queue(ids)
+        return
+    url = str(app.conf.broker_url)
+    if not url.startswith(("redis://", "rediss://")):
+        queue(ids)
+        return
+    client = _redis.get(url) or _redis.setdefault(url, redis.Redis.from_url(url))
+    if client.set(_NOTIFIED, 1, nx=True, px=int(WINDOW * 1000)):
+        drain_inbox.apply_async(countdown=WINDOW)
+
+
 def _drain(task: Task, ids: list[int], deferrals: int) -> dict[str, Any]:
     rt = runtime()
     may_defer = deferrals < MAX_DEFERRALS and not task.request.is_eager
+    return _settle(task, lambda: drain(rt.uow(), rt.ctx, ids, defer_premature=may_defer), len(ids), deferrals)
+
+
+def _settle(task: Task, run: Callable[[], DrainReport], count: int, deferrals: int) -> dict[str, Any]:
+    """Run one drain; retry it on a transient failure, queue its premature events for later."""
     try:
-        report = drain(rt.uow(), rt.ctx, ids, defer_premature=may_defer)
+        report = run()
     except Exception as exc:
         if is_transient(exc) and task.request.retries < MAX_RETRIES:
             cause = type(getattr(exc, "orig", None) or exc).__name__
@@ -65,12 +102,25 @@ def _drain(task: Task, ids: list[int], deferrals: int) -> dict[str, Any]:
             raise task.retry(exc=exc, countdown=_backoff(task.request.retries)) from exc
         # The rows stay pending, their attempt counted: the sweep queues them again, and parks
         # those that fail every time. Nothing is acknowledged that was neither applied nor rejected.
-        log.exception("task %s: %d inbox row(s) left pending for the sweep", task.request.id, len(ids))
-        return {"failed": type(exc).__name__, "pending": len(ids)}
+        log.exception("task %s: %d inbox row(s) left pending for the sweep", task.request.id, count)
+        return {"failed": type(exc).__name__, "pending": count}
     if report.ingest.deferred_items:
         later = [item.inbox_id for item in report.ingest.deferred_items if item.inbox_id is not None]
         queue(later, deferrals + 1, countdown=2 ** (deferrals + 1))
-    return {**report.ingest.as_dict(), "parked": report.parked}
+    return {**report.ingest.as_dict(), "parked": report.parked, "taken": report.taken}
+
+
+@app.task(name="accompagnement.drain_inbox", bind=True, max_retries=MAX_RETRIES)
+def drain_inbox(self: Task) -> dict[str, Any]:
+    """Apply the events that wait in the inbox, by micro-batches of at most BATCH rows, until
+    none is left: what arrived one by one goes through the batch path."""
+    rt = runtime()
+    totals: dict[str, Any] = {"taken": 0}
+    while True:
+        done = _settle(self, lambda: drain_waiting(rt.uow(), rt.ctx, BATCH, defer_premature=True), BATCH, 0)
+        totals["taken"] += done.get("taken", 0)
+        if done.get("taken", 0) < BATCH or "failed" in done:
+            return {**done, "taken": totals["taken"]}
 
 
 @app.task(name="accompagnement.apply_inbox", bind=True, max_retries=MAX_RETRIES)
@@ -95,7 +145,10 @@ def _receive_and_apply(task: Task, events: Any, source: Any, lines: Any, names: 
             retries = min(task.request.retries, MAX_RETRIES - 1)
             raise task.retry(exc=exc, countdown=_backoff(retries), max_retries=None) from exc
         raise
-    return _drain(task, receipt.pending, 0) if receipt.pending else {"accepted": 0}
+    if len(receipt.pending) < SMALL:  # a few events: they join the micro-batches
+        notify(receipt.pending)
+        return {"accepted": len(receipt.pending)}
+    return _drain(task, receipt.pending, 0)
 
 
 @app.task(name="accompagnement.apply_batch", bind=True, max_retries=MAX_RETRIES)

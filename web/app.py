@@ -34,12 +34,13 @@ log = logging.getLogger(__name__)
 
 
 def queue_to_workers(ids: list[int]) -> None:
-    """Hand stored events to the workers (applied in this process when no broker is configured).
-    A failure here loses nothing: the rows are in the inbox, and the sweep queues them."""
-    from tasks.events import queue
+    """Hand stored events to the workers: a few join the next micro-batch (`tasks.events.notify`;
+    applied in this process when no broker is configured). A failure here loses nothing: the
+    rows are in the inbox, and the sweep queues them."""
+    from tasks.events import notify
 
     try:
-        queue(ids)
+        notify(ids)
     except Exception:
         log.exception("could not queue %d inbox row(s); the sweep will", len(ids))
 

@@ -1,4 +1,5 @@
-"""The reminder plan derived from the case, not stored; the log chain's head on the case row.
+"""The reminder plan derived from the case, not stored; the log chain's head on the case row;
+the inbox's waiting rows indexed in arrival order, for the workers' micro-batches.
 
 A transition used to rewrite the case's pending reminder rows (three cancelled, three added on a
 renewal). The case row now holds the day of its next reminder and the daily scan writes a
@@ -49,9 +50,13 @@ def upgrade() -> None:
         "ix_case_file_next_reminder", "case_file", ["next_reminder_on", "id"],
         sqlite_where=PLANNED, postgresql_where=PLANNED,
     )  # fmt: skip
+    op.create_index(
+        "ix_inbox_event_waiting", "inbox_event", ["id"], sqlite_where=PENDING, postgresql_where=PENDING
+    )
 
 
 def downgrade() -> None:
+    op.drop_index("ix_inbox_event_waiting", table_name="inbox_event")
     op.drop_index("ix_case_file_next_reminder", table_name="case_file")
     op.create_index(
         "ix_reminder_pending_due", "reminder", ["due_date", "id"],

@@ -6,14 +6,14 @@ import json
 from typing import Any
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
-from models import Appointment, Case, ProcessedEvent, RejectedEvent, TransitionLog
+from models import Appointment, Case, InboxEvent, ProcessedEvent, RejectedEvent, TransitionLog
 from tests.conftest import Harness
 from tests.factories import Story
 from workflow.adapters.unit_of_work import UnitOfWork
 from workflow.application.handling import HandledAs
-from workflow.application.inbox import drain, receive
+from workflow.application.inbox import drain, drain_waiting, receive
 from workflow.application.ingest import retry_rejection
 from workflow.domain.errors import NotFound, TransitionRefused, WorkflowError
 
@@ -291,3 +291,43 @@ def test_a_message_received_again_after_its_events_were_applied_answers_as_the_f
         assert session.scalar(select(func.count()).select_from(ProcessedEvent)) == 1
         # its rejected line is counted once, as its one inbox row is
         assert session.scalars(select(RejectedEvent.occurrences)).all() == [1]
+
+
+def test_events_sent_one_by_one_are_taken_by_micro_batches_in_arrival_order(harness: Harness) -> None:
+    """What arrives one event per request waits in the inbox; a worker's drain takes the oldest
+    waiting rows, a batch at a time, through the batch path."""
+    story = Story()
+    sent = [story.orientation(), story.binome(), story.diagnostic(), story.contract()]
+    for n, event in enumerate(sent):  # four requests, one event each
+        receive(harness.uow(), harness.ctx, [(f"http:{n}", json.dumps(event))], "http:si")
+
+    first = drain_waiting(harness.uow(), harness.ctx, 3, defer_premature=True)
+    second = drain_waiting(harness.uow(), harness.ctx, 3, defer_premature=True)
+    third = drain_waiting(harness.uow(), harness.ctx, 3, defer_premature=True)
+
+    assert (first.taken, first.ingest.applied) == (3, 3)
+    assert (second.taken, second.ingest.applied) == (1, 1)
+    assert third.taken == 0
+    assert harness.case(story.ref).state == "contrat"
+    with harness.sessions() as session:
+        taken_at = session.execute(select(InboxEvent.id, InboxEvent.claimed_at).order_by(InboxEvent.id)).all()
+    assert len({at for _, at in taken_at[:3]}) == 1  # one taking for the first three
+
+
+def test_a_micro_batch_leaves_alone_the_rows_another_worker_just_took(harness: Harness) -> None:
+    story = Story()
+    receipts = [
+        receive(harness.uow(), harness.ctx, [(f"http:{n}", json.dumps(e))], "http:si")
+        for n, e in enumerate([story.orientation(), story.binome()])
+    ]
+    with harness.sessions() as session:  # a worker took the first row a moment ago and still runs
+        session.execute(
+            update(InboxEvent)
+            .where(InboxEvent.id == receipts[0].pending[0])
+            .values(claimed_at=harness.ctx.clock.now(), attempts=1)
+        )
+        session.commit()
+
+    drained = drain_waiting(harness.uow(), harness.ctx, 10, defer_premature=True)
+
+    assert drained.taken == 1 and drained.ingest.deferred == 1  # the binôme waits for its case

@@ -74,6 +74,29 @@ def test_the_same_batch_delivered_twice_in_parallel_applies_once(
     assert count(harness, TransitionLog) == 20 * 4
 
 
+def test_events_sent_one_by_one_by_name_are_applied_in_micro_batches(
+    harness: Harness, worker: Worker, broker_url: str
+) -> None:
+    """Each `apply_event` task only stores its event; the drain tasks apply what has arrived by
+    batches, so there are far fewer takings (one `claimed_at` each) than events."""
+    cases, events = stories(60)  # 240 events, four per case
+    # Sent round by round (every orientation, then every binôme…), as events of one case come
+    # days apart: two worker processes store two tasks in either order, so two events of one
+    # case sent back to back could be stored, and applied, in the wrong one.
+    rounds = [events[step::4] for step in range(4)]
+    client = Client(broker_url)
+    for event in (e for r in rounds for e in r):
+        client.send("accompagnement.apply_event", [event, "si"])
+    wait_until(lambda: count(harness, ProcessedEvent) == len(events), timeout=120, what="every event applied")
+    assert {harness.case(c.ref).state for c in cases} == {"contrat"}
+    assert_exactly_once(harness, events)
+    with harness.sessions() as s:
+        takings = s.scalar(select(func.count(func.distinct(InboxEvent.claimed_at)))) or 0
+        statuses = dict(s.execute(select(InboxEvent.status, func.count()).group_by(InboxEvent.status)).all())
+    assert statuses == {"applied": len(events)}
+    assert takings <= len(events) // 4, f"{takings} takings for {len(events)} events"
+
+
 def test_one_case_hit_by_two_workers_at_once_ends_as_in_occurred_at_order(
     harness: Harness, worker: Worker, broker_url: str
 ) -> None:

@@ -20,7 +20,7 @@ from __future__ import annotations
 import json
 import uuid
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -178,19 +178,47 @@ _ANSWERS = {InboxStatus.DUPLICATE: Classification.DUPLICATE, InboxStatus.REJECTE
 class DrainReport:
     ingest: IngestReport
     parked: int = 0
+    taken: int = 0  # rows taken, applied or not
 
 
 def drain(uow: UnitOfWork, ctx: Context, ids: Sequence[int], defer_premature: bool) -> DrainReport:
     """Apply the pending rows among `ids`, in id order. Each taking is counted first, in a
     transaction of its own, so that a row whose processing kills the worker is parked after
     MAX_ATTEMPTS instead of killing workers forever."""
+    return _take_and_apply(uow, ctx, lambda _: list(ids), defer_premature)
+
+
+def drain_waiting(uow: UnitOfWork, ctx: Context, limit: int, defer_premature: bool) -> DrainReport:
+    """Apply the oldest rows that wait for a worker, at most `limit`: the micro-batches of events
+    sent one by one. A row another worker took less than SAME_TAKING ago is left to it (on
+    PostgreSQL, rows being taken by a concurrent drain are skipped, not waited for)."""
+    now = ctx.clock.now()
+    waiting = (
+        select(InboxEvent.id)
+        .where(
+            InboxEvent.status == InboxStatus.PENDING,
+            or_(InboxEvent.claimed_at.is_(None), InboxEvent.claimed_at < now - SAME_TAKING),
+        )
+        .order_by(InboxEvent.id)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    )
+    # The ids first, then the taking, in one transaction: as a subquery of the UPDATE, a LIMIT
+    # with SKIP LOCKED may be run more than once by PostgreSQL and take more than `limit` rows.
+    return _take_and_apply(uow, ctx, lambda session: list(session.scalars(waiting)), defer_premature)
+
+
+def _take_and_apply(
+    uow: UnitOfWork, ctx: Context, which: Callable[[Session], list[int]], defer_premature: bool
+) -> DrainReport:
     now = ctx.clock.now()
     new_taking = or_(InboxEvent.claimed_at.is_(None), InboxEvent.claimed_at < now - SAME_TAKING)
     with uow:
+        ids = which(uow.session)
         taken = sorted(
             uow.session.execute(
                 update(InboxEvent)
-                .where(InboxEvent.id.in_(list(ids)), InboxEvent.status == InboxStatus.PENDING)
+                .where(InboxEvent.id.in_(ids), InboxEvent.status == InboxStatus.PENDING)
                 .values(
                     attempts=case((new_taking, InboxEvent.attempts + 1), else_=InboxEvent.attempts),
                     claimed_at=case((new_taking, now), else_=InboxEvent.claimed_at),
@@ -204,7 +232,8 @@ def drain(uow: UnitOfWork, ctx: Context, ids: Sequence[int], defer_premature: bo
         why = f"parked after {MAX_ATTEMPTS} attempts: the worker stopped each time it applied it"
         park(uow, ctx, [row.id for row in worn], why)
     items = [Item(row.source, row.payload, row.id) for row in taken if row.attempts <= MAX_ATTEMPTS]
-    return DrainReport(ingest_items(uow, ctx, items, defer_premature=defer_premature), len(worn))
+    report = ingest_items(uow, ctx, items, defer_premature=defer_premature)
+    return DrainReport(report, len(worn), len(taken))
 
 
 def park(uow: UnitOfWork, ctx: Context, ids: Sequence[int], reason: str) -> int:
