@@ -13,7 +13,13 @@ on empty tables:
   Celery batch (inbox row stored, taken and settled, case row, log row, processed-event row);
 - direct: `workflow.application.ingest.ingest_items` in this process, in batches of 500;
 - celery: batches of 500 sent by name to a real `celery -A tasks worker` on Redis;
-- single: one `accompagnement.apply_event` task per event (a smaller slice).
+- single: one `accompagnement.apply_event` task per event (a smaller slice), applied in
+  micro-batches by the workers;
+- http: `POST /api/events`, one event per request, from 8 concurrent senders, against
+  `accompagnement web serve` (uvicorn, one process) and the same worker: first as fast as the
+  senders go (events/s applied), then paced at 500 events/s offered, printing the rate the door
+  took them at and the delay from acceptance (the inbox row) to applied (the processed-event
+  row), p50 and p99.
 
 Prints events/s, each path's ratio to the floor, and the worker's peak memory (VmHWM of its
 processes) after each Celery path, to show it does not grow with the number of events.
@@ -25,20 +31,24 @@ import argparse
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
 import time
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import httpx
 import psycopg
 import redis
 from celery import Celery
 from sqlalchemy import MetaData, func, select
 
-from models import ProcessedEvent, make_engine, make_session_factory
+from models import InboxEvent, ProcessedEvent, make_engine, make_session_factory
+from web.auth import create_token
 from workflow.adapters import migrations as database
 from workflow.adapters.unit_of_work import UnitOfWork
 from workflow.application.ingest import Item, ingest_items
@@ -326,6 +336,109 @@ def cpu_seconds() -> float:
     return sorted(runs)[1]
 
 
+SENDERS = 8
+
+
+def _serve(url: str, broker: str) -> tuple[subprocess.Popen[bytes], str, str]:
+    """`accompagnement web serve` on a free port, and a token for the bench's system."""
+    engine = make_engine(url)
+    with make_session_factory(engine)() as session:
+        token = create_token(session, "bench", datetime.now(UTC))
+        session.commit()
+    engine.dispose()
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    env = {**os.environ, "DATABASE_URL": url, "CELERY_BROKER_URL": broker,
+           "ACCOMPAGNEMENT_WEB_SECRET": "bench-" + "s" * 40}  # fmt: skip
+    process = subprocess.Popen(
+        [str(Path(sys.executable).parent / "accompagnement"), "--database-url", url, "web", "serve",
+         "--port", str(port)],
+        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+    )  # fmt: skip
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            httpx.get(f"{base}/api/openapi.json", timeout=1)
+            break
+        except httpx.HTTPError:
+            if time.monotonic() > deadline or process.poll() is not None:
+                raise RuntimeError("the web server did not start") from None
+            time.sleep(0.2)
+    return process, base, token
+
+
+def _post_all(base: str, token: str, events: list[dict[str, Any]], rate: float | None) -> float:
+    """SENDERS threads, each posting its share one request at a time (paced to `rate` in all);
+    the rate the door actually took them at."""
+    headers = {"Authorization": f"Bearer {token}"}
+    started = time.perf_counter()
+
+    def send(share: list[tuple[int, dict[str, Any]]]) -> None:
+        with httpx.Client(base_url=base, headers=headers, timeout=30) as client:
+            for index, event in share:
+                if rate is not None:
+                    wait = started + index / rate - time.perf_counter()
+                    if wait > 0:
+                        time.sleep(wait)
+                answer = client.post("/api/events", json=event)
+                assert answer.status_code == 202, answer.text
+
+    shares = [list(enumerate(events))[k::SENDERS] for k in range(SENDERS)]
+    with ThreadPoolExecutor(SENDERS) as pool:
+        list(pool.map(send, shares))
+    return len(events) / (time.perf_counter() - started)
+
+
+def _wait_applied(url: str, total: int) -> None:
+    engine = make_engine(url)
+    with make_session_factory(engine)() as session:
+        while (session.scalar(select(func.count()).select_from(ProcessedEvent)) or 0) < total:
+            session.rollback()
+            time.sleep(0.1)
+    engine.dispose()
+
+
+def _delays(url: str, tag: str) -> list[float]:
+    """Seconds from acceptance (inbox row) to applied (processed-event row), per event."""
+    engine = make_engine(url)
+    with make_session_factory(engine)() as session:
+        rows = session.execute(
+            select(InboxEvent.accepted_at, ProcessedEvent.applied_at)
+            .join(ProcessedEvent, ProcessedEvent.event_id == InboxEvent.event_id)
+            .where(InboxEvent.event_id.like(f"{tag}-%"))
+        ).all()
+    engine.dispose()
+    return sorted((applied - accepted).total_seconds() for accepted, applied in rows)
+
+
+def through_http(
+    url: str, broker: str, fast: list[dict[str, Any]], paced: list[dict[str, Any]]
+) -> tuple[float, float, list[float]]:
+    """Events/s applied when the senders go as fast as they can; the rate the door took the
+    paced run at (OFFERED if it kept up) and that run's delays from acceptance to applied."""
+    server, base, token = _serve(url, broker)
+    try:
+        engine = make_engine(url)
+        with make_session_factory(engine)() as session:
+            before = session.scalar(select(func.count()).select_from(ProcessedEvent)) or 0
+        engine.dispose()
+        started = time.perf_counter()
+        _post_all(base, token, fast, None)
+        _wait_applied(url, before + len(fast))
+        rate = len(fast) / (time.perf_counter() - started)
+        taken = _post_all(base, token, paced, OFFERED)
+        _wait_applied(url, before + len(fast) + len(paced))
+    finally:
+        os.killpg(server.pid, signal.SIGTERM)
+        server.wait(timeout=30)
+    return rate, taken, _delays(url, paced[0]["event_id"].rsplit("-", 1)[0])
+
+
+OFFERED = 500.0  # events/s offered in the paced run
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--cases", type=int, default=100_000)
@@ -340,8 +453,9 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=os.cpu_count() or 2)
     args = parser.parse_args()
     n = args.events
-    if args.cases < 4 * n + n // 10:
-        parser.error(f"--cases must be at least {4 * n + n // 10} for --events {n}")
+    fast, paced = n // 4, min(n // 4, 2_500)
+    if args.cases < 4 * n + n // 10 + fast + paced:
+        parser.error(f"--cases must be at least {4 * n + n // 10 + fast + paced} for --events {n}")
     url, broker = args.database_url, args.broker_url
     redis.Redis.from_url(broker).flushdb()
     print(f"machine: a 5,000,000-step Python loop takes {cpu_seconds():.2f} s (median of 3)")
@@ -363,14 +477,24 @@ def main() -> None:
             url, broker, renewals(3 * n + 1, n // 10, "single"), 1
         )
         memory.append(worker.peak_memory_mb())
+        http_first = 4 * n + n // 10 + 1
+        rates[f"http, {SENDERS} senders, 1 event each"], taken, delays = through_http(
+            url, broker, renewals(http_first, fast, "http"), renewals(http_first + fast, paced, "paced")
+        )
+        memory.append(worker.peak_memory_mb())
     finally:
         worker.stop()
     base, everything = rates["floor (raw SQL)"], rates["floor, all the writes"]
     print(f"\n{'path':28} {'events/s':>10} {'of floor':>9} {'of all-writes floor':>20}   "
-          f"({n:,} events each; single-event: {n // 10:,})")  # fmt: skip
+          f"({n:,} events each; single-event: {n // 10:,}; http: {fast:,})")  # fmt: skip
     for name, rate in rates.items():
         print(f"{name:28} {rate:>10,.0f} {rate / base:>8.0%} {rate / everything:>20.0%}")
-    print("\nworker peak memory (VmHWM, MB): at start / after the batches / after the single tasks")
+    p50, p99 = delays[len(delays) // 2], delays[int(len(delays) * 0.99)]
+    print(f"\nhttp paced at {OFFERED:.0f} events/s offered, taken at {taken:.0f}/s ({len(delays):,} events): "
+          f"from acceptance to applied p50 {p50 * 1000:.0f} ms, p99 {p99 * 1000:.0f} ms")  # fmt: skip
+    print(
+        "\nworker peak memory (VmHWM, MB): at start / after the batches / after the single tasks / after http"
+    )
     print("  main process:  " + " / ".join(f"{main:.0f}" for main, _ in memory))
     print("  largest child: " + " / ".join(f"{child:.0f}" for _, child in memory))
 
