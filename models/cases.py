@@ -42,7 +42,9 @@ class Case(Base):
     # Pinned when the contract is signed: the version in force that day (avenants).
     convention_version_id: Mapped[int | None] = mapped_column(ForeignKey("convention_version.id"))
     agence: Mapped[str] = mapped_column(String(64))
-    state: Mapped[str] = mapped_column(String(20), index=True)
+    # No index of its own: (state, contract_end) below serves queries by state alone, and each
+    # index is one more write on every transition and every move of the next reminder day.
+    state: Mapped[str] = mapped_column(String(20))
 
     conseiller_id: Mapped[str | None] = mapped_column(ForeignKey("professional.id"))
     referent_social_id: Mapped[str | None] = mapped_column(ForeignKey("professional.id"))

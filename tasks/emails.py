@@ -2,8 +2,8 @@
 
 A unit of work hands the ids of its committed emails to `tasks.runtime.queue_emails` (the
 outbox promise, `workflow.adapters.unit_of_work`), which queues this task by groups of
-DISPATCH_GROUP ids. The task claims each email (so a redelivered task sends nothing twice),
-delivers it, and records the outcome; SMTP failures are retried with backoff until
+DISPATCH_GROUP ids. The task claims its emails in one transaction (so a redelivered task sends
+nothing twice), delivers each, and records the outcome by groups; SMTP failures are retried with backoff until
 `workflow.application.outbox.MAX_ATTEMPTS`, then the email is `failed`.
 """
 
@@ -32,16 +32,20 @@ def _retry_after(attempt: int) -> float:
     return float(base * 2 ** (attempt - 1) * random.uniform(0.8, 1.2))
 
 
+# Sent emails are recorded by groups of this many: a sender that dies between sending and
+# recording sends at most these again once their lease is over.
+RECORD_EVERY = 50
+
+
 @app.task(name=SEND_EMAILS, bind=True, max_retries=None)
 def send_emails(task: Task, email_ids: list[int]) -> dict[str, Any]:
     rt = runtime()
     settings = MailSettings.from_env()
-    sent, again, skipped, attempt = 0, [], 0, 1
-    for email_id in email_ids:
-        draft = claim(rt.uow(), rt.ctx, int(email_id))
-        if draft is None:
-            skipped += 1  # already sent, failed for good, or being sent by another worker
-            continue
+    ids = [int(i) for i in email_ids]
+    drafts = claim(rt.uow(), rt.ctx, ids)  # the group at once: so a redelivered task sends nothing twice
+    sent: list[int] = []
+    again, attempt, done = [], 1, 0
+    for draft in drafts:
         try:
             where = deliver(draft, settings)
         except (smtplib.SMTPException, OSError) as exc:
@@ -50,13 +54,18 @@ def send_emails(task: Task, email_ids: list[int]) -> dict[str, Any]:
                 again.append(draft.email_id)
                 attempt = max(attempt, draft.attempt)
             continue
-        mark_sent(rt.uow(), rt.ctx, draft.email_id)
         log.info("email %s sent to %s", draft.key, where)
-        sent += 1
+        sent.append(draft.email_id)
+        if len(sent) >= RECORD_EVERY:
+            mark_sent(rt.uow(), rt.ctx, sent)
+            done, sent = done + len(sent), []
+    if sent:
+        mark_sent(rt.uow(), rt.ctx, sent)
+        done += len(sent)
     if again and not task.request.is_eager:
         raise task.retry(args=[again], countdown=_retry_after(attempt))
     # In-process (no broker) the failed emails stay pending: the next `reminders run` sends them.
-    return {"sent": sent, "retrying": len(again), "skipped": skipped}
+    return {"sent": done, "retrying": len(again), "skipped": len(ids) - len(drafts)}
 
 
 def send_now(email_ids: list[int]) -> None:

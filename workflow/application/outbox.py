@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
 from sqlalchemy import and_, or_, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, selectinload
 
 from models import Case, Email, Professional, Reminder
 from workflow.adapters import revue_files
@@ -53,53 +53,76 @@ class Attachment:
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
-def claim(uow: UnitOfWork, ctx: Context, email_id: int) -> Draft | None:
-    """Take an email for sending; None if it is sent, failed, gone or being sent by another."""
+def claim(uow: UnitOfWork, ctx: Context, email_ids: Sequence[int]) -> list[Draft]:
+    """Take emails for sending, in one transaction, in the order given; leave out those sent,
+    failed, gone or being sent by another. One transaction for a whole group, not two per
+    email: the demo's 4 900 emails spent most of their time committing."""
     with uow:
+        session = uow.session
         now = ctx.clock.now()
-        taken = uow.session.execute(
-            update(Email)
-            .where(
-                Email.id == email_id,
-                or_(
-                    Email.status == EmailStatus.PENDING,
-                    and_(Email.status == EmailStatus.SENDING, Email.claimed_at < now - LEASE),
-                ),
+        taken = set(
+            session.scalars(
+                update(Email)
+                .where(
+                    Email.id.in_(list(email_ids)),
+                    or_(
+                        Email.status == EmailStatus.PENDING,
+                        and_(Email.status == EmailStatus.SENDING, Email.claimed_at < now - LEASE),
+                    ),
+                )
+                .values(status=EmailStatus.SENDING.value, claimed_at=now, attempts=Email.attempts + 1)
+                .returning(Email.id)
             )
-            .values(status=EmailStatus.SENDING.value, claimed_at=now, attempts=Email.attempts + 1)
         )
-        if taken.rowcount != 1:  # type: ignore[attr-defined]
-            return None
-        email = uow.session.get_one(Email, email_id)
-        to = _addresses(uow.session, email.recipients)
-        if not to:
-            _finish(uow.session, email, EmailStatus.FAILED, now, "no active recipient with an email address")
-            uow.commit()
-            return None
-        attachments: list[Attachment] = []
-        if email.revue is not None:
-            rendered = render_revue(email.revue)
-            stem = revue_files.file_stem(email.revue)
-            attachments = [
-                Attachment(f"{stem}.xlsx", revue_files.xlsx_bytes(email.revue), XLSX),
-                Attachment(f"{stem}.csv", revue_files.csv_text(email.revue).encode(), "text/csv"),
-            ]
-        else:
-            day = paris_date(email.created_at)
-            rendered = render(email.key, items(uow.session, ctx, email.reminders, day), day)
+        emails = {
+            e.id: e
+            for e in session.scalars(
+                select(Email)
+                .where(Email.id.in_(taken))
+                .options(selectinload(Email.reminders), selectinload(Email.revue))
+            )
+        }
+        cases = {r.case_id for e in emails.values() for r in e.reminders}
+        list(session.scalars(select(Case).where(Case.id.in_(cases))))  # `items` finds them in the session
+        people = _professionals(session, [r for e in emails.values() for r in e.recipients])
+        drafts = []
+        for email_id in email_ids:
+            email = emails.get(email_id)
+            if email is None:
+                continue
+            to = _addresses(people, email.recipients)
+            if not to:
+                _finish(email, EmailStatus.FAILED, now, "no active recipient with an email address")
+                continue
+            drafts.append(_draft(session, ctx, email, to))
         uow.commit()
-        return Draft(email.id, email.key, to, rendered, email.attempts, attachments)
+        return drafts
 
 
-def _addresses(session: Session, recipients: list[str]) -> list[tuple[str, str]]:
+def _draft(session: Session, ctx: Context, email: Email, to: list[tuple[str, str]]) -> Draft:
+    attachments: list[Attachment] = []
+    if email.revue is not None:
+        rendered = render_revue(email.revue)
+        stem = revue_files.file_stem(email.revue)
+        attachments = [
+            Attachment(f"{stem}.xlsx", revue_files.xlsx_bytes(email.revue), XLSX),
+            Attachment(f"{stem}.csv", revue_files.csv_text(email.revue).encode(), "text/csv"),
+        ]
+    else:
+        day = paris_date(email.created_at)
+        rendered = render(email.key, items(session, ctx, email.reminders, day), day)
+    return Draft(email.id, email.key, to, rendered, email.attempts, attachments)
+
+
+def _professionals(session: Session, recipients: Sequence[str]) -> dict[str, Professional]:
+    """The active professionals among the recipients (ids; addresses hold an @)."""
+    ids = {r for r in recipients if "@" not in r}
+    query = select(Professional).where(Professional.id.in_(ids), Professional.active.is_(True))
+    return {p.id: p for p in session.scalars(query)}
+
+
+def _addresses(people: dict[str, Professional], recipients: list[str]) -> list[tuple[str, str]]:
     """(name, address) of the recipients: active professionals by id, and plain addresses."""
-    ids = [r for r in recipients if "@" not in r]
-    people = {
-        p.id: p
-        for p in session.scalars(
-            select(Professional).where(Professional.id.in_(ids), Professional.active.is_(True))
-        )
-    }
     out = []
     for recipient in recipients:
         if "@" in recipient:
@@ -127,10 +150,14 @@ def items(session: Session, ctx: Context, reminders: Sequence[Reminder], day: da
     return out
 
 
-def mark_sent(uow: UnitOfWork, ctx: Context, email_id: int) -> None:
+def mark_sent(uow: UnitOfWork, ctx: Context, email_ids: Sequence[int]) -> None:
+    """Record emails as sent for good, in one transaction."""
     with uow:
-        email = uow.session.get_one(Email, email_id)
-        _finish(uow.session, email, EmailStatus.SENT, ctx.clock.now(), None)
+        uow.session.execute(
+            update(Email)
+            .where(Email.id.in_(list(email_ids)))
+            .values(status=EmailStatus.SENT.value, claimed_at=None, sent_at=ctx.clock.now(), last_error=None)
+        )
         uow.commit()
 
 
@@ -140,12 +167,12 @@ def mark_failure(uow: UnitOfWork, ctx: Context, email_id: int, error: str) -> bo
         email = uow.session.get_one(Email, email_id)
         final = email.attempts >= MAX_ATTEMPTS
         status = EmailStatus.FAILED if final else EmailStatus.PENDING
-        _finish(uow.session, email, status, ctx.clock.now(), error[:500])
+        _finish(email, status, ctx.clock.now(), error[:500])
         uow.commit()
         return not final
 
 
-def _finish(session: Session, email: Email, status: EmailStatus, now: datetime, error: str | None) -> None:
+def _finish(email: Email, status: EmailStatus, now: datetime, error: str | None) -> None:
     email.status = status.value
     email.claimed_at = None
     if status == EmailStatus.SENT:
