@@ -351,10 +351,11 @@ def _serve(url: str, broker: str) -> tuple[subprocess.Popen[bytes], str, str]:
         port = probe.getsockname()[1]
     env = {**os.environ, "DATABASE_URL": url, "CELERY_BROKER_URL": broker,
            "ACCOMPAGNEMENT_WEB_SECRET": "bench-" + "s" * 40}  # fmt: skip
+    log = Path(tempfile.mkdtemp()) / "web.log"  # read it if a request fails
     process = subprocess.Popen(
         [str(Path(sys.executable).parent / "accompagnement"), "--database-url", url, "web", "serve",
          "--port", str(port)],
-        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+        cwd=ROOT, env=env, stdout=log.open("wb"), stderr=subprocess.STDOUT, start_new_session=True,
     )  # fmt: skip
     base = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 30
@@ -364,9 +365,15 @@ def _serve(url: str, broker: str) -> tuple[subprocess.Popen[bytes], str, str]:
             break
         except httpx.HTTPError:
             if time.monotonic() > deadline or process.poll() is not None:
-                raise RuntimeError("the web server did not start") from None
+                raise RuntimeError(f"the web server did not start: {log.read_text()}") from None
             time.sleep(0.2)
     return process, base, token
+
+
+def _cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far (/proc/<pid>/stat)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def _post_all(base: str, token: str, events: list[dict[str, Any]], rate: float | None) -> float:
@@ -415,17 +422,19 @@ def _delays(url: str, tag: str) -> list[float]:
 
 def through_http(
     url: str, broker: str, fast: list[dict[str, Any]], paced: list[dict[str, Any]]
-) -> tuple[float, float, list[float]]:
-    """Events/s applied when the senders go as fast as they can; the rate the door took the
-    paced run at (OFFERED if it kept up) and that run's delays from acceptance to applied."""
+) -> tuple[float, float, float, list[float]]:
+    """Events/s applied when the senders go as fast as they can, and the door's CPU time per
+    request then (ms); the rate the door took the paced run at (OFFERED if it kept up) and that
+    run's delays from acceptance to applied."""
     server, base, token = _serve(url, broker)
     try:
         engine = make_engine(url)
         with make_session_factory(engine)() as session:
             before = session.scalar(select(func.count()).select_from(ProcessedEvent)) or 0
         engine.dispose()
-        started = time.perf_counter()
+        started, cpu = time.perf_counter(), _cpu_seconds(server.pid)
         _post_all(base, token, fast, None)
+        door_ms = (_cpu_seconds(server.pid) - cpu) / len(fast) * 1000
         _wait_applied(url, before + len(fast))
         rate = len(fast) / (time.perf_counter() - started)
         taken = _post_all(base, token, paced, OFFERED)
@@ -433,7 +442,7 @@ def through_http(
     finally:
         os.killpg(server.pid, signal.SIGTERM)
         server.wait(timeout=30)
-    return rate, taken, _delays(url, paced[0]["event_id"].rsplit("-", 1)[0])
+    return rate, taken, door_ms, _delays(url, paced[0]["event_id"].rsplit("-", 1)[0])
 
 
 OFFERED = 500.0  # events/s offered in the paced run
@@ -478,7 +487,7 @@ def main() -> None:
         )
         memory.append(worker.peak_memory_mb())
         http_first = 4 * n + n // 10 + 1
-        rates[f"http, {SENDERS} senders, 1 event each"], taken, delays = through_http(
+        rates[f"http, {SENDERS} senders, 1 event each"], taken, door_ms, delays = through_http(
             url, broker, renewals(http_first, fast, "http"), renewals(http_first + fast, paced, "paced")
         )
         memory.append(worker.peak_memory_mb())
@@ -491,7 +500,8 @@ def main() -> None:
         print(f"{name:28} {rate:>10,.0f} {rate / base:>8.0%} {rate / everything:>20.0%}")
     p50, p99 = delays[len(delays) // 2], delays[int(len(delays) * 0.99)]
     print(f"\nhttp paced at {OFFERED:.0f} events/s offered, taken at {taken:.0f}/s ({len(delays):,} events): "
-          f"from acceptance to applied p50 {p50 * 1000:.0f} ms, p99 {p99 * 1000:.0f} ms")  # fmt: skip
+          f"from acceptance to applied p50 {p50 * 1000:.0f} ms, p99 {p99 * 1000:.0f} ms; the door's "
+          f"process: {door_ms:.1f} ms of CPU per request")  # fmt: skip
     print(
         "\nworker peak memory (VmHWM, MB): at start / after the batches / after the single tasks / after http"
     )

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +16,9 @@ from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy.exc import InterfaceError, OperationalError
+from starlette.datastructures import MutableHeaders
 from starlette.middleware.sessions import SessionMiddleware
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from swagger_ui_bundle import swagger_ui_path
 
 from web import api, pages
@@ -76,7 +77,7 @@ def _application(secret: str) -> FastAPI:
         SessionMiddleware, secret_key=secret, session_cookie="ag_session", max_age=8 * 3600,
         same_site="lax", https_only=secure,
     )  # fmt: skip
-    app.middleware("http")(_security_headers(secure))
+    app.add_middleware(SecurityHeaders, secure=secure)
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     app.mount("/api/docs/files", StaticFiles(directory=swagger_ui_path), name="swagger")
 
@@ -116,22 +117,33 @@ CSP = (
     "base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
 )
 DOCS_CSP = CSP.replace("style-src 'self'", "style-src 'self' 'unsafe-inline'")
-NextHandler = Callable[[Request], Awaitable[Response]]
 
 
-def _security_headers(secure: bool) -> Callable[[Request, NextHandler], Awaitable[Response]]:
+class SecurityHeaders:
     """Headers on every answer: no framing, no sniffing, no referrer to other sites, a strict
-    content policy, and HSTS when the cookies require HTTPS."""
+    content policy, and HSTS when the cookies require HTTPS. A plain ASGI middleware: Starlette's
+    `@app.middleware("http")` runs each request through a task group and a response copy of its
+    own, which cost the event door a tenth of its time."""
 
-    async def add(request: Request, call_next: NextHandler) -> Response:
-        response = await call_next(request)
-        docs = request.url.path.startswith("/api/docs")
-        response.headers["Content-Security-Policy"] = DOCS_CSP if docs else CSP
-        response.headers["X-Frame-Options"] = "DENY"
-        response.headers["X-Content-Type-Options"] = "nosniff"
-        response.headers["Referrer-Policy"] = "same-origin"
-        if secure:
-            response.headers["Strict-Transport-Security"] = "max-age=31536000; includeSubDomains"
-        return response
+    def __init__(self, app: ASGIApp, secure: bool) -> None:
+        self.app = app
+        self.secure = secure
 
-    return add
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        docs = str(scope["path"]).startswith("/api/docs")
+
+        async def with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = MutableHeaders(scope=message)
+                headers["Content-Security-Policy"] = DOCS_CSP if docs else CSP
+                headers["X-Frame-Options"] = "DENY"
+                headers["X-Content-Type-Options"] = "nosniff"
+                headers["Referrer-Policy"] = "same-origin"
+                if self.secure:
+                    headers["Strict-Transport-Security"] = "max-age=31536000; includeSubDomains"
+            await send(message)
+
+        await self.app(scope, receive, with_headers)

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import case, func, or_, select, update
+from sqlalchemy import Table, case, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -141,31 +141,28 @@ def receive(
                 data = None if event else read.raw  # type: ignore[union-attr]
                 rejections.append((position, {"source": where, "raw": raw, "reason": reason or "",
                                               "event": event, "data": data}))  # fmt: skip
-        if rows:
-            dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
-            inserted = set(
-                session.scalars(
-                    dialect.insert(InboxEvent).on_conflict_do_nothing().returning(InboxEvent.position),
-                    rows,
-                )
-            )
-            # A rejection counts once per stored row: a redelivered submission, whose rows are
-            # already there, records nothing again (the inbox's rejected rows and the
-            # rejections' occurrences add up).
-            for position, rejection in rejections:
-                if position in inserted:
-                    record_rejection(session, ctx, **rejection)
-        stored = session.execute(
-            select(
-                InboxEvent.position, InboxEvent.id, InboxEvent.event_id, InboxEvent.status, InboxEvent.reason
-            )
-            .where(InboxEvent.submission == receipt.submission)
-            .order_by(InboxEvent.position)
+        table: Table = InboxEvent.__table__  # type: ignore[assignment]
+        kept = table.c.position, table.c.id, table.c.event_id, table.c.status, table.c.reason
+        dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
+        stored = (
+            session.execute(dialect.insert(table).on_conflict_do_nothing().returning(*kept), rows).all()
+            if rows
+            else []
         )
-        for position, row_id, event_id, kept, reason in stored:
-            answer = _ANSWERS.get(InboxStatus(kept), Classification.ACCEPTED)  # pending, or applied since
+        # A rejection counts once per stored row: a redelivered submission, whose rows are
+        # already there, records nothing again (the inbox's rejected rows and the rejections'
+        # occurrences add up).
+        inserted = {row.position for row in stored}
+        for position, rejection in rejections:
+            if position in inserted:
+                record_rejection(session, ctx, **rejection)
+        if len(stored) < len(rows):  # received before: answer from the rows as they stand now
+            query = select(*kept).where(table.c.submission == receipt.submission)
+            stored = session.execute(query).all()
+        for position, row_id, event_id, status, reason in sorted(stored):
+            answer = _ANSWERS.get(InboxStatus(status), Classification.ACCEPTED)  # pending, or applied since
             receipt.verdicts.append(
-                Verdict(position, event_id, answer, reason, row_id, kept == InboxStatus.PENDING)
+                Verdict(position, event_id, answer, reason, row_id, status == InboxStatus.PENDING)
             )
         uow.commit()
     return receipt
