@@ -2,11 +2,12 @@
 
 The plan is derived, not stored: the scan reads only the cases whose next reminder day has
 come (a partial index on `case_file.next_reminder_on`), so its cost follows what is due, not
-the number of cases. For each it derives the reminders due from that day to the scan's with the
-same pure rules as the transitions (`reminder_rules.due_by`), writes each once (queued with its email, or
-cancelled with why: the key (case, kind, day) is unique, so a reminder written before is left
-as it is), and moves the case's next reminder day on. The emails are the outbox: the unit of
-work hands their ids to the caller after commit, which queues the sending tasks.
+the number of cases. For each it derives the reminders due from that day to the scan's with
+the same pure rules as the transitions (`reminder_rules.due_by`), writes each once (queued
+with its email, or cancelled with why: the key (case, kind, day) is unique, so a reminder
+written before is left as it is), and moves the case's next reminder day on. The emails are the
+outbox: the unit of work hands their ids to the caller after commit, which queues the sending
+tasks.
 """
 
 from __future__ import annotations
