@@ -13,7 +13,6 @@ tasks.
 from __future__ import annotations
 
 import json
-import logging
 from collections import Counter, defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -30,8 +29,6 @@ from workflow.application.reminders.planning import SCAN_BATCH, facts
 from workflow.application.service_context import Context
 from workflow.domain.reminder_rules import Facts, Planned, due_by, moved_on, recipients
 from workflow.domain.vocabulary import EmailStatus, ReminderKind, ReminderStatus
-
-log = logging.getLogger(__name__)
 
 # Kinds whose due-day check needs the case's appointments.
 _NEEDS_FACTS = frozenset({ReminderKind.CONVOCATION, ReminderKind.RDV_NON_TENU})

@@ -8,7 +8,6 @@ daily scan, which writes the reminders when they fall due, is `daily_scan.py`.
 
 from __future__ import annotations
 
-import logging
 from collections import defaultdict
 from collections.abc import Sequence
 from datetime import date
@@ -23,8 +22,6 @@ from workflow.application.service_context import Context
 from workflow.domain.clock import paris_date
 from workflow.domain.reminder_rules import Facts, Planned, missed_kind, next_due, planned, recipients
 from workflow.domain.vocabulary import AppointmentOutcome, EmailStatus, ReminderStatus, Role
-
-log = logging.getLogger(__name__)
 
 SCAN_BATCH = 5_000  # cases due handled per round: ~5 MB of rows, a few hundred ms on PostgreSQL
 
