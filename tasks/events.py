@@ -115,12 +115,12 @@ def drain_inbox(self: Task) -> dict[str, Any]:
     """Apply the events that wait in the inbox, by micro-batches of at most BATCH rows, until
     none is left: what arrived one by one goes through the batch path."""
     rt = runtime()
-    totals: dict[str, Any] = {"taken": 0}
+    taken = 0
     while True:
         done = _settle(self, lambda: drain_waiting(rt.uow(), rt.ctx, BATCH, defer_premature=True), BATCH, 0)
-        totals["taken"] += done.get("taken", 0)
+        taken += done.get("taken", 0)
         if done.get("taken", 0) < BATCH or "failed" in done:
-            return {**done, "taken": totals["taken"]}
+            return {**done, "taken": taken}
 
 
 @app.task(name="accompagnement.apply_inbox", bind=True, max_retries=MAX_RETRIES)
