@@ -3,8 +3,9 @@
 A unit of work hands the ids of its committed emails to `tasks.runtime.queue_emails` (the
 outbox promise, `workflow.adapters.unit_of_work`), which queues this task by groups of
 DISPATCH_GROUP ids. The task claims its emails in one transaction (so a redelivered task sends
-nothing twice), delivers each, and records the outcome by groups; SMTP failures are retried with backoff until
-`workflow.application.outbox.MAX_ATTEMPTS`, then the email is `failed`.
+nothing twice), delivers each over one SMTP connection, and records the outcome by groups; SMTP
+failures are retried with backoff until `workflow.application.outbox.MAX_ATTEMPTS`, then the
+email is `failed`.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from typing import Any
 from celery import Task
 
 from tasks.app import app
-from tasks.mail import MailSettings, deliver
+from tasks.mail import Mailer, MailSettings
 from tasks.runtime import SEND_EMAILS, runtime
 from workflow.application.outbox import claim, mark_failure, mark_sent
 
@@ -45,20 +46,21 @@ def send_emails(task: Task, email_ids: list[int]) -> dict[str, Any]:
     drafts = claim(rt.uow(), rt.ctx, ids)  # the group at once: so a redelivered task sends nothing twice
     sent: list[int] = []
     again, attempt, done = [], 1, 0
-    for draft in drafts:
-        try:
-            where = deliver(draft, settings)
-        except (smtplib.SMTPException, OSError) as exc:
-            log.warning("email %s, attempt %d: %s", draft.key, draft.attempt, exc)
-            if mark_failure(rt.uow(), rt.ctx, draft.email_id, f"{type(exc).__name__}: {exc}"):
-                again.append(draft.email_id)
-                attempt = max(attempt, draft.attempt)
-            continue
-        log.info("email %s sent to %s", draft.key, where)
-        sent.append(draft.email_id)
-        if len(sent) >= RECORD_EVERY:
-            mark_sent(rt.uow(), rt.ctx, sent)
-            done, sent = done + len(sent), []
+    with Mailer(settings) as mailer:  # one SMTP connection for the group
+        for draft in drafts:
+            try:
+                where = mailer.deliver(draft)
+            except (smtplib.SMTPException, OSError) as exc:
+                log.warning("email %s, attempt %d: %s", draft.key, draft.attempt, exc)
+                if mark_failure(rt.uow(), rt.ctx, draft.email_id, f"{type(exc).__name__}: {exc}"):
+                    again.append(draft.email_id)
+                    attempt = max(attempt, draft.attempt)
+                continue
+            log.info("email %s sent to %s", draft.key, where)
+            sent.append(draft.email_id)
+            if len(sent) >= RECORD_EVERY:
+                mark_sent(rt.uow(), rt.ctx, sent)
+                done, sent = done + len(sent), []
     if sent:
         mark_sent(rt.uow(), rt.ctx, sent)
         done += len(sent)

@@ -16,13 +16,23 @@ import os
 import smtplib
 import ssl
 from dataclasses import dataclass
-from email.message import EmailMessage
+from email.charset import QP, Charset
+from email.encoders import encode_base64
+from email.header import Header
+from email.message import Message
+from email.mime.base import MIMEBase
+from email.mime.multipart import MIMEMultipart
+from email.mime.text import MIMEText
 from email.utils import formataddr, formatdate
 from pathlib import Path
 
-from workflow.application.outbox import Draft
+from workflow.application.outbox import Attachment, Draft
 
 _DEFAULT_PORTS = {"starttls": 587, "ssl": 465, "none": 25}
+
+# UTF-8 bodies in quoted-printable: 7-bit safe for any relay, and still readable as text.
+_UTF8_QP = Charset("utf-8")
+_UTF8_QP.body_encoding = QP
 
 
 @dataclass(frozen=True)
@@ -57,46 +67,104 @@ class MailSettings:
         )
 
 
-def message(draft: Draft, settings: MailSettings) -> EmailMessage:
-    """The MIME message: plain text with an HTML alternative, and a Message-ID that stays the
-    same for every attempt at the same email, so a receiving system can tell a resend."""
-    msg = EmailMessage()
-    msg["Subject"] = draft.rendered.subject
+def message(draft: Draft, settings: MailSettings) -> Message:
+    """The MIME message: plain text with an HTML alternative (and the attachments), and a
+    Message-ID that stays the same for every attempt at the same email, so a receiving system
+    can tell a resend. Built with the `email.mime` classes: `EmailMessage`'s header registry
+    parses every header it is given again, four times slower for the same bytes."""
+    body = MIMEMultipart("alternative")
+    body.attach(MIMEText(draft.rendered.text, "plain", _UTF8_QP))
+    body.attach(MIMEText(draft.rendered.html, "html", _UTF8_QP))
+    msg: Message = body
+    if draft.attachments:
+        msg = MIMEMultipart("mixed")
+        msg.attach(body)
+        for attachment in draft.attachments:
+            msg.attach(_attachment(attachment))
+    msg["Subject"] = Header(draft.rendered.subject, "utf-8")
     msg["From"] = formataddr(("Accompagnement global", settings.sender))
     msg["To"] = ", ".join(formataddr((name, address)) for name, address in draft.to)
     msg["Date"] = formatdate(usegmt=True)
     domain = settings.sender.rpartition("@")[2] or "localhost"
     msg["Message-ID"] = f"<{draft.key.replace(':', '.')}.{draft.email_id}@{domain}>"
     msg["Auto-Submitted"] = "auto-generated"  # RFC 3834: no vacation replies to a robot
-    msg.set_content(draft.rendered.text)
-    msg.add_alternative(draft.rendered.html, subtype="html")
-    for attachment in draft.attachments:
-        maintype, subtype = attachment.mimetype.split("/", 1)
-        msg.add_attachment(attachment.data, maintype=maintype, subtype=subtype, filename=attachment.filename)
     return msg
 
 
-def deliver(draft: Draft, settings: MailSettings) -> str:
-    """Send (or write) the email; raises smtplib.SMTPException or OSError on failure.
-    Returns where it went, for the logs."""
-    msg = message(draft, settings)
-    if settings.host is None:
-        settings.outbox.mkdir(parents=True, exist_ok=True)
-        path = settings.outbox / f"{draft.key.replace(':', '_')}.eml"
-        temporary = path.with_suffix(".eml.tmp")
-        temporary.write_bytes(bytes(msg))
-        temporary.replace(path)  # a reader never sees half a message
-        return str(path)
-    smtp: smtplib.SMTP
-    if settings.security == "ssl":
-        smtp = smtplib.SMTP_SSL(settings.host, settings.port, timeout=settings.timeout,
-                                context=ssl.create_default_context())  # fmt: skip
-    else:
-        smtp = smtplib.SMTP(settings.host, settings.port, timeout=settings.timeout)
-    with smtp:
-        if settings.security == "starttls":
-            smtp.starttls(context=ssl.create_default_context())
-        if settings.user:
-            smtp.login(settings.user, settings.password or "")
-        smtp.send_message(msg)
-    return f"smtp://{settings.host}:{settings.port}"
+def _attachment(attachment: Attachment) -> MIMEBase:
+    maintype, subtype = attachment.mimetype.split("/", 1)
+    params = {"charset": "utf-8"} if maintype == "text" else {}  # our text files are UTF-8
+    part = MIMEBase(maintype, subtype, **params)
+    part.set_payload(attachment.data)
+    encode_base64(part)
+    name = attachment.filename
+    filename: str | tuple[str, str, str] = name if name.isascii() else ("utf-8", "", name)
+    part.add_header("Content-Disposition", "attachment", filename=filename)
+    return part
+
+
+class Mailer:
+    """Delivers a group of emails over one SMTP connection (opened at the first email, opened
+    again after a failure), or writes them as `.eml` files when no server is configured.
+
+    Use as a context manager: the connection is closed at the end of the group."""
+
+    def __init__(self, settings: MailSettings) -> None:
+        self.settings = settings
+        self._smtp: smtplib.SMTP | None = None
+
+    def __enter__(self) -> Mailer:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._close()
+
+    def deliver(self, draft: Draft) -> str:
+        """Send (or write) the email; raises smtplib.SMTPException or OSError on failure.
+        Returns where it went, for the logs."""
+        settings = self.settings
+        msg = message(draft, settings)
+        if settings.host is None:
+            settings.outbox.mkdir(parents=True, exist_ok=True)
+            path = settings.outbox / f"{draft.key.replace(':', '_')}.eml"
+            temporary = path.with_suffix(".eml.tmp")
+            temporary.write_bytes(msg.as_bytes())
+            temporary.replace(path)  # a reader never sees half a message
+            return str(path)
+        try:
+            self._connection().send_message(msg)
+        except (smtplib.SMTPException, OSError):
+            self._close()  # the next email starts from a fresh connection
+            raise
+        return f"smtp://{settings.host}:{settings.port}"
+
+    def _connection(self) -> smtplib.SMTP:
+        if self._smtp is not None:
+            return self._smtp
+        settings = self.settings
+        assert settings.host is not None
+        smtp: smtplib.SMTP
+        if settings.security == "ssl":
+            smtp = smtplib.SMTP_SSL(settings.host, settings.port, timeout=settings.timeout,
+                                    context=ssl.create_default_context())  # fmt: skip
+        else:
+            smtp = smtplib.SMTP(settings.host, settings.port, timeout=settings.timeout)
+        try:
+            if settings.security == "starttls":
+                smtp.starttls(context=ssl.create_default_context())
+            if settings.user:
+                smtp.login(settings.user, settings.password or "")
+        except BaseException:
+            smtp.close()
+            raise
+        self._smtp = smtp
+        return smtp
+
+    def _close(self) -> None:
+        smtp, self._smtp = self._smtp, None
+        if smtp is None:
+            return
+        try:
+            smtp.quit()
+        except (smtplib.SMTPException, OSError):
+            smtp.close()

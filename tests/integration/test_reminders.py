@@ -376,6 +376,22 @@ def test_no_email_body_carries_a_barrier_health_or_status_word(mailing: Harness,
             assert word not in body, f"{word!r} in {mail.message['Subject']}"
 
 
+def test_the_emails_of_a_run_share_one_smtp_connection_and_a_refusal_costs_only_its_email(
+    mailing: Harness, smtp: SmtpSink
+) -> None:
+    """Four reminders of one scan, the server refusing the first message: that email stays
+    pending for a retry, and the three others go together on one fresh connection."""
+    stories = [Story() for _ in range(4)]
+    for story in stories:
+        mailing.apply(story.orientation())
+    smtp.handler.refuse = 1
+    mailing.scan(stories[0].day + timedelta(15))
+    assert len(smtp.wait_for(3)) == 3
+    assert smtp.handler.connections == 2  # the refusal closed the first one
+    statuses = sorted(e.status for e in emails(mailing))
+    assert statuses == [EmailStatus.PENDING] + [EmailStatus.SENT] * 3
+
+
 def test_scan_counts_reflect_the_database(harness: Harness) -> None:
     stories = [Story() for _ in range(3)]
     for story in stories:

@@ -129,8 +129,35 @@ class Professionals:
 
     def get(self, pid: str) -> Professional | None:
         if pid not in self._known:
-            self._known[pid] = self.session.get(Professional, pid)
+            # The event path never writes the directory: no need to flush the chunk's pending
+            # case rows before reading it (an autoflush per professional cost a third of the
+            # demo's ingestion).
+            with self.session.no_autoflush:
+                self._known[pid] = self.session.get(Professional, pid)
         return self._known[pid]
+
+    def load(self, pids: Iterable[str]) -> None:
+        """Read the professionals a chunk of events names, in one query."""
+        wanted = set(pids) - self._known.keys()
+        if not wanted:
+            return
+        self._known.update(dict.fromkeys(wanted))
+        with self.session.no_autoflush:
+            for pro in self.session.scalars(select(Professional).where(Professional.id.in_(wanted))):
+                self._known[pro.id] = pro
+
+
+def named_professionals(events: Iterable[Any]) -> set[str]:
+    """The directory ids a chunk of events names: actors, binôme and appointment holders."""
+    out: set[str] = set()
+    for event in events:
+        actor = getattr(event, "actor", None)
+        if actor is not None:
+            out.add(actor.id)
+        for field in ("conseiller_id", "referent_social_id", "professional_id"):
+            if value := getattr(event, field, None):
+                out.add(value)
+    return out
 
 
 class RowByRow:

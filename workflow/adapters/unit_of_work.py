@@ -36,6 +36,7 @@ from workflow.adapters.repositories import (
     Professionals,
     RowByRow,
     Storage,
+    named_professionals,
 )
 
 log = logging.getLogger(__name__)
@@ -76,7 +77,9 @@ class UnitOfWork:
 
     def buffer_chunk(self, events: Iterable[Any]) -> None:
         """Prefetch what `events` need and buffer their append-only rows until the commit."""
+        events = list(events)
         self._use(ChunkBuffered.prefetch(self.session, events))
+        self.professionals.load(named_professionals(events))
 
     def __exit__(
         self,

@@ -82,8 +82,9 @@ def claim(uow: UnitOfWork, ctx: Context, email_ids: Sequence[int]) -> list[Draft
                 .options(selectinload(Email.reminders), selectinload(Email.revue))
             )
         }
-        cases = {r.case_id for e in emails.values() for r in e.reminders}
-        list(session.scalars(select(Case).where(Case.id.in_(cases))))  # `items` finds them in the session
+        wanted = {r.case_id for e in emails.values() for r in e.reminders}
+        # Held here: the identity map keeps objects weakly, a case read and dropped is read again.
+        cases = {c.id: c for c in session.scalars(select(Case).where(Case.id.in_(wanted)))}
         people = _professionals(session, [r for e in emails.values() for r in e.recipients])
         drafts = []
         for email_id in email_ids:
@@ -94,12 +95,14 @@ def claim(uow: UnitOfWork, ctx: Context, email_ids: Sequence[int]) -> list[Draft
             if not to:
                 _finish(email, EmailStatus.FAILED, now, "no active recipient with an email address")
                 continue
-            drafts.append(_draft(session, ctx, email, to))
+            drafts.append(_draft(session, ctx, email, to, cases))
         uow.commit()
         return drafts
 
 
-def _draft(session: Session, ctx: Context, email: Email, to: list[tuple[str, str]]) -> Draft:
+def _draft(
+    session: Session, ctx: Context, email: Email, to: list[tuple[str, str]], cases: dict[int, Case]
+) -> Draft:
     attachments: list[Attachment] = []
     if email.revue is not None:
         rendered = render_revue(email.revue)
@@ -110,7 +113,7 @@ def _draft(session: Session, ctx: Context, email: Email, to: list[tuple[str, str
         ]
     else:
         day = paris_date(email.created_at)
-        rendered = render(email.key, items(session, ctx, email.reminders, day), day)
+        rendered = render(email.key, _items(session, ctx, email.reminders, cases, day), day)
     return Draft(email.id, email.key, to, rendered, email.attempts, attachments)
 
 
@@ -132,10 +135,12 @@ def _addresses(people: dict[str, Professional], recipients: list[str]) -> list[t
     return out
 
 
-def items(session: Session, ctx: Context, reminders: Sequence[Reminder], day: date) -> list[ReminderLine]:
+def _items(
+    session: Session, ctx: Context, reminders: Sequence[Reminder], cases: dict[int, Case], day: date
+) -> list[ReminderLine]:
     out = []
     for reminder in reminders:
-        case = session.get_one(Case, reminder.case_id)
+        case = cases[reminder.case_id]
         terms, _ = ctx.terms(session, case, day)
         kind = ReminderKind(reminder.kind)
         figure = {
