@@ -93,6 +93,21 @@ class InboxEvent(Base):
             postgresql_where=text("status = 'pending'"),
         ),
         Index("ix_inbox_event_sender_event_id", "sender", "event_id"),
+        # Routed by département, a worker's micro-batches take the waiting rows of its own; and
+        # an event whose case is still an orientation waiting in the inbox takes that one's route.
+        Index(
+            "ix_inbox_event_waiting_departement",
+            "departement",
+            "id",
+            sqlite_where=text("status = 'pending'"),
+            postgresql_where=text("status = 'pending'"),
+        ),
+        Index(
+            "ix_inbox_event_waiting_case",
+            "case_reference",
+            sqlite_where=text("status = 'pending'"),
+            postgresql_where=text("status = 'pending'"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
@@ -102,6 +117,9 @@ class InboxEvent(Base):
     source: Mapped[str] = mapped_column(String(255))  # where, for reports: "file.jsonl:12"
     event_id: Mapped[str | None] = mapped_column(String(64))
     case_reference: Mapped[str | None] = mapped_column(String(40))
+    # The case's convention (its département) when known at the door: the queue that carries the
+    # row when the workers are routed by département. None: an unknown case, an unreadable event.
+    departement: Mapped[str | None] = mapped_column(String(3))
     payload: Mapped[str] = mapped_column(Text)  # the event's JSON text, storable and bounded
     status: Mapped[str] = mapped_column(String(16))
     reason: Mapped[str | None] = mapped_column(Text)

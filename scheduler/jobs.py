@@ -28,7 +28,7 @@ from apscheduler.triggers.cron import CronTrigger
 
 from workflow.adapters.unit_of_work import UnitOfWork
 from workflow.application.audit.seals import KEY_ENV
-from workflow.application.inbox import requeue_stale
+from workflow.application.inbox import Routed, requeue_stale
 from workflow.application.indicators import Quarter
 from workflow.application.revue.production import due_revues
 from workflow.application.scheduled_runs import AUDIT_SEAL, QUARTERLY_INDICATORS, REMINDER_SCAN, claim_run
@@ -47,7 +47,7 @@ QueueScan = Callable[[str, bool], None]  # (day, digest): queue `accompagnement.
 QueueRevue = Callable[[str, str], None]  # (agence, month): queue `accompagnement.produce_revue`
 QueueIndicators = Callable[[str], None]  # (quarter): queue `accompagnement.quarterly_indicators`
 QueueSeal = Callable[[], None]  # queue `accompagnement.seal_audit`
-QueueInbox = Callable[[list[int]], None]  # (inbox ids): queue `accompagnement.apply_inbox`
+QueueInbox = Callable[[Routed], None]  # (inbox ids by département): queue `accompagnement.apply_inbox`
 
 
 class SteppedDown(Exception):
@@ -123,11 +123,12 @@ class Jobs:
     def inbox_sweep(self) -> int:
         """Queue again the inbox rows still pending long after they were queued; how many."""
         batches = requeue_stale(self.uow(), self.ctx)
-        for ids in batches:
-            self.queue_inbox(ids)
-        if batches:
-            log.warning("inbox sweep: %d event(s) queued again", sum(map(len, batches)))
-        return sum(map(len, batches))
+        for rows in batches:
+            self.queue_inbox(rows)
+        count = sum(len(ids) for rows in batches for ids in rows.values())
+        if count:
+            log.warning("inbox sweep: %d event(s) queued again", count)
+        return count
 
     def catch_up(self) -> list[str]:
         """Run what the schedule says should have run already; names of the jobs run."""

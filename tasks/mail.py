@@ -22,7 +22,7 @@ from email.header import Header
 from email.message import Message
 from email.mime.base import MIMEBase
 from email.mime.multipart import MIMEMultipart
-from email.mime.text import MIMEText
+from email.mime.nonmultipart import MIMENonMultipart
 from email.utils import formataddr, formatdate
 from pathlib import Path
 
@@ -73,15 +73,17 @@ def message(draft: Draft, settings: MailSettings) -> Message:
     can tell a resend. Built with the `email.mime` classes: `EmailMessage`'s header registry
     parses every header it is given again, four times slower for the same bytes."""
     body = MIMEMultipart("alternative")
-    body.attach(MIMEText(draft.rendered.text, "plain", _UTF8_QP))
-    body.attach(MIMEText(draft.rendered.html, "html", _UTF8_QP))
+    for text, subtype in ((draft.rendered.text, "plain"), (draft.rendered.html, "html")):
+        part = MIMENonMultipart("text", subtype)
+        part.set_payload(text, _UTF8_QP)
+        body.attach(part)
     msg: Message = body
     if draft.attachments:
         msg = MIMEMultipart("mixed")
         msg.attach(body)
         for attachment in draft.attachments:
             msg.attach(_attachment(attachment))
-    msg["Subject"] = Header(draft.rendered.subject, "utf-8")
+    msg["Subject"] = Header(draft.rendered.subject, "utf-8", header_name="Subject").encode()
     msg["From"] = formataddr(("Accompagnement global", settings.sender))
     msg["To"] = ", ".join(formataddr((name, address)) for name, address in draft.to)
     msg["Date"] = formatdate(usegmt=True)
@@ -93,8 +95,9 @@ def message(draft: Draft, settings: MailSettings) -> Message:
 
 def _attachment(attachment: Attachment) -> MIMEBase:
     maintype, subtype = attachment.mimetype.split("/", 1)
-    params = {"charset": "utf-8"} if maintype == "text" else {}  # our text files are UTF-8
-    part = MIMEBase(maintype, subtype, **params)
+    part = MIMEBase(maintype, subtype)
+    if maintype == "text":
+        part.set_param("charset", "utf-8")  # our text files are UTF-8
     part.set_payload(attachment.data)
     encode_base64(part)
     name = attachment.filename

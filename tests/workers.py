@@ -23,14 +23,24 @@ ROOT = Path(__file__).resolve().parents[1]
 class Worker:
     """`celery -A tasks worker` in its own process group, so SIGKILL reaches every child."""
 
-    def __init__(self, database_url: str, broker_url: str, log: Path, concurrency: int = 2) -> None:
+    def __init__(
+        self,
+        database_url: str,
+        broker_url: str,
+        log: Path,
+        concurrency: int = 2,
+        queues: tuple[str, ...] = (QUEUE,),
+        env: dict[str, str] | None = None,
+    ) -> None:
         if database_url.startswith("postgresql"):  # so a test can find the worker's connections
             database_url += ("&" if "?" in database_url else "?") + "application_name=acc-worker"
         self.env = {
             **os.environ,
             "DATABASE_URL": database_url,
             "CELERY_BROKER_URL": broker_url,
+            **(env or {}),
         }
+        self.queues = queues
         self.log = log
         self.concurrency = concurrency
         self.process: subprocess.Popen[bytes] | None = None
@@ -48,7 +58,7 @@ class Worker:
         handle = self.log.open("ab")
         self.process = subprocess.Popen(
             [sys.executable, "-m", "celery", "-A", "tasks", "worker", "--loglevel", "INFO",
-             "--concurrency", str(self.concurrency), "--queues", QUEUE, "--without-gossip",
+             "--concurrency", str(self.concurrency), "--queues", ",".join(self.queues), "--without-gossip",
              "--without-mingle", "--without-heartbeat"],
             cwd=ROOT, env=self.env, stdout=handle, stderr=subprocess.STDOUT, start_new_session=True,
         )  # fmt: skip

@@ -80,7 +80,7 @@ def _handle(web: Web, system: str, payloads: list[Any]) -> Answers:
     items = [(f"http:{system}#{index}", as_text(data)) for index, data in enumerate(payloads)]
     receipt = receive(UnitOfWork(web.sessions), web.ctx, items, sender(system))
     if receipt.pending:
-        web.queue(receipt.pending)
+        web.queue(receipt.routed())
     answers = [Answer(index=v.position, event_id=v.event_id, status=v.status, reason=v.reason)
                for v in receipt.verdicts]  # fmt: skip
     count = receipt.count()

@@ -24,6 +24,7 @@ from swagger_ui_bundle import swagger_ui_path
 from web import api, pages
 from web.rendering import templates
 from web.state import NotSignedIn, PageForbidden, QueueEvents, Web
+from workflow.application.inbox import Routed
 from workflow.bootstrap import bootstrap
 from workflow.domain.clock import Clock
 from workflow.domain.errors import ConfigurationError
@@ -34,16 +35,16 @@ HERE = Path(__file__).parent
 log = logging.getLogger(__name__)
 
 
-def queue_to_workers(ids: list[int]) -> None:
+def queue_to_workers(rows: Routed) -> None:
     """Hand stored events to the workers: a few join the next micro-batch (`tasks.events.notify`;
     applied in this process when no broker is configured). A failure here loses nothing: the
     rows are in the inbox, and the sweep queues them."""
     from tasks.events import notify
 
     try:
-        notify(ids)
+        notify(rows)
     except Exception:
-        log.exception("could not queue %d inbox row(s); the sweep will", len(ids))
+        log.exception("could not queue %d inbox row(s); the sweep will", sum(map(len, rows.values())))
 
 
 def create_app(

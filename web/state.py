@@ -8,11 +8,12 @@ from dataclasses import dataclass
 
 from sqlalchemy.orm import Session, sessionmaker
 
+from workflow.application.inbox import Routed
 from workflow.application.service_context import Context
 from workflow.bootstrap import Runtime
 from workflow.domain.clock import Clock
 
-QueueEvents = Callable[[list[int]], None]  # inbox ids, in order
+QueueEvents = Callable[[Routed], None]  # inbox ids by département, in order
 
 
 class NotSignedIn(Exception):

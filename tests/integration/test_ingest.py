@@ -331,3 +331,57 @@ def test_a_micro_batch_leaves_alone_the_rows_another_worker_just_took(harness: H
     drained = drain_waiting(harness.uow(), harness.ctx, 10, defer_premature=True)
 
     assert drained.taken == 1 and drained.ingest.deferred == 1  # the binôme waits for its case
+
+
+def test_each_stored_event_carries_the_departement_that_routes_it(harness: Harness) -> None:
+    """The route key: an orientation's convention (by default its person's département), a
+    known case's convention, a case whose orientation still waits in the inbox takes that one's,
+    a registration event its person's open case; an unknown case or an unreadable line, none."""
+    applied, waiting, elsewhere = Story("67"), Story("35"), Story("35")
+    harness.apply(applied.orientation())
+    items = [
+        applied.binome(),
+        waiting.orientation(),
+        waiting.binome(),
+        elsewhere.orientation(convention="82"),
+        Story("67").binome(),  # a case nobody oriented
+        applied.registration_ended(),
+        Story("35").registration_ended(),  # a person with no case
+    ]
+    lines = [(f"si:{n}", json.dumps(event)) for n, event in enumerate(items, start=1)] + [("si:9", "{")]
+    receipt = receive(harness.uow(), harness.ctx, lines, "si")
+    assert [v.departement for v in receipt.verdicts] == ["67", "35", "35", "82", None, "67", None, None]
+    assert receipt.routed() == {
+        "67": [receipt.verdicts[0].inbox_id, receipt.verdicts[5].inbox_id],
+        "35": [receipt.verdicts[1].inbox_id, receipt.verdicts[2].inbox_id],
+        "82": [receipt.verdicts[3].inbox_id],
+        None: [receipt.verdicts[4].inbox_id, receipt.verdicts[6].inbox_id],
+    }
+    with harness.sessions() as session:
+        stored = dict(session.execute(select(InboxEvent.position, InboxEvent.departement)).all())
+    assert [stored[v.position] for v in receipt.verdicts] == [v.departement for v in receipt.verdicts]
+
+
+def test_a_drain_routed_to_one_departement_takes_only_its_rows(harness: Harness) -> None:
+    strasbourg, rennes = Story("67"), Story("35")
+    lines = [("si:1", json.dumps(strasbourg.orientation())), ("si:2", json.dumps(rennes.orientation())),
+             ("si:3", json.dumps(Story("67").binome()))]  # fmt: skip
+    receipt = receive(harness.uow(), harness.ctx, lines, "si")
+
+    first = drain_waiting(harness.uow(), harness.ctx, 100, defer_premature=False, departement="35")
+    assert (first.taken, first.ingest.applied) == (1, 1)
+    assert harness.case(rennes.ref).state == "reperage"
+    with harness.sessions() as session:
+        assert (
+            session.scalar(select(func.count()).select_from(Case).where(Case.reference == strasbourg.ref))
+            == 0
+        )
+    unknown = drain_waiting(harness.uow(), harness.ctx, 100, defer_premature=False, departement=None)
+    assert (unknown.taken, unknown.ingest.rejected) == (1, 1)  # the case nobody oriented
+    rest = drain_waiting(harness.uow(), harness.ctx, 100, defer_premature=False)
+    assert (rest.taken, rest.ingest.applied) == (1, 1)
+    assert receipt.routed() == {
+        "67": [receipt.pending[0]],
+        "35": [receipt.pending[1]],
+        None: [receipt.pending[2]],
+    }

@@ -139,18 +139,18 @@ def test_a_leader_whose_lock_connection_dies_steps_down_and_another_leads(
 
 def test_the_sweep_queues_again_what_a_lost_message_carried(harness: Harness, clock: ManualClock) -> None:
     from tests.factories import Story
-    from workflow.application.inbox import SWEEP_AFTER, drain, receive
+    from workflow.application.inbox import SWEEP_AFTER, Routed, drain, receive
 
     story = Story()
     receipt = receive(harness.uow(), harness.ctx, [("http:si#0", json.dumps(story.orientation()))], "http:si")
-    queued: list[list[int]] = []  # the first message was lost with the broker: nothing was queued
+    queued: list[Routed] = []  # the first message was lost with the broker: nothing was queued
     jobs = Jobs(
         harness.uow, harness.ctx, lambda d, g: None, lambda a, m: None, lambda q: None, lambda: None,
         queued.append, leading=lambda: True,
     )  # fmt: skip
     assert jobs.inbox_sweep() == 0  # too early: its message may still be on its way
     clock.set(clock.now() + SWEEP_AFTER + timedelta(seconds=1))
-    assert jobs.inbox_sweep() == 1 and queued == [receipt.pending]
+    assert jobs.inbox_sweep() == 1 and queued == [{"67": receipt.pending}]  # routed by its convention
     assert jobs.inbox_sweep() == 0  # queued again just now: not again before SWEEP_AFTER
-    drain(harness.uow(), harness.ctx, queued[0], defer_premature=False)
+    drain(harness.uow(), harness.ctx, queued[0]["67"], defer_premature=False)
     assert harness.case(story.ref).state == "reperage"

@@ -9,14 +9,18 @@ import json
 import os
 import subprocess
 import sys
+import time
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import func, select, text
 
 from models import Case, InboxEvent, ProcessedEvent, RejectedEvent, TransitionLog
+from tasks.app import QUEUE
+from tasks.events import ROUTE_ENV
 from tests.conftest import Harness
 from tests.factories import Story
-from tests.workers import Client, Worker, wait_until
+from tests.workers import Client, Worker, flush, wait_until
 from workflow.application.audit import chain as audit
 
 
@@ -95,6 +99,52 @@ def test_events_sent_one_by_one_by_name_are_applied_in_micro_batches(
         statuses = dict(s.execute(select(InboxEvent.status, func.count()).group_by(InboxEvent.status)).all())
     assert statuses == {"applied": len(events)}
     assert takings <= len(events) // 4, f"{takings} takings for {len(events)} events"
+
+
+def test_routed_by_departement_a_departements_events_reach_only_its_workers(
+    harness: Harness, database_url: str, broker_url: str, tmp_path: Path
+) -> None:
+    """Routed by département, events sent one by one to the default queue are stored there, then
+    carried by their département's queue (a case's later events follow its orientation, still
+    waiting in the inbox): with no worker for 35 yet, the events of 35 wait while those of 67
+    are applied; a worker for 35 then applies them."""
+
+    def states(stories: list[Story]) -> list[str]:
+        with harness.sessions() as session:
+            query = select(Case.state).where(Case.reference.in_([s.ref for s in stories]))
+            return list(session.scalars(query))
+
+    routed = {ROUTE_ENV: "1"}
+    strasbourg, rennes = [Story("67") for _ in range(3)], [Story("35") for _ in range(3)]
+    lives = [s.until_contract() for s in strasbourg + rennes]
+    flush(broker_url)
+    default = Worker(database_url, broker_url, tmp_path / "default.log", 1, (QUEUE, f"{QUEUE}.67"), routed)
+    for_35 = Worker(database_url, broker_url, tmp_path / "35.log", 1, (f"{QUEUE}.35",), routed)
+    default.start()
+    try:
+        client = Client(broker_url)
+        for step in range(4):  # round by round, as events of one case come days apart
+            for events in lives:
+                client.send("accompagnement.apply_event", [events[step], "si"])
+        wait_until(lambda: states(strasbourg) == ["contrat"] * 3, what="67 applied")
+        wait_until(lambda: count(harness, InboxEvent) == 4 * len(lives), what="every event stored")
+        time.sleep(1)  # what the default worker would wrongly apply, it would have by now
+        with harness.sessions() as session:
+            rows = session.execute(
+                select(InboxEvent.departement, InboxEvent.status, func.count()).group_by(
+                    InboxEvent.departement, InboxEvent.status
+                )
+            ).all()
+        assert sorted(rows) == [("35", "pending", 12), ("67", "applied", 12)]
+        assert states(rennes) == []
+        for_35.start()
+        wait_until(lambda: states(rennes) == ["contrat"] * 3, what="35 applied")
+    finally:
+        default.stop()
+        for_35.stop()
+        flush(broker_url)
+    assert_exactly_once(harness, [e for events in lives for e in events])
+    assert count(harness, RejectedEvent) == 0
 
 
 def test_one_case_hit_by_two_workers_at_once_ends_as_in_occurred_at_order(

@@ -68,5 +68,5 @@ def console(
         uow.session.execute(text(f"UPDATE case_file SET {binome} WHERE reference = :r"), {"r": other.ref})
         uow.commit()
     made = Console(create_app(database_url, clock), harness, token, mine, other, elsewhere)
-    made.app.state.web.queue = made.queued.append
+    made.app.state.web.queue = lambda rows: made.queued.append([i for ids in rows.values() for i in ids])
     yield made

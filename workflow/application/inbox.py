@@ -29,7 +29,7 @@ from sqlalchemy import Table, case, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from models import Case, InboxEvent, ProcessedEvent, TransitionLog
+from models import Case, InboxEvent, Person, ProcessedEvent, TransitionLog
 from workflow.adapters.unit_of_work import UnitOfWork
 from workflow.application.ingest import (
     REASON_LIMIT,
@@ -45,7 +45,8 @@ from workflow.application.ingest import (
 )
 from workflow.application.service_context import Context
 from workflow.domain.duplicates import Classification, classify
-from workflow.domain.events import InvalidEvent, echo, storable
+from workflow.domain.events import InvalidEvent, OrientationProposed, echo, storable
+from workflow.domain.lifecycle import OPEN_STATES
 from workflow.domain.vocabulary import InboxStatus
 
 SWEEP_AFTER = timedelta(minutes=5)  # a queued row not settled by then lost its message: queue it again
@@ -67,6 +68,12 @@ class Verdict:
     reason: str | None
     inbox_id: int | None
     pending: bool  # its row still waits for a worker
+    departement: str | None = None  # its route to a worker (`route_keys`)
+
+
+# Inbox ids by the département that routes them to a worker (None: none known), each list in
+# arrival order: what the doors hand to `tasks.events.queue` and `notify`.
+Routed = dict[str | None, list[int]]
 
 
 @dataclass
@@ -78,6 +85,15 @@ class Receipt:
     def pending(self) -> list[int]:
         """The rows to hand to the workers, in the order given."""
         return [v.inbox_id for v in self.verdicts if v.pending and v.inbox_id is not None]
+
+    def routed(self, ids: Sequence[int] | None = None) -> Routed:
+        """The pending rows (or `ids` among them) by département, in the order given."""
+        wanted = None if ids is None else set(ids)
+        out: Routed = {}
+        for v in self.verdicts:
+            if v.pending and v.inbox_id is not None and (wanted is None or v.inbox_id in wanted):
+                out.setdefault(v.departement, []).append(v.inbox_id)
+        return out
 
     def count(self) -> Counter[str]:
         return Counter(v.status for v in self.verdicts)
@@ -120,6 +136,7 @@ def receive(
         session = uow.session
         reads = [(where, raw, read_event(raw)) for where, raw in items]
         seen = already_applied(session, [r.event_id for _, _, r in reads if not isinstance(r, InvalidEvent)])
+        departements = route_keys(session, [r for _, _, r in reads])
         rows = []
         rejections: list[tuple[int, dict[str, Any]]] = []
         for position, (where, raw, read) in enumerate(reads):
@@ -131,7 +148,8 @@ def receive(
             rows.append({
                 "submission": receipt.submission, "position": position, "sender": sender[:80],
                 "source": storable(where[:255]), "event_id": event_id,
-                "case_reference": getattr(event, "case_ref", None), "payload": bounded(raw),
+                "case_reference": getattr(event, "case_ref", None), "departement": departements[position],
+                "payload": bounded(raw),
                 "status": InboxStatus.PENDING if new else InboxStatus(status),
                 "reason": None if reason is None else storable(reason[:REASON_LIMIT]),
                 "accepted_at": now, "queued_at": now, "settled_at": None if new else now,
@@ -142,7 +160,14 @@ def receive(
                 rejections.append((position, {"source": where, "raw": raw, "reason": reason or "",
                                               "event": event, "data": data}))  # fmt: skip
         table: Table = InboxEvent.__table__  # type: ignore[assignment]
-        kept = table.c.position, table.c.id, table.c.event_id, table.c.status, table.c.reason
+        kept = (
+            table.c.position,
+            table.c.id,
+            table.c.event_id,
+            table.c.status,
+            table.c.reason,
+            table.c.departement,
+        )
         dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
         stored = (
             session.execute(dialect.insert(table).on_conflict_do_nothing().returning(*kept), rows).all()
@@ -159,13 +184,51 @@ def receive(
         if len(stored) < len(rows):  # received before: answer from the rows as they stand now
             query = select(*kept).where(table.c.submission == receipt.submission)
             stored = session.execute(query).all()
-        for position, row_id, event_id, status, reason in sorted(stored):
+        for position, row_id, event_id, status, reason, departement in sorted(stored):
             answer = _ANSWERS.get(InboxStatus(status), Classification.ACCEPTED)  # pending, or applied since
-            receipt.verdicts.append(
-                Verdict(position, event_id, answer, reason, row_id, status == InboxStatus.PENDING)
-            )
+            pending = status == InboxStatus.PENDING
+            receipt.verdicts.append(Verdict(position, event_id, answer, reason, row_id, pending, departement))
         uow.commit()
     return receipt
+
+
+def route_keys(session: Session, reads: Sequence[Any]) -> list[str | None]:
+    """Each event's département, the key that routes it to a worker: its case's convention (or,
+    while the case is an orientation waiting in the inbox, that one's), an orientation's
+    convention (by default its person's département), the open case of the person a registration
+    event names. None where nothing says (an unknown case, an unreadable event): the default
+    queue carries those. At most three indexed queries per submission, whatever its size."""
+    refs = {r.case_ref for r in reads if getattr(r, "case_ref", None)}
+    people = {r.ft_identifier for r in reads if getattr(r, "ft_identifier", None)}
+    known: dict[str, str] = {}
+    for read in reads:
+        if isinstance(read, OrientationProposed):
+            known[read.case_ref] = read.convention or read.person.departement
+    if refs - known.keys():
+        query = select(Case.reference, Case.convention_code).where(Case.reference.in_(refs - known.keys()))
+        known.update({ref: code for ref, code in session.execute(query)})
+    if refs - known.keys():  # cases whose orientation still waits in the inbox
+        query = select(InboxEvent.case_reference, InboxEvent.departement).where(
+            InboxEvent.case_reference.in_(refs - known.keys()),
+            InboxEvent.status == InboxStatus.PENDING,
+            InboxEvent.departement.is_not(None),
+        )
+        known.update({ref: code for ref, code in session.execute(query) if ref is not None and code})
+    by_person: dict[str, str] = {}
+    if people:
+        query = (
+            select(Person.ft_identifier, Case.convention_code)
+            .join(Case, Case.person_id == Person.id)
+            .where(Person.ft_identifier.in_(people), Case.state.in_(OPEN_STATES))
+        )
+        by_person = {ft: code for ft, code in session.execute(query)}
+    out: list[str | None] = []
+    for read in reads:
+        if getattr(read, "case_ref", None):
+            out.append(known.get(read.case_ref))
+        else:
+            out.append(by_person.get(getattr(read, "ft_identifier", None) or ""))
+    return out
 
 
 _ANSWERS = {InboxStatus.DUPLICATE: Classification.DUPLICATE, InboxStatus.REJECTED: Classification.REJECTED}
@@ -185,17 +248,35 @@ def drain(uow: UnitOfWork, ctx: Context, ids: Sequence[int], defer_premature: bo
     return _take_and_apply(uow, ctx, lambda _: list(ids), defer_premature)
 
 
-def drain_waiting(uow: UnitOfWork, ctx: Context, limit: int, defer_premature: bool) -> DrainReport:
+ANY_DEPARTEMENT = "*"  # drain_waiting's default: the waiting rows of every département
+
+
+def drain_waiting(
+    uow: UnitOfWork,
+    ctx: Context,
+    limit: int,
+    defer_premature: bool,
+    departement: str | None = ANY_DEPARTEMENT,
+) -> DrainReport:
     """Apply the oldest rows that wait for a worker, at most `limit`: the micro-batches of events
     sent one by one. A row another worker took less than SAME_TAKING ago is left to it (on
-    PostgreSQL, rows being taken by a concurrent drain are skipped, not waited for)."""
+    PostgreSQL, rows being taken by a concurrent drain are skipped, not waited for).
+
+    `departement` keeps to the rows of one (None: the rows with no département), for workers
+    routed by département: a case's events then reach one queue, so two workers of different
+    départements never wait for each other's rows."""
     now = ctx.clock.now()
+    conditions = [
+        InboxEvent.status == InboxStatus.PENDING,
+        or_(InboxEvent.claimed_at.is_(None), InboxEvent.claimed_at < now - SAME_TAKING),
+    ]
+    if departement != ANY_DEPARTEMENT:
+        conditions.append(
+            InboxEvent.departement.is_(None) if departement is None else InboxEvent.departement == departement
+        )
     waiting = (
         select(InboxEvent.id)
-        .where(
-            InboxEvent.status == InboxStatus.PENDING,
-            or_(InboxEvent.claimed_at.is_(None), InboxEvent.claimed_at < now - SAME_TAKING),
-        )
+        .where(*conditions)
         .order_by(InboxEvent.id)
         .limit(limit)
         .with_for_update(skip_locked=True)
@@ -250,24 +331,29 @@ def park(uow: UnitOfWork, ctx: Context, ids: Sequence[int], reason: str) -> int:
         return len(rows)
 
 
-def requeue_stale(uow: UnitOfWork, ctx: Context, limit: int = 100 * BATCH) -> list[list[int]]:
+def requeue_stale(uow: UnitOfWork, ctx: Context, limit: int = 100 * BATCH) -> list[Routed]:
     """The pending rows whose message should have been applied by now, marked queued again and
-    returned in batches for the caller to queue (oldest first)."""
+    returned in batches of one département each, for the caller to queue (oldest first)."""
     now = ctx.clock.now()
     with uow:
-        ids = list(
-            uow.session.scalars(
-                select(InboxEvent.id)
-                .where(InboxEvent.status == InboxStatus.PENDING, InboxEvent.queued_at < now - SWEEP_AFTER)
-                .order_by(InboxEvent.queued_at, InboxEvent.id)
-                .limit(limit)
-            )
-        )
-        if ids:
+        rows = uow.session.execute(
+            select(InboxEvent.id, InboxEvent.departement)
+            .where(InboxEvent.status == InboxStatus.PENDING, InboxEvent.queued_at < now - SWEEP_AFTER)
+            .order_by(InboxEvent.queued_at, InboxEvent.id)
+            .limit(limit)
+        ).all()
+        if rows:
+            ids = [row.id for row in rows]
             uow.session.execute(update(InboxEvent).where(InboxEvent.id.in_(ids)).values(queued_at=now))
         uow.commit()
-    ids.sort()
-    return [ids[i : i + BATCH] for i in range(0, len(ids), BATCH)]
+    by_departement: Routed = {}
+    for row in sorted(rows):
+        by_departement.setdefault(row.departement, []).append(row.id)
+    return [
+        {departement: ids[i : i + BATCH]}
+        for departement, ids in by_departement.items()
+        for i in range(0, len(ids), BATCH)
+    ]
 
 
 def statuses(session: Session, submission: str) -> Counter[str]:

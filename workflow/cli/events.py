@@ -73,7 +73,7 @@ def _publish(rt: Runtime, path: Path, batch_size: int, progress: bool, wait: boo
     batches = [ids for ids in batches if ids]
     with tqdm(total=len(accepted), unit="event", disable=not progress, desc="queued") as bar:
         for ids in batches:
-            queue(ids)
+            queue(receipt.routed(ids))
             bar.update(len(ids))
     count = receipt.count()
     print(f"{len(accepted)} event(s) stored and queued in {len(batches)} batch(es) of at most {batch_size}")
