@@ -339,8 +339,9 @@ def cpu_seconds() -> float:
 SENDERS = 8
 
 
-def _serve(url: str, broker: str) -> tuple[subprocess.Popen[bytes], str, str]:
-    """`accompagnement web serve` on a free port, and a token for the bench's system."""
+def _serve(url: str, broker: str, processes: int) -> tuple[subprocess.Popen[bytes], str, str]:
+    """`accompagnement web serve` on a free port (with `processes` uvicorn processes), and a
+    token for the bench's system."""
     engine = make_engine(url)
     with make_session_factory(engine)() as session:
         token = create_token(session, "bench", datetime.now(UTC))
@@ -354,7 +355,7 @@ def _serve(url: str, broker: str) -> tuple[subprocess.Popen[bytes], str, str]:
     log = Path(tempfile.mkdtemp()) / "web.log"  # read it if a request fails
     process = subprocess.Popen(
         [str(Path(sys.executable).parent / "accompagnement"), "--database-url", url, "web", "serve",
-         "--port", str(port)],
+         "--port", str(port), "--workers", str(processes)],
         cwd=ROOT, env=env, stdout=log.open("wb"), stderr=subprocess.STDOUT, start_new_session=True,
     )  # fmt: skip
     base = f"http://127.0.0.1:{port}"
@@ -371,9 +372,17 @@ def _serve(url: str, broker: str) -> tuple[subprocess.Popen[bytes], str, str]:
 
 
 def _cpu_seconds(pid: int) -> float:
-    """User + system CPU time of a process so far (/proc/<pid>/stat)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    """User + system CPU time so far of a process and of the live processes of its group (the
+    door's uvicorn processes), from /proc/<pid>/stat."""
+    total = 0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue  # gone meanwhile
+        if stat.parent.name == str(pid) or int(fields[2]) == pid:  # the process, or one of its group
+            total += int(fields[11]) + int(fields[12])
+    return total / os.sysconf("SC_CLK_TCK")
 
 
 def _post_all(base: str, token: str, events: list[dict[str, Any]], rate: float | None) -> float:
@@ -425,12 +434,12 @@ def _delays(url: str, tag: str) -> list[float]:
 
 
 def through_http(
-    url: str, broker: str, fast: list[dict[str, Any]], paced: list[dict[str, Any]]
+    url: str, broker: str, fast: list[dict[str, Any]], paced: list[dict[str, Any]], processes: int
 ) -> tuple[float, float, float, list[float]]:
     """Events/s applied when the senders go as fast as they can, and the door's CPU time per
     request then (ms); the rate the door took the paced run at (OFFERED if it kept up) and that
     run's delays from acceptance to applied."""
-    server, base, token = _serve(url, broker)
+    server, base, token = _serve(url, broker, processes)
     try:
         engine = make_engine(url)
         with make_session_factory(engine)() as session:
@@ -464,6 +473,7 @@ def main() -> None:
         "--broker-url", default=os.environ.get("BENCH_BROKER_URL", "redis://127.0.0.1:6379/14")
     )
     parser.add_argument("--concurrency", type=int, default=os.cpu_count() or 2)
+    parser.add_argument("--door-processes", type=int, default=1, help="`web serve --workers`")
     args = parser.parse_args()
     n = args.events
     fast, paced = n // 4, min(n // 4, 2_500)
@@ -492,7 +502,11 @@ def main() -> None:
         memory.append(worker.peak_memory_mb())
         http_first = 4 * n + n // 10 + 1
         rates[f"http, {SENDERS} senders, 1 event each"], taken, door_ms, delays = through_http(
-            url, broker, renewals(http_first, fast, "http"), renewals(http_first + fast, paced, "paced")
+            url,
+            broker,
+            renewals(http_first, fast, "http"),
+            renewals(http_first + fast, paced, "paced"),
+            args.door_processes,
         )
         memory.append(worker.peak_memory_mb())
     finally:

@@ -16,7 +16,6 @@ from fastapi import APIRouter, Body, Depends, Header, HTTPException, Path, Reque
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
-from web.auth import calling_system
 from web.state import Web
 from workflow.adapters.unit_of_work import UnitOfWork
 from workflow.application.inbox import as_text, receive, whereabouts
@@ -59,8 +58,7 @@ def caller(request: Request, authorization: Annotated[str | None, Header(max_len
     scheme, _, token = (authorization or "").partition(" ")
     web: Web = request.app.state.web
     if scheme.lower() == "bearer" and token:
-        with web.sessions() as session:
-            system = calling_system(session, token.strip())
+        system = web.tokens.system(web.sessions, token.strip())
         if system is not None:
             return system
     raise HTTPException(

@@ -4,10 +4,11 @@ for the application to answer (a sign-in redirect, a refusal page)."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from sqlalchemy.orm import Session, sessionmaker
 
+from web.auth import RecentTokens
 from workflow.application.inbox import Routed
 from workflow.application.service_context import Context
 from workflow.bootstrap import Runtime
@@ -30,6 +31,7 @@ class PageForbidden(Exception):
 class Web:
     runtime: Runtime
     queue: QueueEvents
+    tokens: RecentTokens = field(default_factory=RecentTokens)
 
     @property
     def sessions(self) -> sessionmaker[Session]:

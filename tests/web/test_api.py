@@ -19,7 +19,7 @@ from models import Base, InboxEvent, RejectedEvent
 from tests.factories import Story
 from tests.web.conftest import Console
 from web.app import openapi_document
-from web.auth import create_token
+from web.auth import RecentTokens, create_token
 from workflow.application.inbox import drain
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -49,6 +49,21 @@ def test_a_caller_needs_a_valid_token(console: Console) -> None:
     refused = bare.post("/api/events", json=event)
     assert refused.status_code == 401 and "Bearer" in refused.json()["detail"]
     assert console.queued == []
+
+
+def test_a_replaced_token_stops_working_once_the_door_s_trust_in_it_runs_out(console: Console) -> None:
+    """A door trusts a token it checked for TOKEN_TRUST seconds, then asks the database again."""
+    moments = [0.0]
+    console.app.state.web.tokens = RecentTokens(trust=5.0, now=lambda: moments[0])
+    client = api(console)
+    assert client.post("/api/events", json=Story().orientation()).status_code == 202
+    with console.harness.sessions() as s, s.begin():
+        new = create_token(s, "sid-ft", console.harness.ctx.clock.now())  # replaces the old one
+    moments[0] = 4.9
+    assert client.post("/api/events", json=Story().orientation()).status_code == 202  # still trusted
+    moments[0] = 5.1
+    assert client.post("/api/events", json=Story().orientation()).status_code == 401
+    assert api(console, new).post("/api/events", json=Story().orientation()).status_code == 202
 
 
 def inbox(console: Console, ids: list[int]) -> list[tuple[str, str]]:

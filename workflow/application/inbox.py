@@ -30,6 +30,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from models import Case, InboxEvent, Person, ProcessedEvent, TransitionLog
+from workflow.adapters.repositories import Applied
 from workflow.adapters.unit_of_work import UnitOfWork
 from workflow.application.ingest import (
     REASON_LIMIT,
@@ -114,9 +115,13 @@ def as_text(value: Any) -> str:
     return text
 
 
-def already_applied(session: Session, event_ids: Sequence[str]) -> dict[str, ProcessedEvent]:
-    rows = session.scalars(select(ProcessedEvent).where(ProcessedEvent.event_id.in_(set(event_ids))))
-    return {row.event_id: row for row in rows}
+def already_applied(session: Session, event_ids: Sequence[str]) -> dict[str, Applied]:
+    """What was applied under these event ids: plain rows, not ORM objects (a door's hot path)."""
+    query = select(
+        ProcessedEvent.event_id, ProcessedEvent.type, ProcessedEvent.payload_sha256,
+        ProcessedEvent.applied_at, ProcessedEvent.case_reference,
+    ).where(ProcessedEvent.event_id.in_(set(event_ids)))  # fmt: skip
+    return {row.event_id: Applied(*row[1:]) for row in session.execute(query)}
 
 
 def receive(
@@ -208,12 +213,12 @@ def route_keys(session: Session, reads: Sequence[Any]) -> list[str | None]:
         query = select(Case.reference, Case.convention_code).where(Case.reference.in_(refs - known.keys()))
         known.update({ref: code for ref, code in session.execute(query)})
     if refs - known.keys():  # cases whose orientation still waits in the inbox
-        query = select(InboxEvent.case_reference, InboxEvent.departement).where(
+        waiting = select(InboxEvent.case_reference, InboxEvent.departement).where(
             InboxEvent.case_reference.in_(refs - known.keys()),
             InboxEvent.status == InboxStatus.PENDING,
             InboxEvent.departement.is_not(None),
         )
-        known.update({ref: code for ref, code in session.execute(query) if ref is not None and code})
+        known.update({ref: code for ref, code in session.execute(waiting) if ref is not None and code})
     by_person: dict[str, str] = {}
     if people:
         query = (

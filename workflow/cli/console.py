@@ -6,9 +6,11 @@ from __future__ import annotations
 import argparse
 import getpass
 import json
+import os
 import sys
+from typing import Any
 
-from workflow.cli.common import EXIT_OK, Subparsers, command, connect, group
+from workflow.cli.common import EXIT_OK, Subparsers, command, connect, group, positive_int
 from workflow.domain.errors import WorkflowError
 
 
@@ -17,15 +19,18 @@ def cmd_web_serve(args: argparse.Namespace) -> int:
 
     from web.app import create_app
 
-    app = create_app(args.database_url)
+    app = create_app(args.database_url)  # the settings checked here, before any process starts
     print(f"console on http://{args.host}:{args.port}/ (OpenAPI: /api/openapi.json)")
-    uvicorn.run(
-        app,
-        host=args.host,
-        port=args.port,
-        log_level="info" if args.verbose else "warning",
-        proxy_headers=True,
-    )
+    options: dict[str, Any] = {"host": args.host, "port": args.port, "proxy_headers": True,
+                               "log_level": "info" if args.verbose else "warning"}  # fmt: skip
+    if args.workers == 1:
+        uvicorn.run(app, **options)
+        return EXIT_OK
+    # Several processes: each makes its own app (and database pool) after uvicorn starts it.
+    app.state.web.runtime.engine.dispose()
+    if args.database_url:
+        os.environ["DATABASE_URL"] = args.database_url
+    uvicorn.run("web.app:create_app", factory=True, workers=args.workers, **options)
     return EXIT_OK
 
 
@@ -71,6 +76,10 @@ def register(sub: Subparsers[argparse.ArgumentParser]) -> None:
     serve = command(web, "serve", cmd_web_serve, "run the console with uvicorn")
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument(
+        "--workers", type=positive_int, default=1,
+        help="processes serving the port (the HTTP door is bound by its CPU: one per core)",
+    )  # fmt: skip
     password = command(web, "password", cmd_web_password, "set a professional's console password")
     password.add_argument("id", help="the professional's id in the directory")
     password.add_argument("--stdin", action="store_true", help="read the password from standard input")
