@@ -26,7 +26,7 @@ from models import Case, InboxEvent, ProcessedEvent, RejectedEvent, TransitionLo
 from tests.adversarial import Mixed, corpus, lines_as_read, mixed
 from tests.conftest import Harness, empty_tables, make_harness
 from tests.workers import Client, Worker, wait_until
-from workflow.application.inbox import drain
+from workflow.application.inbox import Routed, drain
 from workflow.cli import main
 from workflow.domain.clock import ManualClock
 
@@ -156,7 +156,7 @@ def test_the_http_door_accounts_for_every_event_whatever_the_body(
     with harness.sessions() as s, s.begin():
         token = create_token(s, "fuzz-si", clock.now())
     app = create_app(database_url, clock)
-    queued: list[list[int]] = []
+    queued: list[Routed] = []
     app.state.web.queue = queued.append
     client = TestClient(app, base_url="https://testserver")
     client.headers["Authorization"] = f"Bearer {token}"
@@ -200,8 +200,9 @@ def test_the_http_door_accounts_for_every_event_whatever_the_body(
     stored = count(harness, InboxEvent)
     assert stored == posted  # every answered event is in the inbox, once
 
-    for ids in queued:
-        drain(harness.uow(), harness.ctx, ids, defer_premature=False)
+    for rows in queued:
+        for ids in rows.values():
+            drain(harness.uow(), harness.ctx, ids, defer_premature=False)
     with harness.sessions() as s:
         settled = Counter(
             dict(s.execute(select(InboxEvent.status, func.count()).group_by(InboxEvent.status)).all())
