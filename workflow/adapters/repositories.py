@@ -28,6 +28,7 @@ from sqlalchemy import JSON, Table, insert, select
 from sqlalchemy.orm import Session
 
 from models import Appointment, Case, Person, ProcessedEvent, Professional, TransitionLog
+from workflow.domain.events import field_of
 from workflow.domain.lifecycle import OPEN_STATES
 
 # Events whose guards read the person (registration, status): their persons are prefetched with
@@ -151,11 +152,11 @@ def named_professionals(events: Iterable[Any]) -> set[str]:
     """The directory ids a chunk of events names: actors, binôme and appointment holders."""
     out: set[str] = set()
     for event in events:
-        actor = getattr(event, "actor", None)
+        actor = field_of(event, "actor")
         if actor is not None:
             out.add(actor.id)
-        for field in ("conseiller_id", "referent_social_id", "professional_id"):
-            if value := getattr(event, field, None):
+        for name in ("conseiller_id", "referent_social_id", "professional_id"):
+            if value := field_of(event, name):
                 out.add(value)
     return out
 
@@ -273,10 +274,10 @@ class ChunkBuffered:
         store = cls(session)
         events = list(events)
         ids = [e.event_id for e in events]
-        refs = sorted({e.case_ref for e in events if getattr(e, "case_ref", None)})
-        people = {e.ft_identifier for e in events if getattr(e, "ft_identifier", None)}
-        people |= {e.person.ft_identifier for e in events if getattr(e, "person", None)}
-        rdv = {e.appointment_id for e in events if getattr(e, "appointment_id", None)}
+        refs = sorted({e.case_ref for e in events if field_of(e, "case_ref")})
+        people = {e.ft_identifier for e in events if field_of(e, "ft_identifier")}
+        people |= {e.person.ft_identifier for e in events if field_of(e, "person")}
+        rdv = {e.appointment_id for e in events if field_of(e, "appointment_id")}
 
         store.processed.known = dict.fromkeys(ids)
         seen = select(

@@ -46,7 +46,7 @@ from workflow.application.ingest import (
 )
 from workflow.application.service_context import Context
 from workflow.domain.duplicates import Classification, classify
-from workflow.domain.events import InvalidEvent, OrientationProposed, echo, storable
+from workflow.domain.events import InvalidEvent, OrientationProposed, echo, field_of, storable
 from workflow.domain.lifecycle import OPEN_STATES
 from workflow.domain.vocabulary import InboxStatus
 
@@ -153,7 +153,7 @@ def receive(
             rows.append({
                 "submission": receipt.submission, "position": position, "sender": sender[:80],
                 "source": storable(where[:255]), "event_id": event_id,
-                "case_reference": getattr(event, "case_ref", None), "departement": departements[position],
+                "case_reference": field_of(event, "case_ref"), "departement": departements[position],
                 "payload": bounded(raw),
                 "status": InboxStatus.PENDING if new else InboxStatus(status),
                 "reason": None if reason is None else storable(reason[:REASON_LIMIT]),
@@ -203,8 +203,8 @@ def route_keys(session: Session, reads: Sequence[Any]) -> list[str | None]:
     convention (by default its person's département), the open case of the person a registration
     event names. None where nothing says (an unknown case, an unreadable event): the default
     queue carries those. At most three indexed queries per submission, whatever its size."""
-    refs = {r.case_ref for r in reads if getattr(r, "case_ref", None)}
-    people = {r.ft_identifier for r in reads if getattr(r, "ft_identifier", None)}
+    refs = {r.case_ref for r in reads if field_of(r, "case_ref")}
+    people = {r.ft_identifier for r in reads if field_of(r, "ft_identifier")}
     known: dict[str, str] = {}
     for read in reads:
         if isinstance(read, OrientationProposed):
@@ -229,10 +229,10 @@ def route_keys(session: Session, reads: Sequence[Any]) -> list[str | None]:
         by_person = {ft: code for ft, code in session.execute(query)}
     out: list[str | None] = []
     for read in reads:
-        if getattr(read, "case_ref", None):
+        if field_of(read, "case_ref"):
             out.append(known.get(read.case_ref))
         else:
-            out.append(by_person.get(getattr(read, "ft_identifier", None) or ""))
+            out.append(by_person.get(field_of(read, "ft_identifier") or ""))
     return out
 
 

@@ -339,3 +339,13 @@ def json_schema() -> dict[str, Any]:
     schema["title"] = "Accompagnement global event"
     schema["description"] = "One event per line (JSON Lines). event_id is unique: a replay changes nothing."
     return schema
+
+
+def field_of(event: Any, name: str) -> Any:
+    """The event's field `name`, None if its type has none (or it is not an event): pydantic
+    answers a missing attribute through an exception, several times slower than this look at
+    the class's fields, and the chunk path asks each event for half a dozen fields."""
+    fields = getattr(type(event), "model_fields", None)
+    if fields is not None and name not in fields:
+        return None
+    return getattr(event, name, None)
