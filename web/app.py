@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy.exc import InterfaceError, OperationalError
@@ -99,6 +101,13 @@ def _application(secret: str) -> FastAPI:
             return JSONResponse({"detail": message}, status_code=503, headers={"Retry-After": "60"})
         return HTMLResponse(message, status_code=503, headers={"Retry-After": "60"})
 
+    @app.exception_handler(RequestValidationError)
+    async def _malformed(request: Request, exc: RequestValidationError) -> JSONResponse:
+        """422 with the reason as one line (the documented `Problem`), never echoing the input:
+        FastAPI's own answer repeats it, and an input JSON cannot write back (`Infinity` in a
+        list where an object was due) turned the refusal into a 500."""
+        return JSONResponse({"detail": validation_reason(exc.errors())}, status_code=422)
+
     @app.exception_handler(NotSignedIn)
     async def _to_sign_in(request: Request, exc: NotSignedIn) -> RedirectResponse:
         return RedirectResponse(f"/connexion?suite={request.url.path}", status_code=303)
@@ -110,6 +119,16 @@ def _application(secret: str) -> FastAPI:
         )
 
     return app
+
+
+def validation_reason(errors: Sequence[Any]) -> str:
+    """Where and what, for each error of a request: `body.events.3: Input should be …`."""
+    parts = []
+    for error in errors[:10]:
+        where = ".".join(str(step) for step in error.get("loc", ()))
+        parts.append(f"{where}: {error.get('msg', 'invalid')}" if where else str(error.get("msg", "invalid")))
+    more = f" (and {len(errors) - 10} more)" if len(errors) > 10 else ""
+    return "; ".join(parts)[:1000] + more
 
 
 # Pages load nothing from elsewhere and run no inline script; Swagger UI sets inline styles.

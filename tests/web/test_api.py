@@ -66,6 +66,18 @@ def test_a_replaced_token_stops_working_once_the_door_s_trust_in_it_runs_out(con
     assert api(console, new).post("/api/events", json=Story().orientation()).status_code == 202
 
 
+def test_a_malformed_body_is_refused_with_its_reason_and_never_echoed(console: Console) -> None:
+    """A value JSON cannot write back (Infinity) in a body of the wrong shape: 422, not a 500
+    from echoing it, with the reason as one line, as documented."""
+    for body in (b"[{}, Infinity]", b'{"events": NaN}', b'{"events": [1e999]}'):
+        for path in ("/api/events", "/api/events/batch"):
+            answer = api(console).post(path, content=body, headers={"Content-Type": "application/json"})
+            assert answer.status_code == 422, (path, body, answer.text)
+            detail = answer.json()["detail"]
+            assert isinstance(detail, str) and detail, detail
+            assert "Infinity" not in detail and "NaN" not in detail
+
+
 def inbox(console: Console, ids: list[int]) -> list[tuple[str, str]]:
     """(event_id, status) of inbox rows, in id order."""
     with console.harness.sessions() as s:
