@@ -64,6 +64,13 @@ class RejectedEvent(Base):
     resolution: Mapped[str | None] = mapped_column(String(255))
 
 
+def _while_pending(name: str, *columns: str) -> Index:
+    """An index of the inbox rows still pending only: small, and each row leaves it once settled."""
+    return Index(
+        name, *columns, sqlite_where=text("status = 'pending'"), postgresql_where=text("status = 'pending'")
+    )
+
+
 class InboxEvent(Base):
     """An event accepted by a door (HTTP, `events ingest --via celery`, a Celery message), stored
     before the sender is told "accepted": the broker only carries the row ids, so a broker restart
@@ -78,36 +85,16 @@ class InboxEvent(Base):
     __tablename__ = "inbox_event"
     __table_args__ = (
         UniqueConstraint("submission", "position"),
-        Index(
-            "ix_inbox_event_pending",
-            "queued_at",
-            sqlite_where=text("status = 'pending'"),
-            postgresql_where=text("status = 'pending'"),
-        ),
-        # The workers' micro-batches take the waiting rows in arrival (id) order: a partial index,
-        # so taking them never walks the rows settled long ago.
-        Index(
-            "ix_inbox_event_waiting",
-            "id",
-            sqlite_where=text("status = 'pending'"),
-            postgresql_where=text("status = 'pending'"),
-        ),
         Index("ix_inbox_event_sender_event_id", "sender", "event_id"),
+        # The sweep finds the rows pending since long.
+        _while_pending("ix_inbox_event_pending", "queued_at"),
+        # The workers' micro-batches take the waiting rows in arrival (id) order, never walking
+        # the rows settled long ago.
+        _while_pending("ix_inbox_event_waiting", "id"),
         # Routed by département, a worker's micro-batches take the waiting rows of its own; and
         # an event whose case is still an orientation waiting in the inbox takes that one's route.
-        Index(
-            "ix_inbox_event_waiting_departement",
-            "departement",
-            "id",
-            sqlite_where=text("status = 'pending'"),
-            postgresql_where=text("status = 'pending'"),
-        ),
-        Index(
-            "ix_inbox_event_waiting_case",
-            "case_reference",
-            sqlite_where=text("status = 'pending'"),
-            postgresql_where=text("status = 'pending'"),
-        ),
+        _while_pending("ix_inbox_event_waiting_departement", "departement", "id"),
+        _while_pending("ix_inbox_event_waiting_case", "case_reference"),
     )
 
     id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
