@@ -23,12 +23,15 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine, func, select
 
 from models import Case, InboxEvent, ProcessedEvent, RejectedEvent, TransitionLog
+from tasks.app import QUEUE
+from tasks.events import ROUTE_ENV
 from tests.adversarial import Mixed, corpus, lines_as_read, mixed
 from tests.conftest import Harness, empty_tables, make_harness
-from tests.workers import Client, Worker, wait_until
+from tests.workers import Client, Worker, flush, wait_until
 from workflow.application.inbox import Routed, drain
 from workflow.cli import main
 from workflow.domain.clock import ManualClock
+from workflow.domain.conventions import load_book
 
 ADVERSARIAL = 10_000
 VALID_CASES = 150
@@ -249,7 +252,29 @@ def test_celery_payloads_sent_by_name_are_each_accounted_for(
     db: Engine, broker_url: str, stream: Mixed, worker: Worker, clock: ManualClock
 ) -> None:
     """Decoded values sent straight to `apply_batch` by another system: stored, then settled."""
-    harness = make_harness(db, clock)
+    payloads_settle(make_harness(db, clock), broker_url, stream, worker)
+
+
+def test_routed_by_departement_celery_payloads_are_each_accounted_for(
+    db: Engine, database_url: str, broker_url: str, stream: Mixed, clock: ManualClock, tmp_path: Path
+) -> None:
+    """The same payloads with the workers routed by département (one worker serving the default
+    queue and every convention's): whatever département a payload names, even one no convention
+    has, it ends settled."""
+    queues = (QUEUE, *(f"{QUEUE}.{code}" for code in load_book().codes()))
+    routed = Worker(database_url, broker_url, tmp_path / "routed.log", queues=queues, env={ROUTE_ENV: "1"})
+    flush(broker_url)
+    routed.start()
+    try:
+        payloads_settle(make_harness(db, clock), broker_url, stream, routed)
+    finally:
+        routed.stop()
+        flush(broker_url)
+
+
+def payloads_settle(harness: Harness, broker_url: str, stream: Mixed, worker: Worker) -> None:
+    """Send a sample of the stream's lines, decoded, as Celery batches; wait until every stored
+    row is settled; the counts add up and the worker survived."""
     payloads: list[Any] = []
     for line in stream.lines[:3000]:
         try:

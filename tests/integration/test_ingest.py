@@ -345,17 +345,19 @@ def test_each_stored_event_carries_the_departement_that_routes_it(harness: Harne
         waiting.binome(),
         elsewhere.orientation(convention="82"),
         Story("67").binome(),  # a case nobody oriented
+        Story("35").orientation(convention="00"),  # no such convention: no département's workers
         applied.registration_ended(),
         Story("35").registration_ended(),  # a person with no case
     ]
     lines = [(f"si:{n}", json.dumps(event)) for n, event in enumerate(items, start=1)] + [("si:9", "{")]
     receipt = receive(harness.uow(), harness.ctx, lines, "si")
-    assert [v.departement for v in receipt.verdicts] == ["67", "35", "35", "82", None, "67", None, None]
+    assert [v.departement for v in receipt.verdicts] == ["67", "35", "35", "82", None, None, "67", None, None]
+    ids = [v.inbox_id for v in receipt.verdicts]
     assert receipt.routed() == {
-        "67": [receipt.verdicts[0].inbox_id, receipt.verdicts[5].inbox_id],
-        "35": [receipt.verdicts[1].inbox_id, receipt.verdicts[2].inbox_id],
-        "82": [receipt.verdicts[3].inbox_id],
-        None: [receipt.verdicts[4].inbox_id, receipt.verdicts[6].inbox_id],
+        "67": [ids[0], ids[6]],
+        "35": [ids[1], ids[2]],
+        "82": [ids[3]],
+        None: [ids[4], ids[5], ids[7]],
     }
     with harness.sessions() as session:
         stored = dict(session.execute(select(InboxEvent.position, InboxEvent.departement)).all())

@@ -141,7 +141,7 @@ def receive(
         session = uow.session
         reads = [(where, raw, read_event(raw)) for where, raw in items]
         seen = already_applied(session, [r.event_id for _, _, r in reads if not isinstance(r, InvalidEvent)])
-        departements = route_keys(session, [r for _, _, r in reads])
+        departements = route_keys(session, [r for _, _, r in reads], frozenset(ctx.book.codes()))
         rows = []
         rejections: list[tuple[int, dict[str, Any]]] = []
         for position, (where, raw, read) in enumerate(reads):
@@ -197,18 +197,21 @@ def receive(
     return receipt
 
 
-def route_keys(session: Session, reads: Sequence[Any]) -> list[str | None]:
+def route_keys(session: Session, reads: Sequence[Any], conventions: frozenset[str]) -> list[str | None]:
     """Each event's département, the key that routes it to a worker: its case's convention (or,
     while the case is an orientation waiting in the inbox, that one's), an orientation's
-    convention (by default its person's département), the open case of the person a registration
-    event names. None where nothing says (an unknown case, an unreadable event): the default
-    queue carries those. At most three indexed queries per submission, whatever its size."""
+    convention (by default its person's département) if there is such a convention, the open case
+    of the person a registration event names. None where nothing says (an unknown case or
+    convention, an unreadable event): the default queue carries those, and answers them. At most
+    three indexed queries per submission, whatever its size."""
     refs = {r.case_ref for r in reads if field_of(r, "case_ref")}
     people = {r.ft_identifier for r in reads if field_of(r, "ft_identifier")}
     known: dict[str, str] = {}
     for read in reads:
         if isinstance(read, OrientationProposed):
-            known[read.case_ref] = read.convention or read.person.departement
+            code = read.convention or read.person.departement
+            if code in conventions:  # else no queue's workers would ever answer it: the default one will
+                known[read.case_ref] = code
     if refs - known.keys():
         query = select(Case.reference, Case.convention_code).where(Case.reference.in_(refs - known.keys()))
         known.update({ref: code for ref, code in session.execute(query)})
