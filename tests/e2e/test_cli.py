@@ -5,11 +5,14 @@ from __future__ import annotations
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
+import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import httpx
 import pytest
 from sqlalchemy import Engine, text
 
@@ -444,3 +447,46 @@ def test_person_export_retention_and_json_logs_without_personal_details(
     lines = [json.loads(line) for line in logged.stderr.splitlines() if line.startswith("{")]
     assert any("rejected" in line["message"] for line in lines)
     assert story.ft not in logged.stderr  # but never written to the logs
+
+
+def test_web_serve_with_two_processes_takes_events_on_one_port(
+    loaded: tuple[str, Story, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`web serve --workers 2`: each uvicorn process makes its own app from the command's
+    settings; events posted to the port are stored (applied in-process: no broker here)."""
+    url, story, _ = loaded
+    monkeypatch.delenv("CELERY_BROKER_URL", raising=False)
+    token = run("web", "token", "sid-e2e", url=url).stdout.strip().splitlines()[-1]
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    env = {**os.environ, "ACCOMPAGNEMENT_WEB_SECRET": "e2e-" + "s" * 40, "PYTHONUTF8": "1"}
+    env.pop("DATABASE_URL", None)  # the command's --database-url must reach the processes
+    server = subprocess.Popen(
+        [sys.executable, "-m", "workflow", "--database-url", url, "web", "serve", "--port", str(port),
+         "--workers", "2"],
+        env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True,
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                httpx.get(f"http://127.0.0.1:{port}/api/openapi.json", timeout=1)
+                break
+            except httpx.HTTPError:
+                assert server.poll() is None and time.monotonic() < deadline, "web serve did not start"
+                time.sleep(0.2)
+        with httpx.Client(
+            base_url=f"http://127.0.0.1:{port}", headers={"Authorization": f"Bearer {token}"}
+        ) as c:
+            answers = [c.post("/api/events", json=Story().orientation()).status_code for _ in range(6)]
+            renewal = c.post("/api/events", json=story.renewal(days=100))
+    finally:
+        os.killpg(server.pid, signal.SIGTERM)
+        out = server.communicate(timeout=30)[0].decode(errors="replace")
+    assert answers == [202] * 6, out
+    assert renewal.status_code == 202, renewal.text
+    show = run("case", "show", story.ref, url=url)
+    assert "renouvellement" in show.stdout, show.stdout
+    refused = run("web", "serve", "--workers", "0", url=url)
+    assert refused.returncode == 2 and "0 is not at least 1" in refused.stderr
