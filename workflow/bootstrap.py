@@ -66,7 +66,8 @@ def bootstrap(
     """Wire one process. `url` defaults to $DATABASE_URL (else the embedded SQLite file);
     `check_schema` refuses a database that has no schema yet, with the command that makes it."""
     url = url or database_url()
+    migrations.check_url(url, may_create=not check_schema)
     engine = make_engine(url)
-    if check_schema and not migrations.is_current(engine):
+    if check_schema and not migrations.is_current(migrations.reachable(engine)):
         raise WorkflowError(f"database {url} has no schema yet: run `accompagnement db upgrade`")
     return Runtime(url, engine, clock or SystemClock(), on_commit, conventions)

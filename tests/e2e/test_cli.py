@@ -141,9 +141,32 @@ def test_a_bad_directory_is_refused_whole_with_file_and_line(
     assert "C67" not in run("professionals", "list", url=database_url).stdout
 
 
-def test_commands_need_an_upgraded_database(tmp_path: Path) -> None:
+def test_commands_need_an_upgraded_database_and_leave_no_file_behind(tmp_path: Path) -> None:
     result = run("case", "show", "X", url=f"sqlite:///{tmp_path / 'empty.db'}")
     assert result.returncode == 2 and "run `accompagnement db upgrade`" in result.stderr
+    assert not (tmp_path / "empty.db").exists()  # only `db upgrade` (and the demo) make a database
+    assert run("status", url=f"sqlite:///{tmp_path / 'empty.db'}").returncode == 2
+    assert list(tmp_path.iterdir()) == []
+    made = run("db", "upgrade", url=f"sqlite:///{tmp_path / 'empty.db'}")
+    assert made.returncode == 0 and (tmp_path / "empty.db").exists()
+    assert run("case", "show", "X", url=f"sqlite:///{tmp_path / 'empty.db'}").returncode == 1  # unknown case
+
+
+@pytest.mark.parametrize(
+    ("url", "said"),
+    [
+        ("notaurl", "database URL 'notaurl' is not a URL (like sqlite:///"),
+        ("postgres://u@127.0.0.1/test", "unknown driver 'postgres' (PostgreSQL: postgresql+psycopg://"),
+        ("mysql://u@127.0.0.1/db", "the service runs on SQLite or PostgreSQL"),
+        ("sqlite:////no/such/folder/x.db", "folder /no/such/folder does not exist"),
+        ("postgresql+psycopg://postgres@127.0.0.1:1/test", "cannot reach the database"),
+    ],
+)
+def test_a_bad_database_url_is_one_line_naming_the_problem_and_exit_2(url: str, said: str) -> None:
+    result = run("--database-url", url, "case", "show", "X", url="sqlite://")
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.count("\n") == 1 and said in result.stderr, result.stderr
+    assert "Traceback" not in result.stderr and result.stdout == ""
 
 
 def test_conventions_list_marks_defaults() -> None:

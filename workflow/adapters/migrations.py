@@ -10,6 +10,8 @@ from pathlib import Path
 
 from alembic.config import Config
 from sqlalchemy import Engine, inspect
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError
 
 from alembic import command
 from workflow.domain.errors import ConfigurationError
@@ -39,3 +41,47 @@ def upgrade(engine: Engine, revision: str = "head") -> None:
 def is_current(engine: Engine) -> bool:
     """True when the schema exists (used to tell people to run `db upgrade` first)."""
     return inspect(engine).has_table("alembic_version")
+
+
+EXAMPLES = "like sqlite:///accompagnement.db or postgresql+psycopg://user@host:5432/base"
+
+
+def check_url(url: str, may_create: bool) -> None:
+    """Refuse, in one line naming the problem, a database URL that cannot work: not a URL, an
+    unknown driver, a SQLite file in a folder that does not exist, or (unless `may_create`: only
+    `db upgrade` and the demo make a database) a SQLite file that does not exist yet, which
+    connecting would leave behind empty."""
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        raise ConfigurationError(f"database URL {url!r} is not a URL ({EXAMPLES})") from None
+    try:
+        parsed.get_dialect()
+    except NoSuchModuleError:  # an ArgumentError too: asked first
+        hint = " (PostgreSQL: postgresql+psycopg://…)" if parsed.drivername.startswith("postgres") else ""
+        raise ConfigurationError(
+            f"database URL {url!r}: unknown driver {parsed.drivername!r}{hint}"
+        ) from None
+    if parsed.get_backend_name() not in ("sqlite", "postgresql"):
+        raise ConfigurationError(
+            f"database URL {url!r}: the service runs on SQLite or PostgreSQL ({EXAMPLES})"
+        )
+    if parsed.get_backend_name() != "sqlite" or parsed.database in (None, "", ":memory:"):
+        return
+    path = Path(parsed.database)
+    if not path.parent.is_dir():
+        raise ConfigurationError(f"database URL {url!r}: folder {path.parent} does not exist")
+    if not may_create and not path.exists():
+        raise ConfigurationError(f"no database at {path}: run `accompagnement db upgrade` to make it")
+
+
+def reachable(engine: Engine) -> Engine:
+    """The engine, once a first connection worked; else the driver's reason in one line."""
+    try:
+        with engine.connect():
+            pass
+    except DBAPIError as exc:
+        first = (str(exc.orig).strip().splitlines() or ["no reason given"])[0]
+        reason = first.split("FATAL:", 1)[-1].strip()  # PostgreSQL's own words, after the address
+        raise ConfigurationError(f"cannot reach the database {engine.url!r}: {reason}") from None
+    return engine
