@@ -479,7 +479,10 @@ def test_web_serve_with_two_processes_takes_events_on_one_port(
     settings; events posted to the port are stored (applied in-process: no broker here)."""
     url, story, _ = loaded
     monkeypatch.delenv("CELERY_BROKER_URL", raising=False)
-    token = run("web", "token", "sid-e2e", url=url).stdout.strip().splitlines()[-1]
+    issued = run("web", "token", "sid-e2e", url=url)
+    token = issued.stdout.strip()
+    assert issued.returncode == 0 and issued.stdout == token + "\n" and len(token) >= 40  # the token alone
+    assert "shown once" in issued.stderr
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]

@@ -59,7 +59,10 @@ def cmd_web_token(args: argparse.Namespace) -> int:
     with rt.uow() as uow:
         token = create_token(uow.session, args.system, rt.clock.now())
         uow.commit()
-    print(f"token for {args.system} (shown once; its previous token no longer works):")
+    # The token alone on stdout, so that `TOKEN=$(accompagnement web token si)` holds just it.
+    print(
+        f"token for {args.system}, shown once; its previous token stops working within 5 s", file=sys.stderr
+    )
     print(token)
     return EXIT_OK
 
