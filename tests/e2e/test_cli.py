@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -91,9 +92,14 @@ def test_case_show_gives_state_dates_deadlines_and_history(loaded: tuple[str, St
     url, story, _ = loaded
     shown = run("case", "show", story.ref, url=url)
     assert shown.returncode == 0, shown.stderr
-    for expected in ("state: contrat", "Claire Conseillère (C67)", "contract end", "signer_contrat",
-                     "audit chain intact", "maximum duration"):  # fmt: skip
+    for expected in ("—  Contrat", "Claire Conseillère (C67)", "fin du contrat", "Signature du contrat",
+                     "chaîne du journal intacte", "durée maximale", "12/09/2026",
+                     "inscrit à France Travail"):  # fmt: skip
         assert expected in shown.stdout
+    # Words, not codes: no snake_case identifier, no English label, no empty event shown as [None].
+    assert not re.findall(r"\b[a-z]+_[a-z_]+\b", shown.stdout), shown.stdout
+    for english in ("state", "deadline", "history", "[None]", "registered", "yes", "contract"):
+        assert english not in shown.stdout
     as_json = json.loads(run("case", "show", story.ft, "--json", url=url).stdout)
     assert as_json["reference"] == story.ref
     assert as_json["dates"]["contract_end"] == "2026-09-12"
@@ -427,7 +433,7 @@ def test_audit_search_timeline_scope_seals_and_refusals(
     refusals = run("audit", "refusals", url=url).stdout
     assert refusals.count("read") == 2 and "C67B" in refusals and "S35" in refusals
     delay = run("audit", "delay", "--from", "reperage", "--to", "contrat", url=url)
-    assert "reperage → contrat: 1 case(s); median 11.0 days" in delay.stdout
+    assert "Repérage → Contrat : 1 dossier(s) ; médiane 11 jours" in delay.stdout
 
     monkeypatch.delenv("ACCOMPAGNEMENT_AUDIT_KEY", raising=False)
     assert "ACCOMPAGNEMENT_AUDIT_KEY must hold" in run("audit", "seal", url=url).stderr
@@ -513,6 +519,6 @@ def test_web_serve_with_two_processes_takes_events_on_one_port(
     assert answers == [202] * 6, out
     assert renewal.status_code == 202, renewal.text
     show = run("case", "show", story.ref, url=url)
-    assert "renouvellement" in show.stdout, show.stdout
+    assert "Renouvellement" in show.stdout, show.stdout
     refused = run("web", "serve", "--workers", "0", url=url)
     assert refused.returncode == 2 and "0 is not at least 1" in refused.stderr

@@ -43,8 +43,12 @@ def test_the_first_quarter_of_a_hand_built_departement(harness: Harness) -> None
     assert list(by_month) == [f"2025-{m:02d}" for m in range(4, 13)] + ["2026-01", "2026-02", "2026-03"]
     assert (by_month["2025-11"], by_month["2026-01"], by_month["2026-02"]) == ((1, 0), (1, 0), (1, 1))
     lines = figures.csv().splitlines()
-    assert lines[0] == "trimestre,departement,indicateur,detail,valeur"
-    assert "2026-Q1,67,entrées du trimestre,,2" in lines
+    # For French Excel: a BOM, semicolons, French words for the codes, decimal commas.
+    assert lines[0] == "\ufeffTrimestre;Département;Indicateur;Détail;Valeur"
+    assert "2026-Q1;67;entrées du trimestre;;2" in lines
+    assert "2026-Q1;67;sorties du trimestre;Emploi;1" in lines
+    assert "2026-Q1;67;délai moyen orientation → contrat (jours);cible 21;11" in lines
+    assert "2026-Q1;67;part des orientations France Travail;;0,333" in lines
     png = chart_png(figures)
     assert png.startswith(b"\x89PNG") and len(png) > 10_000
     with harness.sessions() as session:
@@ -69,4 +73,4 @@ def test_the_quarterly_task_writes_every_departement_and_all_together(
     )
     assert sorted(p.name for p in tmp_path.iterdir()) == names
     table = (tmp_path / "indicateurs-2026-Q3-67.csv").read_text(encoding="utf-8")
-    assert "2026-Q3,67,entrées du trimestre,,1" in table
+    assert "2026-Q3;67;entrées du trimestre;;1" in table

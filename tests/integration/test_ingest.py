@@ -233,13 +233,16 @@ def test_case_show_tracks_the_first_follow_up_appointments_deadline(harness: Har
     harness.ingest_events(story.until_contract())
     with harness.sessions() as s:
         view = case_view(s, harness.ctx, story.ref)
-    first = next(d for d in view["deadlines"] if d["name"] == "first social and emploi appointments")
-    assert first["due"] == "2026-04-13" and first["status"] != "met"  # signed 13 March + 31 days
+    first = next(d for d in view["deadlines"] if d["name"] == "premiers rendez-vous social et emploi")
+    assert first["due"] == "2026-04-13" and first["status"] != "tenue"  # signed 13 March + 31 days
     social, emploi = story.appointment("social", days=1), story.appointment("emploi", days=0)
     harness.ingest_events([social, emploi])
     with harness.sessions() as s:
         view = case_view(s, harness.ctx, story.ref)
-    assert next(d for d in view["deadlines"] if d["name"].startswith("first social"))["status"] == "met"
+    assert (
+        next(d for d in view["deadlines"] if d["name"].startswith("premiers rendez-vous"))["status"]
+        == "tenue"
+    )
 
 
 def test_an_event_of_a_case_not_opened_yet_waits_for_its_orientation(harness: Harness) -> None:

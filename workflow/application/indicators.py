@@ -12,7 +12,6 @@ past quarter gives the same figures whenever it is asked for:
 
 from __future__ import annotations
 
-import csv
 import io
 from collections import Counter
 from dataclasses import dataclass
@@ -24,6 +23,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from models import Case, Person
+from workflow.adapters import french_csv
+from workflow.domain import labels
 from workflow.domain.conventions import ConventionBook
 from workflow.domain.dates import add_months
 from workflow.domain.errors import WorkflowError
@@ -89,10 +90,17 @@ class Indicators:
     def rows(self) -> list[tuple[str, str, Any]]:
         """(indicator, detail, value): the table, and the CSV."""
         out: list[tuple[str, str, Any]] = [("entrées du trimestre", "", self.entries)]
-        out += [("origine des orientations", k, v) for k, v in self.origins.items()]
+        out += [
+            ("origine des orientations", labels.word(labels.ORIGINS, k), v) for k, v in self.origins.items()
+        ]
         out.append(("en cours à la fin du trimestre", "", self.in_progress_at_end))
-        out += [("typologie du public (en cours)", k, v) for k, v in self.typology.items()]
-        out += [("sorties du trimestre", k, v) for k, v in self.exits.items()]
+        out += [
+            ("typologie du public (en cours)", labels.word(labels.PERSON_STATUSES, k), v)
+            for k, v in self.typology.items()
+        ]
+        out += [
+            ("sorties du trimestre", labels.word(labels.EXIT_REASONS, k), v) for k, v in self.exits.items()
+        ]
         out.append(("entrées cumulées", "", self.cumulative_entries))
         out.append(("délai moyen orientation → contrat (jours)", f"cible {self.entry_target_days}",
                     self.average_entry_delay_days))  # fmt: skip
@@ -104,13 +112,13 @@ class Indicators:
         return out
 
     def csv(self) -> str:
+        """The table for French Excel (`adapters.french_csv`)."""
         buffer = io.StringIO(newline="")
-        writer = csv.writer(buffer)
-        writer.writerow(["trimestre", "departement", "indicateur", "detail", "valeur"])
-        for name, detail, value in self.rows():
-            writer.writerow(
-                [self.quarter, self.departement or "tous", name, detail, "" if value is None else value]
-            )
+        rows = (
+            [str(self.quarter), self.departement or "tous", name, detail, "" if value is None else value]
+            for name, detail, value in self.rows()
+        )
+        french_csv.write_rows(buffer, ["Trimestre", "Département", "Indicateur", "Détail", "Valeur"], rows)
         return buffer.getvalue()
 
 
@@ -204,37 +212,48 @@ def chart_png(indicators: Indicators) -> bytes:
     matplotlib.use("Agg")  # no screen: render to memory
     from matplotlib import pyplot as plt
 
-    months = [m["mois"] for m in indicators.monthly]
+    months = [labels.month(m["mois"]) for m in indicators.monthly]
     x = list(range(len(months)))
-    figure, (flows, delay, load) = plt.subplots(3, 1, figsize=(9, 11), dpi=100)
+    figure, (flows, delay, load) = plt.subplots(3, 1, figsize=(12, 12), dpi=100)
     scope = f"département {indicators.departement}" if indicators.departement else "tous départements"
-    flows.bar([i - 0.2 for i in x], [m["entrees"] for m in indicators.monthly], width=0.4, label="entrées")
-    flows.bar([i + 0.2 for i in x], [m["sorties"] for m in indicators.monthly], width=0.4, label="sorties")
+    # Legends sit above each panel, never over a bar; bars are drawn over the target band.
+    above = {"loc": "lower left", "bbox_to_anchor": (0, 1.01), "ncol": 3, "frameon": False}
+    flows.bar([i - 0.2 for i in x], [m["entrees"] for m in indicators.monthly], width=0.4, label="entrées",
+              zorder=2)  # fmt: skip
+    flows.bar([i + 0.2 for i in x], [m["sorties"] for m in indicators.monthly], width=0.4, label="sorties",
+              zorder=2)  # fmt: skip
     flows.set_xticks(x, months, rotation=45, ha="right")
-    flows.set_title(f"Entrées et sorties par mois ({scope}, jusqu'à {indicators.quarter})")
-    flows.legend()
+    flows.set_ylabel("dossiers")
+    flows.set_title(f"Entrées et sorties par mois ({scope}, jusqu'à {indicators.quarter})", pad=28)
+    flows.legend(**above)
 
     points = [(i, m["delai_moyen_entree_jours"]) for i, m in zip(x, indicators.monthly, strict=True)]
     shown = [(i, d) for i, d in points if d is not None]
     delay.plot(
-        [i for i, _ in shown], [d for _, d in shown], marker="o", label="délai moyen orientation → contrat"
-    )
+        [i for i, _ in shown], [d for _, d in shown], marker="o", label="délai moyen orientation → contrat",
+        zorder=3,
+    )  # fmt: skip
+    highest = [d for _, d in shown]
     if indicators.entry_target_days is not None:
-        delay.axhline(indicators.entry_target_days, color="red", linestyle="--",
+        delay.axhline(indicators.entry_target_days, color="red", linestyle="--", zorder=1,
                       label=f"cible {indicators.entry_target_days} jours")  # fmt: skip
+        highest.append(indicators.entry_target_days)
+    delay.set_ylim(0, max(highest, default=1) * 1.15)  # from 0: a delay is read against nothing
+    delay.set_xlim(-0.5, len(x) - 0.5)
     delay.set_xticks(x, months, rotation=45, ha="right")
     delay.set_ylabel("jours")
-    delay.set_title("Délai d'entrée par mois")
-    delay.legend()
+    delay.set_title("Délai d'entrée par mois", pad=28)
+    delay.legend(**above)
 
     names = list(indicators.load)
-    load.bar(range(len(names)), [indicators.load[n] for n in names], label="dossiers sous contrat")
     if indicators.portfolio_target is not None:
         low, high = indicators.portfolio_target
-        load.axhspan(low, high, color="green", alpha=0.15, label=f"portefeuille cible {low}–{high}")
+        load.axhspan(low, high, color="green", alpha=0.15, zorder=0, label=f"portefeuille cible {low}–{high}")
+    load.bar(range(len(names)), [indicators.load[n] for n in names], label="dossiers sous contrat", zorder=2)
     load.set_xticks(range(len(names)), names, rotation=45, ha="right")
-    load.set_title(f"Charge par conseiller à la fin de {indicators.quarter}")
-    load.legend()
+    load.set_ylabel("dossiers")
+    load.set_title(f"Charge par conseiller à la fin de {indicators.quarter}", pad=28)
+    load.legend(**above)
     figure.tight_layout()
     buffer = io.BytesIO()
     figure.savefig(buffer, format="png")

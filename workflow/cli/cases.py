@@ -30,7 +30,8 @@ from workflow.cli.common import (
     group,
     print_table,
 )
-from workflow.domain import permissions
+from workflow.domain import labels, permissions
+from workflow.domain.clock import paris_date
 from workflow.domain.errors import Forbidden
 from workflow.domain.lifecycle import TRIGGERS, State, mermaid
 from workflow.domain.vocabulary import Role
@@ -49,37 +50,60 @@ def cmd_case_show(args: argparse.Namespace) -> int:
 
 
 def _print_case(v: dict[str, Any]) -> None:
+    """The case as a supervisor reads it: French words, French dates, Paris time."""
     p, b, d = v["person"], v["binome"], v["dates"]
-    print(f"Case {v['reference']}  —  state: {v['state']}")
-    registered = "registered" if p["registered"] else "NOT registered"
-    pinned = " (pinned at signature)" if v["convention"]["pinned"] else ""
-    print(f"  person        {p['ft_identifier']} ({p['status']}, {registered}), agence {p['agence']}")
-    print(f"  convention    {v['convention']['code']}{pinned}")
+    print(f"Dossier {v['reference']}  —  {labels.word(labels.STATES, v['state'])}")
+    registered = "inscrit" if p["registered"] else "NON inscrit"
+    pinned = " (figée à la signature)" if v["convention"]["pinned"] else ""
+    status = labels.word(labels.PERSON_STATUSES, p["status"])
+    print(f"  personne        {p['ft_identifier']} ({status}, {registered} à France Travail)")
+    print(f"  agence          {p['agence']}")
+    print(f"  convention      {v['convention']['code']}{pinned}")
+    print(f"  binôme          conseiller {b['conseiller'] or '—'}")
+    print(f"                  référent social {b['referent_social'] or '—'}")
+    origin = labels.word(labels.ORIGINS, v["origin"])
     print(
-        f"  binôme        conseiller {b['conseiller'] or '—'}; référent social {b['referent_social'] or '—'}"
+        f"  orienteur       {v['orienteur'] or '—'}, via {origin} ; adhésion : {labels.yes_no(v['consent'])}"
     )
-    print(f"  orienteur     {v['orienteur']} via {v['origin']}; consent {'yes' if v['consent'] else 'no'}")
-    print(f"  diagnostic    {v['diagnostic']['kind'] or '—'} {v['diagnostic']['date'] or ''}")
-    print("  dates         " + ", ".join(f"{k} {val}" for k, val in d.items() if val))
+    kind = labels.word(labels.DIAGNOSTIC_KINDS, v["diagnostic"]["kind"])
     print(
-        f"  renewals      {v['renewals']} (renewal still possible: {'yes' if v['can_still_renew'] else 'no'})"
+        f"  diagnostic      {kind}"
+        + (f" le {labels.day(v['diagnostic']['date'])}" if v["diagnostic"]["date"] else "")
     )
+    print(
+        "  dates           " + " ; ".join(f"{DATE_NAMES[k]} {labels.day(val)}" for k, val in d.items() if val)
+    )
+    renew = labels.yes_no(v["can_still_renew"])
+    print(f"  renouvellements {v['renewals']} (encore possible : {renew})")
     if v["exit_reason"]:
-        print(f"  exit reason   {v['exit_reason']}")
+        print(f"  motif de sortie {labels.word(labels.EXIT_REASONS, v['exit_reason'])}")
     if v["deadlines"]:
-        print("  deadlines")
+        print("  échéances")
         for dl in v["deadlines"]:
-            print(f"    {dl['name']:40} {dl['due']}  {dl['status']}")
+            print(f"    {dl['name']:40} {labels.day(dl['due'])}  {dl['status']}")
     if v["appointments"]:
-        print("  appointments")
+        print("  rendez-vous")
         for a in v["appointments"]:
-            print(f"    {a['planned_at']}  {a['kind']:10} {a['outcome']}")
-    print(f"  history (audit chain {v['chain']})")
+            when = labels.instant(a["planned_at"])
+            kind = labels.word(labels.APPOINTMENT_KINDS, a["kind"])
+            print(f"    {when}  {kind:12} {labels.word(labels.APPOINTMENT_OUTCOMES, a['outcome'])}")
+    chain = "intacte" if v["chain"] == "intact" else f"ROMPUE ({v['chain']})"
+    print(f"  historique (heure de Paris ; chaîne du journal {chain})")
     for h in v["history"]:
-        reason = f" reason={h['reason']}" if h["reason"] else ""
-        move = f"{h['from'] or '∅'} → {h['to']}"
-        by = f"by {h['actor']}{reason}"
-        print(f"    {h['seq']:>3} {h['when']}  {h['trigger']:20} {move:28} {by}  [{h['event_id']}]")
+        reason = f" ; motif : {labels.word(labels.EXIT_REASONS, h['reason'])}" if h["reason"] else ""
+        move = labels.move(h["from"], h["to"])
+        event = f"  [événement {h['event_id']}]" if h["event_id"] else ""
+        when = labels.instant(h["when"])
+        trigger = labels.word(labels.TRIGGERS, h["trigger"])
+        print(f"    {h['seq']:>3} {when}  {trigger:26} {move:36} par {h['actor']}{reason}{event}")
+
+
+# The dates of `case_view`, named for people.
+DATE_NAMES = {
+    "orientation": "orientation", "contract_start": "début du contrat", "contract_end": "fin du contrat",
+    "maximum_end": "fin maximale", "renewal": "renouvellement", "exit": "sortie",
+    "entry_acted": "entrée actée", "exit_acted": "sortie actée",
+}  # fmt: skip
 
 
 def cmd_audit_verify(args: argparse.Namespace) -> int:
@@ -156,13 +180,18 @@ def cmd_audit_search(args: argparse.Namespace) -> int:
         rows = log_export.export_rows(uow.session, flt)
         if args.format == "table":
             shown = [
-                (r["occurred_at"][:16], r["case_reference"], r["seq"], r["trigger"],
-                 f"{r['from_state'] or '∅'} → {r['to_state']}", f"{r['actor_id']} ({r['actor_role']})",
-                 r["reason"] or "", r["event_id"] or "")
+                (labels.instant(r["occurred_at"]), r["case_reference"], r["seq"],
+                 labels.word(labels.TRIGGERS, r["trigger"]),
+                 labels.move(r["from_state"], r["to_state"]),
+                 f"{r['actor_id']} ({labels.word(labels.ROLES, r['actor_role'])})",
+                 labels.word(labels.EXIT_REASONS, r["reason"]) if r["reason"] else "", r["event_id"] or "")
                 for r in rows
             ]  # fmt: skip
-            print_table(shown, ("when (UTC)", "case", "seq", "trigger", "move", "actor", "reason", "event"))
-            print(f"{len(shown)} row(s)", file=sys.stderr)
+            print_table(
+                shown,
+                ("quand (Paris)", "dossier", "n°", "transition", "mouvement", "acteur", "motif", "événement"),
+            )
+            print(f"{len(shown)} ligne(s)", file=sys.stderr)
         elif args.output:
             with open(args.output, "w", encoding="utf-8", newline="") as out:
                 count = log_export.write_export(rows, out, args.format)
@@ -185,16 +214,25 @@ def cmd_audit_delay(args: argparse.Namespace) -> int:
     flt = _filter(args, _reader(rt, args.reader))
     with rt.uow() as uow:
         found = log_export.delays(uow.session, flt, args.from_state, args.to_state)
+    start_name, end_name = (
+        labels.word(labels.STATES, args.from_state),
+        labels.word(labels.STATES, args.to_state),
+    )
     if args.per_case:
-        print_table([(d.case_reference, f"{d.start:%Y-%m-%d}", f"{d.end:%Y-%m-%d}", d.days) for d in found],
-                    ("case", args.from_state, args.to_state, "days"))  # fmt: skip
+        print_table([(d.case_reference, labels.day(paris_date(d.start)), labels.day(paris_date(d.end)),
+                      str(d.days).replace(".", ",")) for d in found],
+                    ("dossier", start_name, end_name, "jours"))  # fmt: skip
     days = sorted(d.days for d in found)
     if not days:
-        print(f"no case went from {args.from_state} to {args.to_state} in this scope")
+        print(f"aucun dossier n'est passé de « {start_name} » à « {end_name} » dans ce périmètre")
         return EXIT_OK
     mean = round(sum(days) / len(days), 1)
-    print(f"{args.from_state} → {args.to_state}: {len(days)} case(s); median {median(days)} days, "
-          f"mean {mean}, min {days[0]}, max {days[-1]}")  # fmt: skip
+
+    def fr(value: float) -> str:
+        return f"{value:g}".replace(".", ",")
+
+    print(f"{start_name} → {end_name} : {len(days)} dossier(s) ; médiane {fr(median(days))} jours, "
+          f"moyenne {fr(mean)}, min {fr(days[0])}, max {fr(days[-1])}")  # fmt: skip
     return EXIT_OK
 
 
@@ -203,16 +241,16 @@ def cmd_audit_refusals(args: argparse.Namespace) -> int:
     with rt.uow() as uow:
         rows = [
             (
-                f"{d.occurred_at:%Y-%m-%d %H:%M}",
+                labels.instant(d.occurred_at),
                 d.actor_id,
-                d.actor_role,
+                labels.word(labels.ROLES, d.actor_role),
                 d.action,
                 d.case_reference,
                 d.reason,
             )
             for d in operator_lists.refusals(uow.session, args.actor, args.limit)
         ]
-    print_table(rows, ("when (UTC)", "actor", "role", "action", "case", "reason"))
+    print_table(rows, ("quand (Paris)", "acteur", "rôle", "action", "dossier", "motif"))
     return EXIT_OK
 
 
@@ -254,7 +292,12 @@ def register(sub: Subparsers[argparse.ArgumentParser]) -> None:
     )
     export = command(au, "export", cmd_audit_search, "the same as search, CSV by default")
     for parser, default in ((search, "table"), (export, "csv")):
-        parser.add_argument("--format", choices=("table", "csv", "json"), default=default)
+        parser.add_argument(
+            "--format",
+            choices=("table", "csv", "excel", "json"),
+            default=default,
+            help="excel: the CSV French Excel opens (semicolons, UTF-8 with a BOM)",
+        )
         parser.add_argument("--case", help="case reference")
         parser.add_argument("--actor", help="professional id")
         parser.add_argument("--role", choices=[r.value for r in Role], help="the actor's role")

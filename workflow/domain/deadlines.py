@@ -1,6 +1,7 @@
 """Deadlines of one case, as pure functions of the case and its convention's terms.
 
-Issue #4's reminders build on these; `case show` prints them. Each deadline quotes its seed.
+The reminders build on these; `case show` and the console print them, in French. Each
+deadline quotes its seed.
 """
 
 from __future__ import annotations
@@ -22,12 +23,18 @@ class Deadline:
     source: str
 
     def status(self, today: date) -> str:
+        """Said as a caseworker says it: « tenue », « aujourd'hui », « dans 12 jours »,
+        « dépassée de 2 jours »."""
         if self.met:
-            return "met"
+            return "tenue"
         days = (self.due - today).days
         if days < 0:
-            return f"overdue by {-days} day(s)"
-        return "due today" if days == 0 else f"in {days} day(s)"
+            return f"dépassée de {_days(-days)}"
+        return "aujourd'hui" if days == 0 else f"dans {_days(days)}"
+
+
+def _days(count: int) -> str:
+    return f"{count} jour" if count == 1 else f"{count} jours"
 
 
 def maximum_end(case: Case, terms: Terms) -> date | None:
@@ -57,7 +64,7 @@ def case_deadlines(
     if case.state in BEFORE_CONTRACT or entered:
         deadlines.append(
             Deadline(
-                "convocation (first appointment planned)",
+                "convocation (premier rendez-vous fixé)",
                 case.orientation_date + timedelta(days=terms.convocation_days),
                 first_appointment_planned,
                 "seed 003: convocation sous 15 jours",
@@ -65,7 +72,7 @@ def case_deadlines(
         )
         deadlines.append(
             Deadline(
-                "entry (contract signed)",
+                "entrée (contrat signé)",
                 case.orientation_date + timedelta(days=terms.entry_target_days),
                 entered,
                 "seed 004 art. 2 e: démarrage dans les 21 jours; seed 002: 3 semaines",
@@ -74,7 +81,7 @@ def case_deadlines(
     if entered and case.contract_start is not None:
         deadlines.append(
             Deadline(
-                "first social and emploi appointments",
+                "premiers rendez-vous social et emploi",
                 case.contract_start + timedelta(days=terms.first_appointment_days),
                 follow_up_planned,
                 "seed 004 art. 2 e: premiers rendez-vous dans le mois suivant l'intégration",
@@ -83,7 +90,7 @@ def case_deadlines(
     if entered and case.contract_end is not None:
         deadlines.append(
             Deadline(
-                "contract end",
+                "fin du contrat",
                 case.contract_end,
                 False,
                 "seeds 000/001 art. 3.5; seed 004 art. 2 g",
@@ -91,5 +98,5 @@ def case_deadlines(
         )
         end = maximum_end(case, terms)
         assert end is not None
-        deadlines.append(Deadline("maximum duration", end, False, "seed 004 art. 2 g: un an au plus"))
+        deadlines.append(Deadline("durée maximale", end, False, "seed 004 art. 2 g: un an au plus"))
     return deadlines

@@ -7,14 +7,16 @@ import csv
 import json
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import date, datetime, time, timedelta
 from typing import Any, TextIO, TypeVar
 
 from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
 from models import Case, Professional, TransitionLog
+from workflow.adapters import french_csv
 from workflow.application.audit.chain import iso
+from workflow.domain.clock import PARIS, paris_date
 from workflow.domain.permissions import readable
 
 AnySelect = TypeVar("AnySelect", bound="Select[*tuple[Any, ...]]")
@@ -32,13 +34,18 @@ class LogFilter:
     reason: str | None = None
     departement: str | None = None
     agence: str | None = None
-    since: date | None = None  # inclusive, by the day of occurred_at in UTC
+    since: date | None = None  # inclusive, a day in Paris time (the day people read)
     until: date | None = None  # inclusive
     reader: Professional | None = None
 
-    def query(self) -> Select[TransitionLog]:
-        q = select(TransitionLog).order_by(TransitionLog.occurred_at, TransitionLog.id)
-        return self.narrow(q)
+    def query(self, newest_first: bool = False) -> Select[TransitionLog]:
+        """In the order rows happened (exports, `audit search`), or newest first (the console's
+        Journal, where a supervisor looks for what just happened)."""
+        if newest_first:
+            return self.narrow(
+                select(TransitionLog).order_by(TransitionLog.occurred_at.desc(), TransitionLog.id.desc())
+            )
+        return self.narrow(select(TransitionLog).order_by(TransitionLog.occurred_at, TransitionLog.id))
 
     def narrow(self, q: AnySelect) -> AnySelect:
         equal = {
@@ -52,10 +59,10 @@ class LogFilter:
             if value:
                 q = q.where(column == value)
         if self.since:
-            q = q.where(TransitionLog.occurred_at >= datetime.combine(self.since, datetime.min.time(), UTC))
+            q = q.where(TransitionLog.occurred_at >= datetime.combine(self.since, time(), PARIS))
         if self.until:
-            end = datetime.combine(self.until, datetime.max.time(), UTC)
-            q = q.where(TransitionLog.occurred_at <= end)
+            end = datetime.combine(self.until + timedelta(days=1), time(), PARIS)
+            q = q.where(TransitionLog.occurred_at < end)
         if self.departement or self.agence or self.reader is not None:
             q = q.join(Case, Case.id == TransitionLog.case_id).where(readable(self.reader))
             if self.departement:
@@ -93,7 +100,7 @@ def delays(session: Session, flt: LogFilter, from_state: str, to_state: str) -> 
             starts[reference] = at
         elif state == to_state and reference in starts and at >= starts[reference]:
             found[reference] = Delay(reference, starts[reference], at)
-    window = [d for d in found.values() if _within(d.end.date(), flt.since, flt.until)]
+    window = [d for d in found.values() if _within(paris_date(d.end), flt.since, flt.until)]
     return sorted(window, key=lambda d: d.case_reference)
 
 
@@ -116,19 +123,29 @@ def export_rows(session: Session, flt: LogFilter) -> Iterator[dict[str, Any]]:
 
 
 def write_export(rows: Iterator[dict[str, Any]], out: TextIO, fmt: str) -> int:
-    """Write CSV or JSON Lines; return the number of rows written."""
-    count = 0
-    if fmt == "csv":
+    """Write CSV (comma, for scripts), Excel (the French spreadsheet's CSV: semicolons and a
+    BOM) or JSON Lines; return the number of rows written. Every format keeps the values as
+    logged, codes included: an auditor recomputes the chain's hashes from them."""
+    if fmt in ("csv", "excel"):
+        records = (
+            {**record, "details": json.dumps(record["details"], sort_keys=True, ensure_ascii=False)}
+            for record in rows
+        )
+        if fmt == "excel":
+            return french_csv.write_rows(
+                out, EXPORT_FIELDS, ([record[name] for name in EXPORT_FIELDS] for record in records)
+            )
         writer = csv.DictWriter(out, fieldnames=list(EXPORT_FIELDS))
         writer.writeheader()
-        for record in rows:
-            details = json.dumps(record["details"], sort_keys=True, ensure_ascii=False)
-            writer.writerow({**record, "details": details})
+        count = 0
+        for record in records:
+            writer.writerow(record)
             count += 1
-    elif fmt == "json":
+        return count
+    if fmt == "json":
+        count = 0
         for record in rows:
             out.write(json.dumps(record, ensure_ascii=False, sort_keys=True) + "\n")
             count += 1
-    else:
-        raise ValueError(f"unknown export format {fmt!r} (csv or json)")
-    return count
+        return count
+    raise ValueError(f"unknown export format {fmt!r} (csv, excel or json)")

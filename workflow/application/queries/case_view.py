@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import select
@@ -10,8 +11,10 @@ from sqlalchemy.orm import Session
 from models import Appointment, Case, Person, Professional, TransitionLog
 from workflow.application.audit import chain as audit
 from workflow.application.service_context import Context
+from workflow.domain import labels
 from workflow.domain.clock import PARIS, paris_date, today
-from workflow.domain.deadlines import can_still_renew, case_deadlines, maximum_end
+from workflow.domain.conventions import Terms
+from workflow.domain.deadlines import Deadline, can_still_renew, case_deadlines, maximum_end
 from workflow.domain.errors import NotFound
 from workflow.domain.vocabulary import AppointmentKind
 
@@ -86,12 +89,7 @@ def case_view(session: Session, ctx: Context, ref: str) -> dict[str, Any]:
         "exit_reason": case.exit_reason,
         "deadlines": [
             {"name": d.name, "due": d.due.isoformat(), "status": d.status(day), "source": d.source}
-            for d in case_deadlines(
-                case,
-                terms,
-                first_appointment_planned=bool(appointments),
-                follow_up_planned=_followed_up(case, appointments),
-            )
+            for d in deadlines_of(case, terms, appointments)
         ],
         "appointments": [
             {
@@ -109,7 +107,7 @@ def case_view(session: Session, ctx: Context, ref: str) -> dict[str, Any]:
                 "trigger": row.trigger,
                 "from": row.from_state,
                 "to": row.to_state,
-                "actor": f"{row.actor_id} ({row.actor_role})",
+                "actor": f"{row.actor_id} ({labels.word(labels.ROLES, row.actor_role)})",
                 "reason": row.reason,
                 "event_id": row.event_id,
             }
@@ -119,7 +117,17 @@ def case_view(session: Session, ctx: Context, ref: str) -> dict[str, Any]:
     }
 
 
-def _followed_up(case: Case, appointments: list[Appointment]) -> bool:
+def deadlines_of(case: Case, terms: Terms, appointments: Sequence[Appointment]) -> list[Deadline]:
+    """The case's deadlines, knowing its appointments (any planned; the follow-up ones)."""
+    return case_deadlines(
+        case,
+        terms,
+        first_appointment_planned=bool(appointments),
+        follow_up_planned=_followed_up(case, appointments),
+    )
+
+
+def _followed_up(case: Case, appointments: Sequence[Appointment]) -> bool:
     """A social and an emploi appointment planned on or after the contract's start."""
     if case.contract_start is None:
         return False
