@@ -115,7 +115,10 @@ def _application(secret: str) -> FastAPI:
     @app.exception_handler(PageForbidden)
     async def _forbidden(request: Request, exc: PageForbidden) -> HTMLResponse:
         return templates.TemplateResponse(
-            request, "refus.html", {"message": exc.message, "user": None}, status_code=403
+            request,
+            "refus.html",
+            {"message": exc.message, "user": exc.user, "csrf": request.session.get("csrf", "")},
+            status_code=403,
         )
 
     return app

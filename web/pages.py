@@ -16,14 +16,13 @@ from web.auth import close_session, csrf_ok, new_csrf, open_session, session_use
 from web.rendering import templates
 from web.state import NotSignedIn, PageForbidden, Web
 from workflow.adapters import revue_files
-from workflow.adapters.revue_files import SHEETS
 from workflow.application import access
 from workflow.application.audit import export as log_export
 from workflow.application.indicators import Quarter, chart_png, compute
 from workflow.application.queries import console as queries
 from workflow.application.queries.case_view import case_view
 from workflow.application.revue.production import SECTIONS
-from workflow.domain import permissions
+from workflow.domain import labels, permissions
 from workflow.domain.errors import Forbidden, NotFound, WorkflowError
 from workflow.domain.lifecycle import TRIGGERS, State
 from workflow.domain.vocabulary import Role
@@ -70,7 +69,7 @@ def _refuse(
     refusal = Forbidden(user.id, user.role, action, why)
     with web.sessions() as session, session.begin():
         access.record(session, refusal, web.clock.now(), reference)
-    return PageForbidden(f"Accès refusé : {why}.")
+    return PageForbidden(f"Accès refusé : {why}.", user)
 
 
 # --- sign-in ------------------------------------------------------------------------------
@@ -136,20 +135,23 @@ def home() -> RedirectResponse:
 def my_cases(
     request: Request,
     user: User,
-    etat: Annotated[str | None, Query(max_length=20)] = None,
+    etat: Annotated[str, Query(max_length=20)] = "ouverts",
     agence: Annotated[str | None, Query(max_length=64)] = None,
     tri: Annotated[str, Query(max_length=20)] = "echeance",
     page: Annotated[int, Query(ge=1, le=100_000)] = 1,
 ) -> HTMLResponse:
-    state = etat if etat in {s.value for s in State} else None
+    known = {queries.OPEN, queries.ALL} | {s.value for s in State}
+    state = etat if etat in known else queries.OPEN
     tri = tri if tri in queries.SORTS else queries.DEFAULT_SORT
-    with web_of(request).sessions() as session:
+    web = web_of(request)
+    with web.sessions() as session:
         found = queries.cases_page(session, user, state, agence, tri, page)
+        upcoming = queries.next_deadlines(session, web.ctx, found.rows)
         agencies = queries.agencies(session, user)
-    params = {"etat": etat or "", "agence": agence or "", "tri": tri}
+    params = {"etat": state, "agence": agence or "", "tri": tri}
     return _render(
         request, "dossiers.html", user, rows=found.rows, total=found.total, page=page, pages=found.pages,
-        params=params, query=urlencode(params), states=list(State), agencies=agencies,
+        params=params, query=urlencode(params), states=list(State), agencies=agencies, upcoming=upcoming,
     )  # fmt: skip
 
 
@@ -220,7 +222,7 @@ def audit_search(
     return _render(
         request, "audit.html", user, rows=found.rows, total=found.total, page=page, pages=found.pages,
         params=args, query=urlencode(args), roles=list(Role), triggers=("orienter", *TRIGGERS),
-        problems=request.state.problems,
+        reasons=labels.EXIT_REASONS, problems=request.state.problems,
     )  # fmt: skip
 
 
@@ -229,7 +231,7 @@ def audit_csv(request: Request, user: User, flt: Filter) -> Response:
     """Every row the search shows, all pages, in the same order."""
     buffer = io.StringIO(newline="")
     with web_of(request).sessions() as session:
-        log_export.write_export(log_export.export_rows(session, flt), buffer, "csv")
+        log_export.write_export(log_export.export_rows(session, flt), buffer, "excel")
     return Response(
         buffer.getvalue(), media_type="text/csv; charset=utf-8",
         headers={"Content-Disposition": 'attachment; filename="journal.csv"'},
@@ -268,7 +270,7 @@ def one_revue(request: Request, user: User, revue_id: int) -> HTMLResponse:
         revue = _revue(request, user, revue_id)
     except NotFound as exc:
         return _render(request, "refus.html", user, message=str(exc))
-    return _render(request, "revue.html", user, revue=revue, sections=SECTIONS, titles=SHEETS)
+    return _render(request, "revue.html", user, revue=revue, sections=SECTIONS)
 
 
 @router.get("/revues/{revue_id}/tableau.xlsx")

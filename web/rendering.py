@@ -1,44 +1,22 @@
-"""The console's templates, with the filters that make every date Paris time and every
-deadline French."""
+"""The console's templates, with the filters that write every date the French way in Paris
+time and every code as its word (`workflow.domain.labels`)."""
 
 from __future__ import annotations
 
-from datetime import datetime
 from pathlib import Path
 
 from fastapi.templating import Jinja2Templates
 
-from workflow.domain.clock import PARIS
+from workflow.domain import labels
 
 HERE = Path(__file__).parent
 
-
-def _paris(value: datetime | None) -> str:
-    """Instants people read are in Europe/Paris."""
-    return "—" if value is None else value.astimezone(PARIS).strftime("%d/%m/%Y %H:%M")
-
-
-# The console speaks French; the command line and `workflow.domain.deadlines` name deadlines in English.
-DEADLINES_FR = {
-    "convocation (first appointment planned)": "convocation (premier rendez-vous fixé)",
-    "entry (contract signed)": "entrée (contrat signé)",
-    "first social and emploi appointments": "premiers rendez-vous social et emploi",
-    "contract end": "fin du contrat",
-    "maximum duration": "durée maximale",
-}
-
-
-def _deadline_status(text: str) -> str:
-    """'met', 'due today', 'in 3 day(s)', 'overdue by 2 day(s)' in French."""
-    number = "".join(ch for ch in text if ch.isdigit())
-    if text.startswith("overdue"):
-        return f"dépassée de {number} jour(s)"
-    if text.startswith("in "):
-        return f"dans {number} jour(s)"
-    return {"met": "tenue", "due today": "aujourd'hui"}.get(text, text)
-
-
 templates = Jinja2Templates(directory=HERE / "templates")
-templates.env.filters["paris"] = _paris
-templates.env.filters["deadline"] = lambda name: DEADLINES_FR.get(name, name)
-templates.env.filters["deadline_status"] = _deadline_status
+templates.env.filters["paris"] = labels.instant
+templates.env.filters["jour"] = labels.day
+templates.env.filters["oui_non"] = labels.yes_no
+templates.env.filters["cellule"] = lambda value, column: labels.cell(column, value)
+for _name, _table in labels.TABLES.items():
+    templates.env.filters[_name] = lambda code, table=_table: labels.word(table, code)
+templates.env.filters["move"] = labels.move
+templates.env.filters["mois"] = labels.month

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 
 from sqlalchemy.orm import Session, sessionmaker
 
+from models import Professional
 from web.auth import RecentTokens
 from workflow.application.inbox import Routed
 from workflow.application.service_context import Context
@@ -22,9 +23,12 @@ class NotSignedIn(Exception):
 
 
 class PageForbidden(Exception):
-    def __init__(self, message: str) -> None:
+    """A page the reader may not see; the refusal page keeps their navigation bar."""
+
+    def __init__(self, message: str, user: Professional | None = None) -> None:
         super().__init__(message)
         self.message = message
+        self.user = user
 
 
 @dataclass

@@ -148,13 +148,14 @@ def test_a_forbidden_case_is_refused_and_the_refusal_kept(console: Console) -> N
 def test_the_case_page_shows_its_timeline_dates_binome_and_chain(console: Console) -> None:
     page = console.client("R67").get(f"/dossiers/{console.mine.ref}").text
     for text in (
-        "signer_contrat",
-        "diagnostic → contrat",
+        "Signature du contrat",
+        "Diagnostic partagé → Contrat",
         "C67",
         "R67",
-        "intact",
+        "intacte",
         "Historique",
         "fin du contrat",
+        "Rendez-vous (heure de Paris)",
     ):
         assert text in page
 
@@ -165,7 +166,8 @@ def test_the_audit_csv_is_exactly_the_rows_the_search_shows(console: Console) ->
     shown = client.get("/audit", params=params).text
     answer = client.get("/audit.csv", params=params)
     assert answer.headers["content-type"].startswith("text/csv")
-    rows = list(csv.DictReader(io.StringIO(answer.text)))
+    assert answer.text.startswith("\ufeff")  # French Excel: a BOM, and semicolons
+    rows = list(csv.DictReader(io.StringIO(answer.text.removeprefix("\ufeff")), delimiter=";"))
     with console.harness.sessions() as s:
         expected = list(
             log_export.export_rows(

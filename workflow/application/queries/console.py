@@ -11,11 +11,17 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from models import Case, Professional, Revue, TransitionLog
+from models import Appointment, Case, Professional, Revue, TransitionLog
 from workflow.application.audit.export import LogFilter
+from workflow.application.queries.case_view import deadlines_of
+from workflow.application.service_context import Context
+from workflow.domain.clock import today
+from workflow.domain.deadlines import Deadline
+from workflow.domain.lifecycle import OPEN_STATES
 from workflow.domain.permissions import readable
 
 PAGE_SIZE = 50
+OPEN, ALL = "ouverts", "tous"  # the list's two filters besides one state; it opens on OPEN
 SORTS = {
     "dossier": Case.reference,
     "etat": Case.state,
@@ -40,9 +46,12 @@ class Page:
 def cases_page(
     session: Session, reader: Professional, state: str | None, agence: str | None, sort: str, page: int
 ) -> Page:
-    """The reader's cases (the day of each one's next reminder is on its row)."""
+    """The reader's cases: the open ones (`OPEN`, what a caseworker works on), all (`ALL`) or
+    those in one state (the day of each one's next reminder is on its row)."""
     query = select(Case).where(readable(reader))
-    if state:
+    if state == OPEN:
+        query = query.where(Case.state.in_(OPEN_STATES))
+    elif state and state != ALL:
         query = query.where(Case.state == state)
     if agence:
         query = query.where(Case.agence == agence)
@@ -51,6 +60,31 @@ def cases_page(
     total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
     rows = session.scalars(query.limit(PAGE_SIZE).offset((page - 1) * PAGE_SIZE)).all()
     return Page(rows, total)
+
+
+@dataclass(frozen=True)
+class Upcoming:
+    """A case's next deadline not met yet, as the list names it."""
+
+    deadline: Deadline
+    status: str  # « dans 12 jours », « dépassée de 2 jours »
+
+
+def next_deadlines(session: Session, ctx: Context, cases: Sequence[Case]) -> dict[int, Upcoming]:
+    """For each case of a page, its first deadline still waiting (the earliest due); one query
+    for the page's appointments."""
+    day = today(ctx.clock)
+    booked: dict[int, list[Appointment]] = {c.id: [] for c in cases}
+    for appointment in session.scalars(select(Appointment).where(Appointment.case_id.in_(list(booked)))):
+        booked[appointment.case_id].append(appointment)
+    upcoming = {}
+    for case in cases:
+        terms, _ = ctx.terms(session, case, day)
+        waiting = [d for d in deadlines_of(case, terms, booked[case.id]) if not d.met]
+        if waiting:
+            first = min(waiting, key=lambda d: d.due)
+            upcoming[case.id] = Upcoming(first, first.status(day))
+    return upcoming
 
 
 def agencies(session: Session, reader: Professional) -> list[str]:
@@ -71,7 +105,7 @@ def case_by_reference(session: Session, reference: str) -> Case | None:
 
 
 def log_page(session: Session, flt: LogFilter, page: int) -> Page:
-    """A page of the audit log as the search filter narrows it."""
+    """A page of the audit log as the search filter narrows it, newest first."""
     total = session.scalar(flt.narrow(select(func.count(TransitionLog.id)))) or 0
-    rows = session.scalars(flt.query().limit(PAGE_SIZE).offset((page - 1) * PAGE_SIZE)).all()
+    rows = session.scalars(flt.query(newest_first=True).limit(PAGE_SIZE).offset((page - 1) * PAGE_SIZE)).all()
     return Page(rows, total)
