@@ -1,7 +1,10 @@
 """The console in a real browser: Debian's chromium driven headless by Playwright, against the
 app served by uvicorn on loopback. Sign in, open a case timeline, filter the audit, download its
 CSV and compare it with the database, see a forbidden case refused; the screenshots of the main
-pages are saved under docs/screenshots/ for the manual (docs/supervising.md)."""
+pages are saved under docs/screenshots/ for the manual (docs/supervising.md).
+
+Every page, signed in as each role, also passes axe-core's accessibility rules (RGAA, WCAG 2.1
+AA) with no serious or critical violation, and can be walked with the keyboard."""
 
 from __future__ import annotations
 
@@ -15,6 +18,7 @@ from pathlib import Path
 
 import pytest
 import uvicorn
+from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import Page, sync_playwright
 
 from tests.conftest import service_unavailable
@@ -63,6 +67,19 @@ def sign_in(page: Page, who: str) -> None:
     page.wait_for_url("**/dossiers")
 
 
+WCAG_AA = {"runOnly": {"type": "tag", "values": ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]}}
+
+
+def serious_violations(page: Page) -> list[str]:
+    """axe-core's serious and critical findings on the page as shown, one line each."""
+    found = Axe().run(page, options=WCAG_AA).response["violations"]
+    return [
+        f"{v['id']} ({v['impact']}, {len(v['nodes'])} élément(s)) : {v['help']}"
+        for v in found
+        if v["impact"] in ("serious", "critical")
+    ]
+
+
 def test_a_supervisor_and_a_caseworker_in_the_browser(console: Console, page: Page, tmp_path: Path) -> None:
     p = page
     SHOTS.mkdir(parents=True, exist_ok=True)
@@ -77,20 +94,20 @@ def test_a_supervisor_and_a_caseworker_in_the_browser(console: Console, page: Pa
     p.click(f"a[href='/dossiers/{console.mine.ref}']")
     p.wait_for_selector("table.timeline")
     timeline = p.inner_text("table.timeline")
-    assert "signer_contrat" in timeline and "diagnostic → contrat" in timeline
+    assert "Signature du contrat" in timeline and "Diagnostic partagé → Contrat" in timeline
     p.screenshot(path=str(SHOTS / "dossier.png"), full_page=True)
 
     p.goto("/audit")
     p.select_option("select[name=transition]", "poser_diagnostic")
     p.fill("input[name=agence]", "Strasbourg-Nord")
-    p.click("form.filters button[type=submit]")
+    p.click("form.filtres button[type=submit]")
     p.wait_for_url("**/audit?*transition=poser_diagnostic*")
     p.screenshot(path=str(SHOTS / "audit.png"), full_page=True)
     with p.expect_download() as download:
         p.click("text=Exporter ces lignes en CSV")
     saved = tmp_path / "journal.csv"
     download.value.save_as(saved)
-    rows = list(csv.DictReader(saved.open(encoding="utf-8")))
+    rows = list(csv.DictReader(saved.open(encoding="utf-8-sig"), delimiter=";"))
     with console.harness.sessions() as s:
         flt = log_export.LogFilter(trigger="poser_diagnostic", agence="Strasbourg-Nord")
         expected = [r["hash"] for r in log_export.export_rows(s, flt)]
@@ -109,3 +126,35 @@ def test_a_supervisor_and_a_caseworker_in_the_browser(console: Console, page: Pa
     assert response is not None and response.status == 403
     assert "Accès refusé" in p.inner_text("main")
     p.screenshot(path=str(SHOTS / "refus.png"))
+
+
+@pytest.mark.parametrize("reader", ["S67", "C67", "R67", "AG67", "OP1"])
+def test_every_page_meets_the_accessibility_rules_for_each_role(
+    console: Console, page: Page, reader: str
+) -> None:
+    revue = produce(console.harness.uow(), console.harness.ctx, "Strasbourg-Nord", "2026-04")
+    assert revue is not None
+    p = page
+    p.goto("/connexion")
+    found = {"/connexion": serious_violations(p)}
+    sign_in(p, reader)
+    pages = ["/dossiers", "/dossiers?etat=tous", f"/dossiers/{console.mine.ref}", f"/dossiers/{console.other.ref}",
+             "/audit", "/audit?transition=inconnue&depuis=demain", "/revues", f"/revues/{revue.id}",
+             "/indicateurs?trimestre=2026-Q1"]  # fmt: skip
+    for path in pages:
+        p.goto(path)
+        p.wait_for_load_state("networkidle")
+        assert p.evaluate("document.documentElement.lang") == "fr"
+        found[path] = serious_violations(p)
+    assert {path: v for path, v in found.items() if v} == {}
+    # The check sees what it is there for: an image without text, a field without a label.
+    p.evaluate("document.querySelector('main').insertAdjacentHTML('beforeend', '<img src=x><input>')")
+    assert {line.split(" ")[0] for line in serious_violations(p)} == {"image-alt", "label"}
+    # The keyboard reaches the content first (skip link), then the menu, and focus is visible.
+    p.goto("/dossiers")
+    p.keyboard.press("Tab")
+    assert p.evaluate("document.activeElement.textContent.trim()") == "Aller au contenu"
+    outline = p.evaluate("getComputedStyle(document.activeElement).outlineStyle")
+    assert outline not in ("none", ""), outline
+    p.keyboard.press("Enter")
+    assert p.evaluate("location.hash") == "#contenu"
