@@ -8,6 +8,7 @@ from datetime import date, datetime
 from pathlib import Path
 
 import pytest
+from openpyxl import load_workbook
 from sqlalchemy import func, select
 
 from models import Revue
@@ -17,6 +18,7 @@ from tests.factories import Story
 from tests.smtp import SmtpSink
 from workflow.adapters import revue_files
 from workflow.application.revue.production import produce, revue_dates, secretariat
+from workflow.domain import labels
 from workflow.domain.clock import PARIS, ManualClock
 from workflow.domain.conventions import load_book
 from workflow.domain.errors import ConfigurationError
@@ -132,9 +134,49 @@ def test_the_xlsx_reads_back_as_the_tableau_and_the_csv_has_every_row(
     assert revue is not None
     xlsx, table = revue_files.write(revue, tmp_path)
     assert revue_files.read_xlsx(xlsx) == revue.content
-    lines = table.read_text(encoding="utf-8").splitlines()
-    assert lines[0].startswith("rubrique,dossier,conseiller")
+    raw = table.read_bytes()
+    assert raw.startswith(b"\xef\xbb\xbf")  # French Excel finds UTF-8 by its BOM
+    lines = raw.decode("utf-8-sig").splitlines()
+    assert lines[0].startswith("Rubrique;Dossier;Conseiller;Référent social;Orientation;Début du contrat")
     assert len(lines) == 1 + sum(len(rows) for rows in revue.content.values())
+    assert any(line.startswith("Sorties à acter;") and ";Emploi;" in line for line in lines), lines
+    assert not any(";True;" in line or ";False;" in line or "2026-0" in line for line in lines[1:])
+
+
+def test_the_xlsx_opens_formatted_for_people(harness: Harness, tmp_path: Path) -> None:
+    """Read back by openpyxl: French headers, bold and frozen above filters, widths, real dates."""
+    build_agency(harness)
+    revue = produce(harness.uow(), harness.ctx, AGENCE, "2026-04")
+    assert revue is not None
+    xlsx, _ = revue_files.write(revue, tmp_path)
+    book = load_workbook(xlsx)
+    cover = {row[0].value: row[1] for row in book["Revue"].iter_rows()}
+    assert (
+        cover["Revue de"].value == "avril 2026" and cover["Secrétariat"].value == "Conseiller France Travail"
+    )
+    assert cover["Tenue le"].value == datetime(2026, 4, 1) and cover["Tenue le"].number_format == "dd/mm/yyyy"
+    entries = book["Entrées à acter"]
+    header = [c.value for c in entries[1]]
+    assert header[:4] == ["Dossier", "Conseiller", "Référent social", "Orientation"]
+    assert header[-2:] == ["Décision", "Acteur"] and "Délai d'entrée (jours)" in header
+    assert all(c.font.b for c in entries[1])
+    assert entries.freeze_panes == "A2"
+    assert entries.auto_filter.ref == f"A1:{entries.cell(1, len(header)).column_letter}{entries.max_row}"
+    started = entries.cell(2, header.index("Début du contrat") + 1)
+    assert isinstance(started.value, datetime) and started.number_format == "dd/mm/yyyy"
+    assert isinstance(entries.cell(2, header.index("Délai d'entrée (jours)") + 1).value, int)
+    assert entries.column_dimensions["A"].width >= len(revue.content["entrees"][0]["dossier"])
+    diagnostics = {
+        entries.cell(r, header.index("Diagnostic") + 1).value for r in range(2, entries.max_row + 1)
+    }
+    assert diagnostics <= set(labels.DIAGNOSTIC_KINDS.values())
+    renewals = book["Renouvellements"]
+    possible = [c.value for c in renewals[1]].index("Renouvellement possible") + 1
+    assert {renewals.cell(r, possible).value for r in range(2, renewals.max_row + 1)} <= {"oui", "non"}
+    [rule] = renewals.data_validations.dataValidation
+    assert rule.type == "list" and rule.formula1 == "'Listes'!$B$1:$B$15"
+    choices = [c.value for c in book["Listes"]["B"]]
+    assert choices[:2] == ["Renouveler", "Sortie — Emploi"] and book["Listes"].sheet_state == "hidden"
 
 
 def test_a_revue_is_produced_once_per_agency_and_month(harness: Harness) -> None:

@@ -3,6 +3,7 @@ decision an audited transition carrying the revue's id, applied once; a bad file
 
 from __future__ import annotations
 
+import csv
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from datetime import date, datetime
@@ -49,9 +50,9 @@ def _fill(xlsx: Path, sheet: str, decisions: dict[str, tuple[str, str | None]]) 
     ws = book[sheet]
     header = [c.value for c in ws[1]]
     for row in ws.iter_rows(min_row=2):
-        ref = row[header.index("dossier")].value
+        ref = row[header.index("Dossier")].value
         if ref in decisions:
-            row[header.index("decision")].value, row[header.index("acteur")].value = decisions[ref]
+            row[header.index("Décision")].value, row[header.index("Acteur")].value = decisions[ref]
     book.save(xlsx)
 
 
@@ -113,7 +114,8 @@ def test_the_tableau_sent_back_applies_each_filled_decision_by_its_actor(
     revue, s = april
     xlsx, _ = revue_files.write(revue, tmp_path)
     _fill(xlsx, "Renouvellements", {s["ending"].ref: ("renouveler", "C67")})
-    _fill(xlsx, "À débattre", {s["late"].ref: ("sortie:sans_entree_jamais_venu", None)})
+    # The words of the drop-down list, and a code typed by hand, alike.
+    _fill(xlsx, "À débattre", {s["late"].ref: ("Sortie — Sans entrée : jamais venu", None)})
     _fill(xlsx, "Entrées à acter", {s["entered"].ref: ("acter", "R67")})
     decisions = from_lines(revue, revue_files.read_back(xlsx, revue), default_actor="C67")
     assert [(d.case_reference, d.text, d.actor_id) for d in decisions] == [
@@ -156,16 +158,22 @@ def test_the_csv_sent_back_works_too(
 ) -> None:
     revue, s = april
     _, table = revue_files.write(revue, tmp_path)
-    lines = table.read_text(encoding="utf-8").splitlines()
-    ending = f"renouvellements,{s['ending'].ref},"
-    lines = [line[:-1] + "renouveler,C67" if line.startswith(ending) else line for line in lines]
-    table.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    lines = table.read_text(encoding="utf-8-sig").splitlines()
+    ending = f"Renouvellements;{s['ending'].ref};"
+    lines = [line[:-1] + "Renouveler;C67" if line.startswith(ending) else line for line in lines]
+    table.write_text("\ufeff" + "\n".join(lines) + "\n", encoding="utf-8")
     [decision] = from_lines(revue, revue_files.read_back(table, revue), default_actor=None)
     assert (decision.case_reference, decision.text, decision.actor_id) == (
         s["ending"].ref,
         "renouveler",
         "C67",
     )
+    # Re-saved by a spreadsheet with commas and without the BOM, it reads the same.
+    rows = list(csv.reader(table.read_text(encoding="utf-8-sig").splitlines(), delimiter=";"))
+    with table.open("w", encoding="utf-8", newline="") as out:
+        csv.writer(out).writerows(rows)
+    [again] = from_lines(revue, revue_files.read_back(table, revue), default_actor=None)
+    assert again.text == "renouveler" and again.case_reference == s["ending"].ref
 
 
 def test_a_bad_tableau_is_refused_whole_naming_each_line_and_column(
@@ -181,10 +189,10 @@ def test_a_bad_tableau_is_refused_whole_naming_each_line_and_column(
         from_lines(revue, revue_files.read_back(xlsx, revue), default_actor=None)
     message = str(refused.value)
     assert "3 problem(s), nothing applied" in message
-    assert "sheet « Renouvellements », line 2: column 'decision': 'prolonger' is not a decision" in message
+    assert "sheet « Renouvellements », line 2: column « Décision »: 'prolonger' is not a decision" in message
     assert "'sortie:vacances' has no known motif" in message
     assert (
-        "sheet « Entrées à acter », line 2: column 'acteur' is empty and no --by actor was given" in message
+        "sheet « Entrées à acter », line 2: column « Acteur » is empty and no --by actor was given" in message
     )
     assert [r.hash for r in harness.log(s["entered"].ref)] == before
     assert _decisions_count(harness) == 0
@@ -202,9 +210,9 @@ def test_a_case_not_in_the_rubrique_or_another_revues_file_is_refused(
         WorkflowError, match=f"line 3: dossier '{s['late'].ref}' is not in the rubrique renouvellements"
     ):
         from_lines(revue, revue_files.read_back(xlsx, revue), default_actor=None)
-    book["Revue"]["B2"] = "2026-03"
+    book["Revue"]["B2"] = "mars 2026"
     book.save(xlsx)
-    with pytest.raises(WorkflowError, match="this is the tableau of Strasbourg-Nord 2026-03, not of revue"):
+    with pytest.raises(WorkflowError, match="this is the tableau of Strasbourg-Nord mars 2026, not of revue"):
         revue_files.read_back(xlsx, revue)
 
 

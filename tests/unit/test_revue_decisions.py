@@ -9,7 +9,7 @@ import pytest
 from models import Revue
 from workflow.application.revue.decisions import formality, from_lines
 from workflow.domain.errors import WorkflowError
-from workflow.domain.revue_wording import Line, choices
+from workflow.domain.revue_wording import Line, choices, decision_code
 from workflow.domain.vocabulary import ExitReason
 
 CONTENT: dict[str, list[dict[str, Any]]] = {
@@ -91,7 +91,18 @@ def test_empty_cells_are_no_decision_and_two_decisions_for_one_row_are_refused()
 
 
 def test_the_drop_down_lists_every_exit_reason_where_the_revue_decides_exits() -> None:
-    assert choices("entrees") == ["acter"]
-    assert choices("renouvellements")[:1] == ["renouveler"]
+    assert choices("entrees") == ["Acter"]
+    assert choices("renouvellements")[:2] == ["Renouveler", "Sortie — Emploi"]
     assert len(choices("a_debattre")) == len(ExitReason)
     assert choices("conseillers") == []
+
+
+def test_a_decision_is_read_from_its_word_or_its_code() -> None:
+    assert decision_code(" Sortie — Sans entrée : jamais venu ") == "sortie:sans_entree_jamais_venu"
+    assert decision_code("RENOUVELER") == "renouveler"
+    assert decision_code("sortie:emploi") == "sortie:emploi"
+    # Every word of every drop-down list is understood as its code.
+    exits = {f"sortie:{reason.value}" for reason in ExitReason}
+    assert {decision_code(word) for word in choices("a_debattre")} == exits
+    assert {decision_code(word) for word in choices("renouvellements")} == {"renouveler"} | exits
+    assert [decision_code(word) for word in choices("entrees")] == ["acter"]

@@ -138,9 +138,9 @@ def test_every_page_meets_the_accessibility_rules_for_each_role(
     p.goto("/connexion")
     found = {"/connexion": serious_violations(p)}
     sign_in(p, reader)
-    pages = ["/dossiers", "/dossiers?etat=tous", f"/dossiers/{console.mine.ref}", f"/dossiers/{console.other.ref}",
-             "/audit", "/audit?transition=inconnue&depuis=demain", "/revues", f"/revues/{revue.id}",
-             "/indicateurs?trimestre=2026-Q1"]  # fmt: skip
+    pages = ["/dossiers", "/dossiers?etat=tous", f"/dossiers/{console.mine.ref}",
+             f"/dossiers/{console.other.ref}", "/audit", "/audit?transition=inconnue&depuis=demain",
+             "/revues", f"/revues/{revue.id}", "/indicateurs?trimestre=2026-Q1"]  # fmt: skip
     for path in pages:
         p.goto(path)
         p.wait_for_load_state("networkidle")

@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from workflow.domain.labels import EXIT_REASONS
 from workflow.domain.vocabulary import ExitReason
 
 DECISION, ACTOR = "decision", "acteur"  # the columns the secretariat fills in the tableau
@@ -24,13 +25,30 @@ VERBS: Mapping[str, frozenset[str]] = {
 }
 
 
+# The words of the drop-down list; a decision is also understood as its code (`sortie:emploi`).
+WORDS = {ACTER: "Acter", RENOUVELER_VERB: "Renouveler"}
+SORTIE_WORD = "Sortie —"
+
+
 def choices(rubrique: str) -> list[str]:
-    """Every decision a rubrique accepts, as written in the tableau (its drop-down list)."""
+    """Every decision a rubrique accepts, in the words of the tableau's drop-down list."""
     verbs = VERBS.get(rubrique, frozenset())
-    listed = [verb for verb in (ACTER, RENOUVELER_VERB) if verb in verbs]
+    listed = [WORDS[verb] for verb in (ACTER, RENOUVELER_VERB) if verb in verbs]
     if SORTIE in verbs:
-        listed += [f"{SORTIE}:{reason.value}" for reason in ExitReason]
+        listed += [f"{SORTIE_WORD} {EXIT_REASONS[reason]}" for reason in ExitReason]
     return listed
+
+
+def decision_code(text: str) -> str:
+    """A decision as the tableau holds it (a word of the list, or a code) → its code, lower case:
+    « Sortie — Sans entrée : refus » → `sortie:sans_entree_refus`."""
+    return _CODES.get(text.strip().casefold(), text.strip().lower())
+
+
+_CODES = {
+    **{word.casefold(): verb for verb, word in WORDS.items()},
+    **{f"{SORTIE_WORD} {word}".casefold(): f"{SORTIE}:{code}" for code, word in EXIT_REASONS.items()},
+}
 
 
 @dataclass(frozen=True)

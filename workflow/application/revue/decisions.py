@@ -34,8 +34,18 @@ from workflow.application.actors import professional_actor
 from workflow.application.deciding import decide
 from workflow.application.service_context import Context
 from workflow.domain.errors import Forbidden, NotFound, WorkflowError, is_transient
+from workflow.domain.labels import COLUMNS
 from workflow.domain.lifecycle import ACTER_ENTREE, ACTER_SORTIE, RENOUVELER, SORTIR
-from workflow.domain.revue_wording import ACTER, ACTOR, DECISION, RENOUVELER_VERB, SORTIE, VERBS, Line
+from workflow.domain.revue_wording import (
+    ACTER,
+    ACTOR,
+    DECISION,
+    RENOUVELER_VERB,
+    SORTIE,
+    VERBS,
+    Line,
+    decision_code,
+)
 from workflow.domain.vocabulary import DiagnosticKind, ExitReason, RenewalDecidedBy, Role
 
 DECIDERS = frozenset({Role.CONSEILLER, Role.REFERENT_SOCIAL})  # the professionals of the revue
@@ -69,6 +79,10 @@ class Result:
     message: str
 
 
+# The columns as the tableau names them, for the messages about a cell.
+DECISION_HEADER, ACTOR_HEADER = f"« {COLUMNS[DECISION]} »", f"« {COLUMNS[ACTOR]} »"
+
+
 def listed(revue: Revue) -> dict[str, set[str]]:
     """The case references each actionable rubrique of the revue lists."""
     return {name: {row["dossier"] for row in revue.content.get(name, [])} for name in VERBS}
@@ -80,7 +94,7 @@ def from_lines(revue: Revue, lines: Iterable[Line], default_actor: str | None) -
     decisions: list[Decision] = []
     problems: list[str] = []
     for line in lines:
-        text = str(line.cells.get(DECISION) or "").strip().lower()
+        text = decision_code(str(line.cells.get(DECISION) or ""))
         if not text or line.rubrique not in VERBS:
             continue
         reference = str(line.cells.get("dossier") or "").strip()
@@ -93,7 +107,7 @@ def from_lines(revue: Revue, lines: Iterable[Line], default_actor: str | None) -
                 )
             actor = str(line.cells.get(ACTOR) or "").strip() or default_actor
             if not actor:
-                raise WorkflowError(f"column {ACTOR!r} is empty and no --by actor was given")
+                raise WorkflowError(f"column {ACTOR_HEADER} is empty and no --by actor was given")
         except WorkflowError as exc:
             problems.append(f"{line.where}: {exc}")
             continue
@@ -115,19 +129,19 @@ def _parse(text: str, rubrique: str) -> tuple[str, ExitReason | None]:
     allowed = VERBS[rubrique]
     if verb not in allowed:
         raise WorkflowError(
-            f"column {DECISION!r}: {text!r} is not a decision of the rubrique {rubrique} "
+            f"column {DECISION_HEADER}: {text!r} is not a decision of the rubrique {rubrique} "
             f"(one of: {', '.join(sorted(allowed))}{', sortie:<motif>' if SORTIE in allowed else ''})"
         )
     if verb != SORTIE:
         if rest:
-            raise WorkflowError(f"column {DECISION!r}: {text!r}: {verb} takes no motif")
+            raise WorkflowError(f"column {DECISION_HEADER}: {text!r}: {verb} takes no motif")
         return verb, None
     try:
         return verb, ExitReason(rest.strip())
     except ValueError:
         known = ", ".join(r.value for r in ExitReason)
         raise WorkflowError(
-            f"column {DECISION!r}: {text!r} has no known motif (sortie:<motif>, one of {known})"
+            f"column {DECISION_HEADER}: {text!r} has no known motif (sortie:<motif>, one of {known})"
         ) from None
 
 
