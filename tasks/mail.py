@@ -86,7 +86,7 @@ def message(draft: Draft, settings: MailSettings) -> Message:
     msg["Subject"] = Header(draft.rendered.subject, "utf-8", header_name="Subject").encode()
     msg["From"] = formataddr(("Accompagnement global", settings.sender))
     msg["To"] = ", ".join(formataddr((name, address)) for name, address in draft.to)
-    msg["Date"] = formatdate(usegmt=True)
+    msg["Date"] = formatdate(draft.written_at.timestamp() if draft.written_at else None, usegmt=True)
     domain = settings.sender.rpartition("@")[2] or "localhost"
     msg["Message-ID"] = f"<{draft.key.replace(':', '.')}.{draft.email_id}@{domain}>"
     msg["Auto-Submitted"] = "auto-generated"  # RFC 3834: no vacation replies to a robot

@@ -8,6 +8,7 @@ from __future__ import annotations
 import time
 from concurrent.futures import ThreadPoolExecutor
 from datetime import date, timedelta
+from email.utils import parsedate_to_datetime
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +23,7 @@ from tests.smtp import SmtpSink
 from tests.workers import Client, Worker, flush, wait_until
 from workflow.application import outbox
 from workflow.application.reminders import daily_scan
+from workflow.domain.clock import paris_date
 from workflow.domain.vocabulary import BARRIER_CODES, EmailStatus, ReminderKind, ReminderStatus
 
 K = ReminderKind
@@ -315,6 +317,9 @@ def test_one_email_per_reminder_across_scans_and_redelivered_tasks(mailing: Harn
     assert (sent.status, sent.attempts) == (EmailStatus.SENT, 1)
     assert mail.message["Message-ID"] == f"<reminder.{email.key.split(':')[1]}.{email.id}@ag.example>"
     assert mail.recipients == ["claire@ft.example"]
+    # Dated when the service's clock wrote it (the scan's day here, the simulated day in the demo).
+    dated = parsedate_to_datetime(mail.message["Date"])
+    assert dated == sent.created_at.replace(microsecond=0) and paris_date(dated) == due
 
 
 def test_smtp_down_then_up_the_email_fails_visibly_then_goes_once_retried(

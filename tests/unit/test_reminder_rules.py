@@ -235,12 +235,25 @@ def test_the_expiry_email_says_whether_a_renewal_is_still_possible() -> None:
 def test_a_digest_lists_its_reminders_under_one_subject() -> None:
     rendered = render("digest", [_item(K.ECHEANCE), _item(K.ECHU)], date(2026, 9, 20))
     assert rendered.subject == "[Accompagnement global] 2 rappels du 20/09/2026"
-    assert rendered.text.count("dossier AG-67-00042") == 2
+    assert rendered.text.count("— dossier AG-67-00042 ==") == 2
 
 
 def test_the_email_links_to_the_console_when_its_address_is_configured(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setenv("ACCOMPAGNEMENT_CONSOLE_URL", "https://ag.example/console/")
-    html = render("k", [_item(K.ECHU)], SIGNED).html
-    assert 'href="https://ag.example/console/cases/AG-67-00042"' in html
+    rendered = render("k", [_item(K.ECHU)], SIGNED)
+    # The console's page of the case (/dossiers/…), not a command line.
+    assert 'href="https://ag.example/console/dossiers/AG-67-00042"' in rendered.html
+    assert "Ouvrir le dossier : https://ag.example/console/dossiers/AG-67-00042" in rendered.text
+
+
+def test_without_the_console_address_the_email_says_who_to_ask(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("ACCOMPAGNEMENT_CONSOLE_URL", raising=False)
+    rendered = render("k", [_item(K.ECHU)], SIGNED)
+    for part in (rendered.text, rendered.html):
+        assert "demandez-la à votre superviseur" in part
+        assert (
+            "accompagnement case show" not in part
+            and "href" not in part.split("<body")[-1].split("Ouvrir")[1]
+        )

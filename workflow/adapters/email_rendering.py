@@ -16,6 +16,7 @@ from datetime import date
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 
 from models import Revue
+from workflow.domain import labels
 from workflow.domain.vocabulary import ReminderKind
 
 SUBJECT_PREFIX = "[Accompagnement global]"
@@ -52,7 +53,7 @@ class ReminderLine:
     def link(self) -> str | None:
         """The case in the web console, when its address is configured."""
         base = os.environ.get("ACCOMPAGNEMENT_CONSOLE_URL", "").rstrip("/")
-        return f"{base}/cases/{self.case_reference}" if base else None
+        return f"{base}/dossiers/{self.case_reference}" if base else None
 
 
 @dataclass(frozen=True)
@@ -62,17 +63,13 @@ class Rendered:
     html: str
 
 
-def _jour(day: date | None) -> str:
-    return day.strftime("%d/%m/%Y") if day else "—"
-
-
 _ENV = Environment(
     loader=PackageLoader("workflow.adapters", "templates"),
     autoescape=select_autoescape(["html.j2"]),
     undefined=StrictUndefined,
     keep_trailing_newline=True,
 )
-_ENV.filters["jour"] = _jour
+_ENV.filters["jour"] = labels.day
 
 
 def render(key: str, items: Sequence[ReminderLine], day: date) -> Rendered:
@@ -82,7 +79,7 @@ def render(key: str, items: Sequence[ReminderLine], day: date) -> Rendered:
     if len(items) == 1:
         subject = f"{SUBJECT_PREFIX} {items[0].title} – dossier {items[0].case_reference}"
     else:
-        subject = f"{SUBJECT_PREFIX} {len(items)} rappels du {_jour(day)}"
+        subject = f"{SUBJECT_PREFIX} {len(items)} rappels du {labels.day(day)}"
     values = {"items": list(items), "day": day, "key": key, "subject": subject}
     return Rendered(
         subject,
@@ -91,8 +88,6 @@ def render(key: str, items: Sequence[ReminderLine], day: date) -> Rendered:
     )
 
 
-MONTHS = ("janvier", "février", "mars", "avril", "mai", "juin", "juillet", "août", "septembre", "octobre",
-          "novembre", "décembre")  # fmt: skip
 TURNS = {
     "conseiller": "le conseiller France Travail",
     "referent_social": "le travailleur social du Département",
@@ -102,8 +97,7 @@ TURNS = {
 def render_revue(revue: Revue) -> Rendered:
     """The email that carries an agency's revue: dates, whose turn the secretariat is (seed 004
     art. 5.2: « en alternance »), how many items each section holds; the tableau is attached."""
-    year, month = (int(p) for p in revue.month.split("-"))
-    month_name = f"{MONTHS[month - 1]} {year}"
+    month_name = labels.month(revue.month)
     subject = f"{SUBJECT_PREFIX} Revue de portefeuille — {revue.agence} — {month_name}"
     sections = ("entrees", "renouvellements", "sorties", "a_debattre")
     values = {

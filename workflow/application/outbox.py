@@ -41,6 +41,9 @@ class Draft:
     rendered: Rendered
     attempt: int
     attachments: list[Attachment] = field(default_factory=list)
+    # When it was written (by the service's clock): its `Date:` header, the simulated day in
+    # the demo; a resend keeps it, as RFC 5322 dates a message when it was complete.
+    written_at: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -114,7 +117,7 @@ def _draft(
     else:
         day = paris_date(email.created_at)
         rendered = render(email.key, _items(session, ctx, email.reminders, cases, day), day)
-    return Draft(email.id, email.key, to, rendered, email.attempts, attachments)
+    return Draft(email.id, email.key, to, rendered, email.attempts, attachments, email.created_at)
 
 
 def _professionals(session: Session, recipients: Sequence[str]) -> dict[str, Professional]:
