@@ -41,7 +41,7 @@ serialization.install()
 app = Celery("accompagnement")
 broker = os.environ.get("CELERY_BROKER_URL")
 app.conf.update(
-    broker_url=broker or "memory://",
+    broker_url=broker or "memory://localhost/",  # a host named: kombu warns of an empty one
     task_always_eager=broker is None,  # the embedded default: tasks run in the calling process
     task_eager_propagates=True,
     task_default_queue=QUEUE,

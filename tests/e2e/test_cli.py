@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import email
 import json
 import os
 import re
@@ -11,6 +12,7 @@ import subprocess
 import sys
 import time
 from datetime import UTC, datetime, timedelta
+from email.utils import parsedate_to_datetime
 from pathlib import Path
 
 import httpx
@@ -192,17 +194,56 @@ def test_the_documented_lifecycle_diagram_is_generated_from_the_machine() -> Non
     assert f"```mermaid\n{diagram}```" in rules
 
 
-def test_the_demo_runs_a_small_year(tmp_path: Path) -> None:
+def test_the_demo_runs_a_small_year(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("ACCOMPAGNEMENT_CONSOLE_URL", raising=False)
+    url = f"sqlite:///{tmp_path / 'demo.db'}"
     result = run(
-        "demo", "--months", "2", "--agences", "1", "--conseillers", "1", "--no-progress",
-        "--output-dir", str(tmp_path / "out"), url="sqlite://", cwd=tmp_path,
+        "demo", "--months", "2", "--agences", "1", "--conseillers", "1", "--database-url", url,
+        "--output-dir", str(tmp_path / "out"), url=url, cwd=tmp_path,
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
+    # Not a terminal: no progress bar frames; no broker: no kombu warning. Nothing on stderr.
+    assert result.stderr == ""
     assert "=== Simulated year 2026-01-01 .. 2026-02-28" in result.stdout
     assert "chains, intact" in result.stdout
     assert (tmp_path / "out" / "events.jsonl").stat().st_size > 0
     summary = json.loads((tmp_path / "out" / "summary.json").read_text(encoding="utf-8"))
     assert summary["entries"] > 0 and summary["exits"] > 0
+    # The hints run as printed, from where the demo ran, without an activated venv.
+    hints = [line.split(": ", 1)[1] if ": " in line[:9] else line.strip()
+             for line in result.stdout.splitlines()
+             if line.startswith(("Explore:", "         "))]  # fmt: skip
+    shown = [h for h in hints if " case show " in h or h.endswith(" audit verify")]
+    assert len(shown) == 2, result.stdout
+    for hint in shown:
+        done = subprocess.run(hint, shell=True, cwd=tmp_path, capture_output=True, text=True, check=False)
+        assert done.returncode == 0, (hint, done.stderr)
+    # The console: its start command, and the demo's superviseur signs in with the printed password.
+    assert "web serve" in result.stdout
+    password = re.search(r"sign in as SUP67, password « (.+) »", result.stdout)
+    assert password is not None, result.stdout
+    monkeypatch.setenv("ACCOMPAGNEMENT_WEB_SECRET", "s" * 40)
+    from fastapi.testclient import TestClient
+
+    from web.app import create_app
+
+    with TestClient(create_app(url), base_url="https://testserver") as client:
+        form = client.get("/connexion").text
+        csrf = re.search(r'name="csrf" value="([^"]+)"', form)
+        assert csrf is not None
+        answer = client.post(
+            "/connexion",
+            data={"identifiant": "SUP67", "mot_de_passe": password.group(1), "csrf": csrf.group(1)},
+            follow_redirects=False,
+        )
+        assert answer.status_code == 303 and answer.headers["location"] == "/dossiers"
+        assert "AG-67-" in client.get("/dossiers").text
+    # Its emails link to that console and are dated on their simulated day.
+    reminders = [p.read_text(encoding="utf-8") for p in (tmp_path / "out" / "outbox").glob("reminder*.eml")]
+    assert reminders and all("http://localhost:8000/dossiers/AG-67-" in body for body in reminders)
+    for body in reminders:
+        sent = email.message_from_string(body)
+        assert parsedate_to_datetime(sent["Date"]).year in (2025, 2026), sent["Date"]
 
 
 def test_ingest_via_celery_with_the_worker_command_and_status(
@@ -351,14 +392,16 @@ def test_revue_run_writes_the_files_once_and_refuses_a_bad_month(
     )
     first = run(*args, url=url)
     assert first.returncode == 0, first.stderr
-    assert "produced" in first.stdout and "secrétariat: le conseiller France Travail" in first.stdout
-    assert "entrees                1 row(s)" in first.stdout
+    assert "avril 2026 : produite" in first.stdout
+    assert "secrétariat : le conseiller France Travail" in first.stdout
+    assert "tenue le 01/04/2026, couvre depuis la revue du" in first.stdout
+    assert "Entrées à acter        1 ligne(s)" in first.stdout
     assert {p.name for p in (tmp / "rv").iterdir()} == {"revue-Strasbourg-Nord-2026-04.xlsx",
                                                        "revue-Strasbourg-Nord-2026-04.csv"}  # fmt: skip
     (eml,) = (tmp / "outbox").glob("revue_*.eml")
     assert "revue-Strasbourg-Nord-2026-04.xlsx" in eml.read_text(encoding="utf-8", errors="replace")
     again = run(*args, url=url)
-    assert "already produced" in again.stdout
+    assert "déjà produite le" in again.stdout
     assert "2026-04" in run("revue", "list", url=url).stdout
     bad = run("revue", "run", "--agency", "Strasbourg-Nord", "--month", "2026-13", url=url)
     assert bad.returncode == 2 and "month '2026-13' is not like 2026-11" in bad.stderr
@@ -380,19 +423,19 @@ def test_revue_act_records_the_formality_then_a_tableau_sent_back(
     acted = run("revue", "act", "--revue", revue_id, "--by", "C67", url=url)
     assert acted.returncode == 0 and "1 appliquée" in acted.stdout
     shown = run("revue", "show", "--revue", revue_id, url=url).stdout
-    assert f"{story.ref}  partage  acter     C67" in shown
+    assert re.search(rf"{story.ref}\s+Diagnostic partagé\s+Acter\s+C67\s+\d\d/\d\d/2026", shown), shown
     timeline = run("case", "show", story.ref, url=url).stdout
-    assert "acter_entree" in timeline
+    assert "Entrée actée en revue" in timeline
 
     sent_back = tmp / "rv" / "revue-Strasbourg-Nord-2026-04.csv"
-    lines = sent_back.read_text(encoding="utf-8").splitlines()
-    assert lines[1].startswith(f"entrees,{story.ref},")
-    lines[1] = lines[1][:-1] + "sortie:emploi,C67"
+    lines = sent_back.read_text(encoding="utf-8-sig").splitlines()
+    assert lines[1].startswith(f"Entrées à acter;{story.ref};")
+    lines[1] = lines[1][:-1] + "Sortie — Emploi;C67"
     sent_back.write_text("\n".join(lines) + "\n", encoding="utf-8")
     bad = run("revue", "act", "--revue", revue_id, "--file", str(sent_back), url=url)
     assert bad.returncode == 2
     assert (
-        "revue-Strasbourg-Nord-2026-04.csv, line 2: column 'decision': 'sortie:emploi' is not a decision"
+        "revue-Strasbourg-Nord-2026-04.csv, line 2: column « Décision »: 'sortie:emploi' is not a decision"
         in bad.stderr
     )
     missing = run("revue", "act", "--revue", "999", "--by", "C67", url=url)

@@ -93,10 +93,10 @@ def xlsx_bytes(revue: Revue) -> bytes:
         sheet.autofilter(0, 0, max(len(rows), 1), max(len(columns) - 1, 0))
         if section in VERBS and rows:
             # The choices live on a hidden sheet: an inline list is capped at 255 characters.
-            column = list(VERBS).index(section)
+            listed = list(VERBS).index(section)
             values = choices(section)
-            lists.write_column(0, column, values)
-            letter = xlsxwriter.utility.xl_col_to_name(column)
+            lists.write_column(0, listed, values)
+            letter = xlsxwriter.utility.xl_col_to_name(listed)
             sheet.data_validation(
                 1, columns.index(DECISION), len(rows), columns.index(DECISION),
                 {"validate": "list", "source": f"='{LISTS}'!${letter}$1:${letter}${len(values)}"},
@@ -221,7 +221,7 @@ def _read_csv(path: Path) -> list[Line]:
             lines = []
             for number, cells in enumerate(reader, start=2):
                 row = dict(zip(header, cells, strict=False))
-                rubrique = RUBRIQUE_KEYS.get(str(row.get("rubrique", "")).strip().casefold())
+                rubrique = RUBRIQUE_KEYS.get(str(row.get("rubrique", "")).strip().casefold(), "")
                 if rubrique in VERBS:
                     lines.append(Line(rubrique, f"{path.name}, line {number}", row))
             return lines

@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import os
+import shlex
+import shutil
+import sys
 from collections.abc import Callable, Sequence
 from datetime import date, timedelta
 from typing import Any
@@ -24,6 +28,23 @@ def dispatch_emails(email_ids: list[int]) -> None:
     from tasks.runtime import queue_emails
 
     queue_emails(email_ids)
+
+
+def show_progress(no_progress: bool) -> bool:
+    """A progress bar only for a person at a terminal: in a log file or a pipe its frames are
+    noise (tens of KB of carriage returns)."""
+    return not no_progress and sys.stderr.isatty()
+
+
+def invoked_as() -> str:
+    """The command as it was typed (`.venv/bin/accompagnement`, `python -m workflow`), so the
+    commands printed as hints run from where the user is, venv activated or not."""
+    argv0 = sys.argv[0]
+    if argv0.endswith("__main__.py"):
+        return f"{shlex.quote(os.path.relpath(sys.executable))} -m workflow"
+    if os.sep in argv0 and not shutil.which(os.path.basename(argv0)):
+        return shlex.quote(argv0)  # as typed: .venv/bin/accompagnement
+    return "accompagnement"
 
 
 def print_table(rows: Sequence[Sequence[Any]], headers: Sequence[str]) -> None:

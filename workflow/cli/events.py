@@ -30,6 +30,7 @@ from workflow.cli.common import (
     connect,
     group,
     print_table,
+    show_progress,
 )
 from workflow.domain.clock import PARIS
 from workflow.domain.errors import EventRejected, TransitionRefused, WorkflowError
@@ -41,7 +42,7 @@ def cmd_events_ingest(args: argparse.Namespace) -> int:
     rt = connect(args.database_url)
     path = Path(args.file)
     if args.via == "celery":
-        return _publish(rt, path, args.batch_size, progress=not args.no_progress, wait=args.wait)
+        return _publish(rt, path, args.batch_size, progress=show_progress(args.no_progress), wait=args.wait)
     with path.open(encoding="utf-8", errors="surrogateescape") as fh:
         report = ingest_lines(rt.uow(), rt.ctx, fh, path.name)
     print(report.summary())

@@ -17,8 +17,9 @@ from workflow.application.revue import decisions as revue_decisions
 from workflow.application.revue.decisions import DecisionOutcome
 from workflow.application.revue.production import SECTIONS, find, parse_month, produce
 from workflow.cli.common import EXIT_OK, EXIT_PROBLEM, Subparsers, command, connect, group, print_table
+from workflow.domain import labels
 from workflow.domain.errors import NotFound, WorkflowError
-from workflow.domain.revue_wording import VERBS
+from workflow.domain.revue_wording import VERBS, decision_word
 
 TURN = {
     "conseiller": "le conseiller France Travail",
@@ -37,13 +38,16 @@ def cmd_revue_run(args: argparse.Namespace) -> int:
             assert revue is not None  # produce() found it taken
             uow.session.expunge(revue)  # read after the unit of work ends
     xlsx, table = revue_files.write(revue, Path(args.output_dir))
-    state = "produced" if fresh else f"already produced on {revue.created_at:%Y-%m-%d} (files written again)"
-    print(f"revue {revue.id}, agence {revue.agence}, {revue.month}: {state}")
-    print(f"held on {revue.held_on}, covering since {revue.since}; next revue {revue.next_on}")
-    print(f"secrétariat: {TURNS.get(revue.secretariat, revue.secretariat)}")
+    state = (
+        "produite" if fresh else f"déjà produite le {labels.instant(revue.created_at)} (fichiers réécrits)"
+    )
+    print(f"revue {revue.id}, agence {revue.agence}, {labels.month(revue.month)} : {state}")
+    print(f"tenue le {labels.day(revue.held_on)}, couvre depuis la revue du {labels.day(revue.since)} ; "
+          f"prochaine revue le {labels.day(revue.next_on)}")  # fmt: skip
+    print(f"secrétariat : {TURNS.get(revue.secretariat, revue.secretariat)}")
     for section in SECTIONS:
-        print(f"    {section:18} {len(revue.content.get(section, [])):5} row(s)")
-    print(f"files: {xlsx}, {table}")
+        print(f"    {labels.RUBRIQUES[section]:18} {len(revue.content.get(section, [])):5} ligne(s)")
+    print(f"fichiers : {xlsx}, {table}")
     return EXIT_OK
 
 
@@ -103,15 +107,21 @@ def cmd_revue_show(args: argparse.Namespace) -> int:
             (d.rubrique, d.case_reference): d
             for d in uow.session.scalars(select(RevueDecision).where(RevueDecision.revue_id == revue.id))
         }
-        print(f"revue {revue.id}, agence {revue.agence}, {revue.month}, held on {revue.held_on}")
+        print(f"revue {revue.id}, agence {revue.agence}, {labels.month(revue.month)}, "
+              f"tenue le {labels.day(revue.held_on)}")  # fmt: skip
         for section in VERBS:
             rows = []
             for row in revue.content.get(section, []):
-                what = row.get("sujet") or row.get("motif") or row.get("diagnostic") or ""
+                column = next((c for c in ("sujet", "motif", "diagnostic") if row.get(c)), "")
+                what = labels.cell(column, row.get(column)) if column else ""
                 d = decided.get((section, row["dossier"]))
-                taken = (d.decision, d.actor_id, f"{d.applied_at:%Y-%m-%d}") if d else ("—", "", "")
+                taken = (
+                    (decision_word(d.decision), d.actor_id, labels.instant(d.applied_at))
+                    if d
+                    else ("—", "", "")
+                )
                 rows.append((row["dossier"], what, *taken))
-            print(f"\n{revue_files.SHEETS[section]} ({len(rows)})")
+            print(f"\n{labels.RUBRIQUES[section]} ({len(rows)})")
             print_table(rows, ("dossier", "objet", "décision", "acteur", "le"))
     return EXIT_OK
 
@@ -119,10 +129,15 @@ def cmd_revue_show(args: argparse.Namespace) -> int:
 def register(sub: Subparsers[argparse.ArgumentParser]) -> None:
     rev = group(sub, "revue", "the monthly revue de portefeuille of an agency")
     run = command(
-        rev, "run", cmd_revue_run, "produce an agency's revue for a month (once) and write its files"
+        rev, "run", cmd_revue_run, "produce the revue an agency holds in a month (once) and write its files"
     )
     run.add_argument("--agency", required=True, help="the agence, as the cases name it")
-    run.add_argument("--month", required=True, help="YYYY-MM")
+    run.add_argument(
+        "--month",
+        required=True,
+        help="YYYY-MM: the revue held in that month (on the convention's day), covering what "
+        "happened since the previous revue",
+    )
     run.add_argument(
         "--output-dir", default=os.environ.get("ACCOMPAGNEMENT_REVUE_DIR", "revues"),
         help="where the XLSX and CSV go (default $ACCOMPAGNEMENT_REVUE_DIR or ./revues)",

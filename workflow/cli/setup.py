@@ -19,7 +19,9 @@ from workflow.cli.common import (
     connect,
     day_arg,
     group,
+    invoked_as,
     print_table,
+    show_progress,
 )
 from workflow.domain.conventions import load_book
 
@@ -86,7 +88,7 @@ def cmd_professionals_list(args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    from workflow.demo.run import DemoSettings, demo_database_url, run_demo
+    from workflow.demo.run import DemoSettings, Explore, demo_database_url, run_demo
 
     settings = DemoSettings(
         departement=args.departement,
@@ -106,7 +108,16 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
     url = args.database_url or demo_database_url(settings)
     os.environ["DATABASE_URL"] = url  # for the sending task, which runs here
-    return run_demo(settings, url, progress=not args.no_progress, on_commit=send_now)
+    # Its emails link to the console the last lines say how to start.
+    console = os.environ.setdefault("ACCOMPAGNEMENT_CONSOLE_URL", "http://localhost:8000")
+    from web.auth import set_password
+
+    explore = Explore(invoked_as(), console, DEMO_PASSWORD, set_password)
+    return run_demo(settings, url, show_progress(args.no_progress), send_now, explore)
+
+
+# The demo's superviseur signs in to the console with it; the demo's people are invented.
+DEMO_PASSWORD = "demonstration-ag"
 
 
 def register(sub: Subparsers[argparse.ArgumentParser]) -> None:

@@ -14,7 +14,7 @@ import io
 import json
 import time as timer
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
@@ -73,8 +73,26 @@ def demo_database_url(settings: DemoSettings) -> str:
     return f"sqlite:///{settings.output_dir / 'demo.db'}"
 
 
+SetPassword = Callable[[Session, str, str, datetime], None]
+
+
+@dataclass(frozen=True)
+class Explore:
+    """How the hints at the end are printed: the command as the user typed it, and the
+    superviseur's console password the caller set (the demo itself knows no password hashing)."""
+
+    command: str = "accompagnement"
+    console: str | None = None  # e.g. http://localhost:8000
+    password: str | None = None
+    set_password: SetPassword | None = None  # the console's, given by the composition root
+
+
 def run_demo(
-    settings: DemoSettings, database_url: str | None, progress: bool = True, on_commit: OnCommit | None = None
+    settings: DemoSettings,
+    database_url: str | None,
+    progress: bool = True,
+    on_commit: OnCommit | None = None,
+    explore: Explore = Explore(),
 ) -> int:
     out = settings.output_dir
     out.mkdir(parents=True, exist_ok=True)
@@ -92,6 +110,10 @@ def run_demo(
     (out / "professionals.csv").write_text(staff.csv(), encoding="utf-8")
     with UnitOfWork(sessions) as uow:
         directory.import_rows(uow.session, directory.read_csv(io.StringIO(staff.csv()), "professionals.csv"))
+        if explore.set_password and explore.password:
+            uow.session.flush()
+            at = datetime.combine(warm_up, time(8), PARIS)  # set before the simulated year
+            explore.set_password(uow.session, staff.superviseur, explore.password, at)
         uow.commit()
 
     deliveries = Simulator(settings.departement, conv.terms, staff, settings.start, end, settings.seed).run(
@@ -135,10 +157,21 @@ def run_demo(
               f"the end, average entry delay {q.average_entry_delay_days} days")  # fmt: skip
     print(f"\nFiles in {out}/: events.jsonl (the integration contract), professionals.csv, summary.json, "
           "revues/, indicateurs/ (CSV and PNG per quarter), outbox/")  # fmt: skip
-    print(f"Explore: accompagnement --database-url {url} case show {example}")
-    print(f"         accompagnement --database-url {url} audit verify")
     wiring.engine.dispose()
+    _print_explore(explore, url, example, staff.superviseur)
     return 0 if verified.ok else 1
+
+
+def _print_explore(explore: Explore, url: str, example: str | None, superviseur: str) -> None:
+    """Commands that run as printed, from where the demo was started."""
+    run = f"{explore.command} --database-url {url}"
+    print(f"\nExplore: {run} case show {example}")
+    print(f"         {run} audit verify")
+    if explore.console and explore.password:
+        secret = "ACCOMPAGNEMENT_WEB_SECRET=$(python3 -c 'import secrets; print(secrets.token_hex(32))')"
+        print(f"Console: {secret} {run} web serve")
+        sign_in = f"sign in as {superviseur}, password « {explore.password} »"
+        print(f"         then open {explore.console}/ and {sign_in}")
 
 
 def _write_indicators(
@@ -220,7 +253,7 @@ def _live(
         batch = batches.get(day, [])
         if batch:
             clock.set(datetime.combine(day, datetime.max.time(), PARIS) - timedelta(hours=3))
-            bar.set_description(day.strftime("%Y-%m"))
+            bar.set_description(day.strftime("%Y-%m"), refresh=False)  # one frame per update, not two
             lines = [json.dumps(d.event, ensure_ascii=False) for d in batch]
             where = f"events.jsonl@{day.isoformat()}"
             with phase("ingestion"):

@@ -21,6 +21,7 @@ from workflow.application.directory import COLUMNS
 from workflow.domain.clock import PARIS
 from workflow.domain.conventions import Terms
 from workflow.domain.dates import period_end
+from workflow.domain.labels import ORIGINS
 from workflow.domain.vocabulary import PLATFORM_ORIGINS, PersonStatus, ProfessionalBarrier, SocialBarrier
 
 AGENCES = {
@@ -72,8 +73,15 @@ class Directory:
                 writer.writerow([pid, "referent_social", f"Référent {pid}", email, d, "", agence, "true"])
         for origin, pid in self.orienteurs.items():
             email = f"{pid.lower()}@orientation.example"
-            writer.writerow([pid, "orienteur", f"Orienteur {origin}", email, d, "", "", "true"])
+            writer.writerow([pid, "orienteur", f"Orienteur {ORIGINS[origin]}", email, d, "", "", "true"])
+        writer.writerow([self.superviseur, "superviseur", "Superviseure de démonstration",
+                         f"{self.superviseur.lower()}@departement.example", d, "", "", "true"])  # fmt: skip
         return buffer.getvalue()
+
+    @property
+    def superviseur(self) -> str:
+        """Who opens the demo's console at once: the département's superviseur."""
+        return f"SUP{self.departement}"
 
 
 def make_directory(departement: str, agences: int, conseillers_per_agence: int) -> Directory:

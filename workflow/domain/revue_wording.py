@@ -45,6 +45,12 @@ def decision_code(text: str) -> str:
     return _CODES.get(text.strip().casefold(), text.strip().lower())
 
 
+def decision_word(code: str) -> str:
+    """A decision's code as the tableau's list words it: `sortie:emploi` → « Sortie — Emploi »."""
+    verb, _, reason = code.partition(":")
+    return f"{SORTIE_WORD} {EXIT_REASONS.get(reason, reason)}" if reason else WORDS.get(verb, verb)
+
+
 _CODES = {
     **{word.casefold(): verb for verb, word in WORDS.items()},
     **{f"{SORTIE_WORD} {word}".casefold(): f"{SORTIE}:{code}" for code, word in EXIT_REASONS.items()},
