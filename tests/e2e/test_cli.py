@@ -11,7 +11,7 @@ import socket
 import subprocess
 import sys
 import time
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from email.utils import parsedate_to_datetime
 from pathlib import Path
 
@@ -20,6 +20,8 @@ import pytest
 from sqlalchemy import Engine, text
 
 from tests.factories import PROFESSIONALS_CSV, Story
+from workflow.domain.clock import paris_date
+from workflow.domain.working_days import is_working_day
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -209,6 +211,11 @@ def test_the_demo_runs_a_small_year(tmp_path: Path, monkeypatch: pytest.MonkeyPa
     assert (tmp_path / "out" / "events.jsonl").stat().st_size > 0
     summary = json.loads((tmp_path / "out" / "summary.json").read_text(encoding="utf-8"))
     assert summary["entries"] > 0 and summary["exits"] > 0
+    # People act on working days of the Bas-Rhin: no weekend, no holiday (26 December included).
+    events = [json.loads(line) for line in (tmp_path / "out" / "events.jsonl").open(encoding="utf-8")]
+    instants = [e["occurred_at"] for e in events] + [e["planned_at"] for e in events if "planned_at" in e]
+    days = {paris_date(datetime.fromisoformat(at)) for at in instants}
+    assert date(2025, 12, 24) in days and not [d for d in days if not is_working_day(d, "67")]
     # The hints run as printed, from where the demo ran, without an activated venv.
     hints = [line.split(": ", 1)[1] if ": " in line[:9] else line.strip()
              for line in result.stdout.splitlines()

@@ -6,20 +6,25 @@ from datetime import date
 
 import pytest
 
-from workflow.domain.working_days import easter, first_working_day, is_working_day, public_holidays
+from workflow.domain.working_days import (
+    first_working_day,
+    is_working_day,
+    next_working_day,
+    public_holidays,
+)
 
 
 @pytest.mark.parametrize(
-    ("year", "sunday"),
+    ("year", "monday"),
     [
-        (2024, date(2024, 3, 31)),
-        (2025, date(2025, 4, 20)),
-        (2026, date(2026, 4, 5)),
-        (2027, date(2027, 3, 28)),
+        (2024, date(2024, 4, 1)),
+        (2025, date(2025, 4, 21)),
+        (2026, date(2026, 4, 6)),
+        (2027, date(2027, 3, 29)),
     ],
 )
-def test_easter_sunday(year: int, sunday: date) -> None:
-    assert easter(year) == sunday
+def test_easter_monday_moves_with_easter(year: int, monday: date) -> None:
+    assert public_holidays(year, "35")[monday] == "Lundi de Pâques"
 
 
 def test_the_national_holidays_of_2026() -> None:
@@ -49,3 +54,25 @@ def test_alsace_moselle_adds_good_friday_and_saint_stephen() -> None:
 )
 def test_first_working_day_skips_weekends_and_holidays(year: int, month: int, expected: date) -> None:
     assert first_working_day(year, month, "67") == expected
+
+
+@pytest.mark.parametrize(
+    ("departement", "day", "name"),
+    [
+        ("971", date(2026, 5, 27), "Abolition de l'esclavage"),  # Guadeloupe
+        ("972", date(2026, 5, 22), "Abolition de l'esclavage"),  # Martinique
+        ("973", date(2026, 6, 10), "Abolition de l'esclavage"),  # Guyane
+        ("974", date(2026, 12, 21), "Abolition de l'esclavage"),  # La Réunion: 20 Dec a Sunday
+        ("976", date(2026, 4, 27), "Abolition de l'esclavage"),  # Mayotte
+    ],
+)
+def test_an_overseas_departement_has_its_own_days(departement: str, day: date, name: str) -> None:
+    shown = public_holidays(day.year, departement)
+    assert any(d.month == day.month and n == name for d, n in shown.items()), shown
+    assert not any(n == name for n in public_holidays(day.year, "35").values())
+
+
+def test_the_next_working_day_skips_a_weekend_and_a_holiday() -> None:
+    assert next_working_day(date(2026, 12, 24), "67") == date(2026, 12, 24)  # a Thursday
+    assert next_working_day(date(2026, 12, 25), "67") == date(2026, 12, 28)  # Noël, Saint-Étienne, Sunday
+    assert next_working_day(date(2026, 12, 26), "35") == date(2026, 12, 28)  # Saturday, Sunday

@@ -23,6 +23,7 @@ from workflow.domain.conventions import Terms
 from workflow.domain.dates import period_end
 from workflow.domain.labels import ORIGINS
 from workflow.domain.vocabulary import PLATFORM_ORIGINS, PersonStatus, ProfessionalBarrier, SocialBarrier
+from workflow.domain.working_days import is_working_day, next_working_day
 
 AGENCES = {
     "67": ["Strasbourg-Nord", "Strasbourg-Sud", "Haguenau", "Sélestat", "Saverne", "Molsheim"],
@@ -144,10 +145,9 @@ class CaseStory:
         return event
 
     def wait(self, low: int, high: int) -> None:
-        """Move to a working-hours instant `low`..`high` days later."""
-        day = (self.t + timedelta(days=self.rng.randint(low, high))).date()
-        while day.weekday() >= 5:
-            day += timedelta(days=1)
+        """Move to a working-hours instant `low`..`high` days later, on a working day of the
+        département (no weekend, no public holiday: people act on the days they work)."""
+        day = self.sim.working_day((self.t + timedelta(days=self.rng.randint(low, high))).date())
         self.t = datetime.combine(day, time(self.rng.randint(9, 16), self.rng.choice((0, 15, 30, 45))), PARIS)
 
     @property
@@ -162,7 +162,8 @@ class CaseStory:
         """Plan an appointment and report its outcome on the day; return the outcome."""
         self.rdv += 1
         rdv_id = f"{self.ref}-R{self.rdv:02d}"
-        planned = self.t + timedelta(days=in_days)
+        later = self.t + timedelta(days=in_days)
+        planned = datetime.combine(self.sim.working_day(later.date()), later.timetz())
         self.emit("appointment_planned", actor, appointment_id=rdv_id, kind=kind,
                   planned_at=planned.isoformat(), professional_id=actor[0])  # fmt: skip
         self.t = planned
@@ -288,7 +289,7 @@ class CaseStory:
                     renewed = True
                     end = period_end(self.start, terms.first_contract_months + terms.renewal_months)
                     continue
-                self.t = datetime.combine(end + timedelta(days=1), time(10), PARIS)
+                self.t = datetime.combine(self.sim.working_day(end + timedelta(days=1)), time(10), PARIS)
                 if end >= limit:
                     self.exit("duree_maximale")
                 else:
@@ -342,6 +343,9 @@ class Simulator:
         self._deliveries: list[Delivery] = []
         self._order = 0
 
+    def working_day(self, day: date) -> date:
+        return next_working_day(day, self.departement)
+
     def deliver(self, event: dict[str, Any], at: datetime) -> None:
         if at < self.end:
             self._order += 1
@@ -353,7 +357,7 @@ class Simulator:
         day = warm_up_from
         per_day = ARRIVALS_PER_CONSEILLER_MONTH * 12 / 365
         while day < self.end.date():
-            if day.weekday() < 5:
+            if is_working_day(day, self.departement):
                 for agence in self.directory.agences:
                     mean = per_day * 7 / 5 * len(self.directory.conseillers[agence])
                     for _ in range(_poisson(self.rng, mean)):
