@@ -258,11 +258,22 @@ def _not_from_here(case: Case, move: Move) -> TransitionRefused:
 
 
 def mermaid() -> str:
-    """The lifecycle as a mermaid state diagram, generated from the table (for `docs/business-rules.md`)."""
-    lines = ["stateDiagram-v2", f"    [*] --> {State.REPERAGE.value} : {ORIENTER}"]
-    for move in TABLE:
-        for source in sorted(move.sources):
-            dest = move.dest.value if move.dest else source
-            lines.append(f"    {source} --> {dest} : {move.trigger}")
-    lines.append(f"    {State.SORTIE.value} --> [*]")
-    return "\n".join(lines) + "\n"
+    """The lifecycle as a mermaid state diagram, drawn by `transitions` itself from the table
+    (for `docs/business-rules.md`): the same rows the machine runs, guards and effects aside."""
+    from transitions.extensions import GraphMachine
+
+    rows = [
+        {
+            "trigger": m.trigger,
+            "source": sorted(s.value for s in m.sources),
+            "dest": m.dest.value if m.dest else None,
+        }
+        for m in TABLE
+    ]
+    drawn = GraphMachine(
+        states=[s.value for s in State], transitions=rows, initial=State.REPERAGE.value,
+        auto_transitions=False, graph_engine="mermaid",
+        # transitions writes the title alone between the front-matter lines; mermaid reads a key.
+        title="title: Cycle de vie d'un dossier",
+    )  # fmt: skip
+    return str(drawn.get_graph().draw(None)).rstrip() + "\n"

@@ -26,7 +26,7 @@ SUBDIVISIONS = {
 @cache
 def public_holidays(year: int, departement: str) -> dict[date, str]:
     """The public holidays of a year in a département, with their French names."""
-    days = holidays.France(years=year, subdiv=SUBDIVISIONS.get(departement), language="fr")
+    days = holidays.country_holidays("FR", subdiv=SUBDIVISIONS.get(departement), years=year, language="fr")
     return dict(sorted(days.items()))
 
 
