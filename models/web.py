@@ -59,3 +59,15 @@ class SignInFailure(Base):
     account: Mapped[str] = mapped_column(String(32), index=True)
     client: Mapped[str] = mapped_column(String(64), index=True)
     at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+
+
+class CalendarFeed(Base):
+    """A professional's calendar subscription (ICS): a calendar program cannot sign in, so the
+    feed's address carries a random token; only its sha256 is kept. Creating a new one replaces
+    the old, which stops working at once."""
+
+    __tablename__ = "calendar_feed"
+
+    professional_id: Mapped[str] = mapped_column(ForeignKey("professional.id"), primary_key=True)
+    token_sha256: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())

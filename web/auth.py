@@ -29,7 +29,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from models import ApiToken, Professional, SignInFailure, WebAccount, WebSession
+from models import ApiToken, CalendarFeed, Professional, SignInFailure, WebAccount, WebSession
 from workflow.domain.errors import NotFound, WorkflowError
 
 WINDOW = timedelta(minutes=15)
@@ -128,6 +128,22 @@ def create_token(session: Session, system: str, now: datetime) -> str:
     row.token_sha256, row.created_at, row.revoked_at = _digest(token), now, None
     session.add(row)
     return token
+
+
+def create_calendar_token(session: Session, pid: str, now: datetime) -> str:
+    """A new address for a professional's calendar feed (the old one stops working); shown once."""
+    token = secrets.token_urlsafe(32)
+    row = session.get(CalendarFeed, pid) or CalendarFeed(professional_id=pid)
+    row.token_sha256, row.created_at = _digest(token), now
+    session.add(row)
+    return token
+
+
+def calendar_owner(session: Session, token: str) -> Professional | None:
+    """The active professional whose feed this token opens, if any."""
+    row = session.scalar(select(CalendarFeed).where(CalendarFeed.token_sha256 == _digest(token)))
+    owner = session.get(Professional, row.professional_id) if row is not None else None
+    return owner if owner is not None and owner.active else None
 
 
 def calling_system(session: Session, token: str) -> str | None:

@@ -8,18 +8,28 @@ from datetime import date
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
-from fastapi import APIRouter, Depends, Form, Query, Request
+from fastapi import APIRouter, Depends, Form, Path, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from models import Professional, Revue
-from web.auth import close_session, csrf_ok, new_csrf, open_session, session_user, sign_in
+from models import CalendarFeed, Professional, Revue
+from web.auth import (
+    calendar_owner,
+    close_session,
+    create_calendar_token,
+    csrf_ok,
+    new_csrf,
+    open_session,
+    session_user,
+    sign_in,
+)
 from web.rendering import templates
 from web.state import NotSignedIn, PageForbidden, Web
-from workflow.adapters import revue_files
+from workflow.adapters import ics, revue_files
 from workflow.application import access
 from workflow.application.audit import export as log_export
 from workflow.application.indicators import Quarter, chart_png, compute
 from workflow.application.queries import console as queries
+from workflow.application.queries.calendar import waiting_deadlines
 from workflow.application.queries.case_view import case_view
 from workflow.application.revue.production import SECTIONS
 from workflow.domain import labels, permissions
@@ -168,6 +178,50 @@ def one_case(request: Request, user: User, reference: str) -> HTMLResponse:
             )
         view = case_view(session, web.ctx, reference)
     return _render(request, "dossier.html", user, case=view)
+
+
+# --- my calendar ----------------------------------------------------------------------------
+
+CASEWORKERS = frozenset({Role.CONSEILLER, Role.REFERENT_SOCIAL})
+
+
+@router.get("/calendrier", response_class=HTMLResponse)
+def my_calendar(request: Request, user: User) -> HTMLResponse:
+    with web_of(request).sessions() as session:
+        subscribed = session.get(CalendarFeed, user.id) is not None
+    return _render(
+        request, "calendrier.html", user, lien=None, abonne=subscribed, possible=user.role in CASEWORKERS
+    )
+
+
+@router.post("/calendrier", response_class=HTMLResponse)
+def new_calendar_link(
+    request: Request, user: User, csrf: Annotated[str, Form(max_length=100)] = ""
+) -> HTMLResponse:
+    """A new subscription address, shown once; the previous one stops working."""
+    if user.role not in CASEWORKERS or not csrf_ok(request.session.get("csrf"), csrf):
+        return my_calendar(request, user)
+    web = web_of(request)
+    with web.sessions() as session, session.begin():
+        token = create_calendar_token(session, user.id, web.clock.now())
+    link = str(request.url_for("calendar_feed", token=token))
+    return _render(request, "calendrier.html", user, lien=link, abonne=True, possible=True)
+
+
+@router.get("/calendrier/{token}.ics", name="calendar_feed")
+def calendar_feed(request: Request, token: Annotated[str, Path(max_length=64)]) -> Response:
+    """The feed a calendar program fetches: the token in the address is its only credential."""
+    web = web_of(request)
+    with web.sessions() as session:
+        owner = calendar_owner(session, token)
+        if owner is None:
+            return Response("calendrier inconnu ou remplacé", status_code=404, media_type="text/plain")
+        deadlines = waiting_deadlines(session, web.ctx, owner.id)
+        name = owner.name
+    return Response(
+        ics.feed(name, deadlines, web.clock.now()), media_type="text/calendar; charset=utf-8",
+        headers={"Cache-Control": "private, max-age=300"},
+    )  # fmt: skip
 
 
 # --- audit ----------------------------------------------------------------------------------
