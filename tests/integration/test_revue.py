@@ -16,7 +16,9 @@ from scheduler.jobs import Jobs
 from tests.conftest import Harness
 from tests.factories import Story
 from tests.smtp import SmtpSink
+from tests.words import bare_codes, visible_text
 from workflow.adapters import revue_files
+from workflow.adapters.email_rendering import render_revue
 from workflow.application.revue.production import produce, revue_dates, secretariat
 from workflow.domain import labels
 from workflow.domain.clock import PARIS, ManualClock
@@ -177,6 +179,13 @@ def test_the_xlsx_opens_formatted_for_people(harness: Harness, tmp_path: Path) -
     assert rule.type == "list" and rule.formula1 == "'Listes'!$B$1:$B$15"
     choices = [c.value for c in book["Listes"]["B"]]
     assert choices[:2] == ["Renouveler", "Sortie — Emploi"] and book["Listes"].sheet_state == "hidden"
+    # Words everywhere a person reads: no code, no True/False, no ISO date, in any sheet.
+    for sheet in book.worksheets:
+        cells = " ".join(str(c.value) for row in sheet.iter_rows() for c in row if isinstance(c.value, str))
+        assert not bare_codes(cells), (sheet.title, bare_codes(cells))
+    assert not bare_codes(revue_files.csv_text(revue))
+    email = render_revue(revue)
+    assert not bare_codes(f"{email.subject} {email.text} {visible_text(email.html)}")
 
 
 def test_a_revue_is_produced_once_per_agency_and_month(harness: Harness) -> None:

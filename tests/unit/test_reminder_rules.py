@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from models import Case
+from tests.words import bare_codes, visible_text
 from workflow.adapters.email_rendering import ReminderLine, render
 from workflow.domain.conventions import load_book
 from workflow.domain.dates import period_end
@@ -257,3 +258,10 @@ def test_without_the_console_address_the_email_says_who_to_ask(monkeypatch: pyte
             "accompagnement case show" not in part
             and "href" not in part.split("<body")[-1].split("Ouvrir")[1]
         )
+
+
+def test_no_email_shows_a_code_where_a_word_exists() -> None:
+    for kind in K:
+        rendered = render("k", [_item(kind, True), _item(kind, False)], SIGNED)
+        for part in (rendered.subject, rendered.text, visible_text(rendered.html)):
+            assert not bare_codes(part), (kind, bare_codes(part))

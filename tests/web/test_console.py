@@ -12,6 +12,7 @@ from sqlalchemy import select
 
 from models import AccessDenial
 from tests.web.conftest import PASSWORD, READERS, Console
+from tests.words import bare_codes, visible_text
 from web.auth import CLIENT_LIMIT
 from workflow.application.audit import export as log_export
 from workflow.application.revue.production import produce
@@ -191,3 +192,24 @@ def test_the_revue_page_and_its_xlsx(console: Console) -> None:
         and "revue-Strasbourg-Nord-2026-04.xlsx" in xlsx.headers["content-disposition"]
     )
     assert console.client("S35").get(f"/revues/{revue.id}").status_code == 403
+
+
+@pytest.mark.parametrize("reader", ["S67", "C67", "OP1"])
+def test_no_page_shows_a_code_where_a_word_exists(console: Console, reader: str) -> None:
+    """Words, French dates and Paris time on every page: no `signer_contrat`, `reperage`, True,
+    nor 2026-04-01 in what a person reads (tests/words.py)."""
+    story = console.mine
+    console.harness.apply(story.exit("emploi", days=30))
+    revue = produce(console.harness.uow(), console.harness.ctx, "Strasbourg-Nord", "2026-04")
+    assert revue is not None
+    client = console.client(reader)
+    pages = ["/dossiers", "/dossiers?etat=tous", f"/dossiers/{story.ref}", "/audit", "/revues",
+             f"/revues/{revue.id}", "/indicateurs?trimestre=2026-Q2", "/calendrier",
+             f"/dossiers/{console.other.ref}"]  # fmt: skip
+    for path in pages:
+        answer = client.get(path)
+        assert answer.status_code in (200, 403), path
+        shown = visible_text(answer.text)
+        assert not bare_codes(shown), (path, bare_codes(shown))
+    journal = visible_text(client.get("/audit").text)
+    assert "Sortie" in journal and "Emploi" in journal  # the exit and its reason, in words

@@ -102,8 +102,8 @@ class Indicators:
             ("sorties du trimestre", labels.word(labels.EXIT_REASONS, k), v) for k, v in self.exits.items()
         ]
         out.append(("entrées cumulées", "", self.cumulative_entries))
-        out.append(("délai moyen orientation → contrat (jours)", f"cible {self.entry_target_days}",
-                    self.average_entry_delay_days))  # fmt: skip
+        target = f"cible {self.entry_target_days}" if self.entry_target_days is not None else ""
+        out.append(("délai moyen orientation → contrat (jours)", target, self.average_entry_delay_days))
         out.append(("portefeuille moyen par conseiller", "", self.average_portfolio))
         out.append(("part des orientations France Travail", "", self.share_from_france_travail))
         out += [
