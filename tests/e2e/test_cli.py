@@ -280,7 +280,7 @@ def test_ingest_via_celery_with_the_worker_command_and_status(
         assert "5 event(s) stored and queued in 1 batch(es)" in queued.stdout
         assert "rejected flux.jsonl:6: malformed JSON" in queued.stdout
         assert "all 6 event(s) settled: 5 applied, 0 duplicate(s), 1 rejected" in queued.stdout
-        assert "state: contrat" in run("case", "show", other.ref, url=url).stdout
+        assert "—  Contrat" in run("case", "show", other.ref, url=url).stdout
         status = subprocess.run(
             [sys.executable, "-m", "workflow", "status"], env=env, capture_output=True, text=True, check=False
         )
@@ -400,6 +400,9 @@ def test_revue_run_writes_the_files_once_and_refuses_a_bad_month(
     first = run(*args, url=url)
     assert first.returncode == 0, first.stderr
     assert "avril 2026 : produite" in first.stdout
+    assert "No hostname" not in first.stderr  # no broker configured: no kombu warning either
+    helped = " ".join(run("revue", "run", "--help", url=url).stdout.split())
+    assert "the revue held in that month" in helped
     assert "secrétariat : le conseiller France Travail" in first.stdout
     assert "tenue le 01/04/2026, couvre depuis la revue du" in first.stdout
     assert "Entrées à acter        1 ligne(s)" in first.stdout

@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-import calendar
 from datetime import date, timedelta
+
+from dateutil.relativedelta import relativedelta
 
 
 def add_months(start: date, months: int) -> date:
-    """`start` plus `months` calendar months, clipped to the month's last day (31 Jan + 1 = 28/29 Feb)."""
-    years, month_index = divmod(start.month - 1 + months, 12)
-    year, month = start.year + years, month_index + 1
-    return date(year, month, min(start.day, calendar.monthrange(year, month)[1]))
+    """`start` plus `months` calendar months, clipped to the month's last day (31 Jan + 1 = 28/29
+    Feb): `dateutil`'s relativedelta, which does the calendar's arithmetic."""
+    moved: date = start + relativedelta(months=months)
+    return moved
 
 
 def period_end(start: date, months: int) -> date:

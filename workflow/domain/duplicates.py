@@ -12,6 +12,7 @@ from enum import StrEnum
 from typing import Protocol
 
 from workflow.domain.events import Event, InvalidEvent, payload_digest
+from workflow.domain.labels import instant
 
 
 class Classification(StrEnum):
@@ -43,6 +44,9 @@ def classify(read: Event | InvalidEvent, before: AppliedBefore | None) -> tuple[
     if before.payload_sha256 != payload_digest(read):
         return Classification.REJECTED, (
             f"event_id {read.event_id} was already used by a different {before.type} event "
-            f"applied on {before.applied_at.isoformat()}: event ids must be unique"
+            f"applied on {instant(before.applied_at)} (Paris): event ids must be unique"
         )
-    return Classification.DUPLICATE, f"already applied on {before.applied_at.isoformat()}: nothing changed"
+    return (
+        Classification.DUPLICATE,
+        f"already applied on {instant(before.applied_at)} (Paris): nothing changed",
+    )
