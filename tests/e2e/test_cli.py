@@ -471,7 +471,10 @@ def test_audit_search_timeline_scope_seals_and_refusals(
     url, story, _ = loaded
     table = run("audit", "search", "--role", "conseiller", "--departement", "67", url=url)
     assert table.returncode == 0, table.stderr
-    assert "signer_contrat" in table.stdout and "diagnostic → contrat" in table.stdout
+    assert "Signature du contrat" in table.stdout and "Diagnostic partagé → Contrat" in table.stdout
+    # The same row as `case show` and the console: Paris time, one date format.
+    assert table.stdout.startswith("quand (Paris)") and re.search(r"\d\d/\d\d/2026 \d\d:\d\d", table.stdout)
+    assert not re.search(r"\d{4}-\d\d-\d\d", table.stdout)
     exported = run(
         "audit", "export", "--format", "json", "--trigger", "orienter", "--agency", "Strasbourg-Nord", url=url
     )

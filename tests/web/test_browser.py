@@ -53,8 +53,9 @@ def page(served: str) -> Iterator[Page]:
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=["--no-sandbox"])
         context = browser.new_context(
-            base_url=served, viewport={"width": 1366, "height": 800}, accept_downloads=True
-        )
+            base_url=served, viewport={"width": 1366, "height": 800}, accept_downloads=True,
+            locale="fr-FR", timezone_id="Europe/Paris",  # as its users' browsers are set
+        )  # fmt: skip
         yield context.new_page()
         browser.close()
 
@@ -86,6 +87,8 @@ def test_a_supervisor_and_a_caseworker_in_the_browser(console: Console, page: Pa
     revue = produce(console.harness.uow(), console.harness.ctx, "Strasbourg-Nord", "2026-04")
     assert revue is not None
 
+    p.goto("/connexion")
+    p.screenshot(path=str(SHOTS / "connexion.png"), full_page=True)
     sign_in(p, "S67")
     assert console.mine.ref in p.content() and console.other.ref in p.content()
     assert console.elsewhere.ref not in p.content()

@@ -57,6 +57,7 @@ NOT_ABOUT_A_PERSON = {
     "audit_seal": "the daily heads of the log: case references and hashes, no content",
     "web_account": "the professionals' sign-in (password hashes)",
     "api_token": "the calling systems' tokens (hashes)",
+    "calendar_feed": "the professionals' calendar addresses (hashes of their tokens)",
     "web_session": "the professionals' console sessions (hashes of their ids)",
     "sign_in_failure": "failed sign-ins to the console: professional id, client address, time",
 }

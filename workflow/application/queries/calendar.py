@@ -9,8 +9,8 @@ from dataclasses import dataclass
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
-from models import Appointment, Case
-from workflow.application.queries.case_view import deadlines_of
+from models import Case
+from workflow.application.queries.case_view import appointments_by_case, deadlines_of
 from workflow.application.service_context import Context
 from workflow.domain.clock import today
 from workflow.domain.deadlines import Deadline
@@ -33,10 +33,7 @@ def waiting_deadlines(session: Session, ctx: Context, professional_id: str) -> l
             .where(or_(Case.conseiller_id == professional_id, Case.referent_social_id == professional_id))
         )
     )
-    booked: dict[int, list[Appointment]] = {c.id: [] for c in cases}
-    if booked:
-        for appointment in session.scalars(select(Appointment).where(Appointment.case_id.in_(list(booked)))):
-            booked[appointment.case_id].append(appointment)
+    booked = appointments_by_case(session, [c.id for c in cases])
     day = today(ctx.clock)
     found = []
     for case in cases:

@@ -117,6 +117,15 @@ def case_view(session: Session, ctx: Context, ref: str) -> dict[str, Any]:
     }
 
 
+def appointments_by_case(session: Session, case_ids: Sequence[int]) -> dict[int, list[Appointment]]:
+    """The appointments of several cases in one query (the lists that show each case's deadlines)."""
+    booked: dict[int, list[Appointment]] = {case_id: [] for case_id in case_ids}
+    if booked:
+        for appointment in session.scalars(select(Appointment).where(Appointment.case_id.in_(list(booked)))):
+            booked[appointment.case_id].append(appointment)
+    return booked
+
+
 def deadlines_of(case: Case, terms: Terms, appointments: Sequence[Appointment]) -> list[Deadline]:
     """The case's deadlines, knowing its appointments (any planned; the follow-up ones)."""
     return case_deadlines(

@@ -11,9 +11,9 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from models import Appointment, Case, Professional, Revue, TransitionLog
+from models import Case, Professional, Revue, TransitionLog
 from workflow.application.audit.export import LogFilter
-from workflow.application.queries.case_view import deadlines_of
+from workflow.application.queries.case_view import appointments_by_case, deadlines_of
 from workflow.application.service_context import Context
 from workflow.domain.clock import today
 from workflow.domain.deadlines import Deadline
@@ -74,9 +74,7 @@ def next_deadlines(session: Session, ctx: Context, cases: Sequence[Case]) -> dic
     """For each case of a page, its first deadline still waiting (the earliest due); one query
     for the page's appointments."""
     day = today(ctx.clock)
-    booked: dict[int, list[Appointment]] = {c.id: [] for c in cases}
-    for appointment in session.scalars(select(Appointment).where(Appointment.case_id.in_(list(booked)))):
-        booked[appointment.case_id].append(appointment)
+    booked = appointments_by_case(session, [c.id for c in cases])
     upcoming = {}
     for case in cases:
         terms, _ = ctx.terms(session, case, day)
