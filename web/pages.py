@@ -282,7 +282,8 @@ def audit_search(
 
 @router.get("/audit.csv")
 def audit_csv(request: Request, user: User, flt: Filter) -> Response:
-    """Every row the search shows, all pages, in the same order."""
+    """Every row the search finds, all pages, in the order they happened (the chain's order; the
+    page shows them newest first), for French Excel."""
     buffer = io.StringIO(newline="")
     with web_of(request).sessions() as session:
         log_export.write_export(log_export.export_rows(session, flt), buffer, "excel")

@@ -21,16 +21,6 @@ from workflow.domain.vocabulary import ReminderKind
 
 SUBJECT_PREFIX = "[Accompagnement global]"
 
-TITLES = {
-    ReminderKind.RDV_SOCIAL_MANQUE: "Absence au premier rendez-vous avec le travailleur social",
-    ReminderKind.RDV_EMPLOI_MANQUE: "Absence au premier rendez-vous avec le conseiller emploi",
-    ReminderKind.RDV_NON_TENU: "Premiers rendez-vous à tenir",
-    ReminderKind.CONVOCATION: "Convocation à planifier",
-    ReminderKind.ENTREE: "Délai d'entrée dépassé",
-    ReminderKind.ECHEANCE: "Contrat bientôt à échéance",
-    ReminderKind.ECHU: "Contrat échu sans décision",
-}
-
 
 @dataclass(frozen=True)
 class ReminderLine:
@@ -47,7 +37,7 @@ class ReminderLine:
 
     @property
     def title(self) -> str:
-        return TITLES[self.kind]
+        return labels.REMINDER_KINDS[self.kind]
 
     @property
     def link(self) -> str | None:

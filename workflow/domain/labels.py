@@ -147,13 +147,14 @@ APPOINTMENT_OUTCOMES: Mapping[str, str] = {
     AppointmentOutcome.EXCUSE: "Excusé",
 }
 
+# What a reminder asks of the caseworker: the subject of its email, its name elsewhere.
 REMINDER_KINDS: Mapping[str, str] = {
-    ReminderKind.RDV_SOCIAL_MANQUE: "Premier rendez-vous social manqué",
-    ReminderKind.RDV_EMPLOI_MANQUE: "Premier rendez-vous emploi manqué",
-    ReminderKind.RDV_NON_TENU: "Premiers rendez-vous non tenus",
-    ReminderKind.CONVOCATION: "Convocation en retard",
+    ReminderKind.RDV_SOCIAL_MANQUE: "Absence au premier rendez-vous avec le travailleur social",
+    ReminderKind.RDV_EMPLOI_MANQUE: "Absence au premier rendez-vous avec le conseiller emploi",
+    ReminderKind.RDV_NON_TENU: "Premiers rendez-vous à tenir",
+    ReminderKind.CONVOCATION: "Convocation à planifier",
     ReminderKind.ENTREE: "Délai d'entrée dépassé",
-    ReminderKind.ECHEANCE: "Échéance du contrat",
+    ReminderKind.ECHEANCE: "Contrat bientôt à échéance",
     ReminderKind.ECHU: "Contrat échu sans décision",
 }
 
