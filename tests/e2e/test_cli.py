@@ -412,7 +412,8 @@ def test_revue_run_writes_the_files_once_and_refuses_a_bad_month(
     assert "revue-Strasbourg-Nord-2026-04.xlsx" in eml.read_text(encoding="utf-8", errors="replace")
     again = run(*args, url=url)
     assert "déjà produite le" in again.stdout
-    assert "2026-04" in run("revue", "list", url=url).stdout
+    listed = run("revue", "list", url=url).stdout
+    assert "avril 2026" in listed and "01/04/2026" in listed and "Conseiller France Travail" in listed
     bad = run("revue", "run", "--agency", "Strasbourg-Nord", "--month", "2026-13", url=url)
     assert bad.returncode == 2 and "month '2026-13' is not like 2026-11" in bad.stderr
     unknown = run("revue", "run", "--agency", "Nulle-Part", "--month", "2026-04", url=url)

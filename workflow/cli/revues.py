@@ -55,11 +55,14 @@ def cmd_revue_list(args: argparse.Namespace) -> int:
     rt = connect(args.database_url)
     with rt.uow() as uow:
         rows = [
-            (r.id, r.agence, r.month, r.held_on, r.secretariat, len(r.content.get("entrees", [])),
+            (r.id, r.agence, labels.month(r.month), labels.day(r.held_on),
+             labels.word(labels.ROLES, r.secretariat), len(r.content.get("entrees", [])),
              len(r.content.get("sorties", [])), r.created_by)
             for r in operator_lists.revues(uow.session, args.month)
         ]  # fmt: skip
-    print_table(rows, ("id", "agence", "month", "held on", "secrétariat", "entries", "exits", "produced by"))
+    print_table(
+        rows, ("n°", "agence", "revue de", "tenue le", "secrétariat", "entrées", "sorties", "produite par")
+    )
     return EXIT_OK
 
 
