@@ -103,6 +103,8 @@ class Appointment(Base):
     kind: Mapped[str] = mapped_column(String(16))  # diagnostic, social, emploi, tripartite
     professional_id: Mapped[str | None] = mapped_column(ForeignKey("professional.id"))
     planned_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    # When it was fixed (the planning event's instant); NULL for rows older than the column.
+    booked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     outcome: Mapped[str] = mapped_column(String(16))  # prevu, honore, absent, excuse
     outcome_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 

@@ -166,8 +166,13 @@ def my_cases(
 
 
 @router.get("/dossiers/{reference}", response_class=HTMLResponse)
-def one_case(request: Request, user: User, reference: str) -> HTMLResponse:
+def one_case(
+    request: Request, user: User, reference: str, au: Annotated[str | None, Query(max_length=10)] = None
+) -> HTMLResponse:
+    """The case now, or with `au` as it stood at the end of that day (rebuilt from the log)."""
     web = web_of(request)
+    problems: list[str] = []
+    at = _day(au, "au", problems)
     with web.sessions() as session:
         case = queries.case_by_reference(session, reference)
         if case is None:
@@ -176,8 +181,12 @@ def one_case(request: Request, user: User, reference: str) -> HTMLResponse:
             raise _refuse(
                 request, user, "read", reference, f"le dossier {reference} n'est pas l'un des vôtres"
             )
-        view = case_view(session, web.ctx, reference)
-    return _render(request, "dossier.html", user, case=view)
+        try:
+            view = case_view(session, web.ctx, reference, at=at)
+        except NotFound as not_yet:  # the day asked is before the case was opened
+            problems.append(str(not_yet))
+            view = case_view(session, web.ctx, reference)
+    return _render(request, "dossier.html", user, case=view, problems=problems, au=au or "")
 
 
 # --- my calendar ----------------------------------------------------------------------------
@@ -257,9 +266,9 @@ def _day(text: str | None, label: str, problems: list[str]) -> date | None:
     if not text:
         return None
     try:
-        return date.fromisoformat(text)
+        return labels.parse_day(text)
     except ValueError:
-        problems.append(f"date « {label} » illisible : {text} (attendu AAAA-MM-JJ)")
+        problems.append(f"date « {label} » illisible : {text} (attendu JJ/MM/AAAA)")
         return None
 
 

@@ -73,7 +73,9 @@ def test_the_formality_acts_every_joint_entry_and_every_exit_once(
     }  # fmt: skip
     assert harness.case(s["entered"].ref).entry_acted_on == date(2026, 4, 1)
     row = harness.log(s["entered"].ref)[-1]
-    assert (row.trigger, row.actor_id, row.details) == ("acter_entree", "R67", {"revue_id": revue.id})
+    assert (row.trigger, row.actor_id, row.details) == (
+        "acter_entree", "R67", {"revue_id": revue.id, "attempt": {"on": "2026-04-01"}}
+    )  # fmt: skip
     exit_row = harness.log(s["left"].ref)[-1]
     assert (exit_row.trigger, exit_row.from_state, exit_row.to_state) == ("acter_sortie", "sortie", "sortie")
     assert harness.case(s["left"].ref).exit_acted_on == date(2026, 4, 1)

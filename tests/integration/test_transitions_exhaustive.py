@@ -28,6 +28,7 @@ from workflow.domain.lifecycle import (
     POSER_DIAGNOSTIC,
     RECUEILLIR_ADHESION,
     RENOUVELER,
+    SIGNALER_ECHU,
     SIGNER_CONTRAT,
     SORTIR,
     TRIGGERS,
@@ -62,7 +63,10 @@ VALID_FIELDS: dict[str, dict[str, Any]] = {
     SORTIR: {"exit_reason": ExitReason.FIN_EXPLICITE},
     ACTER_ENTREE: {"revue_id": 1},
     ACTER_SORTIE: {"revue_id": 1},
+    SIGNALER_ECHU: {},
 }
+# The daily scan flags a contract that ran out, as the system actor, the day after its end.
+ACTORS = {SIGNALER_ECHU: Actor("systeme", Role.SYSTEME)}
 
 PAIRS = [(trigger, state) for trigger in TRIGGERS for state in State]
 ALLOWED = {(m.trigger, s) for m in MOVES.values() for s in m.sources}
@@ -100,11 +104,12 @@ def test_every_trigger_from_every_state(wide: Harness, trigger: str, state: Stat
         with UnitOfWork(wide.sessions) as uow:
             case = uow.session.scalar(select(Case).where(Case.reference == story.ref))
             assert case is not None
+            on = story.day + timedelta(days=1)
+            if trigger == SIGNALER_ECHU and case.contract_end is not None:
+                on = case.contract_end + timedelta(days=1)
             decide(
                 uow, wide.ctx, case, trigger,
-                actor=Actor("C67", Role.CONSEILLER),
-                occurred_at=at(story.day + timedelta(days=1)),
-                on=story.day + timedelta(days=1),
+                actor=ACTORS.get(trigger, Actor("C67", Role.CONSEILLER)), occurred_at=at(on), on=on,
                 **VALID_FIELDS[trigger],
             )  # fmt: skip
             uow.commit()

@@ -31,6 +31,7 @@ ALLOWED: dict[str, set[str]] = {
     "sortir": {C, R, SYS},
     "acter_entree": {C, R},
     "acter_sortie": {C, R},
+    "signaler_echu": {SYS},  # the daily scan flags a contract that ran out
 }
 PAIRS = [(role, trigger) for role in Role for trigger in (ORIENTER, *TRIGGERS)]
 

@@ -3,6 +3,8 @@
 Whether it comes from an event, a revue de portefeuille or a test, a decision checks the
 actor's permission, fires the trigger on the case's machine, moves the case's next reminder
 day and appends the log row, in the caller's transaction: the four land together or not at all.
+The row keeps what the decision was given, so that the log alone rebuilds the case
+(`workflow.domain.log_replay`).
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from workflow.application.service_context import Context
 from workflow.domain.conventions import Convention
 from workflow.domain.decision import Actor, Attempt
 from workflow.domain.lifecycle import ORIENTER, fire
+from workflow.domain.log_replay import logged_attempt, opening
 from workflow.domain.permissions import check_trigger
 from workflow.domain.reminder_rules import Planned, planned
 
@@ -56,6 +59,7 @@ def decide(
     details = fire(case, trigger, attempt)
     if attempt.revue_id is not None:
         details["revue_id"] = attempt.revue_id
+    details["attempt"] = logged_attempt(attempt)  # the log alone rebuilds the case (log_replay)
     case.updated_at = ctx.clock.now()
     return _record(
         uow, ctx, case, trigger, from_state, actor, occurred_at, event_id, (before, planned(case, terms)),
@@ -82,6 +86,7 @@ def open_case(
     """
     check_trigger(actor, ORIENTER)
     case = build()
+    details = {**details, "opened": opening(case)}
     uow.cases.add(case)
     _record(
         uow, ctx, case, ORIENTER, None, actor, occurred_at, event_id,

@@ -22,6 +22,7 @@ from workflow.cli import (
     events,
     indicators,
     logs,
+    portfolios,
     privacy,
     reminders,
     revues,
@@ -47,7 +48,8 @@ def build_parser() -> argparse.ArgumentParser:
         help=f"log lines as text or JSON (default ${logs.FORMAT_ENV} or text)",
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for module in (setup, events, cases, reminders, revues, scheduling, indicators, privacy, console):
+    modules = (setup, events, cases, reminders, revues, scheduling, indicators, portfolios, privacy, console)
+    for module in modules:
         module.register(sub)
     return parser
 

@@ -6,7 +6,7 @@ import argparse
 import json
 import os
 import sys
-from datetime import UTC
+from datetime import UTC, date
 from statistics import median
 from typing import Any
 
@@ -16,7 +16,7 @@ from models import AuditSeal, Case, Professional
 from workflow.application import access
 from workflow.application.audit import chain as audit
 from workflow.application.audit import export as log_export
-from workflow.application.audit import seals
+from workflow.application.audit import replay, seals
 from workflow.application.queries import operator_lists
 from workflow.application.queries.case_view import case_view
 from workflow.bootstrap import Runtime
@@ -40,7 +40,7 @@ from workflow.domain.vocabulary import Role
 def cmd_case_show(args: argparse.Namespace) -> int:
     rt = connect(args.database_url)
     with rt.uow() as uow:
-        view = case_view(uow.session, rt.ctx, args.ref)
+        view = case_view(uow.session, rt.ctx, args.ref, at=args.at)
     _reader(rt, args.reader, view["reference"])  # refused (and recorded) outside the reader's cases
     if args.json:
         print(json.dumps(view, indent=2, ensure_ascii=False))
@@ -52,11 +52,17 @@ def cmd_case_show(args: argparse.Namespace) -> int:
 def _print_case(v: dict[str, Any]) -> None:
     """The case as a supervisor reads it: French words, French dates, Paris time."""
     p, b, d = v["person"], v["binome"], v["dates"]
-    print(f"Dossier {v['reference']}  —  {labels.word(labels.STATES, v['state'])}")
-    registered = "inscrit" if p["registered"] else "NON inscrit"
+    at = f"  (au {labels.day(v['at'])}, reconstitué depuis le journal)" if v["at"] else ""
+    print(f"Dossier {v['reference']}  —  {labels.word(labels.STATES, v['state'])}{at}")
+    for problem in v["replay_problems"]:
+        print(f"  ATTENTION : {problem}")
     pinned = " (figée à la signature)" if v["convention"]["pinned"] else ""
     status = labels.word(labels.PERSON_STATUSES, p["status"])
-    print(f"  personne        {p['ft_identifier']} ({status}, {registered} à France Travail)")
+    if p["registered"] is None:  # at a past day: the log holds nothing of the person
+        print(f"  personne        {p['ft_identifier']} ({status} aujourd'hui)")
+    else:
+        registered = "inscrit" if p["registered"] else "NON inscrit"
+        print(f"  personne        {p['ft_identifier']} ({status}, {registered} à France Travail)")
     print(f"  agence          {p['agence']}")
     print(f"  convention      {v['convention']['code']}{pinned}")
     print(f"  binôme          conseiller {b['conseiller'] or '—'}")
@@ -81,6 +87,10 @@ def _print_case(v: dict[str, Any]) -> None:
         print("  échéances")
         for dl in v["deadlines"]:
             print(f"    {dl['name']:40} {labels.day(dl['due'])}  {dl['status']}")
+    if v["pending_reminders"]:
+        print("  rappels à venir")
+        for r in v["pending_reminders"]:
+            print(f"    {labels.word(labels.REMINDER_KINDS, r['kind']):40} {labels.day(r['due'])}")
     if v["appointments"]:
         print("  rendez-vous")
         for a in v["appointments"]:
@@ -254,6 +264,39 @@ def cmd_audit_refusals(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_audit_replay(args: argparse.Namespace) -> int:
+    rt = connect(args.database_url)
+
+    def show(finding: replay.CaseFinding) -> None:
+        print(f"dossier {finding.reference}")
+        for diff in finding.differences:
+            print(
+                f"  {diff.field} : enregistré {_value(diff.stored)}, selon le journal {_value(diff.rebuilt)}"
+            )
+        for problem in finding.problems:
+            print(f"  {problem}")
+
+    with rt.uow() as uow:
+        report = replay.replay(uow.session, rt.ctx, show, args.case)
+    print(f"{report.cases} dossier(s) rejoué(s) depuis {report.rows} ligne(s) du journal ; "
+          f"{report.findings} dossier(s) en écart")  # fmt: skip
+    for name, count in sorted(report.fields.items()):
+        print(f"  {labels.word(labels.CASE_FIELDS, name)} : {count}")
+    if report.ok:
+        print("chaque dossier est celui que son journal donne")
+    return EXIT_OK if report.ok else EXIT_PROBLEM
+
+
+def _value(value: object) -> str:
+    if value is None:
+        return "—"
+    if isinstance(value, date):
+        return labels.day(value)
+    if isinstance(value, bool):
+        return labels.yes_no(value)
+    return str(value)
+
+
 def cmd_lifecycle_diagram(args: argparse.Namespace) -> int:
     sys.stdout.write(mermaid())
     return EXIT_OK
@@ -272,6 +315,10 @@ def register(sub: Subparsers[argparse.ArgumentParser]) -> None:
     show = command(case, "show", cmd_case_show, "a case's state, dates, deadlines, binôme and history")
     show.add_argument("ref", help="case reference or France Travail identifier")
     show.add_argument("--json", action="store_true")
+    show.add_argument(
+        "--at", type=day_arg, metavar="DATE",
+        help="the case as it stood at the end of that day, rebuilt from the log (2026-03-31 or 31/03/2026)",
+    )  # fmt: skip
     show.add_argument("--as", dest="reader", metavar="ID", help="read as this professional (their scope)")
     au = group(sub, "audit", "the transition log")
     verify = command(
@@ -314,6 +361,11 @@ def register(sub: Subparsers[argparse.ArgumentParser]) -> None:
     delay.add_argument("--to", dest="to_state", required=True, choices=[s.value for s in State])
     delay.add_argument("--per-case", action="store_true", help="one line per case, then the summary")
     _scope(delay)
+    replayed = command(
+        au, "replay", cmd_audit_replay,
+        "rebuild every case from its log alone and compare it, field by field, with its stored row",
+    )  # fmt: skip
+    replayed.add_argument("--case", help="only this case reference")
     refusals = command(au, "refusals", cmd_audit_refusals, "refused actions and reads, newest first")
     refusals.add_argument("--actor", help="professional id")
     refusals.add_argument("--limit", type=int, default=50)

@@ -13,6 +13,7 @@ from typing import Any
 
 from workflow.bootstrap import Runtime, bootstrap
 from workflow.domain.clock import Clock
+from workflow.domain.labels import parse_day
 
 EXIT_OK, EXIT_PROBLEM, EXIT_USAGE, EXIT_FAILED = 0, 1, 2, 3
 DATABASE_URL_HELP = "default: $DATABASE_URL or sqlite:///accompagnement.db (demo: its own file)"
@@ -66,10 +67,11 @@ def age(delta: timedelta) -> str:
 
 
 def day_arg(text: str) -> date:
+    """A day as scripts write it (2026-03-31) or as people do (31/03/2026)."""
     try:
-        return date.fromisoformat(text)
+        return parse_day(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a date like 2026-03-31") from None
+        raise argparse.ArgumentTypeError(f"{text!r} is not a date like 2026-03-31 or 31/03/2026") from None
 
 
 def positive_int(text: str) -> int:

@@ -20,7 +20,7 @@ from typing import Any
 from workflow.application.directory import COLUMNS
 from workflow.domain.clock import PARIS
 from workflow.domain.conventions import Terms
-from workflow.domain.dates import period_end
+from workflow.domain.dates import months_since, period_end
 from workflow.domain.labels import ORIGINS
 from workflow.domain.vocabulary import PLATFORM_ORIGINS, PersonStatus, ProfessionalBarrier, SocialBarrier
 from workflow.domain.working_days import is_working_day, next_working_day
@@ -49,6 +49,25 @@ MONTHLY_EXITS = {
     "registration_ended": 0.003, "radiation": 0.0015,
 }  # fmt: skip
 END_OF_CONTRACT_EXITS = {"autonomie": 40, "emploi": 30, "formation": 15, "fin_explicite": 15}
+RENEWAL_SHARE = 0.7
+
+
+@dataclass(frozen=True)
+class Rates:
+    """The chances the stories draw. The demo keeps the defaults, plausible guesses; a forecast
+    (`workflow.application.forecast`) sets them from what a département did over its last year.
+
+    With `entry_delays` set, a story reaches its contract (with the chance `contract_share`) a
+    delay drawn from those after its orientation, and no earlier than a conseiller has room:
+    `capacity` people under contract at once, all conseillers together.
+    """
+
+    arrivals_per_month: float | None = None  # all agences; None: ARRIVALS_PER_CONSEILLER_MONTH each
+    contract_share: float = 1.0
+    entry_delays: tuple[int, ...] | None = None  # days from orientation to contract
+    renewal_share: float = RENEWAL_SHARE
+    exit_hazard: tuple[float, ...] | None = None  # monthly chance of an early exit, by month of contract
+    capacity: int | None = None
 
 
 @dataclass(frozen=True)
@@ -112,9 +131,13 @@ class Delivery:
 class CaseStory:
     """Writes the events of one case, from orientation to exit or to the end of the run."""
 
-    def __init__(self, sim: Simulator, number: int, agence: str, oriented: datetime) -> None:
+    def __init__(
+        self, sim: Simulator, number: int, agence: str, oriented: datetime, ref: str | None = None
+    ) -> None:
         self.sim, self.rng = sim, sim.rng
-        self.ref = f"AG-{sim.departement}-{number:06d}"
+        self.ref = ref or f"AG-{sim.departement}-{number:06d}"
+        self.oriented = oriented
+        self.checked: date | None = None  # the last day an early exit was drawn (forecasts)
         self.ft = f"{sim.departement}{number:07d}X"
         self.agence = agence
         self.t = oriented
@@ -179,11 +202,45 @@ class CaseStory:
     # -- the story -------------------------------------------------------------------------
 
     def play(self) -> None:
+        if self.sim.rates.entry_delays is not None:
+            self.emit("orientation_proposed", (self.sim.directory.orienteurs["france_travail"], "orienteur"))
+            self.projected_entry()
+            return
         if not self.orientation():
             return
         if not self.diagnostic():
             return
         self.accompaniment()
+
+    def projected_entry(self) -> None:
+        """A forecast's way to the contract: the département's own delays and share of entries,
+        and a conseiller with room (`Rates`). What happens under contract is `accompaniment`."""
+        rates = self.sim.rates
+        assert rates.entry_delays is not None
+        elapsed = (self.t - self.oriented).days
+        later = [d for d in rates.entry_delays if d > elapsed]
+        delay = self.rng.choice(later) if later else elapsed + self.rng.randint(1, 7)
+        self.t = datetime.combine(
+            self.sim.working_day((self.oriented + timedelta(days=delay)).date()), time(10), PARIS
+        )
+        if self.rng.random() >= rates.contract_share:
+            self.exit("sans_entree_desaccord")
+            return
+        self.t = datetime.combine(self.sim.room_from(self.t.date()), time(10), PARIS)
+        self.emit("contract_signed", self.by_conseiller, referent_social_id=self.referent)
+        self.start = self.t.date()
+        self.accompaniment()
+        self.sim.occupy(self.start, self.t.date())
+
+    def resume(self, state: str, contract_start: date | None, renewed: bool, now: datetime) -> None:
+        """Go on from a real case's state at `now` (a forecast starts from the open cases)."""
+        self.t, self.checked = now, now.date()
+        if contract_start is None:
+            self.projected_entry()
+            return
+        self.start = contract_start
+        self.accompaniment(renewed=renewed)
+        self.sim.occupy(self.start, self.t.date())
 
     def orientation(self) -> bool:
         sim, rng = self.sim, self.rng
@@ -263,11 +320,11 @@ class CaseStory:
         self.start = self.t.date()
         return True
 
-    def accompaniment(self) -> None:
+    def accompaniment(self, renewed: bool = False) -> None:
         rng, terms = self.rng, self.sim.terms
-        end = period_end(self.start, terms.first_contract_months)
+        months = terms.first_contract_months + (terms.renewal_months if renewed else 0)
+        end = period_end(self.start, months)
         limit = period_end(self.start, terms.max_total_months)
-        renewed = False
         missed_in_a_row = 0
         kinds = (("social", self.by_referent), ("emploi", self.by_conseiller))
         month = 0
@@ -279,12 +336,14 @@ class CaseStory:
             missed_in_a_row = missed_in_a_row + 1 if outcome == "appointment_missed" else 0
             if self.t >= self.sim.end:
                 return
-            if missed_in_a_row == 2:  # « ne se présentant pas aux rendez-vous » (seeds 000/001 art. 3.5)
+            # « ne se présentant pas aux rendez-vous » (seeds 000/001 art. 3.5); an observed
+            # chance of early exit (forecasts) counts these already.
+            if missed_in_a_row == 2 and self.sim.rates.exit_hazard is None:
                 self.wait(5, 15)
                 self.exit("fin_implicite")
                 return
             if self.t.date() >= end - timedelta(days=20):
-                if not renewed and rng.random() < 0.7 and end < limit:
+                if not renewed and rng.random() < self.sim.rates.renewal_share and end < limit:
                     self.renew()
                     renewed = True
                     end = period_end(self.start, terms.first_contract_months + terms.renewal_months)
@@ -297,7 +356,7 @@ class CaseStory:
                         rng.choices(list(END_OF_CONTRACT_EXITS), list(END_OF_CONTRACT_EXITS.values()))[0]
                     )
                 return
-            if self.monthly_exit():
+            if self.early_exit():
                 return
 
     def renew(self) -> None:
@@ -312,6 +371,21 @@ class CaseStory:
         if self.rng.random() < 0.02:  # asked twice by mistake: refused, one renewal only
             self.wait(1, 5)
             self.emit("renewal_decided", self.by_conseiller, **fields)
+
+    def early_exit(self) -> bool:
+        """Leave before the contract's end: the demo's monthly chances of each exit, or the
+        forecast's observed chance for the month of contract reached."""
+        hazard = self.sim.rates.exit_hazard
+        if hazard is None:
+            return self.monthly_exit()
+        since, self.checked = self.checked or self.start, self.t.date()
+        month = min(months_since(self.start, self.t.date()), len(hazard) - 1)
+        chance = 1 - (1 - hazard[month]) ** ((self.t.date() - since).days / (365.25 / 12))
+        if self.rng.random() >= chance:
+            return False
+        self.wait(1, 10)
+        self.exit("emploi")
+        return True
 
     def monthly_exit(self) -> bool:
         for reason, chance in MONTHLY_EXITS.items():
@@ -332,7 +406,14 @@ class CaseStory:
 
 class Simulator:
     def __init__(
-        self, departement: str, terms: Terms, directory: Directory, start: date, end: date, seed: int
+        self,
+        departement: str,
+        terms: Terms,
+        directory: Directory,
+        start: date,
+        end: date,
+        seed: int,
+        rates: Rates | None = None,
     ) -> None:
         self.departement = departement
         self.terms = terms
@@ -340,22 +421,43 @@ class Simulator:
         self.start = datetime.combine(start, time(0), PARIS)
         self.end = datetime.combine(end, time(0), PARIS)
         self.rng = random.Random(seed)
+        self.rates = rates or Rates()
         self._deliveries: list[Delivery] = []
         self._order = 0
+        # People under contract each day from `start`, for `Rates.capacity`.
+        self._occupied = [0] * ((end - start).days + 1)
 
     def working_day(self, day: date) -> date:
         return next_working_day(day, self.departement)
+
+    def occupy(self, first: date, last: date) -> None:
+        """A contract runs from `first` to `last` (excluded): its place is taken those days."""
+        base = self.start.date()
+        for i in range(max(0, (first - base).days), min(len(self._occupied), (last - base).days)):
+            self._occupied[i] += 1
+
+    def room_from(self, day: date) -> date:
+        """The first working day from `day` when the conseillers have room for one more contract."""
+        capacity, base = self.rates.capacity, self.start.date()
+        while capacity is not None and 0 <= (day - base).days < len(self._occupied):
+            if self._occupied[(day - base).days] < capacity:
+                break
+            day += timedelta(days=1)
+        return self.working_day(day)
 
     def deliver(self, event: dict[str, Any], at: datetime) -> None:
         if at < self.end:
             self._order += 1
             self._deliveries.append(Delivery(at, self._order, event))
 
-    def run(self, warm_up_from: date) -> list[Delivery]:
+    def run(self, warm_up_from: date, first_number: int = 0) -> list[Delivery]:
         """Orient cases from `warm_up_from` (so portfolios are full on day one) to the end."""
-        number = 0
+        number = first_number
         day = warm_up_from
         per_day = ARRIVALS_PER_CONSEILLER_MONTH * 12 / 365
+        if self.rates.arrivals_per_month is not None:  # the département's inflow, spread on its agences
+            seats = sum(len(self.directory.conseillers[a]) for a in self.directory.agences)
+            per_day = self.rates.arrivals_per_month * 12 / 365 / seats
         while day < self.end.date():
             if is_working_day(day, self.departement):
                 for agence in self.directory.agences:

@@ -22,3 +22,9 @@ def period_end(start: date, months: int) -> date:
     contract signed on 31 January does not drift with short months.
     """
     return add_months(start, months) - timedelta(days=1)
+
+
+def months_since(start: date, day: date) -> int:
+    """Whole calendar months from `start` to `day` (0 in the first month of a contract)."""
+    months = (day.year - start.year) * 12 + day.month - start.month
+    return months - 1 if add_months(start, months) > day else months

@@ -13,6 +13,7 @@ from models import Case
 from workflow.domain import guards as g
 from workflow.domain.dates import period_end
 from workflow.domain.decision import Attempt
+from workflow.domain.vocabulary import ReminderKind
 
 Effect = Callable[[Case, Attempt], dict[str, Any]]
 
@@ -74,6 +75,12 @@ def act_entry(case: Case, attempt: Attempt) -> dict[str, Any]:
 
 def act_exit(case: Case, attempt: Attempt) -> dict[str, Any]:
     case.exit_acted_on = attempt.on
+    return {}
+
+
+def flag_for_revue(case: Case, attempt: Attempt) -> dict[str, Any]:
+    case.revue_flag = ReminderKind.ECHU.value
+    case.revue_flagged_on = attempt.on
     return {}
 
 

@@ -241,3 +241,15 @@ def exit_not_acted(case: Case, attempt: Attempt) -> str | None:
     if case.exit_acted_on is None:
         return None
     return f"the exit was already acted on {case.exit_acted_on.isoformat()}"
+
+
+def contract_ran_out(case: Case, attempt: Attempt) -> str | None:
+    if case.contract_end is not None and attempt.on > case.contract_end:
+        return None
+    return f"the contract runs until {case.contract_end}: it has not run out"
+
+
+def not_flagged(case: Case, attempt: Attempt) -> str | None:
+    if case.revue_flag is None:
+        return None
+    return f"already flagged for the revue on {case.revue_flagged_on}"

@@ -23,6 +23,7 @@ from workflow.domain.lifecycle import (
     POSER_DIAGNOSTIC,
     RECUEILLIR_ADHESION,
     RENOUVELER,
+    SIGNALER_ECHU,
     SIGNER_CONTRAT,
     SORTIR,
     State,
@@ -60,6 +61,7 @@ TRIGGERS: Mapping[str, str] = {
     SORTIR: "Sortie",
     ACTER_ENTREE: "Entrée actée en revue",
     ACTER_SORTIE: "Sortie actée en revue",
+    SIGNALER_ECHU: "Contrat échu signalé à la revue",
 }
 
 EXIT_REASONS: Mapping[str, str] = {
@@ -222,6 +224,23 @@ TABLES: Mapping[str, Mapping[str, str]] = {
 }
 
 
+# The fields of a case, as the replay check names them.
+CASE_FIELDS: Mapping[str, str] = {
+    "state": "état", "convention_code": "convention", "convention_version_id": "version de la convention",
+    "agence": "agence", "orienteur_id": "orienteur", "origin": "origine", "conseiller_id": "conseiller",
+    "referent_social_id": "référent social", "consent": "adhésion", "diagnostic_kind": "diagnostic",
+    "conseiller_opinion": "avis du conseiller", "referent_opinion": "avis du référent social",
+    "orientation_date": "date d'orientation", "diagnostic_date": "date du diagnostic",
+    "contract_start": "début du contrat", "contract_end": "fin du contrat",
+    "renewal_count": "renouvellements", "renewal_date": "date du renouvellement",
+    "exit_date": "date de sortie",
+    "exit_reason": "motif de sortie", "revue_flag": "signalement à la revue",
+    "revue_flagged_on": "date du signalement", "entry_acted_on": "entrée actée le",
+    "exit_acted_on": "sortie actée le", "log_seq": "dernière ligne du journal",
+    "log_hash": "empreinte de la dernière ligne", "next_reminder_on": "prochain rappel",
+}  # fmt: skip
+
+
 def word(table: Mapping[str, str], code: str | None) -> str:
     """The label of `code`, « — » for none; a code outside the table is shown as it is (an
     old row may hold a value the lists no longer have)."""
@@ -237,6 +256,17 @@ def move(source: str | None, dest: str) -> str:
 
 def yes_no(value: bool | None) -> str:
     return "—" if value is None else ("oui" if value else "non")
+
+
+def parse_day(text: str) -> date:
+    """A day typed by a person (31/03/2026) or a script (2026-03-31); ValueError otherwise."""
+    text = text.strip()
+    if "/" in text:
+        parts = text.split("/")
+        if len(parts) != 3 or len(parts[2]) != 4:
+            raise ValueError(text)
+        return date(int(parts[2]), int(parts[1]), int(parts[0]))
+    return date.fromisoformat(text)
 
 
 def day(value: date | str | None) -> str:

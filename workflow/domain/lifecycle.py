@@ -49,6 +49,7 @@ RENOUVELER = "renouveler"
 SORTIR = "sortir"
 ACTER_ENTREE = "acter_entree"
 ACTER_SORTIE = "acter_sortie"
+SIGNALER_ECHU = "signaler_echu"
 
 OPEN_STATES = frozenset({State.REPERAGE, State.DIAGNOSTIC, State.CONTRAT, State.RENOUVELLEMENT})
 BEFORE_CONTRACT = frozenset({State.REPERAGE, State.DIAGNOSTIC})
@@ -135,6 +136,17 @@ TABLE: tuple[Move, ...] = (
         fx.act_exit,
         "only an exit that happened can be acted (seed 004 art. 5.2)",
     ),
+    # A contract that ran out with no decision goes to the next revue (seed 004 art. 2 g: the
+    # renewal « est examiné » there); the daily scan fires this the day the expiry reminder goes,
+    # so that the flag, like every change of a case, is in the log.
+    Move(
+        SIGNALER_ECHU,
+        UNDER_CONTRACT,
+        None,
+        (g.contract_ran_out, g.not_flagged),
+        fx.flag_for_revue,
+        "only a contract that ran out can be flagged for the revue (seed 004 art. 2 g)",
+    ),
 )
 
 MOVES = {move.trigger: move for move in TABLE}
@@ -180,16 +192,20 @@ def _effect_callback(effect: fx.Effect) -> Callable[[EventData], None]:
     return apply
 
 
-def build_machine(model: object | None = None, initial: str | None = None) -> Machine:
+def build_machine(
+    model: object | None = None, initial: str | None = None, *, guarded: bool = True
+) -> Machine:
     """The machine of TABLE. Built once with no model (MACHINE); `bench/machine.py` also builds
-    it per case, to measure what sharing saves."""
+    it per case, to measure what sharing saves. Unguarded (REPLAY_MACHINE), it runs the same
+    moves and effects without the guards: a log row says the guards passed when it was written,
+    and a replay checks what followed from it, not the rules of today."""
     transitions = [
         {
             "trigger": move.trigger,
             "source": sorted(s.value for s in move.sources),
             "dest": move.dest.value if move.dest else None,
-            "prepare": _collect_refusals(move),
-            "conditions": [_condition(guard) for guard in move.guards],
+            "prepare": _collect_refusals(move) if guarded else [],
+            "conditions": [_condition(guard) for guard in move.guards] if guarded else [],
             "after": _effect_callback(move.effect),
         }
         for move in TABLE
@@ -206,6 +222,7 @@ def build_machine(model: object | None = None, initial: str | None = None) -> Ma
 
 
 MACHINE = build_machine()
+REPLAY_MACHINE = build_machine(guarded=False)
 
 
 def fire(case: Case, trigger: str, attempt: Attempt) -> dict[str, Any]:
@@ -223,6 +240,19 @@ def fire(case: Case, trigger: str, attempt: Attempt) -> dict[str, Any]:
         raise _not_from_here(case, move) from None
     if not moved:
         raise TransitionRefused(trigger, case.state, list(refusals.values()))
+    return details
+
+
+def replay(case: Case, trigger: str, attempt: Attempt) -> dict[str, Any]:
+    """Run a logged trigger again on a rebuilt case (`workflow.domain.log_replay`): the same
+    move and effect as `fire`, no guard. Raises TransitionRefused if the table has no such move
+    from the case's state."""
+    move = _move(case, trigger)
+    details: dict[str, Any] = {}
+    try:
+        REPLAY_MACHINE.events[trigger].trigger(case, attempt=attempt, details=details, refusals={})
+    except MachineError:
+        raise _not_from_here(case, move) from None
     return details
 
 

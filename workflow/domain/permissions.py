@@ -9,7 +9,7 @@ data is accessed only by the authorised agents. So:
 - a trigger is fired only by the roles of `MAY_TRIGGER`: the France Travail contract is signed by
   the conseiller (seeds 000/001 art. 3.4: « un contrat d'engagement signé avec Pôle emploi »), not
   by the social worker for them; the system actor only closes a case whose person left the
-  registers (seeds 000/001 art. 3.5).
+  registers (seeds 000/001 art. 3.5) and flags for the revue a contract that ran out.
 
 A refusal raises `Forbidden`; the caller records it (`AccessDenial`) in the transaction it
 commits, so the refusal itself stays on record.
@@ -32,6 +32,7 @@ from workflow.domain.lifecycle import (
     POSER_DIAGNOSTIC,
     RECUEILLIR_ADHESION,
     RENOUVELER,
+    SIGNALER_ECHU,
     SIGNER_CONTRAT,
     SORTIR,
 )
@@ -47,7 +48,7 @@ MAY_TRIGGER: Mapping[Role, frozenset[str]] = {
     Role.REFERENT_AG: frozenset(),
     Role.SUPERVISEUR: frozenset(),
     Role.OPERATEUR: frozenset(),
-    Role.SYSTEME: frozenset({SORTIR}),
+    Role.SYSTEME: frozenset({SORTIR, SIGNALER_ECHU}),
 }
 SYSTEM_EXITS = frozenset({ExitReason.FIN_INSCRIPTION, ExitReason.RADIATION})
 
@@ -58,7 +59,7 @@ def check_trigger(actor: Actor, trigger: str, exit_reason: ExitReason | None = N
     if trigger not in allowed:
         roles = ", ".join(sorted(role for role, triggers in MAY_TRIGGER.items() if trigger in triggers))
         raise Forbidden(actor.id, actor.role, trigger, f"{trigger} is for: {roles or 'nobody'}")
-    if actor.role == Role.SYSTEME and exit_reason not in SYSTEM_EXITS:
+    if actor.role == Role.SYSTEME and trigger == SORTIR and exit_reason not in SYSTEM_EXITS:
         left = ", ".join(sorted(SYSTEM_EXITS))
         why = f"the system actor closes a case only when the person left the registers ({left})"
         raise Forbidden(actor.id, actor.role, trigger, why)

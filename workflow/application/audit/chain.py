@@ -102,13 +102,17 @@ _SCALARS = (str, int, float, bool, type(None))
 def _jsonable(details: dict[str, Any]) -> dict[str, Any]:
     """Details exactly as they will read back from a JSON column, so the hash is stable.
 
-    The effects' details are flat dicts of plain scalars (`str` subclasses such as enums read
-    back as `str`): those are copied as they are, which spares a JSON round trip per
-    transition on the batch path; anything else takes the round trip.
+    The effects' details are plain scalars, or dicts of them (the decision's data), `str`
+    subclasses such as enums reading back as `str`: those are copied as they are, which spares
+    a JSON round trip per transition on the batch path; anything else takes the round trip.
     """
-    if all(type(v) in _SCALARS for v in details.values()):
-        return dict(details)
+    if all(type(v) in _SCALARS or _flat(v) for v in details.values()):
+        return {k: dict(v) if isinstance(v, dict) else v for k, v in details.items()}
     return json.loads(json.dumps(details, default=str))  # type: ignore[no-any-return]
+
+
+def _flat(value: Any) -> bool:
+    return type(value) is dict and all(type(v) in _SCALARS for v in value.values())
 
 
 @dataclass(frozen=True)

@@ -37,6 +37,7 @@ def appointment_planned(uow: UnitOfWork, ctx: Context, ev: AppointmentPlanned) -
             kind=ev.kind,
             professional_id=ev.professional_id,
             planned_at=ev.planned_at,
+            booked_at=ev.occurred_at,
             outcome=AppointmentOutcome.PREVU,
         )
     )

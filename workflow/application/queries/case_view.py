@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import date
 from typing import Any
 
 from sqlalchemy import select
@@ -10,13 +11,15 @@ from sqlalchemy.orm import Session
 
 from models import Appointment, Case, Person, Professional, TransitionLog
 from workflow.application.audit import chain as audit
+from workflow.application.queries import point_in_time
 from workflow.application.service_context import Context
 from workflow.domain import labels
 from workflow.domain.clock import PARIS, paris_date, today
 from workflow.domain.conventions import Terms
 from workflow.domain.deadlines import Deadline, can_still_renew, case_deadlines, maximum_end
 from workflow.domain.errors import NotFound
-from workflow.domain.vocabulary import AppointmentKind
+from workflow.domain.reminder_rules import Planned, planned
+from workflow.domain.vocabulary import AppointmentKind, AppointmentOutcome
 
 
 def find_case(session: Session, ref: str) -> Case:
@@ -35,30 +38,50 @@ def find_case(session: Session, ref: str) -> Case:
     return case
 
 
-def case_view(session: Session, ctx: Context, ref: str) -> dict[str, Any]:
-    case = find_case(session, ref)
-    day = today(ctx.clock)
-    terms, version_id = ctx.terms(session, case, day)
+def case_view(session: Session, ctx: Context, ref: str, at: date | None = None) -> dict[str, Any]:
+    """The case now, or (`at`) as it stood at the end of that day, rebuilt from its log rows in
+    effect by then (`point_in_time`): state, binôme, dates, the appointments fixed by then, the
+    deadlines and reminders then pending."""
+    stored = find_case(session, ref)
     appointments = list(
         session.scalars(
-            select(Appointment).where(Appointment.case_id == case.id).order_by(Appointment.planned_at)
+            select(Appointment).where(Appointment.case_id == stored.id).order_by(Appointment.planned_at)
         )
     )
     history = list(
         session.scalars(
-            select(TransitionLog).where(TransitionLog.case_id == case.id).order_by(TransitionLog.seq)
+            select(TransitionLog).where(TransitionLog.case_id == stored.id).order_by(TransitionLog.seq)
         )
     )
     broken = audit.first_break(history)
+    case, day, problems = stored, today(ctx.clock), []
+    outcomes = {a.id: a.outcome for a in appointments}
+    if at is not None:
+        rebuilt = point_in_time.case_at(session, ctx, stored, at)
+        if rebuilt.case is None:
+            raise NotFound(f"le dossier {stored.reference} n'était pas encore ouvert le {labels.day(at)}")
+        case, day, problems = rebuilt.case, at, rebuilt.problems
+        applied = {row.seq for row in rebuilt.applied}
+        history = [row for row in history if row.seq in applied]
+        by_then = point_in_time.end_of(at)
+        appointments = [a for a in appointments if (a.booked_at or a.planned_at) < by_then]
+        outcomes = {
+            a.id: a.outcome
+            if a.outcome_at is not None and a.outcome_at < by_then
+            else AppointmentOutcome.PREVU
+            for a in appointments
+        }
+    terms, version_id = ctx.terms(session, case, day)
     names = _names(session, {case.conseiller_id, case.referent_social_id, case.orienteur_id})
     max_end = maximum_end(case, terms)
     return {
         "reference": case.reference,
+        "at": _d(at),
         "state": case.state,
         "person": {
-            "ft_identifier": case.person.ft_identifier,
-            "status": case.person.status,
-            "registered": case.person.registered,
+            "ft_identifier": stored.person.ft_identifier,
+            "status": stored.person.status,
+            "registered": stored.person.registered if at is None else None,  # not in the log
             "agence": case.agence,
         },
         "convention": {
@@ -96,9 +119,12 @@ def case_view(session: Session, ctx: Context, ref: str) -> dict[str, Any]:
                 "id": a.external_id,
                 "kind": a.kind,
                 "planned_at": a.planned_at.astimezone(PARIS).isoformat(timespec="minutes"),
-                "outcome": a.outcome,
+                "outcome": outcomes[a.id],
             }
             for a in appointments
+        ],
+        "pending_reminders": [
+            {"kind": p.kind.value, "due": p.due.isoformat()} for p in _pending(case, terms, at)
         ],
         "history": [
             {
@@ -114,7 +140,17 @@ def case_view(session: Session, ctx: Context, ref: str) -> dict[str, Any]:
             for row in history
         ],
         "chain": "intact" if broken is None else f"BROKEN at {broken}",
+        "replay_problems": problems,
     }
+
+
+def _pending(case: Case, terms: Terms, at: date | None) -> list[Planned]:
+    """The reminders the caseworkers would still hear of: now, those no scan has looked at yet;
+    at a past day, those dated after it."""
+    if at is None:
+        since = case.next_reminder_on
+        return [] if since is None else sorted(p for p in planned(case, terms) if p.due >= since)
+    return sorted(p for p in planned(case, terms) if p.due > at)
 
 
 def appointments_by_case(session: Session, case_ids: Sequence[int]) -> dict[int, list[Appointment]]:

@@ -25,10 +25,13 @@ from sqlalchemy.orm import Session
 
 from models import Case, Email, Reminder, email_reminder
 from workflow.adapters.unit_of_work import UnitOfWork, register_email
+from workflow.application.deciding import decide
 from workflow.application.reminders.planning import SCAN_BATCH, facts
 from workflow.application.service_context import Context
+from workflow.domain.decision import Actor
+from workflow.domain.lifecycle import SIGNALER_ECHU
 from workflow.domain.reminder_rules import Facts, Planned, due_by, moved_on, recipients
-from workflow.domain.vocabulary import EmailStatus, ReminderKind, ReminderStatus
+from workflow.domain.vocabulary import EmailStatus, ReminderKind, ReminderStatus, Role
 
 # Kinds whose due-day check needs the case's appointments.
 _NEEDS_FACTS = frozenset({ReminderKind.CONVOCATION, ReminderKind.RDV_NON_TENU})
@@ -61,6 +64,7 @@ _CASE_COLUMNS = (
 )  # fmt: skip
 
 
+SYSTEM = Actor("systeme", Role.SYSTEME)
 _SCAN_LOCK = 0x52_45_4D_49  # "REMI": one daily scan at a time per database (PostgreSQL advisory lock)
 
 
@@ -100,14 +104,15 @@ def scan(uow: UnitOfWork, ctx: Context, day: date, *, digest: bool = False) -> S
             ).all()
             if not rows:
                 break
-            _round(uow.session, ctx, day, rows, digest, report)
+            _round(uow, ctx, day, rows, digest, report)
             uow.commit()
     return report
 
 
 def _round(
-    session: Session, ctx: Context, day: date, rows: Sequence[Any], digest: bool, report: ScanReport
+    uow: UnitOfWork, ctx: Context, day: date, rows: Sequence[Any], digest: bool, report: ScanReport
 ) -> None:
+    session = uow.session
     now = ctx.clock.now()
     decided: list[_Written] = []
     moves: dict[int, tuple[int, date | None]] = {}
@@ -148,14 +153,17 @@ def _round(
     expired = sorted(
         {d.case.id for d, _ in to_send if d.planned.kind == ReminderKind.ECHU and d.case.revue_flag is None}
     )
-    if expired:
-        session.execute(
-            update(Case)
-            .where(Case.id.in_(expired))
-            .values(revue_flag=ReminderKind.ECHU.value, revue_flagged_on=day)
-        )
-        report.flagged += len(expired)
+    for case_id in expired:
+        _flag_for_revue(uow, ctx, case_id, day)
+    report.flagged += len(expired)
     report.emails += len(emails)
+
+
+def _flag_for_revue(uow: UnitOfWork, ctx: Context, case_id: int, day: date) -> None:
+    """The expired contract goes to the next revue: a decision of the system actor, logged like
+    every change of a case (few a day: the contracts that ran out with no decision)."""
+    case = uow.session.scalars(select(Case).where(Case.id == case_id).with_for_update(of=Case)).one()
+    decide(uow, ctx, case, SIGNALER_ECHU, actor=SYSTEM, occurred_at=ctx.clock.now(), on=day)
 
 
 def _postgres(session: Session) -> bool:
