@@ -292,8 +292,10 @@ MONTHS = ("janvier", "février", "mars", "avril", "mai", "juin", "juillet", "ao�
           "octobre", "novembre", "décembre")  # fmt: skip
 
 
-def month(value: str) -> str:
-    """'2026-11' → « novembre 2026 »."""
+def month(value: str | date) -> str:
+    """'2026-11' or a day of November 2026 → « novembre 2026 »."""
+    if isinstance(value, date):
+        return f"{MONTHS[value.month - 1]} {value.year}"
     year, number = value.split("-")
     return f"{MONTHS[int(number) - 1]} {year}"
 
