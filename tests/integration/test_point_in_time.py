@@ -11,6 +11,7 @@ from sqlalchemy import text
 
 from tests.conftest import Harness
 from tests.factories import Story
+from tests.integration.test_audit import tamper
 from tests.words import bare_codes
 from workflow.application.audit import replay
 from workflow.application.queries.case_view import case_view
@@ -165,12 +166,8 @@ def test_a_log_row_that_does_not_play_again_is_reported(harness: Harness) -> Non
     and trigger: the chain would break too, `audit verify` says so; the replay says why)."""
     story = Story(start=START)
     harness.apply(*story.until_contract())
-    with harness.sessions() as session:
-        session.execute(
-            text("UPDATE transition_log SET trigger = 'renouveler' WHERE case_reference = :ref AND seq = 3"),
-            {"ref": story.ref},
-        )
-        session.commit()
+    edit = "UPDATE transition_log SET trigger = 'renouveler' WHERE case_reference = :ref AND seq = 3"
+    tamper(harness, edit, {"ref": story.ref})
     _, found = replayed(harness)
     assert len(found) == 1
     assert any("ligne 3 (Renouvellement)" in p and "n'existe pas" in p for p in found[0].problems)

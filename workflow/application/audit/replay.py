@@ -8,7 +8,8 @@ the table does not have, an effect that now computes another date) as a problem.
 
 One pass: the cases by ranges of ids with their log rows (`point_in_time.by_ranges`), so the
 memory is that of one range whatever the number of cases. On PostgreSQL the pass reads one
-snapshot (REPEATABLE READ), so that a decision committed meanwhile is not taken for a difference.
+snapshot (REPEATABLE READ, when the session has not begun already), so that a decision committed
+meanwhile is not taken for a difference.
 """
 
 from __future__ import annotations
@@ -62,7 +63,7 @@ def replay(
     session: Session, ctx: Context, report: Callable[[CaseFinding], None], reference: str | None = None
 ) -> ReplayReport:
     """Rebuild every case (or one) and hand each finding to `report` as it is found."""
-    if session.get_bind().dialect.name == "postgresql":
+    if session.get_bind().dialect.name == "postgresql" and not session.in_transaction():
         session.connection(execution_options={"isolation_level": "REPEATABLE READ"})
     cases = select(*STORED)
     if reference is not None:
