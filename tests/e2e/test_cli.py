@@ -20,6 +20,7 @@ import pytest
 from sqlalchemy import Engine, text
 
 from tests.factories import PROFESSIONALS_CSV, Story
+from tests.words import bare_codes
 from workflow.domain.clock import paris_date
 from workflow.domain.working_days import is_working_day
 
@@ -251,6 +252,46 @@ def test_the_demo_runs_a_small_year(tmp_path: Path, monkeypatch: pytest.MonkeyPa
     for body in reminders:
         sent = email.message_from_string(body)
         assert parsedate_to_datetime(sent["Date"]).year in (2025, 2026), sent["Date"]
+
+
+def test_the_log_answers_for_past_days_replays_and_forecasts(tmp_path: Path) -> None:
+    """On a demo's database: a case at a past day, portfolios at a day (table and CSV), the
+    replay check, and a forecast with its chart; every word in French, dates dd/mm/yyyy."""
+    url = f"sqlite:///{tmp_path / 'demo.db'}"
+    made = run("demo", "--months", "3", "--agences", "1", "--conseillers", "2", "--database-url", url,
+               "--output-dir", str(tmp_path / "out"), url=url, cwd=tmp_path)  # fmt: skip
+    assert made.returncode == 0, made.stderr
+    ref = re.search(r"case show (AG-67-\d+)", made.stdout)
+    assert ref is not None
+    then = run("case", "show", ref.group(1), "--at", "15/02/2026", url=url)
+    assert then.returncode == 0, then.stderr
+    assert "(au 15/02/2026, reconstitué depuis le journal)" in then.stdout
+    folio = run(
+        "portfolio", "--departement", "67", "--at", "2026-02-28", "--csv", str(tmp_path / "p.csv"), url=url
+    )
+    assert folio.returncode == 0, folio.stderr
+    assert "Portefeuille au 28/02/2026 — département 67" in folio.stdout and "dans la cible" in folio.stdout
+    sheet = (tmp_path / "p.csv").read_text(encoding="utf-8-sig")
+    assert sheet.startswith("Date;Périmètre;Conseiller;") and "28/02/2026;département 67;C67-11;" in sheet
+    mine = run("portfolio", "--conseiller", "C67-11", "--at", "2026-02-28", url=url)
+    assert "conseiller C67-11" in mine.stdout and "C67-12" not in mine.stdout
+    replayed = run("audit", "replay", url=url)
+    assert replayed.returncode == 0, replayed.stderr
+    assert (
+        "0 dossier(s) en écart" in replayed.stdout
+        and "chaque dossier est celui que son journal donne" in replayed.stdout
+    )
+    ahead = run("forecast", "--departement", "67", "--months", "3", "--since", "2026-02-28",
+                "--chart", str(tmp_path / "f.png"), url=url)  # fmt: skip
+    assert ahead.returncode == 0, ahead.stderr
+    for expected in ("Prévision — département 67, 3 mois après le 28/02/2026", "mars 2026", "mai 2026",
+                     "plus petit nombre de conseillers tenant les deux cibles", "graphique :"):  # fmt: skip
+        assert expected in ahead.stdout, ahead.stdout
+    assert (tmp_path / "f.png").read_bytes().startswith(b"\x89PNG")
+    for said in (then.stdout, folio.stdout, sheet, mine.stdout, replayed.stdout, ahead.stdout):
+        assert bare_codes(said) == [], said
+    refused = run("portfolio", "--agency", "A", "--departement", "67", url=url)
+    assert refused.returncode == 2 and "not allowed with argument" in refused.stderr
 
 
 def test_ingest_via_celery_with_the_worker_command_and_status(
