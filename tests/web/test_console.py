@@ -161,6 +161,23 @@ def test_the_case_page_shows_its_timeline_dates_binome_and_chain(console: Consol
         assert text in page
 
 
+def test_the_case_page_at_a_past_day_is_rebuilt_from_the_log(console: Console) -> None:
+    """Oriented 2 March, binôme 3 March, diagnostic 8 March, contract 13 March."""
+    client, ref = console.client("R67"), console.mine.ref
+    then = visible_text(client.get(f"/dossiers/{ref}?au=2026-03-05").text)
+    assert "Le dossier tel qu'il était le 05/03/2026 au soir, reconstitué depuis le journal." in then
+    assert "Repérage" in then and "Affectation du binôme" in then
+    assert "Signature du contrat" not in then and "Diagnostic posé" not in then
+    assert "Rappels à venir" in then and "17/03/2026" in then  # the convocation reminder, then pending
+    assert not bare_codes(then), bare_codes(then)
+    typed = visible_text(client.get(f"/dossiers/{ref}?au=05/03/2026").text)
+    assert typed == then  # a date typed the French way is the same day
+    early = visible_text(client.get(f"/dossiers/{ref}?au=2026-03-01").text)
+    assert "n'était pas encore ouvert le 01/03/2026" in early and "Signature du contrat" in early
+    bad = visible_text(client.get(f"/dossiers/{ref}?au=hier").text)
+    assert "date « au » illisible : hier (attendu JJ/MM/AAAA)" in bad
+
+
 def test_the_audit_csv_is_exactly_the_rows_the_search_shows(console: Console) -> None:
     client = console.client("S67")
     params = {"transition": "poser_diagnostic", "agence": "Strasbourg-Nord"}
@@ -204,6 +221,7 @@ def test_no_page_shows_a_code_where_a_word_exists(console: Console, reader: str)
     assert revue is not None
     client = console.client(reader)
     pages = ["/dossiers", "/dossiers?etat=tous", f"/dossiers/{story.ref}", "/audit", "/revues",
+             f"/dossiers/{story.ref}?au=2026-03-20",
              f"/revues/{revue.id}", "/indicateurs?trimestre=2026-Q2", "/calendrier",
              f"/dossiers/{console.other.ref}"]  # fmt: skip
     for path in pages:
