@@ -142,7 +142,8 @@ def test_every_page_meets_the_accessibility_rules_for_each_role(
     found = {"/connexion": serious_violations(p)}
     sign_in(p, reader)
     pages = ["/dossiers", "/dossiers?etat=tous", f"/dossiers/{console.mine.ref}",
-             f"/dossiers/{console.other.ref}", "/audit", "/audit?transition=inconnue&depuis=demain",
+             f"/dossiers/{console.mine.ref}?au=2026-03-05", f"/dossiers/{console.other.ref}", "/audit",
+             "/audit?transition=inconnue&depuis=demain",
              "/revues", f"/revues/{revue.id}", "/indicateurs?trimestre=2026-Q1", "/calendrier"]  # fmt: skip
     for path in pages:
         p.goto(path)
