@@ -232,7 +232,7 @@ def test_a_case_an_event_changed_while_a_scan_round_ran_is_read_again(harness: H
     report = daily_scan.ScanReport(due)
     uow = harness.uow()
     with uow:
-        daily_scan._round(uow.session, harness.ctx, due, stale, False, report)
+        daily_scan._round(uow, harness.ctx, due, stale, False, report)
         uow.commit()
     assert report.due == 0 and harness.reminders(story.ref) == [] and emails(harness) == []
     assert harness.case(story.ref).next_reminder_on is None  # as the exit left it

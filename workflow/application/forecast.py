@@ -102,6 +102,7 @@ def observe(cases: Sequence[Case], day: date, terms: Terms) -> Observed:
         )
     settled = [c for c in oriented if c.contract_start is not None or c.state == State.SORTIE]
     share = sum(1 for c in settled if c.contract_start is not None) / len(settled) if settled else 1.0
+    renewal_share, renewals_seen = _renewals(cases, first, day, terms)
     return Observed(
         days=days,
         inflow_per_month=len(oriented) / (days / DAYS_PER_MONTH),
@@ -109,12 +110,13 @@ def observe(cases: Sequence[Case], day: date, terms: Terms) -> Observed:
         entry_delays=tuple(
             sorted((c.contract_start - c.orientation_date).days for c in entered if c.contract_start)
         ),
-        **_renewals(cases, first, day, terms),
+        renewal_share=renewal_share,
+        renewals_seen=renewals_seen,
         exit_hazard=_hazard(cases, first, day, terms),
     )
 
 
-def _renewals(cases: Sequence[Case], first: date, day: date, terms: Terms) -> dict[str, float | int]:
+def _renewals(cases: Sequence[Case], first: date, day: date, terms: Terms) -> tuple[float, int]:
     """Of the first contracts that reached their end in the window while still running, the
     share renewed."""
     reached = renewed = 0
@@ -128,8 +130,7 @@ def _renewals(cases: Sequence[Case], first: date, day: date, terms: Terms) -> di
             reached, renewed = reached + 1, renewed + 1
         elif c.exit_date is None or c.exit_date >= end - timedelta(END_DECISION_DAYS):
             reached += 1
-    share = renewed / reached if reached else RENEWAL_SHARE
-    return {"renewal_share": share, "renewals_seen": reached}
+    return (renewed / reached if reached else RENEWAL_SHARE), reached
 
 
 def _hazard(cases: Sequence[Case], first: date, day: date, terms: Terms) -> tuple[float, ...]:
@@ -160,8 +161,9 @@ def _hazard(cases: Sequence[Case], first: date, day: date, terms: Terms) -> tupl
 
 @dataclass(frozen=True)
 class Month:
-    """One month to come: the band (lowest, median, highest of the runs) of the load per
-    conseiller at its end and of the entry delay of the contracts signed in it."""
+    """One month to come: the load per conseiller at its end (lowest, median, highest of the
+    runs) and the entry delay of the contracts signed in it (lowest run, all runs pooled,
+    highest run)."""
 
     first: date
     load: tuple[float, float, float]
@@ -193,7 +195,8 @@ def project(
     runs: int = RUNS,
 ) -> Projection:
     """`runs` plays of the months after `start` with `conseillers` conseillers."""
-    firsts = [add_months(date(start.year, start.month, 1), k) for k in range(1, months + 1)]
+    following = start + timedelta(days=1)  # the month the first day after the start is in, and on
+    firsts = [add_months(date(following.year, following.month, 1), k) for k in range(months)]
     plays = [
         _play(open_cases, observed, terms, departement, start, firsts, conseillers, inflow, seed)
         for seed in range(1, runs + 1)
@@ -201,13 +204,17 @@ def project(
     out = []
     for k, first in enumerate(firsts):
         loads = sorted(p[0][k] / conseillers for p in plays)
-        delays = sorted(p[1][k] for p in plays if p[1][k] is not None)
-        out.append(Month(first, _band(loads), _band(delays) if delays else None))  # type: ignore[arg-type]
+        load = (round(loads[0], 1), round(statistics.median(loads), 1), round(loads[-1], 1))
+        signed = [p[1][k] for p in plays if p[1][k]]
+        delay = None
+        if signed:
+            # The central delay pools every run's contracts of the month: steadier than a median
+            # of a few means, when a département's usual delay sits close to its target.
+            means = sorted(sum(d) / len(d) for d in signed)
+            pooled = sum(sum(d) for d in signed) / sum(len(d) for d in signed)
+            delay = (round(means[0], 1), round(pooled, 1), round(means[-1], 1))
+        out.append(Month(first, load, delay))
     return Projection(conseillers, out)
-
-
-def _band(values: Sequence[float]) -> tuple[float, float, float]:
-    return (round(values[0], 1), round(statistics.median(values), 1), round(values[-1], 1))
 
 
 def _play(
@@ -220,8 +227,8 @@ def _play(
     conseillers: int,
     inflow: float | None,
     seed: int,
-) -> tuple[list[int], list[float | None]]:
-    """One run: under contract at each month's end, mean entry delay of each month."""
+) -> tuple[list[int], list[list[int]]]:
+    """One run: under contract at each month's end, the entry delays of each month's contracts."""
     rates = Rates(
         arrivals_per_month=observed.inflow_per_month if inflow is None else inflow,
         contract_share=observed.contract_share,
@@ -252,16 +259,14 @@ def _play(
             began.setdefault(ref, day)
         elif event["type"] == "exit_decided":
             ended.setdefault(ref, day)
-    under, delays = [], []
+    under: list[int] = []
+    delays: list[list[int]] = []
     for first in firsts:
         last = add_months(first, 1) - timedelta(1)
         under.append(
             sum(1 for ref, b in began.items() if b <= last and (ref not in ended or ended[ref] > last))
         )
-        signed = [
-            (b - oriented[ref]).days for ref, b in began.items() if first <= b <= last and ref in oriented
-        ]
-        delays.append(sum(signed) / len(signed) if signed else None)
+        delays.append([(b - oriented[ref]).days for ref, b in began.items() if first <= b <= last])
     return under, delays
 
 
@@ -288,7 +293,10 @@ class Forecast:
             ])  # fmt: skip
         return out
 
-    HEADER = ("mois", "dossiers par conseiller", "portefeuille", "délai d'entrée (jours)", "délai")
+    HEADER = (
+        "mois", "dossiers par conseiller (médiane, fourchette)", "portefeuille",
+        "délai d'entrée en jours (moyenne, fourchette)", "délai",
+    )  # fmt: skip
 
 
 def _verdict(load: float, terms: Terms) -> str:
@@ -366,6 +374,7 @@ def chart_png(result: Forecast) -> bytes:
     load.fill_between(x, [m.load[0] for m in months], [m.load[2] for m in months], alpha=0.3, zorder=1,
                       label=f"fourchette de {RUNS} tirages")  # fmt: skip
     load.plot(x, [m.load[1] for m in months], marker="o", zorder=2, label="médiane")
+    load.set_xlim(-0.5, len(x) - 0.5)
     load.set_ylim(0, max(terms.portfolio_max, *(m.load[2] for m in months)) * 1.15)
     load.set_xticks(x, names, rotation=45, ha="right")
     load.set_ylabel("dossiers sous contrat par conseiller")
@@ -376,7 +385,9 @@ def chart_png(result: Forecast) -> bytes:
     shown = [(i, m.delay) for i, m in zip(x, months, strict=True) if m.delay is not None]
     delay.fill_between([i for i, _ in shown], [d[0] for _, d in shown], [d[2] for _, d in shown], alpha=0.3,
                        zorder=1, label=f"fourchette de {RUNS} tirages")  # fmt: skip
-    delay.plot([i for i, _ in shown], [d[1] for _, d in shown], marker="o", zorder=2, label="médiane")
+    delay.plot(
+        [i for i, _ in shown], [d[1] for _, d in shown], marker="o", zorder=2, label="moyenne des tirages"
+    )
     delay.axhline(terms.entry_target_days, color="red", linestyle="--", zorder=0,
                   label=f"cible {terms.entry_target_days} jours")  # fmt: skip
     delay.set_ylim(0, max([terms.entry_target_days, *(d[2] for _, d in shown)]) * 1.15)
