@@ -13,7 +13,7 @@ from collections import Counter, defaultdict
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
-from typing import Any, Unpack
+from typing import Any
 
 from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
@@ -56,7 +56,7 @@ def case_at(session: Session, ctx: Context, case: Case, day: date) -> Rebuilt:
     return rebuild(history(session, case.id), terms_of(session, ctx), until=day)
 
 
-def by_ranges(session: Session, cases: Select[Unpack[tuple[Any, ...]]]) -> Iterator[tuple[Any, list[LogRow]]]:
+def by_ranges(session: Session, cases: Select[*tuple[Any, ...]]) -> Iterator[tuple[Any, list[LogRow]]]:
     """Each case `cases` selects (its first column the case id), with its log rows in chain
     order: keyset ranges of RANGE ids, one query for their rows each."""
     last = 0
@@ -166,6 +166,6 @@ def portfolio_at(
     return out
 
 
-def _codes(session: Session, cases: Select[Unpack[tuple[Any, ...]]]) -> Sequence[str]:
+def _codes(session: Session, cases: Select[*tuple[Any, ...]]) -> Sequence[str]:
     sub = cases.subquery()
     return session.scalars(select(sub.c.convention_code).distinct()).all()
