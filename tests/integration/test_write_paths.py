@@ -19,7 +19,7 @@ from tests.factories import Story
 from workflow.adapters.unit_of_work import UnitOfWork
 from workflow.application import directory
 from workflow.application.ingest import CHUNK, IngestReport
-from workflow.demo.simulation import Simulator, make_directory
+from workflow.application.simulation import Simulator, make_directory
 from workflow.domain import effects
 from workflow.domain.clock import ManualClock
 

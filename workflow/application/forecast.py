@@ -6,7 +6,7 @@ answers before it happens. It starts from the département's open cases at a day
 the log (`point_in_time`), and measures what the département did over the 12 months before:
 its inflow, the share of orientations reaching a contract, the delays to the contract, the share
 of renewals, the chance of leaving early by month of contract (`observe`). The months to come
-are then played by the demo's own simulator (`workflow.demo.simulation`) with those rates, the
+are then played by the demo's own simulator (`workflow.application.simulation`) with those rates, the
 convention's durations and the room the conseillers have (a contract waits while every
 conseiller holds the convention's maximum): several seeds give a band, not one line.
 """
@@ -25,7 +25,7 @@ from sqlalchemy.orm import Session
 from models import Case, Professional
 from workflow.application.queries import point_in_time
 from workflow.application.service_context import Context
-from workflow.demo.simulation import RENEWAL_SHARE, CaseStory, Rates, Simulator, make_directory
+from workflow.application.simulation import RENEWAL_SHARE, CaseStory, Rates, Simulator, make_directory
 from workflow.domain import labels
 from workflow.domain.clock import PARIS, paris_date
 from workflow.domain.conventions import Terms

@@ -47,8 +47,8 @@ from workflow.application.revue import decisions as revue_decisions
 from workflow.application.revue import production as revue
 from workflow.application.revue.production import due_revues
 from workflow.application.service_context import Context
+from workflow.application.simulation import Delivery, Simulator, by_day, make_directory
 from workflow.bootstrap import bootstrap
-from workflow.demo.simulation import Delivery, Simulator, by_day, make_directory
 from workflow.domain.clock import PARIS, ManualClock
 from workflow.domain.conventions import ConventionBook, load_book
 from workflow.domain.dates import add_months

@@ -1,4 +1,5 @@
-"""A synthetic département: professionals and the life stories of its cases, as events.
+"""A synthetic département: professionals and the life stories of its cases, as events (the
+demo's year, `workflow/demo/run.py`, and the forecast's months, `forecast.py`).
 
 The simulator plays the partner information systems: it writes the events France Travail
 and the Département would send (orientations, appointments, diagnostics, contracts,
