@@ -68,7 +68,8 @@ class Case(Base):
     exit_date: Mapped[date | None] = mapped_column(Date)
     exit_reason: Mapped[str | None] = mapped_column(String(40))
     # Why the next revue de portefeuille must look at this case (a contract expired with no
-    # decision), and since when; cleared by the decision (renewal or exit).
+    # decision), and since when: set by the scan's `signaler_echu` decision, cleared by the
+    # decision (renewal or exit).
     revue_flag: Mapped[str | None] = mapped_column(String(40))
     revue_flagged_on: Mapped[date | None] = mapped_column(Date)
     # The day the revue acted the entry and the exit (seed 004 art. 2 d: « Les entrées,
