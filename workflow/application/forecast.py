@@ -13,7 +13,6 @@ conseiller holds the convention's maximum): several seeds give a band, not one l
 
 from __future__ import annotations
 
-import io
 import statistics
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -23,6 +22,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from models import Case, Professional
+from workflow.adapters import charts
 from workflow.application.queries import point_in_time
 from workflow.application.service_context import Context
 from workflow.application.simulation import RENEWAL_SHARE, CaseStory, Rates, Simulator, make_directory
@@ -358,16 +358,11 @@ def forecast(
 def chart_png(result: Forecast) -> bytes:
     """Two panels: the load per conseiller against 70-100 and the entry delay against its
     target, each month's median with the band of the runs."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    from matplotlib import pyplot as plt
-
     months = result.projection.months
     x = list(range(len(months)))
     names = [labels.month(m.first) for m in months]
-    figure, (load, delay) = plt.subplots(2, 1, figsize=(12, 9), dpi=100)
-    above = {"loc": "lower left", "bbox_to_anchor": (0, 1.01), "ncol": 3, "frameon": False}
+    figure, (load, delay) = charts.panels(2, 9)
+    above = charts.ABOVE
     terms = result.terms
     load.axhspan(terms.portfolio_min, terms.portfolio_max, color="green", alpha=0.15, zorder=0,
                  label=f"portefeuille cible {terms.portfolio_min}–{terms.portfolio_max}")  # fmt: skip
@@ -396,8 +391,4 @@ def chart_png(result: Forecast) -> bytes:
     delay.set_ylabel("jours")
     delay.set_title("Délai prévu de l'orientation au contrat", pad=28)
     delay.legend(**above)
-    figure.tight_layout()
-    buffer = io.BytesIO()
-    figure.savefig(buffer, format="png")
-    plt.close(figure)
-    return buffer.getvalue()
+    return charts.png(figure)

@@ -23,7 +23,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from models import Case, Person
-from workflow.adapters import french_csv
+from workflow.adapters import charts, french_csv
 from workflow.domain import labels
 from workflow.domain.conventions import ConventionBook
 from workflow.domain.dates import add_months
@@ -207,17 +207,12 @@ def chart_png(indicators: Indicators) -> bytes:
     """Three panels, as a PNG: entries and exits per month over the twelve months to the quarter's
     end; the average entry delay of each month against the convention's target (21 days, or 3
     weeks); the cases per conseiller at the quarter's end against the 70-100 portfolio."""
-    import matplotlib
-
-    matplotlib.use("Agg")  # no screen: render to memory
-    from matplotlib import pyplot as plt
-
     months = [labels.month(m["mois"]) for m in indicators.monthly]
     x = list(range(len(months)))
-    figure, (flows, delay, load) = plt.subplots(3, 1, figsize=(12, 12), dpi=100)
+    figure, (flows, delay, load) = charts.panels(3, 12)
     scope = f"département {indicators.departement}" if indicators.departement else "tous départements"
-    # Legends sit above each panel, never over a bar; bars are drawn over the target band.
-    above = {"loc": "lower left", "bbox_to_anchor": (0, 1.01), "ncol": 3, "frameon": False}
+    # Bars are drawn over the target band.
+    above = charts.ABOVE
     flows.bar([i - 0.2 for i in x], [m["entrees"] for m in indicators.monthly], width=0.4, label="entrées",
               zorder=2)  # fmt: skip
     flows.bar([i + 0.2 for i in x], [m["sorties"] for m in indicators.monthly], width=0.4, label="sorties",
@@ -254,8 +249,4 @@ def chart_png(indicators: Indicators) -> bytes:
     load.set_ylabel("dossiers")
     load.set_title(f"Charge par conseiller à la fin de {indicators.quarter}", pad=28)
     load.legend(**above)
-    figure.tight_layout()
-    buffer = io.BytesIO()
-    figure.savefig(buffer, format="png")
-    plt.close(figure)
-    return buffer.getvalue()
+    return charts.png(figure)
