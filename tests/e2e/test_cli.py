@@ -8,6 +8,7 @@ import os
 import re
 import signal
 import socket
+import sqlite3
 import subprocess
 import sys
 import time
@@ -281,6 +282,14 @@ def test_the_log_answers_for_past_days_replays_and_forecasts(tmp_path: Path) -> 
         "0 dossier(s) en écart" in replayed.stdout
         and "chaque dossier est celui que son journal donne" in replayed.stdout
     )
+    with sqlite3.connect(tmp_path / "demo.db") as raw:  # a row changed behind the log's back
+        raw.execute("UPDATE case_file SET contract_end = '2027-12-31' WHERE reference = ?", (ref.group(1),))
+    found = run("audit", "replay", url=url)
+    assert found.returncode == 1, found.stderr
+    assert (
+        f"dossier {ref.group(1)}\n  fin du contrat : enregistré 31/12/2027, selon le journal" in found.stdout
+    )
+    assert "1 dossier(s) en écart" in found.stdout and bare_codes(found.stdout) == []
     ahead = run("forecast", "--departement", "67", "--months", "3", "--since", "2026-02-28",
                 "--chart", str(tmp_path / "f.png"), url=url)  # fmt: skip
     assert ahead.returncode == 0, ahead.stderr

@@ -270,9 +270,8 @@ def cmd_audit_replay(args: argparse.Namespace) -> int:
     def show(finding: replay.CaseFinding) -> None:
         print(f"dossier {finding.reference}")
         for diff in finding.differences:
-            print(
-                f"  {diff.field} : enregistré {_value(diff.stored)}, selon le journal {_value(diff.rebuilt)}"
-            )
+            name = labels.word(labels.CASE_FIELDS, diff.field)
+            print(f"  {name} : enregistré {_value(diff.stored)}, selon le journal {_value(diff.rebuilt)}")
         for problem in finding.problems:
             print(f"  {problem}")
 
