@@ -115,13 +115,14 @@ def test_the_smallest_number_of_conseillers_grows_with_the_inflow(year: Year) ->
             session, year.ctx, "67", start, 6, inflow=2 * usual.observed.inflow_per_month, runs=3
         )
     assert usual.smallest is not None and doubled.smallest is not None
-    assert usual.smallest.within(usual.terms) and doubled.smallest.within(doubled.terms)
+    assert usual.smallest.within(usual.terms, usual.unlimited)
+    assert doubled.smallest.within(doubled.terms, doubled.unlimited)
     assert doubled.smallest.conseillers > usual.smallest.conseillers
     fewer = doubled.smallest.conseillers - 1
     with year.session() as session:
         inflow = 2 * usual.observed.inflow_per_month
         short = forecast.forecast(session, year.ctx, "67", start, 6, fewer, inflow, runs=3, search=False)
-    assert not short.projection.within(short.terms)  # one fewer does not hold both targets
+    assert not short.projection.within(short.terms, short.unlimited)  # one fewer does not hold both targets
     assert Counter(r[2] for r in short.rows())  # each month has its verdict
 
 

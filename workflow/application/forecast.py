@@ -169,18 +169,24 @@ class Month:
     load: tuple[float, float, float]
     delay: tuple[float, float, float] | None  # None: no contract signed in that month in any run
 
-    def within(self, terms: Terms) -> bool:
-        late = self.delay is not None and self.delay[1] > terms.entry_target_days
-        return self.load[1] <= terms.portfolio_max and not late
+    def late(self, terms: Terms) -> bool:
+        return self.delay is not None and self.delay[1] > terms.entry_target_days
 
 
 @dataclass(frozen=True)
 class Projection:
-    conseillers: int
+    conseillers: int | None  # None: as many as it takes (no limit on the contracts held)
     months: list[Month]
 
-    def within(self, terms: Terms) -> bool:
-        return all(m.within(terms) for m in self.months)
+    def within(self, terms: Terms, unlimited: Projection) -> bool:
+        """Load within the maximum every month, and the entry delay within target every month
+        where room alone can hold it: a month late even with no limit on room (`unlimited`, the
+        same runs) is late for want of something else than conseillers."""
+        return all(
+            m.load[1] <= terms.portfolio_max
+            and (not m.late(terms) or (free.late(terms) and m.delay == free.delay))
+            for m, free in zip(self.months, unlimited.months, strict=True)
+        )
 
 
 def project(
@@ -190,11 +196,13 @@ def project(
     departement: str,
     start: date,
     months: int,
-    conseillers: int,
+    conseillers: int | None,
     inflow: float | None = None,
     runs: int = RUNS,
 ) -> Projection:
-    """`runs` plays of the months after `start` with `conseillers` conseillers."""
+    """`runs` plays of the months after `start` with `conseillers` conseillers (None: no limit).
+    The runs of every number use the same seeds and draw the same way, so that two numbers
+    differ only by the room they leave: paired, they compare without the runs' noise."""
     following = start + timedelta(days=1)  # the month the first day after the start is in, and on
     firsts = [add_months(date(following.year, following.month, 1), k) for k in range(months)]
     plays = [
@@ -203,7 +211,7 @@ def project(
     ]
     out = []
     for k, first in enumerate(firsts):
-        loads = sorted(p[0][k] / conseillers for p in plays)
+        loads = sorted(p[0][k] / (conseillers or 1) for p in plays)
         load = (round(loads[0], 1), round(statistics.median(loads), 1), round(loads[-1], 1))
         signed = [p[1][k] for p in plays if p[1][k]]
         delay = None
@@ -224,7 +232,7 @@ def _play(
     departement: str,
     start: date,
     firsts: Sequence[date],
-    conseillers: int,
+    conseillers: int | None,
     inflow: float | None,
     seed: int,
 ) -> tuple[list[int], list[list[int]]]:
@@ -235,10 +243,12 @@ def _play(
         entry_delays=observed.entry_delays,
         renewal_share=observed.renewal_share,
         exit_hazard=observed.exit_hazard,
-        capacity=conseillers * terms.portfolio_max,
+        capacity=None if conseillers is None else conseillers * terms.portfolio_max,
     )
     end = add_months(firsts[-1], 1)
-    directory = make_directory(departement, 1, conseillers)
+    # One conseiller's name for every story: the load is counted for all together, and the draws
+    # (which conseiller) must not depend on how many there are (`project`: paired runs).
+    directory = make_directory(departement, 1, 1)
     sim = Simulator(departement, terms, directory, start, end, seed, rates)
     oriented = {c.reference: c.orientation_date for c in open_cases}
     began: dict[str, date] = {c.reference: c.contract_start for c in open_cases if c.contract_start}
@@ -280,6 +290,11 @@ class Forecast:
     terms: Terms
     projection: Projection
     smallest: Projection | None  # the fewest conseillers keeping both in target (None: not searched or none)
+    unlimited: Projection  # the same runs with no limit on room: the delay conseillers cannot shorten
+
+    def late_whatever_the_room(self) -> list[date]:
+        """The months whose entry delay misses its target even with no limit on room."""
+        return [m.first for m in self.unlimited.months if m.late(self.terms)]
 
     def rows(self) -> list[list[str]]:
         out = []
@@ -288,8 +303,7 @@ class Forecast:
             out.append([
                 labels.month(m.first), _fr(m.load[1]) + f" ({_fr(m.load[0])} à {_fr(m.load[2])})",
                 _verdict(m.load[1], self.terms), delay,
-                "" if m.delay is None else ("dans la cible" if m.delay[1] <= self.terms.entry_target_days
-                                            else "au-delà de la cible"),
+                "" if m.delay is None else "au-delà de la cible" if m.late(self.terms) else "dans la cible",
             ])  # fmt: skip
         return out
 
@@ -339,19 +353,19 @@ def forecast(
         raise WorkflowError(f"no active conseiller in département {departement}: give --conseillers")
     args = (open_cases, observed, terms, departement, start, months)
     projection = project(*args, count, inflow, runs)
+    unlimited = project(*args, None, inflow, runs)
+    under_contract = sum(1 for c in open_cases if c.state in UNDER_CONTRACT)
     smallest = None
     if search:
-        under = sum(1 for c in open_cases if c.state in UNDER_CONTRACT)
-        n = max(1, -(-under // terms.portfolio_max))
+        n = max(1, -(-under_contract // terms.portfolio_max))
         while n <= max(3 * count, n + 50):
             trial = projection if n == count else project(*args, n, inflow, runs)
-            if trial.within(terms):
+            if trial.within(terms, unlimited):
                 smallest = trial
                 break
             n += 1
-    under_contract = sum(1 for c in open_cases if c.state in UNDER_CONTRACT)
     return Forecast(
-        departement, start, observed, len(open_cases), under_contract, terms, projection, smallest
+        departement, start, observed, len(open_cases), under_contract, terms, projection, smallest, unlimited
     )
 
 
@@ -374,7 +388,7 @@ def chart_png(result: Forecast) -> bytes:
     load.set_xticks(x, names, rotation=45, ha="right")
     load.set_ylabel("dossiers sous contrat par conseiller")
     since = labels.day(result.start)
-    load.set_title(f"Charge prévue avec {result.projection.conseillers} conseillers "
+    load.set_title(f"Charge prévue avec {result.projection.conseillers or 'autant de'} conseillers "
                    f"(département {result.departement}, depuis le {since})", pad=28)  # fmt: skip
     load.legend(**above)
     shown = [(i, m.delay) for i, m in zip(x, months, strict=True) if m.delay is not None]

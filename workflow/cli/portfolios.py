@@ -51,6 +51,11 @@ def cmd_forecast(args: argparse.Namespace) -> int:
     for line in _heading(args, found, start):
         print(line)
     print_table(found.rows(), projection.Forecast.HEADER)
+    late = found.late_whatever_the_room()
+    if late:
+        months = ", ".join(labels.month(m) for m in late)
+        print(f"délai au-delà de la cible même sans limite de places (le nombre de conseillers n'y peut "
+              f"rien) : {months}")  # fmt: skip
     if found.smallest is not None:
         smallest = found.smallest.conseillers
         print(f"plus petit nombre de conseillers tenant les deux cibles chaque mois : {smallest}")
