@@ -145,12 +145,14 @@ def case_view(session: Session, ctx: Context, ref: str, at: date | None = None) 
 
 
 def _pending(case: Case, terms: Terms, at: date | None) -> list[Planned]:
-    """The reminders the caseworkers would still hear of: now, those no scan has looked at yet;
-    at a past day, those dated after it."""
+    """The reminders the caseworkers would still hear of, by day: now, those no scan has looked at
+    yet; at a past day, those dated after it."""
     if at is None:
         since = case.next_reminder_on
-        return [] if since is None else sorted(p for p in planned(case, terms) if p.due >= since)
-    return sorted(p for p in planned(case, terms) if p.due > at)
+        due = [] if since is None else [p for p in planned(case, terms) if p.due >= since]
+    else:
+        due = [p for p in planned(case, terms) if p.due > at]
+    return sorted(due, key=lambda p: (p.due, p.kind))
 
 
 def appointments_by_case(session: Session, case_ids: Sequence[int]) -> dict[int, list[Appointment]]:
