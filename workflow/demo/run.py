@@ -49,6 +49,7 @@ from workflow.application.revue.production import due_revues
 from workflow.application.service_context import Context
 from workflow.application.simulation import Delivery, Simulator, by_day, make_directory
 from workflow.bootstrap import bootstrap
+from workflow.domain import labels
 from workflow.domain.clock import PARIS, ManualClock
 from workflow.domain.conventions import ConventionBook, load_book
 from workflow.domain.dates import add_months
@@ -137,9 +138,12 @@ def run_demo(
         figures = year_figures(session, settings.start, end)
         verified = audit.verify_chains(session)
         rejected_by_rule = Counter(_kind(reason) for reason in session.scalars(select(RejectedEvent.reason)))
-        example = session.scalar(
-            select(Case.reference).where(Case.renewal_count == 1).order_by(Case.id.desc()).limit(1)
-        )
+        example = session.execute(
+            select(Case.reference, Case.renewal_date)
+            .where(Case.renewal_count == 1)
+            .order_by(Case.id.desc())
+            .limit(1)
+        ).first()
     _print_summary(settings, conv.terms.entry_target_days, conv.terms.portfolio_min, conv.terms.portfolio_max,
                    figures, total, phases, verified, rejected_by_rule)  # fmt: skip
     (out / "summary.json").write_text(
@@ -158,15 +162,28 @@ def run_demo(
     print(f"\nFiles in {out}/: events.jsonl (the integration contract), professionals.csv, summary.json, "
           "revues/, indicateurs/ (CSV and PNG per quarter), outbox/")  # fmt: skip
     wiring.engine.dispose()
-    _print_explore(explore, url, example, staff.superviseur)
+    _print_explore(explore, url, example, staff.superviseur, (settings.departement, settings.start, end))
     return 0 if verified.ok else 1
 
 
-def _print_explore(explore: Explore, url: str, example: str | None, superviseur: str) -> None:
-    """Commands that run as printed, from where the demo was started."""
+def _print_explore(
+    explore: Explore, url: str, example: Any, superviseur: str, year: tuple[str, date, date]
+) -> None:
+    """Commands that run as printed, from where the demo was started: a renewed case now and the
+    day before its renewal, the portfolio at mid-year, the audit checks, a forecast from the
+    year's end."""
     run = f"{explore.command} --database-url {url}"
-    print(f"\nExplore: {run} case show {example}")
+    departement, start, end = year
+    reference, renewed = example if example is not None else (None, None)
+    print(f"\nExplore: {run} case show {reference}")
+    if renewed is not None:
+        print(f"         {run} case show {reference} --at {labels.day(renewed - timedelta(1))}")
+    print(
+        f"         {run} portfolio --departement {departement} --at {labels.day(start + (end - start) / 2)}"
+    )
     print(f"         {run} audit verify")
+    print(f"         {run} audit replay")
+    print(f"         {run} forecast --departement {departement} --since {labels.day(end - timedelta(1))}")
     if explore.console and explore.password:
         secret = "ACCOMPAGNEMENT_WEB_SECRET=$(python3 -c 'import secrets; print(secrets.token_hex(32))')"
         print(f"Console: {secret} {run} web serve")
