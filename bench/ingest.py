@@ -27,7 +27,6 @@ processes) after each Celery path, to show it does not grow with the number of e
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import signal
@@ -47,6 +46,7 @@ import redis
 from celery import Celery
 from sqlalchemy import MetaData, func, select
 
+from bench import common
 from models import InboxEvent, ProcessedEvent, make_engine, make_session_factory
 from web.auth import create_token
 from workflow.adapters import migrations as database
@@ -462,16 +462,8 @@ OFFERED = 500.0  # events/s offered in the paced run
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--cases", type=int, default=100_000)
+    parser = common.parser(__doc__, 100_000, broker=True)
     parser.add_argument("--events", type=int, default=20_000, help="events per path (single: a tenth)")
-    parser.add_argument(
-        "--database-url",
-        default=os.environ.get("BENCH_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"),
-    )
-    parser.add_argument(
-        "--broker-url", default=os.environ.get("BENCH_BROKER_URL", "redis://127.0.0.1:6379/14")
-    )
     parser.add_argument("--concurrency", type=int, default=os.cpu_count() or 2)
     parser.add_argument("--door-processes", type=int, default=1, help="`web serve --workers`")
     args = parser.parse_args()

@@ -19,8 +19,6 @@ reminders, move the cases on, insert the emails, link them), no Python rule, in 
 
 from __future__ import annotations
 
-import argparse
-import os
 import statistics
 import time
 from datetime import UTC, date, datetime, timedelta
@@ -29,6 +27,7 @@ import psycopg
 import redis
 from celery import Celery
 
+from bench import common
 from bench.ingest import _libpq, cpu_seconds, fresh_schema, insert_people
 from models import make_engine, make_session_factory
 from tasks.app import QUEUE
@@ -160,15 +159,7 @@ def service(url: str, broker: str, day: date) -> tuple[int, int, float]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--cases", type=int, default=1_000_000)
-    parser.add_argument(
-        "--database-url",
-        default=os.environ.get("BENCH_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"),
-    )
-    parser.add_argument(
-        "--broker-url", default=os.environ.get("BENCH_BROKER_URL", "redis://127.0.0.1:6379/14")
-    )
+    parser = common.parser(__doc__, 1_000_000, broker=True)
     args = parser.parse_args()
     url = args.database_url
     redis.Redis.from_url(args.broker_url).flushdb()

@@ -20,7 +20,6 @@ Prints seconds, cases and rows per second, the ratio to the floor, and the memor
 
 from __future__ import annotations
 
-import argparse
 import os
 import statistics
 import subprocess
@@ -31,6 +30,7 @@ from pathlib import Path
 
 import psycopg
 
+from bench import common
 from bench.ingest import _libpq, cpu_seconds
 from models import make_engine
 from workflow.demo.run import DemoSettings, run_demo
@@ -137,12 +137,7 @@ def _rss(pid: int) -> float:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--cases", type=int, default=1_000_000)
-    parser.add_argument(
-        "--database-url",
-        default=os.environ.get("BENCH_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"),
-    )
+    parser = common.parser(__doc__, 1_000_000, broker=False)
     args = parser.parse_args()
     print(f"machine: a 5,000,000-step Python loop takes {cpu_seconds():.2f} s (median of 3)")
     started = time.perf_counter()

@@ -15,7 +15,6 @@ sends the email; timed until the queue is drained, with the worker's peak memory
 
 from __future__ import annotations
 
-import argparse
 import os
 import resource
 import tempfile
@@ -28,6 +27,7 @@ import psycopg
 import redis
 from celery import Celery
 
+from bench import common
 from bench.ingest import QUEUE, Worker, _libpq, cpu_seconds, fresh_schema, insert_people
 from models import make_engine, make_session_factory
 from workflow.adapters import revue_files
@@ -83,16 +83,8 @@ def peak_mb() -> float:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--cases", type=int, default=1_000_000)
+    parser = common.parser(__doc__, 1_000_000, broker=True)
     parser.add_argument("--agencies", type=int, default=900)
-    parser.add_argument(
-        "--broker-url", default=os.environ.get("BENCH_BROKER_URL", "redis://127.0.0.1:6379/14")
-    )
-    parser.add_argument(
-        "--database-url",
-        default=os.environ.get("BENCH_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"),
-    )
     args = parser.parse_args()
     url = args.database_url
     print(f"machine: a 5,000,000-step Python loop takes {cpu_seconds():.2f} s (median of 3)")
