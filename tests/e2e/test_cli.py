@@ -267,6 +267,8 @@ def test_the_log_answers_for_past_days_replays_and_forecasts(tmp_path: Path) -> 
     then = run("case", "show", ref.group(1), "--at", "15/02/2026", url=url)
     assert then.returncode == 0, then.stderr
     assert "(au 15/02/2026, reconstitué depuis le journal)" in then.stdout
+    far = run("case", "show", ref.group(1), "--at", "9999-12-31", url=url)
+    assert far.returncode == 2 and "is not a date like 2026-03-31 or 31/03/2026" in far.stderr
     folio = run(
         "portfolio", "--departement", "67", "--at", "2026-02-28", "--csv", str(tmp_path / "p.csv"), url=url
     )

@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import date, datetime
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from tests.words import CODES, bare_codes
 from workflow.domain import labels
@@ -71,3 +73,30 @@ def test_the_check_finds_what_it_looks_for() -> None:
     text = "État reperage, motif sans_entree_jamais_venu, possible True, le 2026-04-01 ; Emploi."
     assert bare_codes(text) == ["reperage", "sans_entree_jamais_venu", "True", "2026-04-01"]
     assert bare_codes("Repérage, Sans entrée : jamais venu, oui, le 01/04/2026, emploi") == []
+
+
+@pytest.mark.parametrize(
+    ("typed", "day"),
+    [("31/03/2026", date(2026, 3, 31)), ("2026-03-31", date(2026, 3, 31)), (" 1/2/2027 ", date(2027, 2, 1))],
+)
+def test_a_day_is_read_as_people_and_scripts_write_it(typed: str, day: date) -> None:
+    assert labels.parse_day(typed) == day
+
+
+@pytest.mark.parametrize(
+    "typed", ["31/3/26", "2026-02-30", "hier", "9999-12-31", "01/01/1899", "٣١/٠٣/٢٠٢٦", ""]
+)
+def test_a_day_that_is_not_one_is_refused(typed: str) -> None:
+    with pytest.raises(ValueError):
+        labels.parse_day(typed)
+
+
+@given(st.text(max_size=12))
+def test_any_text_is_a_day_between_1900_and_2199_or_refused(typed: str) -> None:
+    """Whatever a person types in a day field: a day whose next and previous days exist, or a
+    ValueError (the command and the console turn it into a message), never another error."""
+    try:
+        day = labels.parse_day(typed)
+    except ValueError:
+        return
+    assert labels.FIRST_DAY <= day <= labels.LAST_DAY

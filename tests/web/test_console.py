@@ -8,6 +8,8 @@ import io
 
 import pytest
 from fastapi.testclient import TestClient
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from sqlalchemy import select
 
 from models import AccessDenial
@@ -176,6 +178,26 @@ def test_the_case_page_at_a_past_day_is_rebuilt_from_the_log(console: Console) -
     assert "n'était pas encore ouvert le 01/03/2026" in early and "Signature du contrat" in early
     bad = visible_text(client.get(f"/dossiers/{ref}?au=hier").text)
     assert "date « au » illisible : hier (attendu JJ/MM/AAAA)" in bad
+
+
+def test_any_day_asked_of_a_case_page_gets_the_page_or_a_french_message(console: Console) -> None:
+    """The `au` field is typed by people: any text of its length answers the page (as it stood
+    that day, or today's with the reason it could not), never an error page."""
+    client, ref = console.client("R67"), console.mine.ref
+
+    @given(typed=st.text(max_size=10))
+    @settings(max_examples=60, deadline=None, suppress_health_check=list(HealthCheck), database=None)
+    def ask(typed: str) -> None:
+        answer = client.get(f"/dossiers/{ref}", params={"au": typed})
+        assert answer.status_code == 200, (typed, answer.status_code)
+        shown = visible_text(answer.text)
+        assert f"Dossier {ref}" in shown
+        said = ("tel qu'il était le", "illisible", "n'était pas encore ouvert")
+        assert not typed.strip() or any(s in shown for s in said), (typed, shown[:300])
+
+    ask()
+    far = visible_text(client.get(f"/dossiers/{ref}", params={"au": "9999-12-31"}).text)
+    assert "date « au » illisible : 9999-12-31" in far
 
 
 def test_the_audit_csv_is_exactly_the_rows_the_search_shows(console: Console) -> None:

@@ -258,15 +258,25 @@ def yes_no(value: bool | None) -> str:
     return "—" if value is None else ("oui" if value else "non")
 
 
+# The days a person may ask about: wide enough for any case, narrow enough that a day after
+# it or before it is still a date (9999-12-31 has no next day).
+FIRST_DAY, LAST_DAY = date(1900, 1, 1), date(2199, 12, 31)
+
+
 def parse_day(text: str) -> date:
-    """A day typed by a person (31/03/2026) or a script (2026-03-31); ValueError otherwise."""
+    """A day typed by a person (31/03/2026) or a script (2026-03-31), between 1900 and 2199;
+    ValueError otherwise."""
     text = text.strip()
     if "/" in text:
         parts = text.split("/")
-        if len(parts) != 3 or len(parts[2]) != 4:
+        if len(parts) != 3 or len(parts[2]) != 4 or not all(p.isascii() and p.isdigit() for p in parts):
             raise ValueError(text)
-        return date(int(parts[2]), int(parts[1]), int(parts[0]))
-    return date.fromisoformat(text)
+        day = date(int(parts[2]), int(parts[1]), int(parts[0]))
+    else:
+        day = date.fromisoformat(text)
+    if not FIRST_DAY <= day <= LAST_DAY:
+        raise ValueError(f"{text}: outside {FIRST_DAY.year}-{LAST_DAY.year}")
+    return day
 
 
 def day(value: date | str | None) -> str:
