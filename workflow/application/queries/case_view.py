@@ -18,6 +18,7 @@ from workflow.domain.clock import PARIS, paris_date, today
 from workflow.domain.conventions import Terms
 from workflow.domain.deadlines import Deadline, can_still_renew, case_deadlines, maximum_end
 from workflow.domain.errors import NotFound
+from workflow.domain.log_replay import rebuild
 from workflow.domain.reminder_rules import Planned, planned
 from workflow.domain.vocabulary import AppointmentKind, AppointmentOutcome
 
@@ -57,7 +58,7 @@ def case_view(session: Session, ctx: Context, ref: str, at: date | None = None) 
     case, day, problems = stored, today(ctx.clock), []
     outcomes = {a.id: a.outcome for a in appointments}
     if at is not None:
-        rebuilt = point_in_time.case_at(session, ctx, stored, at)
+        rebuilt = rebuild(history, point_in_time.terms_of(session, ctx), until=at)  # the rows read above
         if rebuilt.case is None:
             raise NotFound(f"le dossier {stored.reference} n'était pas encore ouvert le {labels.day(at)}")
         case, day, problems = rebuilt.case, at, rebuilt.problems

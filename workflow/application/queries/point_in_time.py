@@ -25,7 +25,7 @@ from workflow.domain import labels
 from workflow.domain.clock import PARIS
 from workflow.domain.errors import NotFound, WorkflowError
 from workflow.domain.lifecycle import OPEN_STATES, UNDER_CONTRACT, State
-from workflow.domain.log_replay import LogRow, Rebuilt, TermsOf, rebuild
+from workflow.domain.log_replay import LogRow, TermsOf, rebuild
 
 RANGE = 2_000  # cases read per round trip: their rows and rebuilt cases, a few MB
 
@@ -44,16 +44,6 @@ def end_of(day: date) -> datetime:
 def terms_of(session: Session, ctx: Context) -> TermsOf:
     """The terms a rebuilt case runs under, found as the decisions found them."""
     return lambda case, on: ctx.terms(session, case, on)
-
-
-def history(session: Session, case_id: int) -> list[LogRow]:
-    query = select(*LOG_COLUMNS).where(TransitionLog.case_id == case_id).order_by(TransitionLog.seq)
-    return list(session.execute(query).all())
-
-
-def case_at(session: Session, ctx: Context, case: Case, day: date) -> Rebuilt:
-    """One case at the end of `day`."""
-    return rebuild(history(session, case.id), terms_of(session, ctx), until=day)
 
 
 def by_ranges(session: Session, cases: Select[*tuple[Any, ...]]) -> Iterator[tuple[Any, list[LogRow]]]:
