@@ -100,3 +100,15 @@ def test_any_text_is_a_day_between_1900_and_2199_or_refused(typed: str) -> None:
     except ValueError:
         return
     assert labels.FIRST_DAY <= day <= labels.LAST_DAY
+
+
+@pytest.mark.parametrize(
+    ("load", "verdict"),
+    [(69, "sous la cible"), (70, "dans la cible"), (100, "dans la cible"), (100.4, "au-dessus de la cible")],
+)
+def test_a_portfolio_of_70_to_100_is_within_its_target_bounds_included(load: float, verdict: str) -> None:
+    assert labels.portfolio_verdict(load, 70, 100) == verdict
+
+
+def test_a_figure_has_one_decimal_and_a_comma() -> None:
+    assert [labels.decimal(v) for v in (72.25, 3, 0.04)] == ["72,2", "3,0", "0,0"]

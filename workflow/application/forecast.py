@@ -297,13 +297,14 @@ class Forecast:
         return [m.first for m in self.unlimited.months if m.late(self.terms)]
 
     def rows(self) -> list[list[str]]:
+        terms = self.terms
         out = []
         for m in self.projection.months:
-            delay = "—" if m.delay is None else _fr(m.delay[1]) + f" ({_fr(m.delay[0])} à {_fr(m.delay[2])})"
             out.append([
-                labels.month(m.first), _fr(m.load[1]) + f" ({_fr(m.load[0])} à {_fr(m.load[2])})",
-                _verdict(m.load[1], self.terms), delay,
-                "" if m.delay is None else "au-delà de la cible" if m.late(self.terms) else "dans la cible",
+                labels.month(m.first), _band(m.load),
+                labels.portfolio_verdict(m.load[1], terms.portfolio_min, terms.portfolio_max),
+                "—" if m.delay is None else _band(m.delay),
+                "" if m.delay is None else "au-delà de la cible" if m.late(terms) else "dans la cible",
             ])  # fmt: skip
         return out
 
@@ -313,14 +314,10 @@ class Forecast:
     )  # fmt: skip
 
 
-def _verdict(load: float, terms: Terms) -> str:
-    if load > terms.portfolio_max:
-        return "au-dessus de la cible"
-    return "sous la cible" if load < terms.portfolio_min else "dans la cible"
-
-
-def _fr(value: float) -> str:
-    return f"{value:.1f}".replace(".", ",")
+def _band(figures: tuple[float, float, float]) -> str:
+    """The central figure, then the runs' range: « 72,0 (68,2 à 75,1) »."""
+    low, central, high = figures
+    return f"{labels.decimal(central)} ({labels.decimal(low)} à {labels.decimal(high)})"
 
 
 def active_conseillers(session: Session, departement: str) -> int:

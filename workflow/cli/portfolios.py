@@ -76,22 +76,18 @@ def _heading(args: argparse.Namespace, found: projection.Forecast, start: date) 
         f"Prévision — département {args.departement}, {args.months} mois après le {labels.day(start)}",
         f"point de départ : {found.open_cases} dossiers en cours, dont {found.under_contract} sous contrat "
         "(reconstitués depuis le journal)",
-        f"observé sur les {seen.days} jours précédents : {_fr(seen.inflow_per_month)} orientations par "
-        f"mois ; {_pct(seen.contract_share)} arrivent au contrat, en {_fr(_mean(seen.entry_delays))} jours "
-        f"en moyenne ; {renewals}",
+        f"observé sur les {seen.days} jours précédents : {labels.decimal(seen.inflow_per_month)} "
+        f"orientations par mois ; {_pct(seen.contract_share)} arrivent au contrat, en "
+        f"{labels.decimal(_mean(seen.entry_delays))} jours en moyenne ; {renewals}",
     ]
     if args.inflow is not None:
-        lines.append(f"flux retenu : {_fr(args.inflow)} orientations par mois")
+        lines.append(f"flux retenu : {labels.decimal(args.inflow)} orientations par mois")
     lines.append(
         f"cibles : {terms.portfolio_min} à {terms.portfolio_max} dossiers par conseiller, entrée sous "
         f"{terms.entry_target_days} jours ; fourchette de {projection.RUNS} tirages"
     )
     lines.append(f"avec {found.projection.conseillers} conseillers :")
     return lines
-
-
-def _fr(value: float) -> str:
-    return f"{value:.1f}".replace(".", ",")
 
 
 def _pct(share: float) -> str:

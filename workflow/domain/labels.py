@@ -310,6 +310,19 @@ def month(value: str | date) -> str:
     return f"{MONTHS[int(number) - 1]} {year}"
 
 
+def decimal(value: float) -> str:
+    """A figure with one decimal, the French way: 72,5."""
+    return f"{value:.1f}".replace(".", ",")
+
+
+def portfolio_verdict(load: float, low: int, high: int) -> str:
+    """Where a conseiller's portfolio stands against the convention's 70 to 100 (seed 001
+    art. 3.2), for the portfolio and the forecast alike."""
+    if load > high:
+        return "au-dessus de la cible"
+    return "sous la cible" if load < low else "dans la cible"
+
+
 def cell(column: str, value: Any) -> str:
     """A tableau cell as people read it: dates written the French way, codes as words,
     booleans as oui/non."""
@@ -322,5 +335,5 @@ def cell(column: str, value: Any) -> str:
     if column in COLUMN_VALUES:
         return word(COLUMN_VALUES[column], str(value))
     if isinstance(value, float):
-        return f"{value:.1f}".replace(".", ",")
+        return decimal(value)
     return str(value)

@@ -86,8 +86,7 @@ class Portfolio:
     def verdict(self, load: int) -> str:
         if self.target is None:
             return ""
-        low, high = self.target
-        return "sous la cible" if load < low else "au-dessus de la cible" if load > high else "dans la cible"
+        return labels.portfolio_verdict(load, *self.target)
 
     def rows(self) -> list[list[Any]]:
         """One row per conseiller (« sans binôme » for cases before their assignment)."""
