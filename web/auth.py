@@ -43,10 +43,10 @@ _hasher = PasswordHasher()
 
 def set_password(session: Session, pid: str, password: str, now: datetime) -> None:
     if len(password) < MIN_PASSWORD:
-        raise WorkflowError(f"a password has at least {MIN_PASSWORD} characters")
+        raise WorkflowError(f"un mot de passe a au moins {MIN_PASSWORD} caractères")
     pro = session.get(Professional, pid)
     if pro is None:
-        raise NotFound(f"{pid} is not in the directory of professionals")
+        raise NotFound(f"{pid} n'est pas dans l'annuaire des professionnels")
     account = session.get(WebAccount, pid) or WebAccount(professional_id=pid)
     account.password_hash = _hasher.hash(password)
     account.updated_at = now

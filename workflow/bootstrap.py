@@ -69,5 +69,5 @@ def bootstrap(
     migrations.check_url(url, may_create=not check_schema)
     engine = make_engine(url)
     if check_schema and not migrations.is_current(migrations.reachable(engine)):
-        raise WorkflowError(f"database {url} has no schema yet: run `accompagnement db upgrade`")
+        raise WorkflowError(f"la base {url} n'a pas encore de schéma : lancez `accompagnement db upgrade`")
     return Runtime(url, engine, clock or SystemClock(), on_commit, conventions)

@@ -111,7 +111,7 @@ def test_case_show_gives_state_dates_deadlines_and_history(loaded: tuple[str, St
     assert as_json["dates"]["contract_end"] == "2026-09-12"
     assert [h["trigger"] for h in as_json["history"]][-1] == "signer_contrat"
     missing = run("case", "show", "AG-NOPE", url=url)
-    assert missing.returncode == 1 and "no case with reference" in missing.stderr
+    assert missing.returncode == 1 and "aucun dossier de référence" in missing.stderr
 
 
 def test_audit_verify_names_the_tampered_row(loaded: tuple[str, Story, Path], db: Engine) -> None:
@@ -354,7 +354,7 @@ def test_via_celery_without_a_broker_says_what_to_set(loaded: tuple[str, Story, 
         [sys.executable, "-m", "workflow", "events", "ingest", str(tmp / "events.jsonl"), "--via", "celery"],
         env={**env_less, "DATABASE_URL": url}, capture_output=True, text=True, check=False,
     )  # fmt: skip
-    assert result.returncode == 2 and "needs CELERY_BROKER_URL" in result.stderr
+    assert result.returncode == 2 and "demande CELERY_BROKER_URL" in result.stderr
 
 
 def test_events_retry_resolves_a_rejection_after_the_fix(loaded: tuple[str, Story, Path]) -> None:
@@ -381,7 +381,7 @@ def test_events_retry_resolves_a_rejection_after_the_fix(loaded: tuple[str, Stor
     assert "0 shown of 0 unresolved" in run("events", "rejected", url=url).stdout
     assert "applied by retry" in run("events", "rejected", "--all", url=url).stdout
     again = run("events", "retry", rejected_id, url=url)
-    assert again.returncode == 2 and "already resolved" in again.stderr
+    assert again.returncode == 2 and "a déjà été résolu" in again.stderr
 
 
 def test_the_database_url_option_is_accepted_after_the_command_too(tmp_path: Path) -> None:
@@ -467,9 +467,9 @@ def test_revue_run_writes_the_files_once_and_refuses_a_bad_month(
     listed = run("revue", "list", url=url).stdout
     assert "avril 2026" in listed and "01/04/2026" in listed and "Conseiller France Travail" in listed
     bad = run("revue", "run", "--agency", "Strasbourg-Nord", "--month", "2026-13", url=url)
-    assert bad.returncode == 2 and "month '2026-13' is not like 2026-11" in bad.stderr
+    assert bad.returncode == 2 and "le mois '2026-13' ne s'écrit pas comme 2026-11" in bad.stderr
     unknown = run("revue", "run", "--agency", "Nulle-Part", "--month", "2026-04", url=url)
-    assert unknown.returncode == 1 and "no case in agency 'Nulle-Part'" in unknown.stderr
+    assert unknown.returncode == 1 and "aucun dossier dans l'agence 'Nulle-Part'" in unknown.stderr
 
 
 def test_revue_act_records_the_formality_then_a_tableau_sent_back(
@@ -498,11 +498,11 @@ def test_revue_act_records_the_formality_then_a_tableau_sent_back(
     bad = run("revue", "act", "--revue", revue_id, "--file", str(sent_back), url=url)
     assert bad.returncode == 2
     assert (
-        "revue-Strasbourg-Nord-2026-04.csv, line 2: column « Décision »: 'sortie:emploi' is not a decision"
-        in bad.stderr
+        "revue-Strasbourg-Nord-2026-04.csv, ligne 2 : colonne « Décision » : "
+        "'sortie:emploi' n'est pas une décision" in bad.stderr
     )
     missing = run("revue", "act", "--revue", "999", "--by", "C67", url=url)
-    assert missing.returncode == 1 and "no revue 999" in missing.stderr
+    assert missing.returncode == 1 and "aucune revue n° 999" in missing.stderr
 
 
 def test_indicators_prints_the_table_and_writes_csv_and_png(loaded: tuple[str, Story, Path]) -> None:
@@ -515,7 +515,7 @@ def test_indicators_prints_the_table_and_writes_csv_and_png(loaded: tuple[str, S
     files = sorted(p.name for p in (tmp / "ind").iterdir())
     assert files == ["indicateurs-2026-Q1-67.csv", "indicateurs-2026-Q1-67.png"]
     bad = run("indicators", "--quarter", "2026-Q7", url=url)
-    assert bad.returncode == 2 and "quarter '2026-Q7' is not like 2026-Q3" in bad.stderr
+    assert bad.returncode == 2 and "le trimestre '2026-Q7' ne s'écrit pas comme 2026-Q3" in bad.stderr
 
 
 def test_audit_search_timeline_scope_seals_and_refusals(
@@ -536,7 +536,8 @@ def test_audit_search_timeline_scope_seals_and_refusals(
     refused = run("audit", "timeline", story.ref, "--as", "C67B", url=url)
     assert refused.returncode == 1
     assert (
-        f"forbidden: C67B (conseiller) may not read: case {story.ref} is not one of theirs" in refused.stderr
+        "erreur : accès refusé à C67B (Conseiller France Travail) : "
+        f"le dossier {story.ref} n'est pas l'un des siens" in refused.stderr
     )
     assert run("case", "show", story.ref, "--as", "S35", url=url).returncode == 1
     refusals = run("audit", "refusals", url=url).stdout

@@ -17,7 +17,7 @@ def test_a_quarter_parses_or_is_refused_clearly() -> None:
     q3 = Quarter.parse("2026-q3")
     assert (q3.start, q3.end, str(q3)) == (date(2026, 7, 1), date(2026, 10, 1), "2026-Q3")
     for bad in ("2026-Q5", "2026-3", "Q3"):
-        with pytest.raises(WorkflowError, match=f"quarter '{bad}' is not like 2026-Q3"):
+        with pytest.raises(WorkflowError, match=f"le trimestre '{bad}' ne s'écrit pas comme 2026-Q3"):
             Quarter.parse(bad)
 
 

@@ -190,11 +190,15 @@ def test_a_bad_tableau_is_refused_whole_naming_each_line_and_column(
     with pytest.raises(WorkflowError) as refused:
         from_lines(revue, revue_files.read_back(xlsx, revue), default_actor=None)
     message = str(refused.value)
-    assert "3 problem(s), nothing applied" in message
-    assert "sheet « Renouvellements », line 2: column « Décision »: 'prolonger' is not a decision" in message
-    assert "'sortie:vacances' has no known motif" in message
+    assert "3 problème(s), rien n'est appliqué" in message
     assert (
-        "sheet « Entrées à acter », line 2: column « Acteur » is empty and no --by actor was given" in message
+        "feuille « Renouvellements », ligne 2 : colonne « Décision » : 'prolonger' n'est pas une décision"
+        in message
+    )
+    assert "'sortie:vacances' n'a pas de motif connu" in message
+    assert (
+        "feuille « Entrées à acter », ligne 2 : la colonne « Acteur » est vide "
+        "et aucun acteur n'est donné par --by" in message
     )
     assert [r.hash for r in harness.log(s["entered"].ref)] == before
     assert _decisions_count(harness) == 0
@@ -209,12 +213,15 @@ def test_a_case_not_in_the_rubrique_or_another_revues_file_is_refused(
     book["Renouvellements"].append([s["late"].ref, "C67", None, None, None, "renouveler", "C67"])
     book.save(xlsx)
     with pytest.raises(
-        WorkflowError, match=f"line 3: dossier '{s['late'].ref}' is not in the rubrique renouvellements"
+        WorkflowError,
+        match=f"ligne 3 : le dossier '{s['late'].ref}' n'est pas dans la rubrique « Renouvellements »",
     ):
         from_lines(revue, revue_files.read_back(xlsx, revue), default_actor=None)
     book["Revue"]["B2"] = "mars 2026"
     book.save(xlsx)
-    with pytest.raises(WorkflowError, match="this is the tableau of Strasbourg-Nord mars 2026, not of revue"):
+    with pytest.raises(
+        WorkflowError, match="c'est le tableau de Strasbourg-Nord mars 2026, pas celui de la revue"
+    ):
         revue_files.read_back(xlsx, revue)
 
 

@@ -25,7 +25,7 @@ REVUE = Revue(id=7, agence="Nord", month="2026-04", content=CONTENT)
 
 
 def line(rubrique: str, dossier: str, decision: Any, acteur: Any = None, n: int = 2) -> Line:
-    return Line(rubrique, f"t.csv, line {n}", {"dossier": dossier, "decision": decision, "acteur": acteur})
+    return Line(rubrique, f"t.csv, ligne {n}", {"dossier": dossier, "decision": decision, "acteur": acteur})
 
 
 def test_the_formality_acts_joint_entries_and_every_exit_but_never_decides_for_the_revue() -> None:
@@ -59,31 +59,31 @@ def test_each_rubrique_reads_its_decisions(rubrique: str, dossier: str, text: st
             "entrees",
             "A",
             "renouveler",
-            "'renouveler' is not a decision of the rubrique entrees (one of: acter)",
+            "'renouveler' n'est pas une décision de la rubrique « Entrées à acter » (au choix : acter)",
         ),
-        ("sorties", "D", "sortie:emploi", "is not a decision of the rubrique sorties"),
-        ("a_debattre", "E", "acter", "(one of: sortie, sortie:<motif>)"),
-        ("renouvellements", "C", "renouveler:3", "renouveler takes no motif"),
-        ("renouvellements", "C", "sortie", "has no known motif"),
+        ("sorties", "D", "sortie:emploi", "n'est pas une décision de la rubrique « Sorties à acter »"),
+        ("a_debattre", "E", "acter", "(au choix : sortie, sortie:<motif>)"),
+        ("renouvellements", "C", "renouveler:3", "renouveler ne prend pas de motif"),
+        ("renouvellements", "C", "sortie", "n'a pas de motif connu"),
         (
             "renouvellements",
             "A",
             "renouveler",
-            "dossier 'A' is not in the rubrique renouvellements of revue 7",
+            "le dossier 'A' n'est pas dans la rubrique « Renouvellements » de la revue n° 7",
         ),
     ],
 )
 def test_a_wrong_cell_is_named(rubrique: str, dossier: str, text: str, problem: str) -> None:
     with pytest.raises(WorkflowError) as refused:
         from_lines(REVUE, [line(rubrique, dossier, text, n=5)], default_actor="C1")
-    assert "t.csv, line 5: " in str(refused.value)
+    assert "t.csv, ligne 5 : " in str(refused.value)
     assert problem in str(refused.value)
 
 
 def test_empty_cells_are_no_decision_and_two_decisions_for_one_row_are_refused() -> None:
     assert from_lines(REVUE, [line("entrees", "A", None), line("entrees", "A", "  ")], None) == []
     with pytest.raises(
-        WorkflowError, match=r"t\.csv, line 3: dossier A already has a decision at t\.csv, line 2"
+        WorkflowError, match=r"t\.csv, ligne 3 : le dossier A a déjà une décision en t\.csv, ligne 2"
     ):
         from_lines(
             REVUE, [line("entrees", "A", "acter", "C1"), line("entrees", "A", "acter", "C2", n=3)], None

@@ -176,18 +176,18 @@ def read_back(path: Path, revue: Revue) -> list[Line]:
     if path.suffix.lower() == ".csv":
         return _read_csv(path)
     if path.suffix.lower() != ".xlsx":
-        raise WorkflowError(f"{path}: a tableau sent back is an .xlsx or a .csv file")
+        raise WorkflowError(f"{path} : un tableau retourné est un fichier .xlsx ou .csv")
     try:
         book = load_workbook(path, read_only=True)
     except (OSError, zipfile.BadZipFile, KeyError) as exc:
-        raise WorkflowError(f"{path}: cannot be read as an XLSX workbook ({exc})") from exc
+        raise WorkflowError(f"{path} : illisible comme classeur XLSX ({exc})") from exc
     if COVER in book.sheetnames:
         cover = {str(row[0]): row[1] for row in book[COVER].iter_rows(values_only=True) if row and row[0]}
         month = cover.get("Revue de", cover.get("Mois"))
         if cover.get("Agence") != revue.agence or month not in (revue.month, labels.month(revue.month)):
             raise WorkflowError(
-                f"{path}: this is the tableau of {cover.get('Agence')} {month}, not of revue "
-                f"{revue.id} ({revue.agence}, {labels.month(revue.month)})"
+                f"{path} : c'est le tableau de {cover.get('Agence')} {month}, pas celui de la revue "
+                f"n° {revue.id} ({revue.agence}, {labels.month(revue.month)})"
             )
     lines = []
     for section, title in SHEETS.items():
@@ -199,7 +199,7 @@ def read_back(path: Path, revue: Revue) -> list[Line]:
             lines.append(
                 Line(
                     section,
-                    f"{path.name}, sheet « {title} », line {number}",
+                    f"{path.name}, feuille « {title} », ligne {number}",
                     dict(zip(header, row, strict=False)),
                 )
             )
@@ -217,16 +217,16 @@ def _read_csv(path: Path) -> list[Line]:
             missing = {"rubrique", "dossier", DECISION} - set(header)
             if missing:
                 named = sorted(labels.COLUMNS[m] for m in missing)
-                raise WorkflowError(f"{path}, line 1: missing column(s) {named}")
+                raise WorkflowError(f"{path}, ligne 1 : colonne(s) manquante(s) : {', '.join(named)}")
             lines = []
             for number, cells in enumerate(reader, start=2):
                 row = dict(zip(header, cells, strict=False))
                 rubrique = RUBRIQUE_KEYS.get(str(row.get("rubrique", "")).strip().casefold(), "")
                 if rubrique in VERBS:
-                    lines.append(Line(rubrique, f"{path.name}, line {number}", row))
+                    lines.append(Line(rubrique, f"{path.name}, ligne {number}", row))
             return lines
     except (OSError, UnicodeDecodeError, csv.Error) as exc:
-        raise WorkflowError(f"{path}: cannot be read as a UTF-8 CSV ({exc})") from exc
+        raise WorkflowError(f"{path} : illisible comme CSV UTF-8 ({exc})") from exc
 
 
 def _columns(rows: list[dict[str, Any]], section: str) -> list[str]:

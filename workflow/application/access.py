@@ -20,7 +20,7 @@ def reader(session: Session, pid: str | None) -> Professional | None:
         return None
     pro = session.get(Professional, pid)
     if pro is None or not pro.active:
-        raise Forbidden(pid, "?", "read", f"{pid} is not an active professional of the directory")
+        raise Forbidden(pid, "?", "read", f"{pid} n'est pas un professionnel actif de l'annuaire")
     return pro
 
 

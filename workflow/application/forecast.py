@@ -77,7 +77,7 @@ def starting_point(
             rebuilt.append(case)
     if not rebuilt:
         raise WorkflowError(
-            f"no case of département {departement} by {labels.day(day)}: nothing to forecast from"
+            f"aucun dossier du département {departement} au {labels.day(day)} : rien d'où partir"
         )
     open_cases = [
         OpenCase(c.reference, c.state, c.orientation_date, c.contract_start, c.renewal_count > 0)
@@ -98,7 +98,7 @@ def observe(cases: Sequence[Case], day: date, terms: Terms) -> Observed:
     entered = [c for c in cases if c.contract_start is not None and first < c.contract_start <= day]
     if not entered:
         raise WorkflowError(
-            f"no contract signed between {labels.day(first)} and {labels.day(day)}: nothing to forecast from"
+            f"aucun contrat signé entre le {labels.day(first)} et le {labels.day(day)} : rien d'où partir"
         )
     settled = [c for c in oriented if c.contract_start is not None or c.state == State.SORTIE]
     share = sum(1 for c in settled if c.contract_start is not None) / len(settled) if settled else 1.0
@@ -342,12 +342,14 @@ def forecast(
     """The projection with `conseillers` (default: the département's active ones) and, with
     `search`, the smallest number of conseillers keeping load and entry delay within target."""
     if months < 1:
-        raise WorkflowError("--months must be at least 1")
+        raise WorkflowError("--months vaut au moins 1")
     terms = ctx.book.in_force(departement, start).terms
     open_cases, observed = starting_point(session, ctx, departement, start)
     count = conseillers or active_conseillers(session, departement)
     if count < 1:
-        raise WorkflowError(f"no active conseiller in département {departement}: give --conseillers")
+        raise WorkflowError(
+            f"aucun conseiller actif dans le département {departement} : donnez --conseillers"
+        )
     args = (open_cases, observed, terms, departement, start, months)
     projection = project(*args, count, inflow, runs)
     unlimited = project(*args, None, inflow, runs)

@@ -43,9 +43,9 @@ class Quarter:
             year, q = text.upper().split("-Q")
             quarter = cls(int(year), int(q))
         except ValueError:
-            raise WorkflowError(f"quarter {text!r} is not like 2026-Q3") from None
+            raise WorkflowError(f"le trimestre {text!r} ne s'écrit pas comme 2026-Q3") from None
         if not 1 <= quarter.number <= 4:
-            raise WorkflowError(f"quarter {text!r} is not like 2026-Q3")
+            raise WorkflowError(f"le trimestre {text!r} ne s'écrit pas comme 2026-Q3")
         return quarter
 
     @classmethod

@@ -29,6 +29,7 @@ from workflow.adapters.unit_of_work import UnitOfWork
 from workflow.application.access import record as record_denial
 from workflow.application.handling import Handled, HandledAs, handle_event, handle_in_savepoint
 from workflow.application.service_context import Context
+from workflow.domain import labels
 from workflow.domain.errors import (
     ConcurrentUpdate,
     Forbidden,
@@ -404,10 +405,10 @@ def retry_rejection(uow: UnitOfWork, ctx: Context, rejected_id: int) -> Handled:
     with uow:
         row = uow.session.get(RejectedEvent, rejected_id)
         if row is None:
-            raise NotFound(f"no rejected event with id {rejected_id}")
+            raise NotFound(f"aucun événement rejeté n° {rejected_id}")
         if row.resolved_at is not None:
             raise WorkflowError(
-                f"rejected event {rejected_id} was already resolved on {row.resolved_at.isoformat()}"
+                f"l'événement rejeté n° {rejected_id} a déjà été résolu le {labels.instant(row.resolved_at)}"
             )
         event = parse_line(row.raw)
         handled = handle_in_savepoint(uow, ctx, event)

@@ -30,6 +30,7 @@ from workflow.cli import (
     setup,
 )
 from workflow.cli.common import DATABASE_URL_HELP, EXIT_FAILED, EXIT_OK, EXIT_PROBLEM, EXIT_USAGE
+from workflow.domain import labels
 from workflow.domain.errors import Forbidden, NotFound, WorkflowError
 
 log = logging.getLogger(__name__)
@@ -71,14 +72,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BrokenPipeError:  # output piped into `head` and closed early: not an error
         sys.stdout = open(os.devnull, "w")  # noqa: SIM115  (silence the flush at exit)
         return EXIT_OK
-    except (NotFound, Forbidden) as exc:
-        print(f"error: {exc}", file=sys.stderr)
+    except Forbidden as exc:  # its message is the record's (English, as the event API gives it)
+        role = labels.ROLES.get(exc.actor_role)
+        who = f"{exc.actor_id} ({role})" if role else exc.actor_id
+        print(f"erreur : accès refusé à {who} : {exc.reason}", file=sys.stderr)
+        return EXIT_PROBLEM
+    except NotFound as exc:
+        print(f"erreur : {exc}", file=sys.stderr)
         return EXIT_PROBLEM
     except (WorkflowError, OSError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print(f"erreur : {exc}", file=sys.stderr)
         return EXIT_USAGE
     except Exception as exc:
         log.debug("the run failed", exc_info=True)
-        print(f"error: the run failed ({type(exc).__name__}: {str(exc)[:300]})", file=sys.stderr)
-        print("what was committed before stays; running the command again is safe", file=sys.stderr)
+        print(f"erreur : la commande a échoué ({type(exc).__name__} : {str(exc)[:300]})", file=sys.stderr)
+        print("ce qui était enregistré avant reste ; relancer la commande est sans risque", file=sys.stderr)
         return EXIT_FAILED

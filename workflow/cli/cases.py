@@ -172,7 +172,10 @@ def _reader(rt: Runtime, pid: str | None, case_reference: str | None = None) -> 
                 case = uow.session.scalar(select(Case).where(Case.reference == case_reference))
                 if case is not None and not permissions.may_read(reader, case):
                     raise Forbidden(
-                        reader.id, reader.role, "read", f"case {case_reference} is not one of theirs"
+                        reader.id,
+                        reader.role,
+                        "read",
+                        f"le dossier {case_reference} n'est pas l'un des siens",
                     )
         except Forbidden as refusal:
             access.record(uow.session, refusal, rt.clock.now(), case_reference)

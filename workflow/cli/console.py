@@ -43,7 +43,7 @@ def cmd_web_password(args: argparse.Namespace) -> int:
         else getpass.getpass(f"mot de passe pour {args.id} : ")
     )
     if not args.stdin and getpass.getpass("encore une fois : ") != password:
-        raise WorkflowError("the two passwords differ")
+        raise WorkflowError("les deux mots de passe diffèrent")
     rt = connect(args.database_url)
     with rt.uow() as uow:
         set_password(uow.session, args.id, password, rt.clock.now())

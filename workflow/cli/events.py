@@ -61,7 +61,7 @@ def _publish(rt: Runtime, path: Path, batch_size: int, progress: bool, wait: boo
 
     if app.conf.task_always_eager:
         raise WorkflowError(
-            "--via celery needs CELERY_BROKER_URL (a Redis broker); without it use --via direct"
+            "--via celery demande CELERY_BROKER_URL (un broker Redis) ; sans lui, utilisez --via direct"
         )
     with path.open(encoding="utf-8", errors="surrogateescape") as fh:
         items = [(f"{path.name}:{n}", line) for n, line in enumerate(fh, start=1) if line.strip()]
@@ -153,7 +153,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
     from tasks import QUEUE, app
 
     if app.conf.task_always_eager:
-        raise WorkflowError("the worker needs CELERY_BROKER_URL (e.g. redis://127.0.0.1:6379/0)")
+        raise WorkflowError("le worker demande CELERY_BROKER_URL (par exemple redis://127.0.0.1:6379/0)")
     os.environ["DATABASE_URL"] = args.database_url
     argv = ["worker", "--loglevel", args.loglevel, "--concurrency", str(args.concurrency), "--queues", QUEUE]
     app.worker_main(argv)

@@ -69,7 +69,7 @@ def cmd_revue_list(args: argparse.Namespace) -> int:
 def _revue(session: Session, revue_id: int) -> Revue:
     revue = session.get(Revue, revue_id)
     if revue is None:
-        raise NotFound(f"no revue {revue_id} (see `accompagnement revue list`)")
+        raise NotFound(f"aucune revue n° {revue_id} (voir `accompagnement revue list`)")
     return revue
 
 
@@ -85,7 +85,7 @@ def cmd_revue_act(args: argparse.Namespace) -> int:
         decisions = revue_decisions.formality(revue, args.by)
     else:
         raise WorkflowError(
-            "name the actor with --by (the secretariat), or give the tableau sent back with --file"
+            "nommez l'acteur avec --by (le secrétariat), ou donnez le tableau retourné avec --file"
         )
     results = revue_decisions.apply(rt.uow(), rt.ctx, revue.id, decisions, dry_run=args.dry_run)
     print(f"revue {revue.id}, agence {revue.agence}, {revue.month}: {len(decisions)} decision(s)")
@@ -98,7 +98,7 @@ def cmd_revue_act(args: argparse.Namespace) -> int:
         ("dossier", "rubrique", "décision", "acteur", "résultat", "détail"),
     )
     counts = {outcome: sum(r.outcome == outcome for r in results) for outcome in DecisionOutcome}
-    print(", ".join(f"{n} {outcome}" for outcome, n in counts.items() if n) or "nothing to apply")
+    print(", ".join(f"{n} {outcome}" for outcome, n in counts.items() if n) or "rien à appliquer")
     return EXIT_PROBLEM if counts[DecisionOutcome.REFUSED] else EXIT_OK
 
 

@@ -88,7 +88,9 @@ def find_person(session: Session, ref: str) -> Person:
             select(Person).join(Case, Case.person_id == Person.id).where(Case.reference == ref)
         )
     if person is None:
-        raise NotFound(f"no person with France Travail identifier, id or case reference {ref!r}")
+        raise NotFound(
+            f"aucune personne d'identifiant France Travail, de numéro ou de référence de dossier {ref!r}"
+        )
     return person
 
 

@@ -69,7 +69,7 @@ def replay(
     if reference is not None:
         cases = cases.where(Case.reference == reference)
         if session.scalar(select(Case.id).where(Case.reference == reference)) is None:
-            raise NotFound(f"no case with reference {reference!r}")
+            raise NotFound(f"aucun dossier de référence {reference!r}")
     out = ReplayReport()
     terms = point_in_time.terms_of(session, ctx)
     for stored, rows in point_in_time.by_ranges(session, cases):

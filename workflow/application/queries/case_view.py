@@ -35,7 +35,7 @@ def find_case(session: Session, ref: str) -> Case:
             .limit(1)
         )
     if case is None:
-        raise NotFound(f"no case with reference or France Travail identifier {ref!r}")
+        raise NotFound(f"aucun dossier de référence ou d'identifiant France Travail {ref!r}")
     return case
 
 

@@ -124,7 +124,7 @@ def portfolio_at(
     """The open cases of an agency, a conseiller or a département at the end of `day`. A
     conseiller's are those where they were the binôme's conseiller that day."""
     if [agence, conseiller, departement].count(None) != 2:
-        raise WorkflowError("give one of --agence, --conseiller or --departement")
+        raise WorkflowError("donnez l'un de --agency, --conseiller ou --departement")
     cases = select(Case.id, Case.convention_code).where(Case.orientation_date <= day)
     if agence is not None:
         cases, scope = cases.where(Case.agence == agence), f"agence {agence}"
@@ -133,7 +133,7 @@ def portfolio_at(
     else:
         pro = session.get(Professional, conseiller)
         if pro is None:
-            raise NotFound(f"no professional {conseiller!r} in the directory")
+            raise NotFound(f"aucun professionnel {conseiller!r} dans l'annuaire")
         cases, scope = cases.where(Case.convention_code == pro.departement), f"conseiller {conseiller}"
     codes = _codes(session, cases)
     target = None

@@ -33,6 +33,7 @@ from workflow.application.access import record as record_denial
 from workflow.application.actors import professional_actor
 from workflow.application.deciding import decide
 from workflow.application.service_context import Context
+from workflow.domain import labels
 from workflow.domain.errors import Forbidden, NotFound, WorkflowError, is_transient
 from workflow.domain.labels import COLUMNS
 from workflow.domain.lifecycle import ACTER_ENTREE, ACTER_SORTIE, RENOUVELER, SORTIR
@@ -102,25 +103,28 @@ def from_lines(revue: Revue, lines: Iterable[Line], default_actor: str | None) -
             verb, reason = _parse(text, line.rubrique)
             if reference not in cases[line.rubrique]:
                 raise WorkflowError(
-                    f"dossier {reference or '(empty)'!r} is not in the rubrique {line.rubrique} of revue "
-                    f"{revue.id} ({revue.agence}, {revue.month})"
+                    f"le dossier {reference or '(vide)'!r} n'est pas dans la rubrique "
+                    f"« {labels.RUBRIQUES[line.rubrique]} » de la revue n° {revue.id} "
+                    f"({revue.agence}, {labels.month(revue.month)})"
                 )
             actor = str(line.cells.get(ACTOR) or "").strip() or default_actor
             if not actor:
-                raise WorkflowError(f"column {ACTOR_HEADER} is empty and no --by actor was given")
+                raise WorkflowError(
+                    f"la colonne {ACTOR_HEADER} est vide et aucun acteur n'est donné par --by"
+                )
         except WorkflowError as exc:
-            problems.append(f"{line.where}: {exc}")
+            problems.append(f"{line.where} : {exc}")
             continue
         decisions.append(Decision(line.rubrique, reference, verb, reason, actor, line.where))
     seen: dict[tuple[str, str], str] = {}
     for d in decisions:
         first = seen.setdefault((d.rubrique, d.case_reference), d.where)
         if first != d.where:
-            problems.append(f"{d.where}: dossier {d.case_reference} already has a decision at {first}")
+            problems.append(f"{d.where} : le dossier {d.case_reference} a déjà une décision en {first}")
     if problems:
         shown = "\n  ".join(problems[:20])
-        more = f"\n  … and {len(problems) - 20} more" if len(problems) > 20 else ""
-        raise WorkflowError(f"{len(problems)} problem(s), nothing applied:\n  {shown}{more}")
+        more = f"\n  … et {len(problems) - 20} de plus" if len(problems) > 20 else ""
+        raise WorkflowError(f"{len(problems)} problème(s), rien n'est appliqué :\n  {shown}{more}")
     return decisions
 
 
@@ -129,19 +133,21 @@ def _parse(text: str, rubrique: str) -> tuple[str, ExitReason | None]:
     allowed = VERBS[rubrique]
     if verb not in allowed:
         raise WorkflowError(
-            f"column {DECISION_HEADER}: {text!r} is not a decision of the rubrique {rubrique} "
-            f"(one of: {', '.join(sorted(allowed))}{', sortie:<motif>' if SORTIE in allowed else ''})"
+            f"colonne {DECISION_HEADER} : {text!r} n'est pas une décision de la rubrique "
+            f"« {labels.RUBRIQUES[rubrique]} » (au choix : {', '.join(sorted(allowed))}"
+            f"{', sortie:<motif>' if SORTIE in allowed else ''})"
         )
     if verb != SORTIE:
         if rest:
-            raise WorkflowError(f"column {DECISION_HEADER}: {text!r}: {verb} takes no motif")
+            raise WorkflowError(f"colonne {DECISION_HEADER} : {text!r} : {verb} ne prend pas de motif")
         return verb, None
     try:
         return verb, ExitReason(rest.strip())
     except ValueError:
         known = ", ".join(r.value for r in ExitReason)
         raise WorkflowError(
-            f"column {DECISION_HEADER}: {text!r} has no known motif (sortie:<motif>, one of {known})"
+            f"colonne {DECISION_HEADER} : {text!r} n'a pas de motif connu "
+            f"(sortie:<motif>, au choix : {known})"
         ) from None
 
 
@@ -189,7 +195,7 @@ def _apply_all(
         uow.take_write_lock()  # SQLite: one secretary at a time, each decision in a true savepoint
         revue = uow.session.get(Revue, revue_id)
         if revue is None:
-            raise NotFound(f"no revue {revue_id} (see `accompagnement revue list`)")
+            raise NotFound(f"aucune revue n° {revue_id} (voir `accompagnement revue list`)")
         results = [_apply_one(uow, ctx, revue, decision, dry_run) for decision in decisions]
         if not dry_run:
             uow.commit()
@@ -204,7 +210,7 @@ def _apply_one(uow: UnitOfWork, ctx: Context, revue: Revue, decision: Decision, 
         # finds the decision recorded below instead of having its transition refused.
         case = uow.cases.get(decision.case_reference)
         if case is None:
-            raise WorkflowError(f"unknown case {decision.case_reference}")
+            raise WorkflowError(f"aucun dossier {decision.case_reference}")
         done = session.scalar(
             select(RevueDecision).where(
                 RevueDecision.revue_id == revue.id,

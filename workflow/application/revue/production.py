@@ -67,7 +67,7 @@ def parse_month(text: str) -> tuple[int, int]:
         year, month = (int(part) for part in text.split("-"))
         date(year, month, 1)
     except ValueError:
-        raise WorkflowError(f"month {text!r} is not like 2026-11") from None
+        raise WorkflowError(f"le mois {text!r} ne s'écrit pas comme 2026-11") from None
     return year, month
 
 
@@ -273,7 +273,7 @@ def produce(uow: UnitOfWork, ctx: Context, agence: str, month: str, by: str | No
     with uow:
         code = uow.session.scalar(select(Case.convention_code).where(Case.agence == agence).limit(1))
         if code is None:
-            raise NotFound(f"no case in agency {agence!r}")
+            raise NotFound(f"aucun dossier dans l'agence {agence!r}")
         dates = revue_dates(ctx.book, year, number, code)
         revue = Revue(
             agence=agence, month=month, departement=code, held_on=dates.held_on, since=dates.since,
