@@ -541,7 +541,7 @@ def test_audit_search_timeline_scope_seals_and_refusals(
     )
     assert run("case", "show", story.ref, "--as", "S35", url=url).returncode == 1
     refusals = run("audit", "refusals", url=url).stdout
-    assert refusals.count("read") == 2 and "C67B" in refusals and "S35" in refusals
+    assert refusals.count("Lecture") == 2 and "C67B" in refusals and "S35" in refusals
     delay = run("audit", "delay", "--from", "reperage", "--to", "contrat", url=url)
     assert "Repérage → Contrat : 1 dossier(s) ; médiane 11 jours" in delay.stdout
 

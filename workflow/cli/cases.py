@@ -257,7 +257,7 @@ def cmd_audit_refusals(args: argparse.Namespace) -> int:
                 labels.instant(d.occurred_at),
                 d.actor_id,
                 labels.word(labels.ROLES, d.actor_role),
-                d.action,
+                labels.word(labels.ACCESS_ACTIONS, d.action),
                 d.case_reference,
                 d.reason,
             )

@@ -64,6 +64,9 @@ TRIGGERS: Mapping[str, str] = {
     SIGNALER_ECHU: "Contrat échu signalé à la revue",
 }
 
+# What a refused access was an attempt at (`access_denial.action`): reading, or a trigger.
+ACCESS_ACTIONS: Mapping[str, str] = {"read": "Lecture", **TRIGGERS}
+
 EXIT_REASONS: Mapping[str, str] = {
     ExitReason.EMPLOI: "Emploi",
     ExitReason.FORMATION: "Formation",
