@@ -111,7 +111,10 @@ def test_the_portfolio_at_a_day_counts_open_cases_by_state_and_conseiller(harnes
 
 
 def test_a_portfolio_needs_one_scope(harness: Harness) -> None:
-    with harness.sessions() as session, pytest.raises(WorkflowError, match="one of"):
+    with (
+        harness.sessions() as session,
+        pytest.raises(WorkflowError, match="donnez l'un de --agency, --conseiller ou --departement"),
+    ):
         portfolio_at(session, harness.ctx, START, agence="A", departement="67")
 
 
