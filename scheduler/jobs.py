@@ -8,8 +8,9 @@ Every quarter of an hour, the revues whose day and hour have come this month (pe
 the scheduler was down then. Every day at 07:00 the indicators of the quarter just ended are
 queued, once per quarter: on the quarter's first day, or the first day the scheduler runs. Every
 night at 03:00 (after midnight UTC, winter and summer) the seal of the days just over is queued,
-when the operator's sealing key is configured. Every minute, the inbox rows whose message was
-lost (a broker restart, a killed worker) are queued again (`workflow.application.inbox.requeue_stale`).
+when the operator's sealing key is configured. Every SWEEP_EVERY (10 s), workers are woken for
+the inbox rows that wait with no worker on them: a message lost (a broker restart, a killed
+worker), or a deferred event whose next try has come (`workflow.application.inbox.requeue_stale`).
 
 Before each job the scheduler checks that it still leads (`leading`): a leader whose lock
 connection died steps down instead of running jobs beside the new leader.
@@ -24,11 +25,13 @@ from collections.abc import Callable
 from datetime import time
 
 from apscheduler.schedulers.blocking import BlockingScheduler
+from apscheduler.triggers.base import BaseTrigger
 from apscheduler.triggers.cron import CronTrigger
+from apscheduler.triggers.interval import IntervalTrigger
 
 from workflow.adapters.unit_of_work import UnitOfWork
 from workflow.application.audit.seals import KEY_ENV
-from workflow.application.inbox import Routed, requeue_stale
+from workflow.application.inbox import SWEEP_EVERY, Routed, requeue_stale
 from workflow.application.indicators import Quarter
 from workflow.application.revue.production import due_revues
 from workflow.application.scheduled_runs import AUDIT_SEAL, QUARTERLY_INDICATORS, REMINDER_SCAN, claim_run
@@ -47,7 +50,7 @@ QueueScan = Callable[[str, bool], None]  # (day, digest): queue `accompagnement.
 QueueRevue = Callable[[str, str], None]  # (agence, month): queue `accompagnement.produce_revue`
 QueueIndicators = Callable[[str], None]  # (quarter): queue `accompagnement.quarterly_indicators`
 QueueSeal = Callable[[], None]  # queue `accompagnement.seal_audit`
-QueueInbox = Callable[[Routed], None]  # (inbox ids by département): queue `accompagnement.apply_inbox`
+QueueInbox = Callable[[Routed], None]  # (inbox ids by département): wake the workers (`tasks.events.queue`)
 
 
 class SteppedDown(Exception):
@@ -121,13 +124,14 @@ class Jobs:
         return True
 
     def inbox_sweep(self) -> int:
-        """Queue again the inbox rows still pending long after they were queued; how many."""
-        batches = requeue_stale(self.uow(), self.ctx)
-        for rows in batches:
+        """Wake workers for the inbox rows no worker holds and no wake-up was sent for lately
+        (a lost message, a deferred event now due); how many rows."""
+        rows = requeue_stale(self.uow(), self.ctx)
+        if rows:
             self.queue_inbox(rows)
-        count = sum(len(ids) for rows in batches for ids in rows.values())
+        count = sum(map(len, rows.values()))
         if count:
-            log.warning("inbox sweep: %d event(s) queued again", count)
+            log.info("inbox sweep: workers woken for %d event(s)", count)
         return count
 
     def catch_up(self) -> list[str]:
@@ -185,11 +189,11 @@ class Jobs:
             id=REVUES, name="monthly revues (each agency on its convention's day and hour)",
         )  # fmt: skip
         self._add(
-            scheduler, self.inbox_sweep, CronTrigger(minute="*", timezone=PARIS),
-            id=INBOX_SWEEP, name="inbox rows whose message was lost, queued again",
+            scheduler, self.inbox_sweep, IntervalTrigger(seconds=SWEEP_EVERY.total_seconds(), timezone=PARIS),
+            id=INBOX_SWEEP, name="workers woken for inbox rows left waiting (lost message, deferral due)",
         )  # fmt: skip
         return scheduler
 
-    def _add(self, scheduler: BlockingScheduler, job: Callable[[], object], trigger: CronTrigger,
+    def _add(self, scheduler: BlockingScheduler, job: Callable[[], object], trigger: BaseTrigger,
              id: str, name: str) -> None:  # fmt: skip
         scheduler.add_job(self.as_leader, trigger, args=[job, scheduler], id=id, name=name)

@@ -26,6 +26,11 @@ class QueueState:
     in_progress: int  # delivered to a live worker, not yet acknowledged
     orphaned: int  # delivered to a worker that is gone: redelivered after the visibility timeout
     orphan_redelivery_in: float | None  # seconds until the first orphan is handed out again
+    unanswered: bool = False  # no worker answered the inspection: orphans cannot be told
+
+
+INSPECT_TIMEOUT = 3.0  # seconds a busy worker's main process has to answer
+RECENT = 10.0  # seconds: a message delivered since may not show in its worker's answer yet
 
 
 def queue_state() -> QueueState | None:
@@ -33,28 +38,43 @@ def queue_state() -> QueueState | None:
     if app.conf.task_always_eager:
         return None
     client = redis.Redis.from_url(app.conf.broker_url)
-    waiting = int(client.llen(QUEUE))
+    waiting = sum(int(client.llen(name)) for name in _event_queues(client))
     unacked: dict[bytes, bytes] = client.hgetall("unacked")  # type: ignore[assignment]
     running = _running_task_ids() if unacked else set()
-    orphans = [tag for tag, message in unacked.items() if _task_id(message) not in running]
+    if running is None:  # no worker answered: a busy or gone one; nothing is called orphaned
+        return QueueState(waiting, len(unacked), 0, None, unanswered=True)
+    # A message delivered a moment ago may not be in its worker's answer yet: not an orphan.
+    settled = time.time() - RECENT
+    delivered = {tag: client.zscore("unacked_index", tag) for tag in unacked}
+    orphans = [
+        tag for tag, message in unacked.items()
+        if _task_id(message) not in running and (delivered[tag] or 0) < settled
+    ]  # fmt: skip
     redelivery = None
     if orphans:
-        delivered = [client.zscore("unacked_index", tag) for tag in orphans]
-        first = min((d for d in delivered if d is not None), default=None)
+        first = min((d for tag in orphans if (d := delivered[tag]) is not None), default=None)
         redelivery = None if first is None else max(0.0, first + VISIBILITY_TIMEOUT - time.time())
-    return QueueState(
-        waiting,
-        len(unacked) - len(orphans),
-        len(orphans),
-        redelivery,
-    )
+    return QueueState(waiting, len(unacked) - len(orphans), len(orphans), redelivery)
 
 
-def _running_task_ids() -> set[str | None]:
-    """Ids of the tasks live workers hold (running, prefetched, or waiting for their countdown)."""
-    inspect = app.control.inspect(timeout=1.0)
+def _event_queues(client: redis.Redis) -> list[str]:
+    """The default queue and the départements' (`accompagnement.events.67`…) that exist now."""
+    names = {QUEUE} | {
+        key.decode() if isinstance(key, bytes) else str(key)
+        for key in client.scan_iter(match=f"{QUEUE}.*", count=1000)
+    }
+    return sorted(name for name in names if "\x06" not in name and not name.endswith(".pidbox"))
+
+
+def _running_task_ids() -> set[str | None] | None:
+    """Ids of the tasks live workers hold (running, prefetched, or waiting for their countdown);
+    None when no worker answered within INSPECT_TIMEOUT."""
+    inspect = app.control.inspect(timeout=INSPECT_TIMEOUT)
+    answers = [inspect.active(), inspect.reserved(), inspect.scheduled()]
+    if all(answer is None for answer in answers):
+        return None
     ids: set[str | None] = set()
-    for answer in (inspect.active(), inspect.reserved(), inspect.scheduled()):
+    for answer in answers:
         for tasks in (answer or {}).values():
             for task in tasks:
                 ids.add(task.get("id") or task.get("request", {}).get("id"))

@@ -21,11 +21,32 @@ MAX_DEPTH = 32  # levels of arrays and objects kept as they are; deeper ones bec
 KEPT = 200  # characters of a flattened value's raw text kept in its string
 
 
+UNDECODABLE = "accompagnement:undecodable-message"  # the key of `undecodable`'s stand-in
+# The rest of a task message's body (protocol 2: args, kwargs, embed) around the stand-in.
+_EMBED = {"callbacks": None, "errbacks": None, "chain": None, "chord": None}
+
+
 def safe_loads(body: str | bytes | bytearray | memoryview) -> Any:
-    text = bytes(body).decode("utf-8") if not isinstance(body, str) else body
-    if text.count("[") + text.count("{") <= MAX_DEPTH:
-        return loads(text)  # type: ignore[no-untyped-call]
-    return loads(flatten_deep(text, MAX_DEPTH))  # type: ignore[no-untyped-call]
+    """Decode a JSON message. A body that is not JSON (bytes that are not UTF-8, an unclosed
+    `[`) would be dropped by Celery with a CRITICAL log line and the sender never told; it is
+    handed instead to its task as the one argument `{UNDECODABLE: text}` (see `undecodable`),
+    so that an event door stores it as a rejected inbox row, its bytes kept."""
+    try:
+        text = bytes(body).decode("utf-8-sig") if not isinstance(body, str) else body.removeprefix("\ufeff")
+        if text.count("[") + text.count("{") <= MAX_DEPTH:
+            return loads(text)  # type: ignore[no-untyped-call]
+        return loads(flatten_deep(text, MAX_DEPTH))  # type: ignore[no-untyped-call]
+    except (UnicodeDecodeError, ValueError, RecursionError):
+        raw = bytes(body).decode("utf-8", "surrogateescape") if not isinstance(body, str) else body
+        return [[{UNDECODABLE: raw}], {}, _EMBED]
+
+
+def undecodable(value: Any) -> str | None:
+    """The raw text (bytes that are not UTF-8 as lone surrogates) of a message `safe_loads`
+    could not decode, if `value` is its stand-in; else None."""
+    if isinstance(value, dict) and len(value) == 1 and isinstance(value.get(UNDECODABLE), str):
+        return str(value[UNDECODABLE])
+    return None
 
 
 def flatten_deep(text: str, limit: int) -> str:

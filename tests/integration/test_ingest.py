@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -13,8 +14,9 @@ from tests.conftest import Harness
 from tests.factories import Story
 from workflow.adapters.unit_of_work import UnitOfWork
 from workflow.application.handling import HandledAs
-from workflow.application.inbox import drain, drain_waiting, receive
+from workflow.application.inbox import LEASE, MAX_DEFERRALS, drain_waiting, receive
 from workflow.application.ingest import retry_rejection
+from workflow.domain.clock import ManualClock
 from workflow.domain.errors import NotFound, TransitionRefused, WorkflowError
 
 
@@ -245,17 +247,28 @@ def test_case_show_tracks_the_first_follow_up_appointments_deadline(harness: Har
     )
 
 
+def later(harness: Harness, seconds: float) -> None:
+    assert isinstance(harness.ctx.clock, ManualClock)
+    harness.ctx.clock.set(harness.ctx.clock.now() + timedelta(seconds=seconds))
+
+
 def test_an_event_of_a_case_not_opened_yet_waits_for_its_orientation(harness: Harness) -> None:
-    """The likeliest out-of-order event: a worker may defer it (the orientation may be in flight
-    on another worker); a file, which has no later, rejects it."""
+    """The likeliest out-of-order event: a worker defers it in its row (the orientation may be
+    sent late); a file, which has no later, rejects it."""
     story = Story()
     orientation, binome = story.orientation(), story.binome()
     receipt = receive(harness.uow(), harness.ctx, [("si:1", json.dumps(binome))], "si")
 
-    first = drain(harness.uow(), harness.ctx, receipt.pending, defer_premature=True)
+    first = drain_waiting(harness.uow(), harness.ctx, 10, defer=True)
     assert (first.ingest.deferred, first.ingest.rejected) == (1, 0)
+    with harness.sessions() as session:
+        row = session.get(InboxEvent, receipt.pending[0])
+        assert row is not None and (row.status, row.deferrals) == ("pending", 1)
+        assert row.not_before == harness.ctx.clock.now() + timedelta(seconds=2)
+    assert drain_waiting(harness.uow(), harness.ctx, 10, defer=True).taken == 0  # not before its time
     harness.apply(orientation)
-    second = drain(harness.uow(), harness.ctx, receipt.pending, defer_premature=True)
+    later(harness, 2)
+    second = drain_waiting(harness.uow(), harness.ctx, 10, defer=True)
     assert (second.ingest.applied, second.ingest.deferred) == (1, 0)
     assert harness.case(story.ref).conseiller_id == story.conseiller
 
@@ -263,13 +276,30 @@ def test_an_event_of_a_case_not_opened_yet_waits_for_its_orientation(harness: Ha
     assert report.rejected == 1 and "unknown case" in report.rejections[0].reason
 
 
+def test_a_premature_event_is_rejected_after_its_last_deferral(harness: Harness) -> None:
+    receive(harness.uow(), harness.ctx, [("si:1", json.dumps(Story().binome()))], "si")
+    waits = []
+    for _ in range(MAX_DEFERRALS):
+        drained = drain_waiting(harness.uow(), harness.ctx, 10, defer=True)
+        assert drained.ingest.deferred == 1
+        with harness.sessions() as session:
+            (not_before,) = session.scalars(select(InboxEvent.not_before)).all()
+        assert not_before is not None
+        waits.append((not_before - harness.ctx.clock.now()).total_seconds())
+        later(harness, waits[-1])
+    last = drain_waiting(harness.uow(), harness.ctx, 10, defer=True)
+    assert waits == [2, 4, 8, 16]
+    assert (last.ingest.deferred, last.ingest.rejected) == (0, 1)
+    assert "unknown case" in last.ingest.rejections[0].reason
+
+
 def test_an_event_on_a_closed_case_is_rejected_at_once_even_by_a_worker(harness: Harness) -> None:
     story = Story()
     harness.apply(story.orientation(), story.binome(), story.exit("sans_entree_refus"))
     late = story.diagnostic()
-    receipt = receive(harness.uow(), harness.ctx, [("si:1", json.dumps(late))], "si")
+    receive(harness.uow(), harness.ctx, [("si:1", json.dumps(late))], "si")
 
-    drained = drain(harness.uow(), harness.ctx, receipt.pending, defer_premature=True)
+    drained = drain_waiting(harness.uow(), harness.ctx, 10, defer=True)
 
     assert (drained.ingest.deferred, drained.ingest.rejected) == (0, 1)
     assert "not allowed from sortie" in drained.ingest.rejections[0].reason
@@ -282,7 +312,7 @@ def test_a_message_received_again_after_its_events_were_applied_answers_as_the_f
     story = Story()
     items = [("si:1", json.dumps(story.orientation())), ("si:2", "{not json")]
     first = receive(harness.uow(), harness.ctx, items, "si", submission="task-1")
-    drain(harness.uow(), harness.ctx, first.pending, defer_premature=False)
+    drain_waiting(harness.uow(), harness.ctx, 10, defer=False)
 
     again = receive(harness.uow(), harness.ctx, items, "si", submission="task-1")
 
@@ -304,9 +334,9 @@ def test_events_sent_one_by_one_are_taken_by_micro_batches_in_arrival_order(harn
     for n, event in enumerate(sent):  # four requests, one event each
         receive(harness.uow(), harness.ctx, [(f"http:{n}", json.dumps(event))], "http:si")
 
-    first = drain_waiting(harness.uow(), harness.ctx, 3, defer_premature=True)
-    second = drain_waiting(harness.uow(), harness.ctx, 3, defer_premature=True)
-    third = drain_waiting(harness.uow(), harness.ctx, 3, defer_premature=True)
+    first = drain_waiting(harness.uow(), harness.ctx, 3, defer=True)
+    second = drain_waiting(harness.uow(), harness.ctx, 3, defer=True)
+    third = drain_waiting(harness.uow(), harness.ctx, 3, defer=True)
 
     assert (first.taken, first.ingest.applied) == (3, 3)
     assert (second.taken, second.ingest.applied) == (1, 1)
@@ -317,23 +347,114 @@ def test_events_sent_one_by_one_are_taken_by_micro_batches_in_arrival_order(harn
     assert len({at for _, at in taken_at[:3]}) == 1  # one taking for the first three
 
 
-def test_a_micro_batch_leaves_alone_the_rows_another_worker_just_took(harness: Harness) -> None:
-    story = Story()
-    receipts = [
-        receive(harness.uow(), harness.ctx, [(f"http:{n}", json.dumps(e))], "http:si")
-        for n, e in enumerate([story.orientation(), story.binome()])
-    ]
-    with harness.sessions() as session:  # a worker took the first row a moment ago and still runs
+def hold(harness: Harness, row_id: int) -> None:
+    """Another worker took this row a moment ago and is still applying it."""
+    with harness.sessions() as session:
         session.execute(
             update(InboxEvent)
-            .where(InboxEvent.id == receipts[0].pending[0])
+            .where(InboxEvent.id == row_id)
             .values(claimed_at=harness.ctx.clock.now(), attempts=1)
         )
         session.commit()
 
-    drained = drain_waiting(harness.uow(), harness.ctx, 10, defer_premature=True)
 
-    assert drained.taken == 1 and drained.ingest.deferred == 1  # the binôme waits for its case
+def test_a_person_another_worker_holds_is_left_to_it_and_others_go_on(harness: Harness) -> None:
+    """The rows behind a row another worker holds are not taken, even if they look applicable:
+    they are that person's next ones. Another person's rows are taken meanwhile."""
+    held, free = Story(), Story()
+    rows = [
+        receive(harness.uow(), harness.ctx, [(f"http:{n}", json.dumps(e))], "http:si").pending[0]
+        for n, e in enumerate([held.orientation(), free.orientation(), held.binome(), free.binome()])
+    ]
+    hold(harness, rows[0])
+
+    drained = drain_waiting(harness.uow(), harness.ctx, 10, defer=True)
+
+    assert (drained.taken, drained.ingest.applied, drained.ingest.deferred) == (2, 2, 0)
+    with harness.sessions() as session:
+        status = dict(session.execute(select(InboxEvent.id, InboxEvent.status)).all())
+    assert [status[r] for r in rows] == ["pending", "applied", "pending", "applied"]
+
+
+def test_a_dead_workers_person_is_freed_when_its_claim_runs_out(harness: Harness) -> None:
+    story = Story()
+    rows = [
+        receive(harness.uow(), harness.ctx, [(f"http:{n}", json.dumps(e))], "http:si").pending[0]
+        for n, e in enumerate([story.orientation(), story.binome()])
+    ]
+    hold(harness, rows[0])
+    assert drain_waiting(harness.uow(), harness.ctx, 10, defer=True).taken == 0
+    later(harness, LEASE.total_seconds() + 1)
+
+    drained = drain_waiting(harness.uow(), harness.ctx, 10, defer=True)
+
+    assert (drained.taken, drained.ingest.applied) == (2, 2)
+    with harness.sessions() as session:
+        assert session.scalars(select(InboxEvent.attempts).order_by(InboxEvent.id)).all() == [2, 1]
+
+
+def test_a_deferred_event_does_not_hold_the_rows_behind_it(harness: Harness) -> None:
+    """A person's event sent before the one it follows waits; the rows behind it (here, the
+    late predecessor) are applied meanwhile, and it is tried again after them."""
+    story = Story()
+    harness.apply(story.orientation(), story.binome())
+    diagnostic, contract = story.diagnostic(), story.contract()
+    for n, event in enumerate([contract, diagnostic]):  # the contract before its diagnostic
+        receive(harness.uow(), harness.ctx, [(f"http:{n}", json.dumps(event))], "http:si")
+
+    first = drain_waiting(harness.uow(), harness.ctx, 10, defer=True)
+    assert (first.ingest.deferred, first.ingest.applied) == (1, 1)
+    later(harness, 2)
+    second = drain_waiting(harness.uow(), harness.ctx, 10, defer=True)
+    assert (second.taken, second.ingest.applied) == (1, 1)
+    assert harness.case(story.ref).state == "contrat"
+
+
+def test_each_event_is_stored_in_its_persons_line(harness: Harness) -> None:
+    """The order key: an orientation's person; a known case's person; a case whose orientation
+    waits in the inbox, or comes earlier in the same submission, that one's; a registration
+    event the person it names; a case nobody oriented, a line of its own."""
+    applied, waiting, same = Story(), Story(), Story()
+    harness.apply(applied.orientation())
+    receive(harness.uow(), harness.ctx, [("si:0", json.dumps(waiting.orientation()))], "si")
+    nobody = Story()
+    items = [applied.binome(), waiting.binome(), same.orientation(), same.binome(), nobody.binome(),
+             applied.registration_ended()]  # fmt: skip
+    lines = [(f"si:{n}", json.dumps(event)) for n, event in enumerate(items, start=1)] + [("si:9", "{")]
+    receipt = receive(harness.uow(), harness.ctx, lines, "si")
+    with harness.sessions() as session:
+        keys = dict(session.execute(select(InboxEvent.position, InboxEvent.person_key)
+                                    .where(InboxEvent.submission == receipt.submission)).all())  # fmt: skip
+    assert [keys[p] for p in range(7)] == [
+        applied.ft,
+        waiting.ft,
+        same.ft,
+        same.ft,
+        f"dossier:{nobody.ref}",
+        applied.ft,
+        None,
+    ]
+
+
+def test_a_copy_sent_while_the_first_waits_is_a_duplicate(harness: Harness) -> None:
+    """A resent event whose first copy is still pending is a duplicate at the door, never a
+    second event the rules would refuse; the same id with another payload is refused."""
+    story = Story()
+    orientation = story.orientation()
+    first = receive(harness.uow(), harness.ctx, [("si:1", json.dumps(orientation))], "si")
+    again = receive(harness.uow(), harness.ctx, [("si:1", json.dumps(orientation)),
+                                                 ("si:2", json.dumps(orientation))], "si")  # fmt: skip
+    reused = {**story.binome(), "event_id": orientation["event_id"]}
+    other = receive(harness.uow(), harness.ctx, [("si:3", json.dumps(reused))], "si")
+
+    assert [v.status for v in first.verdicts] == ["accepted"]
+    assert [v.status for v in again.verdicts] == ["duplicate", "duplicate"]
+    assert again.verdicts[0].reason is not None and "not applied yet" in again.verdicts[0].reason
+    assert [v.status for v in other.verdicts] == ["rejected"]
+    assert drain_waiting(harness.uow(), harness.ctx, 10, defer=True).ingest.applied == 1
+    with harness.sessions() as session:
+        rejected = session.scalars(select(RejectedEvent.reason)).all()
+    assert len(rejected) == 1 and "already used by a different" in rejected[0]
 
 
 def test_each_stored_event_carries_the_departement_that_routes_it(harness: Harness) -> None:
@@ -373,7 +494,7 @@ def test_a_drain_routed_to_one_departement_takes_only_its_rows(harness: Harness)
              ("si:3", json.dumps(Story("67").binome()))]  # fmt: skip
     receipt = receive(harness.uow(), harness.ctx, lines, "si")
 
-    first = drain_waiting(harness.uow(), harness.ctx, 100, defer_premature=False, departement="35")
+    first = drain_waiting(harness.uow(), harness.ctx, 100, defer=False, departement="35")
     assert (first.taken, first.ingest.applied) == (1, 1)
     assert harness.case(rennes.ref).state == "reperage"
     with harness.sessions() as session:
@@ -381,9 +502,9 @@ def test_a_drain_routed_to_one_departement_takes_only_its_rows(harness: Harness)
             session.scalar(select(func.count()).select_from(Case).where(Case.reference == strasbourg.ref))
             == 0
         )
-    unknown = drain_waiting(harness.uow(), harness.ctx, 100, defer_premature=False, departement=None)
+    unknown = drain_waiting(harness.uow(), harness.ctx, 100, defer=False, departement=None)
     assert (unknown.taken, unknown.ingest.rejected) == (1, 1)  # the case nobody oriented
-    rest = drain_waiting(harness.uow(), harness.ctx, 100, defer_premature=False)
+    rest = drain_waiting(harness.uow(), harness.ctx, 100, defer=False)
     assert (rest.taken, rest.ingest.applied) == (1, 1)
     assert receipt.routed() == {
         "67": [receipt.pending[0]],

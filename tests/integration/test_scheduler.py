@@ -137,9 +137,11 @@ def test_a_leader_whose_lock_connection_dies_steps_down_and_another_leads(
         leader.release()
 
 
-def test_the_sweep_queues_again_what_a_lost_message_carried(harness: Harness, clock: ManualClock) -> None:
+def test_the_sweep_wakes_workers_for_what_a_lost_message_carried(
+    harness: Harness, clock: ManualClock
+) -> None:
     from tests.factories import Story
-    from workflow.application.inbox import SWEEP_AFTER, Routed, drain, receive
+    from workflow.application.inbox import STALE, Routed, drain_waiting, receive
 
     story = Story()
     receipt = receive(harness.uow(), harness.ctx, [("http:si#0", json.dumps(story.orientation()))], "http:si")
@@ -149,8 +151,28 @@ def test_the_sweep_queues_again_what_a_lost_message_carried(harness: Harness, cl
         queued.append, leading=lambda: True,
     )  # fmt: skip
     assert jobs.inbox_sweep() == 0  # too early: its message may still be on its way
-    clock.set(clock.now() + SWEEP_AFTER + timedelta(seconds=1))
+    clock.set(clock.now() + STALE + timedelta(seconds=1))
     assert jobs.inbox_sweep() == 1 and queued == [{"67": receipt.pending}]  # routed by its convention
-    assert jobs.inbox_sweep() == 0  # queued again just now: not again before SWEEP_AFTER
-    drain(harness.uow(), harness.ctx, queued[0]["67"], defer_premature=False)
+    assert jobs.inbox_sweep() == 0  # woken just now: not again before STALE
+    drain_waiting(harness.uow(), harness.ctx, 10, defer=False)
     assert harness.case(story.ref).state == "reperage"
+
+
+def test_the_sweep_wakes_workers_for_a_deferred_event_whose_time_has_come(
+    harness: Harness, clock: ManualClock
+) -> None:
+    from tests.factories import Story
+    from workflow.application.inbox import Routed, drain_waiting, receive
+
+    story = Story()
+    receipt = receive(harness.uow(), harness.ctx, [("http:si#0", json.dumps(story.binome()))], "http:si")
+    assert drain_waiting(harness.uow(), harness.ctx, 10, defer=True).ingest.deferred == 1
+    queued: list[Routed] = []
+    jobs = Jobs(
+        harness.uow, harness.ctx, lambda d, g: None, lambda a, m: None, lambda q: None, lambda: None,
+        queued.append, leading=lambda: True,
+    )  # fmt: skip
+    assert jobs.inbox_sweep() == 0  # deferred for 2 s: nothing to wake yet
+    clock.set(clock.now() + timedelta(seconds=2))
+    assert jobs.inbox_sweep() == 1 and queued == [{None: receipt.pending}]  # no known case: no route
+    assert jobs.inbox_sweep() == 0

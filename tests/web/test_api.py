@@ -20,7 +20,7 @@ from tests.factories import Story
 from tests.web.conftest import Console
 from web.app import openapi_document
 from web.auth import RecentTokens, create_token
-from workflow.application.inbox import drain
+from workflow.application.inbox import drain_waiting
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -90,9 +90,9 @@ def inbox(console: Console, ids: list[int]) -> list[tuple[str, str]]:
 
 
 def drain_queued(console: Console) -> None:
-    """What a worker does with the ids the door queued."""
-    for ids in console.queued:
-        drain(console.harness.uow(), console.harness.ctx, ids, defer_premature=False)
+    """What a worker does when the door wakes it: it takes what may be applied now."""
+    if console.queued:
+        drain_waiting(console.harness.uow(), console.harness.ctx, 10_000, defer=False)
 
 
 def test_a_valid_event_is_stored_then_queued_a_replay_is_a_duplicate_a_bad_one_rejected(

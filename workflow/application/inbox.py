@@ -1,14 +1,18 @@
-"""The durable inbox: an event a door accepted is in the database before the sender hears so.
+"""The durable inbox: an event a door accepted is in the database before the sender hears so,
+and one person's events are applied in the order they were accepted.
 
 The doors (`POST /api/events`, `events ingest --via celery`, a Celery message sent by name) call
 `receive`: each payload is classified once (`domain.duplicates.classify`: rejected with its
-reason, a duplicate of an event already applied, or new) and stored as an inbox row in the
-door's own transaction.
-Only then is the sender answered, and only the row ids travel through the broker. Workers
-`drain` rows by id through the one ingestion path, which settles each row (applied, duplicate,
-rejected) in the transaction that applies its event. A broker restart, a lost message or a
-killed worker therefore costs a sweep's delay (`requeue_stale`, every minute, for rows still
-pending SWEEP_AFTER after they were queued), never an event.
+reason, a duplicate of an event already applied or still waiting, or new) and stored as an
+inbox row in the door's own transaction, with its person's order key. Only then is the sender
+answered, and the workers woken. A worker, whatever woke it, takes the rows that may be applied
+now (`take`: a person's rows from the first one still to try, a person one worker at a time)
+and applies them through the one ingestion path, which settles each row (applied, duplicate,
+rejected) in the transaction that applies its event, or defers a premature one to a later try
+kept in the row (`not_before`). The order is the database's, not the broker's: it holds
+whatever the number of workers, the prefetch, or the order in which messages arrive. A broker
+restart, a lost message or a killed worker costs at most a minute (`requeue_stale`, the
+scheduler's sweep), never an event nor its place.
 
 A row that a worker took MAX_ATTEMPTS times without settling it (the worker died each time, or
 the task failed on something unforeseen) is parked: rejected, with its payload and the reason,
@@ -20,14 +24,14 @@ from __future__ import annotations
 import json
 import uuid
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Table, case, func, or_, select, update
+from sqlalchemy import Table, and_, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
 
 from models import Case, InboxEvent, Person, ProcessedEvent, TransitionLog
 from workflow.adapters.repositories import Applied
@@ -45,17 +49,30 @@ from workflow.application.ingest import (
     text_field as _text,
 )
 from workflow.application.service_context import Context
-from workflow.domain.duplicates import Classification, classify
-from workflow.domain.events import InvalidEvent, OrientationProposed, echo, field_of, storable
+from workflow.domain.duplicates import AppliedBefore, Classification, InFlight, classify
+from workflow.domain.events import (
+    Event,
+    InvalidEvent,
+    OrientationProposed,
+    echo,
+    field_of,
+    payload_digest,
+    storable,
+)
 from workflow.domain.lifecycle import OPEN_STATES
 from workflow.domain.vocabulary import InboxStatus
 
-SWEEP_AFTER = timedelta(minutes=5)  # a queued row not settled by then lost its message: queue it again
+# A worker's claim on the rows it took: another worker leaves them, and their person, alone that
+# long. A chunk takes seconds; a worker that died frees its persons when its claim runs out.
+LEASE = timedelta(seconds=30)
+# A row no worker took this long after its wake-up was sent lost its message (a broker restart):
+# the sweep (every SWEEP_EVERY) sends another. Both together keep a lost row within a minute.
+STALE = timedelta(seconds=30)
+SWEEP_EVERY = timedelta(seconds=10)
 MAX_ATTEMPTS = 5  # takings of one row by workers before it is parked as rejected
-# A taking within this long of the last counted one is the same delivery seen twice (a broker that
-# handed a slow task out again), not a worker that died: it is not counted. A chunk takes seconds.
-SAME_TAKING = timedelta(minutes=1)
-BATCH = 500  # ids per message: the ingestion's chunk, about a second of worker time
+MAX_DEFERRALS = 4  # a premature event is tried again after 2, 4, 8, 16 s, then rejected
+BATCH = 500  # rows a worker takes at once: the ingestion's chunk, about a second of worker time
+PARKED = "parked after"  # how a parked row's reason begins
 
 
 @dataclass(frozen=True)
@@ -69,11 +86,11 @@ class Verdict:
     reason: str | None
     inbox_id: int | None
     pending: bool  # its row still waits for a worker
-    departement: str | None = None  # its route to a worker (`route_keys`)
+    departement: str | None = None  # the queue of the workers to wake for it (`route_keys`)
 
 
-# Inbox ids by the département that routes them to a worker (None: none known), each list in
-# arrival order: what the doors hand to `tasks.events.queue` and `notify`.
+# Inbox ids by the département whose workers are to be woken for them (None: none known), each
+# list in arrival order: what the doors hand to `tasks.events.queue` and `notify`.
 Routed = dict[str | None, list[int]]
 
 
@@ -134,14 +151,20 @@ def receive(
     """Store every (where, JSON text) item and commit; return each item's verdict.
 
     `submission` names what the sender handed over (a Celery task id): receiving it again (a
-    redelivered message) stores nothing twice and answers as the first time."""
+    redelivered message) stores nothing twice and answers as the first time. Each row gets its
+    person's order key (`route_keys`) in this transaction, so its place in the person's line is
+    its id, the order in which it was accepted."""
     receipt = Receipt(submission or uuid.uuid4().hex)
     now = ctx.clock.now()
     with uow:
         session = uow.session
         reads = [(where, raw, read_event(raw)) for where, raw in items]
-        seen = already_applied(session, [r.event_id for _, _, r in reads if not isinstance(r, InvalidEvent)])
-        departements = route_keys(session, [r for _, _, r in reads], frozenset(ctx.book.codes()))
+        events = [r for _, _, r in reads if not isinstance(r, InvalidEvent)]
+        seen: dict[str, AppliedBefore | InFlight] = {
+            **in_flight(session, events),
+            **already_applied(session, [e.event_id for e in events]),
+        }
+        keys = route_keys(session, [r for _, _, r in reads], frozenset(ctx.book.codes()))
         rows = []
         rejections: list[tuple[int, dict[str, Any]]] = []
         for position, (where, raw, read) in enumerate(reads):
@@ -149,16 +172,18 @@ def receive(
             status, reason = classify(read, before)
             new = status == Classification.ACCEPTED
             event = None if isinstance(read, InvalidEvent) else read
+            if new and event is not None:  # a second copy in this submission is a duplicate of this one
+                seen[event.event_id] = InFlight(event.type, payload_digest(event), now)
             event_id = event.event_id if event else _text(read.raw.get("event_id"), 64)  # type: ignore[union-attr]
             rows.append({
                 "submission": receipt.submission, "position": position, "sender": sender[:80],
                 "source": storable(where[:255]), "event_id": event_id,
-                "case_reference": field_of(event, "case_ref"), "departement": departements[position],
-                "payload": bounded(raw),
+                "case_reference": field_of(event, "case_ref"), "departement": keys[position].departement,
+                "person_key": keys[position].person, "payload": bounded(raw),
                 "status": InboxStatus.PENDING if new else InboxStatus(status),
                 "reason": None if reason is None else storable(reason[:REASON_LIMIT]),
                 "accepted_at": now, "queued_at": now, "settled_at": None if new else now,
-                "attempts": 0,
+                "attempts": 0, "deferrals": 0,
             })  # fmt: skip
             if status == Classification.REJECTED:
                 data = None if event else read.raw  # type: ignore[union-attr]
@@ -197,46 +222,125 @@ def receive(
     return receipt
 
 
-def route_keys(session: Session, reads: Sequence[Any], conventions: frozenset[str]) -> list[str | None]:
-    """Each event's département, the key that routes it to a worker: its case's convention (or,
-    while the case is an orientation waiting in the inbox, that one's), an orientation's
-    convention (by default its person's département) if there is such a convention, the open case
-    of the person a registration event names. None where nothing says (an unknown case or
-    convention, an unreadable event): the default queue carries those, and answers them. At most
-    three indexed queries per submission, whatever its size."""
-    refs = {r.case_ref for r in reads if field_of(r, "case_ref")}
-    people = {r.ft_identifier for r in reads if field_of(r, "ft_identifier")}
-    known: dict[str, str] = {}
+def in_flight(session: Session, events: Sequence[Event]) -> dict[str, InFlight]:
+    """The events among these whose first copy waits in the inbox, pending (by event id)."""
+    ids = {e.event_id for e in events}
+    if not ids:
+        return {}
+    query = (
+        select(InboxEvent.event_id, InboxEvent.payload, InboxEvent.accepted_at)
+        .where(InboxEvent.status == InboxStatus.PENDING, InboxEvent.event_id.in_(ids))
+        .order_by(InboxEvent.id)
+    )
+    found: dict[str, InFlight] = {}
+    for event_id, payload, accepted_at in session.execute(query):
+        first = read_event(payload)
+        if event_id is not None and event_id not in found and not isinstance(first, InvalidEvent):
+            found[event_id] = InFlight(first.type, payload_digest(first), accepted_at)
+    return found
+
+
+@dataclass(frozen=True)
+class Keys:
+    """Where an inbox row goes: its département's queue (None: the default one) and its person's
+    line (the order key: one person's rows are applied in id order)."""
+
+    departement: str | None
+    person: str | None
+
+
+CASE_KEY = "dossier:"  # the order key of an event whose case's person is not known yet
+
+
+def route_keys(session: Session, reads: Sequence[Any], conventions: frozenset[str]) -> list[Keys]:
+    """Each event's keys. The département: its case's convention (or, while the case is an
+    orientation waiting in the inbox, that one's), an orientation's convention (by default its
+    person's département) if there is such a convention, the open case (or the orientation) of
+    the person a registration event names; None where nothing says (an unknown case or
+    convention, an unreadable event): the default queue carries those, and answers them. The
+    person: an orientation's France Travail identifier, the person of the case named (from the
+    case row, an orientation earlier in the submission or one waiting in the inbox), the
+    identifier a registration event names; "dossier:<ref>" for a case not known yet (it waits,
+    then is rejected, on a line of its own). At most five indexed queries per submission."""
+    route: dict[str, str] = {}
+    person: dict[str, str] = {}
     for read in reads:
         if isinstance(read, OrientationProposed):
+            person.setdefault(read.case_ref, read.person.ft_identifier)
             code = read.convention or read.person.departement
             if code in conventions:  # else no queue's workers would ever answer it: the default one will
-                known[read.case_ref] = code
-    if refs - known.keys():
-        query = select(Case.reference, Case.convention_code).where(Case.reference.in_(refs - known.keys()))
-        known.update({ref: code for ref, code in session.execute(query)})
-    if refs - known.keys():  # cases whose orientation still waits in the inbox
-        waiting = select(InboxEvent.case_reference, InboxEvent.departement).where(
-            InboxEvent.case_reference.in_(refs - known.keys()),
+                route.setdefault(read.case_ref, code)
+    _cases(session, {r.case_ref for r in reads if field_of(r, "case_ref")}, person, route)
+    by_person = _people(
+        session, {r.ft_identifier for r in reads if field_of(r, "ft_identifier")}, reads, route
+    )
+    out: list[Keys] = []
+    for read in reads:
+        if isinstance(read, InvalidEvent):
+            out.append(Keys(None, None))
+        elif field_of(read, "case_ref"):
+            ref = read.case_ref
+            out.append(Keys(route.get(ref), person.get(ref, f"{CASE_KEY}{ref}")[:80]))
+        else:
+            ft = field_of(read, "ft_identifier") or ""
+            out.append(Keys(by_person.get(ft), ft or None))
+    return out
+
+
+def _cases(session: Session, refs: set[str], person: dict[str, str], route: dict[str, str]) -> None:
+    """Fill in the person and route of the cases named that the submission does not open: from
+    the case rows, then from their orientations still waiting in the inbox."""
+    unknown = refs - person.keys()
+    if unknown:
+        query = (
+            select(Case.reference, Case.convention_code, Person.ft_identifier)
+            .join(Person, Person.id == Case.person_id)
+            .where(Case.reference.in_(unknown))
+        )
+        for ref, code, ft in session.execute(query):
+            route.setdefault(ref, code)
+            person[ref] = ft
+    unknown = refs - person.keys()
+    if unknown:
+        waiting = select(InboxEvent.case_reference, InboxEvent.departement, InboxEvent.person_key).where(
+            InboxEvent.case_reference.in_(unknown),
+            InboxEvent.status == InboxStatus.PENDING,
+            InboxEvent.person_key.is_not(None),
+            InboxEvent.person_key.not_like(f"{CASE_KEY}%"),
+        )
+        for waiting_ref, waiting_code, key in session.execute(waiting):
+            if waiting_ref is not None and key is not None:
+                person[waiting_ref] = key
+                if waiting_code is not None:
+                    route.setdefault(waiting_ref, waiting_code)
+
+
+def _people(
+    session: Session, people: set[str], reads: Sequence[Any], route: dict[str, str]
+) -> dict[str, str]:
+    """The route of each person a registration event names: their open case's convention, else
+    their orientation's, in the submission or waiting in the inbox."""
+    if not people:
+        return {}
+    open_case = (
+        select(Person.ft_identifier, Case.convention_code)
+        .join(Case, Case.person_id == Person.id)
+        .where(Person.ft_identifier.in_(people), Case.state.in_(OPEN_STATES))
+    )
+    by_person = {ft: code for ft, code in session.execute(open_case)}
+    for read in reads:
+        if isinstance(read, OrientationProposed) and read.case_ref in route:
+            by_person.setdefault(read.person.ft_identifier, route[read.case_ref])
+    if people - by_person.keys():
+        waiting = select(InboxEvent.person_key, InboxEvent.departement).where(
+            InboxEvent.person_key.in_(people - by_person.keys()),
             InboxEvent.status == InboxStatus.PENDING,
             InboxEvent.departement.is_not(None),
         )
-        known.update({ref: code for ref, code in session.execute(waiting) if ref is not None and code})
-    by_person: dict[str, str] = {}
-    if people:
-        query = (
-            select(Person.ft_identifier, Case.convention_code)
-            .join(Case, Case.person_id == Person.id)
-            .where(Person.ft_identifier.in_(people), Case.state.in_(OPEN_STATES))
-        )
-        by_person = {ft: code for ft, code in session.execute(query)}
-    out: list[str | None] = []
-    for read in reads:
-        if field_of(read, "case_ref"):
-            out.append(known.get(read.case_ref))
-        else:
-            out.append(by_person.get(field_of(read, "ft_identifier") or ""))
-    return out
+        for key, code in session.execute(waiting):
+            if key is not None and code is not None:
+                by_person.setdefault(key, code)
+    return by_person
 
 
 _ANSWERS = {InboxStatus.DUPLICATE: Classification.DUPLICATE, InboxStatus.REJECTED: Classification.REJECTED}
@@ -249,13 +353,6 @@ class DrainReport:
     taken: int = 0  # rows taken, applied or not
 
 
-def drain(uow: UnitOfWork, ctx: Context, ids: Sequence[int], defer_premature: bool) -> DrainReport:
-    """Apply the pending rows among `ids`, in id order. Each taking is counted first, in a
-    transaction of its own, so that a row whose processing kills the worker is parked after
-    MAX_ATTEMPTS instead of killing workers forever."""
-    return _take_and_apply(uow, ctx, lambda _: list(ids), defer_premature)
-
-
 ANY_DEPARTEMENT = "*"  # drain_waiting's default: the waiting rows of every département
 
 
@@ -263,63 +360,106 @@ def drain_waiting(
     uow: UnitOfWork,
     ctx: Context,
     limit: int,
-    defer_premature: bool,
+    defer: bool,
     departement: str | None = ANY_DEPARTEMENT,
 ) -> DrainReport:
-    """Apply the oldest rows that wait for a worker, at most `limit`: the micro-batches of events
-    sent one by one. A row another worker took less than SAME_TAKING ago is left to it (on
-    PostgreSQL, rows being taken by a concurrent drain are skipped, not waited for).
+    """Take at most `limit` rows that may be applied now (`take`) and apply them, in id order:
+    what every worker task does, whatever woke it. Each taking is counted first, in a
+    transaction of its own, so that a row whose processing kills the worker is parked after
+    MAX_ATTEMPTS instead of killing workers forever.
 
+    `defer`: a premature event stays pending for a later try (MAX_DEFERRALS at most) instead of
+    being rejected at once; a caller with no sweep to come back (the in-process default) says no.
     `departement` keeps to the rows of one (None: the rows with no département), for workers
-    routed by département: a case's events then reach one queue, so two workers of different
-    départements never wait for each other's rows."""
+    routed by département."""
     now = ctx.clock.now()
-    conditions = [
-        InboxEvent.status == InboxStatus.PENDING,
-        or_(InboxEvent.claimed_at.is_(None), InboxEvent.claimed_at < now - SAME_TAKING),
+    with uow:
+        uow.take_write_lock()  # SQLite: the choice and the claim as one writer
+        taken = take(uow.session, now, limit, departement)
+        uow.commit()
+    worn = [row for row in taken if row.attempts > MAX_ATTEMPTS]
+    if worn:
+        why = f"{PARKED} {MAX_ATTEMPTS} attempts: the worker stopped each time it applied it"
+        park(uow, ctx, [row.id for row in worn], why)
+    items = [
+        Item(row.source, row.payload, row.id, row.deferrals, defer and row.deferrals < MAX_DEFERRALS)
+        for row in taken
+        if row.attempts <= MAX_ATTEMPTS
     ]
+    report = ingest_items(uow, ctx, items)
+    return DrainReport(report, len(worn), len(taken))
+
+
+def take(session: Session, now: datetime, limit: int, departement: str | None = ANY_DEPARTEMENT) -> list[Any]:
+    """Claim the oldest rows that may be applied now, at most `limit`, and return them in id
+    order (id, attempts, deferrals, source, payload): the one rule of every path.
+
+    A row may be applied once every row of its person accepted before it has been tried:
+    settled, or deferred to a later time. So a person's rows are taken from the first one still
+    to try, by one worker at a time: a person another worker holds (a claim younger than LEASE,
+    or rows it is choosing right now) is left to it, never waited for, and the rows behind a
+    deferred one go on (they may carry the predecessor it waits for). The claim is committed by
+    the caller; a worker that dies holding it frees the person when the lease runs out."""
+    free = or_(InboxEvent.claimed_at.is_(None), InboxEvent.claimed_at < now - LEASE)
+    due = or_(InboxEvent.not_before.is_(None), InboxEvent.not_before <= now)
+    pending = InboxEvent.status == InboxStatus.PENDING
+    earlier = aliased(InboxEvent)
+    held_before = (
+        select(earlier.id)
+        .where(
+            earlier.person_key == InboxEvent.person_key,
+            earlier.status == InboxStatus.PENDING,
+            earlier.id < InboxEvent.id,
+            or_(earlier.not_before.is_(None), earlier.not_before <= now),
+            earlier.claimed_at >= now - LEASE,
+        )
+        .exists()
+    )
+    conditions = [pending, due, free, ~held_before]
     if departement != ANY_DEPARTEMENT:
         conditions.append(
             InboxEvent.departement.is_(None) if departement is None else InboxEvent.departement == departement
         )
-    waiting = (
-        select(InboxEvent.id)
+    # Rows another worker is choosing are locked: skipped here (PostgreSQL), and then, being
+    # pending and not ours, they hold back their person's later rows below. SQLite: one writer.
+    chosen = session.execute(
+        select(InboxEvent.id, InboxEvent.person_key)
         .where(*conditions)
         .order_by(InboxEvent.id)
         .limit(limit)
         .with_for_update(skip_locked=True)
-    )
-    # The ids first, then the taking, in one transaction: as a subquery of the UPDATE, a LIMIT
-    # with SKIP LOCKED may be run more than once by PostgreSQL and take more than `limit` rows.
-    return _take_and_apply(uow, ctx, lambda session: list(session.scalars(waiting)), defer_premature)
-
-
-def _take_and_apply(
-    uow: UnitOfWork, ctx: Context, which: Callable[[Session], list[int]], defer_premature: bool
-) -> DrainReport:
-    now = ctx.clock.now()
-    new_taking = or_(InboxEvent.claimed_at.is_(None), InboxEvent.claimed_at < now - SAME_TAKING)
-    with uow:
-        ids = which(uow.session)
-        taken = sorted(
-            uow.session.execute(
-                update(InboxEvent)
-                .where(InboxEvent.id.in_(ids), InboxEvent.status == InboxStatus.PENDING)
-                .values(
-                    attempts=case((new_taking, InboxEvent.attempts + 1), else_=InboxEvent.attempts),
-                    claimed_at=case((new_taking, now), else_=InboxEvent.claimed_at),
-                )
-                .returning(InboxEvent.id, InboxEvent.attempts, InboxEvent.source, InboxEvent.payload)
+    ).all()
+    mine = {row.id for row in chosen}
+    keys = {row.person_key for row in chosen if row.person_key is not None}
+    first_not_mine: dict[str, int] = {}
+    if keys:
+        query = (
+            select(InboxEvent.person_key, func.min(InboxEvent.id))
+            .where(pending, due, InboxEvent.person_key.in_(keys), InboxEvent.id.not_in(mine))
+            .group_by(InboxEvent.person_key)
+        )
+        first_not_mine = {key: first for key, first in session.execute(query) if key is not None}
+    ids = [
+        row.id
+        for row in chosen
+        if row.person_key is None or row.id < first_not_mine.get(row.person_key, row.id + 1)
+    ]
+    if not ids:
+        return []
+    return sorted(
+        session.execute(
+            update(InboxEvent)
+            .where(InboxEvent.id.in_(ids), pending)
+            .values(attempts=InboxEvent.attempts + 1, claimed_at=now, not_before=None)
+            .returning(
+                InboxEvent.id,
+                InboxEvent.attempts,
+                InboxEvent.deferrals,
+                InboxEvent.source,
+                InboxEvent.payload,
             )
         )
-        uow.commit()
-    worn = [row for row in taken if row.attempts > MAX_ATTEMPTS]
-    if worn:
-        why = f"parked after {MAX_ATTEMPTS} attempts: the worker stopped each time it applied it"
-        park(uow, ctx, [row.id for row in worn], why)
-    items = [Item(row.source, row.payload, row.id) for row in taken if row.attempts <= MAX_ATTEMPTS]
-    report = ingest_items(uow, ctx, items, defer_premature=defer_premature)
-    return DrainReport(report, len(worn), len(taken))
+    )
 
 
 def park(uow: UnitOfWork, ctx: Context, ids: Sequence[int], reason: str) -> int:
@@ -339,15 +479,28 @@ def park(uow: UnitOfWork, ctx: Context, ids: Sequence[int], reason: str) -> int:
         return len(rows)
 
 
-def requeue_stale(uow: UnitOfWork, ctx: Context, limit: int = 100 * BATCH) -> list[Routed]:
-    """The pending rows whose message should have been applied by now, marked queued again and
-    returned in batches of one département each, for the caller to queue (oldest first)."""
+def _stranded(now: datetime) -> Any:
+    """Pending rows that could be applied now, that no worker holds, and that no wake-up was
+    sent for since STALE (their message was lost, or they became due after a deferral)."""
+    return and_(
+        InboxEvent.status == InboxStatus.PENDING,
+        or_(InboxEvent.claimed_at.is_(None), InboxEvent.claimed_at < now - LEASE),
+        or_(
+            and_(InboxEvent.not_before.is_(None), InboxEvent.queued_at < now - STALE),
+            and_(InboxEvent.not_before <= now, InboxEvent.queued_at < InboxEvent.not_before),
+        ),
+    )
+
+
+def requeue_stale(uow: UnitOfWork, ctx: Context, limit: int = 100 * BATCH) -> Routed:
+    """The stranded rows (`_stranded`), marked queued again and returned by département, oldest
+    first, for the caller to wake workers for: the scheduler's sweep, every SWEEP_EVERY."""
     now = ctx.clock.now()
     with uow:
         rows = uow.session.execute(
             select(InboxEvent.id, InboxEvent.departement)
-            .where(InboxEvent.status == InboxStatus.PENDING, InboxEvent.queued_at < now - SWEEP_AFTER)
-            .order_by(InboxEvent.queued_at, InboxEvent.id)
+            .where(_stranded(now))
+            .order_by(InboxEvent.id)
             .limit(limit)
         ).all()
         if rows:
@@ -355,13 +508,9 @@ def requeue_stale(uow: UnitOfWork, ctx: Context, limit: int = 100 * BATCH) -> li
             uow.session.execute(update(InboxEvent).where(InboxEvent.id.in_(ids)).values(queued_at=now))
         uow.commit()
     by_departement: Routed = {}
-    for row in sorted(rows):
+    for row in rows:
         by_departement.setdefault(row.departement, []).append(row.id)
-    return [
-        {departement: ids[i : i + BATCH]}
-        for departement, ids in by_departement.items()
-        for i in range(0, len(ids), BATCH)
-    ]
+    return by_departement
 
 
 def statuses(session: Session, submission: str) -> Counter[str]:
@@ -377,19 +526,32 @@ def statuses(session: Session, submission: str) -> Counter[str]:
 @dataclass(frozen=True)
 class Backlog:
     pending: int
-    stale: int  # pending longer than SWEEP_AFTER since queued: their message was lost or is stuck
     oldest: datetime | None
-    retried: int  # pending rows a worker already took and did not settle
+    deferred: int  # premature events waiting for their next try
+    held: int  # taken by a worker that has not settled them yet (within LEASE)
+    stranded: int  # could be applied now, no worker holds them, no wake-up sent since STALE
+    retried: int  # pending rows a worker already took at least once and did not settle
+    parked: int  # rows rejected after MAX_ATTEMPTS takings (`events rejected`)
 
 
 def backlog(session: Session, now: datetime) -> Backlog:
     pending = InboxEvent.status == InboxStatus.PENDING
-    count, oldest = session.execute(
+
+    def count(*where: Any) -> int:
+        return session.scalar(select(func.count()).select_from(InboxEvent).where(*where)) or 0
+
+    total, oldest = session.execute(
         select(func.count(), func.min(InboxEvent.accepted_at)).where(pending)
     ).one()
-    stale = session.scalar(select(func.count()).where(pending, InboxEvent.queued_at < now - SWEEP_AFTER))
-    retried = session.scalar(select(func.count()).where(pending, InboxEvent.attempts > 0))
-    return Backlog(count or 0, stale or 0, oldest, retried or 0)
+    return Backlog(
+        pending=total or 0,
+        oldest=oldest,
+        deferred=count(pending, InboxEvent.not_before > now),
+        held=count(pending, InboxEvent.claimed_at >= now - LEASE),
+        stranded=count(_stranded(now)),
+        retried=count(pending, InboxEvent.attempts > 0, InboxEvent.claimed_at < now - LEASE),
+        parked=count(InboxEvent.status == InboxStatus.REJECTED, InboxEvent.reason.like(f"{PARKED}%")),
+    )
 
 
 @dataclass(frozen=True)

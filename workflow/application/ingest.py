@@ -16,8 +16,9 @@ from __future__ import annotations
 import hashlib
 import logging
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import Table, bindparam, select, update
@@ -45,16 +46,25 @@ log = logging.getLogger(__name__)
 CHUNK = 500  # events per commit: ~1 s of SQLite work, bounded loss on crash
 REPORTED = 20  # rejections kept in memory for the report; the table has them all
 REASON_LIMIT = 2_000  # characters of a stored reason; values quoted in it are cut shorter (ECHO)
+# A file is read as UTF-8, a leading byte order mark dropped (as the HTTP door does), and bytes
+# that are not UTF-8 kept as lone surrogates, for `parse_line` to refuse line by line.
+FILE_ENCODING = "utf-8-sig"
+DEFERRAL_DELAY = timedelta(seconds=2)  # a premature event's first wait; doubled at each deferral
 
 
 @dataclass(frozen=True)
 class Item:
     """One event to apply: its JSON text, where it came from (for reports), and its inbox row
-    when a door stored it first (the row is then settled in the same transaction)."""
+    when a door stored it first (the row is then settled in the same transaction).
+
+    `may_defer`: refused as premature, the row stays pending for a later try (`deferrals` counts
+    the earlier ones) instead of being rejected; only inbox rows a worker takes may be."""
 
     where: str
     raw: str
     inbox_id: int | None = None
+    deferrals: int = 0
+    may_defer: bool = False
 
 
 @dataclass(frozen=True)
@@ -73,8 +83,9 @@ class IngestReport:
     applied: int = 0
     duplicates: int = 0
     rejected: int = 0
-    deferred_items: list[Item] = field(default_factory=list)  # premature: try again later
+    deferred_items: list[Item] = field(default_factory=list)  # premature: pending, tried again later
     settled_elsewhere: int = 0  # inbox rows another worker settled first: not counted above
+    blank: int = 0  # blank lines of a file: no event, counted apart from the total
     by_type: Counter[str] = field(default_factory=Counter)
     rejections: list[Rejection] = field(default_factory=list)  # the first REPORTED ones
 
@@ -91,6 +102,7 @@ class IngestReport:
         self.duplicates += other.duplicates
         self.rejected += other.rejected
         self.settled_elsewhere += other.settled_elsewhere
+        self.blank += other.blank
         self.by_type.update(other.by_type)
         self.deferred_items.extend(other.deferred_items)
         self.rejections.extend(other.rejections[: max(0, REPORTED - len(self.rejections))])
@@ -99,7 +111,7 @@ class IngestReport:
         deferred = f", {self.deferred} deferred (retried shortly)" if self.deferred else ""
         return (
             f"{self.total} event(s): {self.applied} applied, {self.duplicates} duplicate(s) "
-            f"(already applied, nothing changed), {self.rejected} rejected{deferred}"
+            f"(already applied, nothing changed), {self.rejected} rejected{deferred}{blank_lines(self.blank)}"
         )
 
     def as_dict(self) -> dict[str, Any]:
@@ -109,6 +121,7 @@ class IngestReport:
             "rejected": self.rejected,
             "deferred": self.deferred,
             "settled_elsewhere": self.settled_elsewhere,
+            "blank": self.blank,
             "rejections": [str(r) for r in self.rejections],
         }
 
@@ -180,9 +193,26 @@ def ingest_lines(
     on_event: Callable[[Event | None], None] | None = None,
     buffered: bool = True,
 ) -> IngestReport:
-    """Apply every line of a JSON Lines stream; `source` names it in reports (a file name)."""
-    items = (Item(f"{source}:{number}", line) for number, line in enumerate(lines, start=1) if line.strip())
-    return ingest_items(uow, ctx, items, on_event, buffered=buffered)
+    """Apply every line of a JSON Lines stream; `source` names it in reports (a file name). A
+    blank line carries no event: it is counted apart, so that the report's lines add up."""
+    blank = 0
+
+    def items() -> Iterator[Item]:
+        nonlocal blank
+        for number, line in enumerate(lines, start=1):
+            if line.strip():
+                yield Item(f"{source}:{number}", line)
+            else:
+                blank += 1
+
+    report = ingest_items(uow, ctx, items(), on_event, buffered=buffered)
+    report.blank = blank
+    return report
+
+
+def blank_lines(count: int) -> str:
+    """The report's mention of the blank lines skipped ("" when none)."""
+    return f", {count} blank line(s) skipped (no event)" if count else ""
 
 
 def ingest_items(
@@ -190,7 +220,6 @@ def ingest_items(
     ctx: Context,
     items: Iterable[Item],
     on_event: Callable[[Event | None], None] | None = None,
-    defer_premature: bool = False,
     buffered: bool = True,
 ) -> IngestReport:
     """Apply events in the order given: the one path of files, batches, the inbox and retries.
@@ -210,9 +239,10 @@ def ingest_items(
     transaction, so two workers handed the same row never both apply it), and the
     row is settled in the same transaction as the event's effects.
 
-    With `defer_premature`, an event refused as premature (it came before its predecessor: a
-    trigger not yet allowed from an open case's state, or a case not opened yet) is not
-    recorded as rejected but returned in `report.deferred_items`, for the caller to try later.
+    An item that `may_defer`, refused as premature (it came before its predecessor: a trigger
+    not yet allowed from an open case's state, or a case not opened yet), is not recorded as
+    rejected: its inbox row stays pending until its `not_before` (DEFERRAL_DELAY doubled at each
+    deferral), and the item is counted in `report.deferred_items`.
     """
     report = IngestReport()
     with uow:
@@ -220,10 +250,10 @@ def ingest_items(
         for item in items:
             batch.append(item)
             if len(batch) == CHUNK:
-                _chunk(uow, ctx, batch, report, on_event, defer_premature, buffered)
+                _chunk(uow, ctx, batch, report, on_event, buffered)
                 batch = []
         if batch:
-            _chunk(uow, ctx, batch, report, on_event, defer_premature, buffered)
+            _chunk(uow, ctx, batch, report, on_event, buffered)
     return report
 
 
@@ -237,28 +267,25 @@ def _chunk(
     items: list[Item],
     report: IngestReport,
     on_event: Callable[[Event | None], None] | None,
-    defer_premature: bool,
     buffered: bool,
 ) -> None:
     parsed = [(item, read_event(item.raw)) for item in items]
     try:
-        part = _apply_chunk(uow, ctx, parsed, defer_premature, fast=buffered)
+        part = _apply_chunk(uow, ctx, parsed, fast=buffered)
     except Exception as exc:
         if not buffered:
             raise
         uow.rollback()
         cause = type(getattr(exc, "orig", None) or exc).__name__  # the driver's error: no SQL, no values
         log.warning("chunk of %d events redone one by one after %s", len(items), cause)
-        part = _apply_chunk(uow, ctx, parsed, defer_premature, fast=False)
+        part = _apply_chunk(uow, ctx, parsed, fast=False)
     report.merge(part)
     if on_event is not None:
         for _, event in parsed:
             on_event(None if isinstance(event, InvalidEvent) else event)
 
 
-def _apply_chunk(
-    uow: UnitOfWork, ctx: Context, parsed: list[Parsed], defer_premature: bool, fast: bool
-) -> IngestReport:
+def _apply_chunk(uow: UnitOfWork, ctx: Context, parsed: list[Parsed], fast: bool) -> IngestReport:
     part = IngestReport()
     session = uow.session
     uow.take_write_lock()  # SQLite: the chunk is one transaction, its savepoints true savepoints
@@ -268,10 +295,11 @@ def _apply_chunk(
         uow.buffer_chunk(e for _, e in live if not isinstance(e, InvalidEvent))
     settled: list[dict[str, Any]] = []
     for item, event in live:
-        status, reason = _one(uow, ctx, part, item, event, defer_premature, fast)
+        status, reason = _one(uow, ctx, part, item, event, fast)
         if item.inbox_id is not None:
             verdict = status or InboxStatus.PENDING
-            settled.append({"b_id": item.inbox_id, "b_status": verdict, "b_reason": reason})
+            settled.append({"b_id": item.inbox_id, "b_status": verdict, "b_reason": reason,
+                            "b_deferrals": item.deferrals + 1})  # fmt: skip
     if settled:
         _settle(session, ctx, settled)
     uow.commit()
@@ -307,18 +335,32 @@ _SETTLE = (
 )
 
 
+_DEFER = (
+    update(_INBOX)
+    .where(_INBOX.c.id == bindparam("b_id"))
+    .values(attempts=0, claimed_at=None, deferrals=bindparam("b_deferrals"), not_before=bindparam("b_at"))
+)
+
+
+def deferral_delay(deferrals: int) -> timedelta:
+    """How long a premature event waits before its `deferrals`-th try: DEFERRAL_DELAY, doubled
+    at each deferral (2, 4, 8, 16 s), time for a predecessor sent late to arrive."""
+    factor: int = 2 ** (deferrals - 1)
+    return DEFERRAL_DELAY * factor
+
+
 def _settle(session: Session, ctx: Context, rows: list[dict[str, Any]]) -> None:
-    """Write each inbox row's verdict; a deferred row stays pending with its attempts forgiven
-    (it did not fail: it came early)."""
+    """Write each inbox row's verdict. A deferred row stays pending, its attempts forgiven (it
+    did not fail: it came early), until its not-before time: it does not hold the person's rows
+    behind it, which may carry the predecessor it waits for."""
     now = ctx.clock.now()
     done = [{**r, "b_at": now} for r in rows if r["b_status"] != InboxStatus.PENDING]
-    early = [r["b_id"] for r in rows if r["b_status"] == InboxStatus.PENDING]
+    early = [{**r, "b_at": now + deferral_delay(r["b_deferrals"])} for r in rows
+             if r["b_status"] == InboxStatus.PENDING]  # fmt: skip
     if done:
         session.execute(_SETTLE, done)
     if early:
-        session.execute(
-            update(InboxEvent).where(InboxEvent.id.in_(early)).values(attempts=0, claimed_at=None)
-        )
+        session.execute(_DEFER, early)
 
 
 def _one(
@@ -327,7 +369,6 @@ def _one(
     report: IngestReport,
     item: Item,
     event: Event | InvalidEvent,
-    defer_premature: bool,
     fast: bool,
 ) -> Settlement:
     if isinstance(event, InvalidEvent):
@@ -335,7 +376,7 @@ def _one(
     try:
         handled = handle_event(uow, ctx, event) if fast else _handle_once_more_if_raced(uow, ctx, event)
     except WorkflowError as exc:
-        if exc.premature and defer_premature:
+        if exc.premature and item.may_defer:
             report.deferred_items.append(item)
             return None, None
         if isinstance(exc, Forbidden):

@@ -15,9 +15,8 @@ from sqlalchemy import select
 from tqdm import tqdm
 
 from models import InboxEvent
-from workflow.application.batching import BATCH_SIZE, plan_batches
-from workflow.application.inbox import SWEEP_AFTER, backlog, receive, statuses
-from workflow.application.ingest import REPORTED, ingest_lines, retry_rejection
+from workflow.application.inbox import MAX_ATTEMPTS, STALE, SWEEP_EVERY, backlog, receive, statuses
+from workflow.application.ingest import FILE_ENCODING, REPORTED, blank_lines, ingest_lines, retry_rejection
 from workflow.application.queries import operator_lists
 from workflow.application.queries.health import database_health
 from workflow.bootstrap import Runtime
@@ -42,8 +41,8 @@ def cmd_events_ingest(args: argparse.Namespace) -> int:
     rt = connect(args.database_url)
     path = Path(args.file)
     if args.via == "celery":
-        return _publish(rt, path, args.batch_size, progress=show_progress(args.no_progress), wait=args.wait)
-    with path.open(encoding="utf-8", errors="surrogateescape") as fh:
+        return _publish(rt, path, progress=show_progress(args.no_progress), wait=args.wait)
+    with path.open(encoding=FILE_ENCODING, errors="surrogateescape") as fh:
         report = ingest_lines(rt.uow(), rt.ctx, fh, path.name)
     print(report.summary())
     for rejection in report.rejections:
@@ -53,9 +52,9 @@ def cmd_events_ingest(args: argparse.Namespace) -> int:
     return EXIT_PROBLEM if report.rejected else EXIT_OK
 
 
-def _publish(rt: Runtime, path: Path, batch_size: int, progress: bool, wait: bool) -> int:
-    """Store the file in the inbox (one transaction: all of it is accepted, or none), then queue
-    its events to the workers by batches, one case's events together."""
+def _publish(rt: Runtime, path: Path, progress: bool, wait: bool) -> int:
+    """Store the file in the inbox (one transaction: all of it is accepted, or none), then wake
+    the workers: one person's events are applied in the file's order, whatever their number."""
     from tasks import app
     from tasks.events import queue
 
@@ -63,22 +62,16 @@ def _publish(rt: Runtime, path: Path, batch_size: int, progress: bool, wait: boo
         raise WorkflowError(
             "--via celery demande CELERY_BROKER_URL (un broker Redis) ; sans lui, utilisez --via direct"
         )
-    with path.open(encoding="utf-8", errors="surrogateescape") as fh:
-        items = [(f"{path.name}:{n}", line) for n, line in enumerate(fh, start=1) if line.strip()]
+    with path.open(encoding=FILE_ENCODING, errors="surrogateescape") as fh:
+        lines = list(enumerate(fh, start=1))
+    items = [(f"{path.name}:{n}", line) for n, line in lines if line.strip()]
+    blank = len(lines) - len(items)
     receipt = receive(rt.uow(), rt.ctx, items, "cli")
-    accepted = {v.position: v.inbox_id for v in receipt.verdicts if v.inbox_id and v.status == "accepted"}
-    batches = [
-        [accepted[p] for p in batch if p in accepted]
-        for batch in plan_batches([raw for _, raw in items], batch_size)
-    ]
-    batches = [ids for ids in batches if ids]
-    with tqdm(total=len(accepted), unit="event", disable=not progress, desc="queued") as bar:
-        for ids in batches:
-            queue(receipt.routed(ids))
-            bar.update(len(ids))
+    queue(receipt.routed())
     count = receipt.count()
-    print(f"{len(accepted)} event(s) stored and queued in {len(batches)} batch(es) of at most {batch_size}")
-    print(f"{count['duplicate']} duplicate(s) (already applied), {count['rejected']} line(s) rejected here")
+    print(f"{len(receipt.pending)} event(s) stored and queued to the workers")
+    print(f"{count['duplicate']} duplicate(s) (already applied or waiting), {count['rejected']} line(s) "
+          f"rejected here{blank_lines(blank)}")  # fmt: skip
     _print_rejections([(items[v.position][0], v.event_id, v.reason) for v in receipt.verdicts
                        if v.status == "rejected"], count["rejected"])  # fmt: skip
     if not wait:
@@ -161,7 +154,8 @@ def cmd_worker(args: argparse.Namespace) -> int:
 
 
 def cmd_status(args: argparse.Namespace) -> int:
-    """Exit 1 when something needs an operator: events stuck in the inbox, messages orphaned."""
+    """Exit 1 when something needs an operator: events that wait with no message to carry them,
+    messages whose worker is gone."""
     from tasks.monitor import queue_state, redis_persistence
 
     rt = connect(args.database_url)
@@ -183,19 +177,33 @@ def cmd_status(args: argparse.Namespace) -> int:
                 if state.orphan_redelivery_in is None
                 else f" in {age(timedelta(seconds=state.orphan_redelivery_in))}"
             )
-            print(f"                orphaned: their worker is gone; Redis hands them out again{when}")
+            print(f"                orphaned: no live worker holds them; Redis hands them out again{when}")
+        if state.unanswered:
+            print("                no worker answered the inspection: whether they are orphaned is not known")
         print(f"redis on disk   {redis_persistence()}")
     oldest = "" if inbox.oldest is None else f", oldest accepted {age(now - inbox.oldest)} ago"
     print(f"inbox           {inbox.pending} event(s) accepted and not yet applied{oldest}")
-    if inbox.stale:
+    if inbox.held:
+        print(f"                {inbox.held} of them being applied by a worker")
+    if inbox.deferred:
         print(
-            f"                {inbox.stale} of them queued over {age(SWEEP_AFTER)} ago: message lost or no "
-            "worker running; the scheduler's sweep queues them again every minute"
+            f"                {inbox.deferred} of them arrived before an event they follow: tried again "
+            "shortly, then rejected if it has not come"
+        )
+    if inbox.stranded:
+        print(
+            f"                {inbox.stranded} of them wait with no worker woken for them for over "
+            f"{age(STALE)} (message lost, or no worker running): the scheduler's sweep wakes the "
+            f"workers every {age(SWEEP_EVERY)}"
         )
     if inbox.retried:
         print(
-            f"                {inbox.retried} of them taken by a worker that did not finish "
-            "(parked as rejected after repeated failures)"
+            f"                {inbox.retried} of them taken by a worker that did not finish them; a row "
+            f"is parked (rejected) after {MAX_ATTEMPTS} takings"
+        )
+    if inbox.parked:
+        print(
+            f"parked          {inbox.parked} event(s) parked after {MAX_ATTEMPTS} takings: `events rejected`"
         )
     print(
         f"last hour       {health.applied_last_hour} event(s) applied, {health.rejected_last_hour} rejected"
@@ -205,7 +213,8 @@ def cmd_status(args: argparse.Namespace) -> int:
         f"emails          {health.emails_unsent} waiting to be sent, {health.emails_failed} failed"
         + (": `reminders list --failed`" if health.emails_failed else "")
     )
-    stuck = inbox.stale or (state is not None and state.orphaned)
+    no_message = state is not None and state.waiting + state.in_progress == 0
+    stuck = (inbox.stranded and no_message) or (state is not None and state.orphaned)
     return EXIT_PROBLEM if stuck else EXIT_OK
 
 
@@ -223,9 +232,8 @@ def register(sub: Subparsers[argparse.ArgumentParser]) -> None:
     ev = group(sub, "events", "events from other systems (JSON Lines)")
     ingest = command(ev, "ingest", cmd_events_ingest, "apply a JSON Lines file of events")
     ingest.add_argument("file")
-    via_help = "direct: apply here (default); celery: queue batches to the workers"
+    via_help = "direct: apply here (default); celery: store in the inbox and queue to the workers"
     ingest.add_argument("--via", choices=("direct", "celery"), default="direct", help=via_help)
-    ingest.add_argument("--batch-size", type=int, default=BATCH_SIZE, help=f"events per batch ({BATCH_SIZE})")
     ingest.add_argument("--no-progress", action="store_true")
     ingest.add_argument(
         "--wait", action="store_true", help="with --via celery: wait until the queue is drained"

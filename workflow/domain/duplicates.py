@@ -7,6 +7,7 @@ must give the same answer, whatever the wording around it.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 from typing import Protocol
@@ -34,19 +35,34 @@ class AppliedBefore(Protocol):
     def case_reference(self) -> str | None: ...
 
 
-def classify(read: Event | InvalidEvent, before: AppliedBefore | None) -> tuple[Classification, str | None]:
+@dataclass(frozen=True)
+class InFlight:
+    """The first copy of an event, accepted and still waiting in the inbox: a copy sent again
+    meanwhile is a duplicate of it, never a second event for the business rules to refuse."""
+
+    type: str
+    payload_sha256: str
+    accepted_at: datetime
+
+
+def classify(
+    read: Event | InvalidEvent, before: AppliedBefore | InFlight | None
+) -> tuple[Classification, str | None]:
     """(classification, reason) of a payload read by `ingest.read_event`, given what was applied
-    under its event id (None if nothing)."""
+    (or accepted and not applied yet) under its event id (None if nothing)."""
     if isinstance(read, InvalidEvent):
         return Classification.REJECTED, str(read)
     if before is None:
         return Classification.ACCEPTED, None
+    if isinstance(before, InFlight):
+        when = f"accepted on {instant(before.accepted_at)} (Paris), not applied yet"
+    else:
+        when = f"applied on {instant(before.applied_at)} (Paris)"
     if before.payload_sha256 != payload_digest(read):
         return Classification.REJECTED, (
             f"event_id {read.event_id} was already used by a different {before.type} event "
-            f"applied on {instant(before.applied_at)} (Paris): event ids must be unique"
+            f"{when}: event ids must be unique"
         )
-    return (
-        Classification.DUPLICATE,
-        f"already applied on {instant(before.applied_at)} (Paris): nothing changed",
-    )
+    if isinstance(before, InFlight):
+        return Classification.DUPLICATE, f"already {when}: it will be applied once"
+    return Classification.DUPLICATE, f"already {when}: nothing changed"
