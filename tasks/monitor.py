@@ -26,7 +26,7 @@ class QueueState:
     in_progress: int  # delivered to a live worker, not yet acknowledged
     orphaned: int  # delivered to a worker that is gone: redelivered after the visibility timeout
     orphan_redelivery_in: float | None  # seconds until the first orphan is handed out again
-    unanswered: bool = False  # no worker answered the inspection: orphans cannot be told
+    unanswered: bool = False  # no worker answered the inspection within INSPECT_TIMEOUT
 
 
 INSPECT_TIMEOUT = 3.0  # seconds a busy worker's main process has to answer
@@ -41,20 +41,18 @@ def queue_state() -> QueueState | None:
     waiting = sum(int(client.llen(name)) for name in _event_queues(client))
     unacked: dict[bytes, bytes] = client.hgetall("unacked")  # type: ignore[assignment]
     running = _running_task_ids() if unacked else set()
-    if running is None:  # no worker answered: a busy or gone one; nothing is called orphaned
-        return QueueState(waiting, len(unacked), 0, None, unanswered=True)
     # A message delivered a moment ago may not be in its worker's answer yet: not an orphan.
     settled = time.time() - RECENT
     delivered = {tag: client.zscore("unacked_index", tag) for tag in unacked}
     orphans = [
         tag for tag, message in unacked.items()
-        if _task_id(message) not in running and (delivered[tag] or 0) < settled
+        if (running is None or _task_id(message) not in running) and (delivered[tag] or 0) < settled
     ]  # fmt: skip
     redelivery = None
     if orphans:
         first = min((d for tag in orphans if (d := delivered[tag]) is not None), default=None)
         redelivery = None if first is None else max(0.0, first + VISIBILITY_TIMEOUT - time.time())
-    return QueueState(waiting, len(unacked) - len(orphans), len(orphans), redelivery)
+    return QueueState(waiting, len(unacked) - len(orphans), len(orphans), redelivery, running is None)
 
 
 def _event_queues(client: redis.Redis) -> list[str]:

@@ -195,5 +195,7 @@ def lines_as_read(data: bytes) -> int:
     """Non-blank lines as `events ingest` reads them (text mode, surrogateescape)."""
     import io
 
-    with io.TextIOWrapper(io.BytesIO(data), encoding="utf-8", errors="surrogateescape") as fh:
+    from workflow.application.ingest import FILE_ENCODING
+
+    with io.TextIOWrapper(io.BytesIO(data), encoding=FILE_ENCODING, errors="surrogateescape") as fh:
         return sum(1 for line in fh if line.strip())

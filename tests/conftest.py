@@ -113,6 +113,16 @@ def worker(db: Engine, database_url: str, broker_url: str, tmp_path: Any) -> Ite
     flush(broker_url)
 
 
+@pytest.fixture
+def sweeper(worker: Any, database_url: str, broker_url: str) -> Iterator[Any]:
+    """The scheduler's inbox sweep beside the worker: deferred events come back, lost ones too."""
+    from tests.workers import Sweeper
+
+    running = Sweeper(database_url, broker_url).start()
+    yield running
+    running.stop()
+
+
 @pytest.fixture(autouse=True)
 def _operator_settings_unset(monkeypatch: pytest.MonkeyPatch) -> None:
     """A developer's own sealing key or log format must not change what the tests see."""

@@ -7,6 +7,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -95,8 +96,58 @@ class Client:
     def batch(self, events: Any, source: str = "test", **kwargs: Any) -> None:
         self.app.send_task("accompagnement.apply_batch", args=[events, source], kwargs=kwargs, queue=QUEUE)
 
-    def send(self, name: str, args: list[Any], task_id: str | None = None) -> None:
-        self.app.send_task(name, args=args, queue=QUEUE, task_id=task_id)
+    def send(self, name: str, args: list[Any], task_id: str | None = None, queue: str = QUEUE) -> None:
+        self.app.send_task(name, args=args, queue=queue, task_id=task_id)
+
+
+class Sweeper:
+    """The scheduler's inbox sweep (`scheduler.jobs.Jobs.inbox_sweep`) on the real clock, every
+    `every` seconds, in a thread of the test: it wakes the workers by name for the rows left
+    waiting (a deferral come due, a lost message), as the scheduler process does."""
+
+    def __init__(self, database_url: str, broker_url: str, every: float = 1.0, routed: bool = False) -> None:
+        from models import make_engine, make_session_factory
+        from scheduler.jobs import Jobs
+        from workflow.adapters.unit_of_work import UnitOfWork
+        from workflow.application.inbox import ANY_DEPARTEMENT, Routed
+        from workflow.application.service_context import Context
+        from workflow.domain.clock import SystemClock
+        from workflow.domain.conventions import load_book
+
+        self.engine = make_engine(database_url)
+        sessions = make_session_factory(self.engine)
+        client = Client(broker_url)
+
+        def wake(rows: Routed) -> None:
+            for departement in rows if routed else [ANY_DEPARTEMENT]:
+                where = f"{QUEUE}.{departement}" if routed and departement else QUEUE
+                client.send("accompagnement.drain_inbox", [departement], queue=where)
+
+        def uow() -> UnitOfWork:
+            return UnitOfWork(sessions)
+
+        ctx = Context.open(uow(), SystemClock(), load_book())
+        self.jobs = Jobs(uow, ctx, lambda d, g: None, lambda a, m: None, lambda q: None, lambda: None,
+                         wake, leading=lambda: True)  # fmt: skip
+        self.every = every
+        self.stopped = threading.Event()
+        self.thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        while not self.stopped.wait(self.every):
+            try:
+                self.jobs.inbox_sweep()
+            except Exception as exc:  # a database restarting under a fault test: next round
+                print(f"sweep: {type(exc).__name__}: {exc}", file=sys.stderr)
+
+    def start(self) -> Sweeper:
+        self.thread.start()
+        return self
+
+    def stop(self) -> None:
+        self.stopped.set()
+        self.thread.join(timeout=30)
+        self.engine.dispose()
 
 
 def flush(broker_url: str) -> None:

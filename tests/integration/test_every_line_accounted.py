@@ -28,7 +28,7 @@ from tasks.app import QUEUE
 from tasks.events import ROUTE_ENV
 from tests.adversarial import Mixed, corpus, lines_as_read, mixed
 from tests.conftest import Harness, empty_tables, make_harness
-from tests.workers import Client, Worker, flush, wait_until
+from tests.workers import Client, Sweeper, Worker, flush, wait_until
 from workflow.application.inbox import Routed, drain_waiting
 from workflow.cli import main
 from workflow.domain.clock import ManualClock
@@ -217,8 +217,8 @@ def test_the_http_door_accounts_for_every_event_whatever_the_body(
 
 
 def test_a_real_worker_accounts_for_every_line_sent_through_the_inbox(
-    db: Engine, database_url: str, broker_url: str, stream: Mixed, worker: Worker, tmp_path: Path,
-    valid_alone: dict[str, Any], clock: ManualClock,
+    db: Engine, database_url: str, broker_url: str, stream: Mixed, worker: Worker, sweeper: Sweeper,
+    tmp_path: Path, valid_alone: dict[str, Any], clock: ManualClock,
 ) -> None:  # fmt: skip
     """`events ingest --via celery --wait` against a real worker: the production path."""
     harness = make_harness(db, clock)
@@ -249,7 +249,7 @@ def test_a_real_worker_accounts_for_every_line_sent_through_the_inbox(
 
 
 def test_celery_payloads_sent_by_name_are_each_accounted_for(
-    db: Engine, broker_url: str, stream: Mixed, worker: Worker, clock: ManualClock
+    db: Engine, broker_url: str, stream: Mixed, worker: Worker, sweeper: Sweeper, clock: ManualClock
 ) -> None:
     """Decoded values sent straight to `apply_batch` by another system: stored, then settled."""
     payloads_settle(make_harness(db, clock), broker_url, stream, worker)
@@ -265,9 +265,11 @@ def test_routed_by_departement_celery_payloads_are_each_accounted_for(
     routed = Worker(database_url, broker_url, tmp_path / "routed.log", queues=queues, env={ROUTE_ENV: "1"})
     flush(broker_url)
     routed.start()
+    sweeper = Sweeper(database_url, broker_url, routed=True).start()
     try:
         payloads_settle(make_harness(db, clock), broker_url, stream, routed)
     finally:
+        sweeper.stop()
         routed.stop()
         flush(broker_url)
 

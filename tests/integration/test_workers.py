@@ -148,10 +148,10 @@ def test_routed_by_departement_a_departements_events_reach_only_its_workers(
 
 
 def test_one_case_hit_by_two_workers_at_once_ends_as_in_occurred_at_order(
-    harness: Harness, worker: Worker, broker_url: str
+    harness: Harness, worker: Worker, sweeper: Any, broker_url: str
 ) -> None:
-    """The contract is sent first and may win the race: it is deferred, not rejected, until the
-    diagnostic it depends on has committed."""
+    """The contract is sent first and may be stored first: it is deferred, not rejected, until
+    the diagnostic it depends on has committed, and the sweep brings it back."""
     story = Story()
     harness.apply(story.orientation(), story.binome())
     diagnostic, contract = story.diagnostic(), story.contract()
@@ -164,8 +164,9 @@ def test_one_case_hit_by_two_workers_at_once_ends_as_in_occurred_at_order(
 
 
 def test_a_worker_killed_mid_batch_then_restarted_applies_every_event_once(
-    harness: Harness, worker: Worker, broker_url: str
+    harness: Harness, worker: Worker, sweeper: Any, broker_url: str
 ) -> None:
+    """The dead worker's persons are freed when its claim runs out; the sweep wakes a worker."""
     _, events = stories(400, months_of_appointments=8)  # 8 000 events, committed by 500
     worker.stop()
     worker.start(visibility_timeout=600)  # longer than the batch: its message stays unacknowledged

@@ -156,7 +156,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
 def cmd_status(args: argparse.Namespace) -> int:
     """Exit 1 when something needs an operator: events that wait with no message to carry them,
     messages whose worker is gone."""
-    from tasks.monitor import queue_state, redis_persistence
+    from tasks.monitor import INSPECT_TIMEOUT, queue_state, redis_persistence
 
     rt = connect(args.database_url)
     now = rt.clock.now()
@@ -178,8 +178,8 @@ def cmd_status(args: argparse.Namespace) -> int:
                 else f" in {age(timedelta(seconds=state.orphan_redelivery_in))}"
             )
             print(f"                orphaned: no live worker holds them; Redis hands them out again{when}")
-        if state.unanswered:
-            print("                no worker answered the inspection: whether they are orphaned is not known")
+        if state.unanswered and state.orphaned:
+            print(f"                no worker answered within {INSPECT_TIMEOUT:.0f} s: none is running?")
         print(f"redis on disk   {redis_persistence()}")
     oldest = "" if inbox.oldest is None else f", oldest accepted {age(now - inbox.oldest)} ago"
     print(f"inbox           {inbox.pending} event(s) accepted and not yet applied{oldest}")

@@ -1,0 +1,110 @@
+"""One person, one line: whatever the door, the number of worker processes or the fault, the
+cases end as one process applying the same file leaves them (`tests/equivalence.py`).
+
+About 3 000 events of two simulated départements (67 and 35: two months, after three of
+warm-up), redeliveries and late events included. The reference is computed once per module;
+every path then starts from empty tables, with real workers (two processes each), the real
+Redis, the scheduler's sweep beside them, and, for the HTTP paths, `web serve`. On SQLite the
+command's path runs without faults; PostgreSQL runs every path, and each with every fault.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import Engine
+
+from tests.conftest import empty_tables
+from tests.equivalence import (
+    Cluster,
+    Door,
+    Fault,
+    Scenario,
+    cut_database_connections,
+    differences,
+    during,
+    http_batches,
+    http_one_by_one,
+    kill_workers,
+    lose_the_broker,
+    outcome,
+    reference,
+    running,
+    scenario,
+    settle,
+    statuses,
+    via_celery,
+)
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def simulated(tmp_path_factory: pytest.TempPathFactory) -> Scenario:
+    return scenario(tmp_path_factory.mktemp("equivalence"), ("67", "35"), months=2, warm_up=3)
+
+
+@pytest.fixture(scope="module")
+def expected(engine: Engine, simulated: Scenario) -> Iterator[dict[str, list[Any]]]:
+    empty_tables(engine)
+    found = reference(engine, simulated)
+    empty_tables(engine)
+    assert len(found["cases"]) > 250 and len(found["applied"]) > 2_500  # a real sample
+    yield found
+
+
+FAULTS: dict[str, Fault | None] = {
+    "no fault": None,
+    "workers killed 3 times": kill_workers,
+    "broker lost": lose_the_broker,
+    "database connections cut": cut_database_connections,
+}
+
+
+def run_path(
+    path: str,
+    fault: str,
+    engine: Engine,
+    database_url: str,
+    broker_url: str,
+    simulated: Scenario,
+    folder: Path,
+) -> dict[str, list[Any]]:
+    from tests.equivalence import load_professionals
+
+    load_professionals(engine, simulated)
+    cluster = Cluster(
+        database_url, broker_url, folder, routed=("67", "35") if path == "celery, routed" else ()
+    )
+    with running(cluster):
+        thread = during(FAULTS[fault], cluster, engine)
+        if path.startswith("celery"):
+            via_celery(cluster, simulated)
+        else:
+            with Door(cluster) as door:
+                (http_batches if path == "http batches of 100" else http_one_by_one)(door, simulated)
+        if thread is not None:
+            thread.join(timeout=600)
+        settle(engine)
+    return outcome(engine)
+
+
+PATHS = ["celery", "celery, routed", "http batches of 100", "http one by one, 8 senders"]
+
+
+@pytest.mark.parametrize("fault", list(FAULTS))
+@pytest.mark.parametrize("path", PATHS)
+def test_every_path_gives_the_cases_of_one_process(
+    path: str, fault: str, db: Engine, database_url: str, broker_url: str, simulated: Scenario,
+    expected: dict[str, list[Any]], tmp_path: Path,
+) -> None:  # fmt: skip
+    if db.dialect.name != "postgresql" and (fault != "no fault" or path != "celery"):
+        pytest.skip("SQLite runs the command's path without faults; PostgreSQL runs them all")
+    got = run_path(path, fault, db, database_url, broker_url, simulated, tmp_path)
+    assert set(statuses(db)) <= {"applied", "duplicate", "rejected"}
+    assert differences(expected, got) == dict.fromkeys(expected, 0)
+    logs = "".join(p.read_text(errors="replace") for p in tmp_path.glob("worker-*.log"))
+    assert "Unrecoverable" not in logs
