@@ -138,8 +138,13 @@ def notify(rows: Routed) -> None:
 
 def _drain_all(task: Task, departement: str | None) -> dict[str, Any]:
     """Take and apply the rows that may be applied now (of one département, when routed), by
-    BATCH, until none is left; retry on a transient failure. A premature event is deferred in
-    its row (a worker's sweep comes back to it), except in-process, where none would."""
+    BATCH, until a taking finds none; retry on a transient failure. A premature event is
+    deferred in its row (the scheduler's sweep comes back to it), except in-process, where none
+    would.
+
+    Taking once more after each batch is what makes "a worker never waits for another" safe: a
+    worker that found a person held by this one left that person's later rows, and this one,
+    having settled its own, takes them next."""
     rt = runtime()
     defer = not task.request.is_eager
     totals: dict[str, Any] = {"taken": 0}
@@ -161,7 +166,7 @@ def _drain_all(task: Task, departement: str | None) -> dict[str, Any]:
                 totals[name] = totals.get(name, 0) + value
         totals["parked"] = totals.get("parked", 0) + report.parked
         totals["taken"] += report.taken
-        if report.taken < BATCH:
+        if not report.taken:
             return totals
 
 

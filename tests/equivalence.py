@@ -155,7 +155,8 @@ def pending(engine: Engine) -> int:
 
 def statuses(engine: Engine) -> dict[str, int]:
     with engine.connect() as conn:
-        return dict(conn.execute(select(InboxEvent.status, func.count()).group_by(InboxEvent.status)).all())  # type: ignore[arg-type]
+        rows = conn.execute(select(InboxEvent.status, func.count()).group_by(InboxEvent.status))
+        return {status: count for status, count in rows}
 
 
 def applied_count(engine: Engine) -> int:
@@ -288,7 +289,8 @@ def owner(event: dict[str, Any], people: dict[str, str]) -> str:
     """The person an event concerns, as a sender owning a share of the persons knows it."""
     if event.get("type") == "orientation_proposed":
         people[event["case_ref"]] = event["person"]["ft_identifier"]
-    return people.get(event.get("case_ref", ""), event.get("ft_identifier") or event.get("case_ref", ""))
+    ref = str(event.get("case_ref", ""))
+    return people.get(ref, str(event.get("ft_identifier") or ref))
 
 
 def http_one_by_one(door: Door, found: Scenario, senders: int = 8) -> None:
@@ -317,7 +319,7 @@ def http_one_by_one(door: Door, found: Scenario, senders: int = 8) -> None:
 
 # The faults -----------------------------------------------------------------------------
 
-Fault = Callable[[Cluster, Engine], None]
+Fault = Callable[[Cluster, Engine], int]  # returns how many times it struck
 
 
 def _progress(engine: Engine, beyond: int, timeout: float = 120) -> bool:
@@ -326,45 +328,99 @@ def _progress(engine: Engine, beyond: int, timeout: float = 120) -> bool:
     while applied_count(engine) <= beyond:
         if time.monotonic() > deadline or (applied_count(engine) and not pending(engine)):
             return False
-        time.sleep(0.05)
+        time.sleep(0.02)
     return True
 
 
-def kill_workers(cluster: Cluster, engine: Engine, times: int = 3) -> None:
+def kill_workers(cluster: Cluster, engine: Engine, times: int = 3) -> int:
     """SIGKILL every worker process mid-run, then start them again, `times` times."""
-    for _ in range(times):
-        if not _progress(engine, applied_count(engine) + 200):
-            return
+    for done in range(times):
+        if not _progress(engine, applied_count(engine) + 50):
+            return done
         for worker in cluster.workers:
             worker.kill()
         for worker in cluster.workers:
             worker.start(visibility_timeout=60)
+    return times
 
 
-def lose_the_broker(cluster: Cluster, engine: Engine) -> None:
+def lose_the_broker(cluster: Cluster, engine: Engine) -> int:
     """What a Redis restart without persistence does to the run: every queued message and every
     client connection gone at once (the test's own Redis database emptied, its clients cut)."""
-    if not _progress(engine, applied_count(engine) + 200):
-        return
+    if not _progress(engine, applied_count(engine) + 100):
+        return 0
     client = redis.Redis.from_url(cluster.broker_url)
     client.flushdb()
     client.client_kill_filter(_type="normal", skipme=True)
     client.flushdb()
+    return 1
 
 
-def cut_database_connections(cluster: Cluster, engine: Engine, times: int = 3) -> None:
+def cut_database_connections(cluster: Cluster, engine: Engine, times: int = 3) -> int:
     """Terminate the workers' PostgreSQL connections mid-run, `times` times."""
-    for _ in range(times):
-        if not _progress(engine, applied_count(engine) + 200):
-            return
+    for done in range(times):
+        if not _progress(engine, applied_count(engine) + 100):
+            return done
         with engine.connect() as conn:
             conn.execute(text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
                               "WHERE application_name = 'acc-worker'"))  # fmt: skip
+    return times
 
 
-def during(fault: Fault | None, cluster: Cluster, engine: Engine) -> threading.Thread | None:
+class Striking(threading.Thread):
+    """A fault striking in the background of a run; `struck` says how often it did."""
+
+    def __init__(self, fault: Fault, cluster: Cluster, engine: Engine) -> None:
+        super().__init__(daemon=True)
+        self.fault, self.cluster, self.engine = fault, cluster, engine
+        self.struck = 0
+
+    def run(self) -> None:
+        self.struck = self.fault(self.cluster, self.engine)
+
+
+def during(fault: Fault | None, cluster: Cluster, engine: Engine) -> Striking | None:
     if fault is None:
         return None
-    thread = threading.Thread(target=fault, args=(cluster, engine), daemon=True)
-    thread.start()
-    return thread
+    striking = Striking(fault, cluster, engine)
+    striking.start()
+    return striking
+
+
+PATHS = ["celery", "celery, routed", "http batches of 100", "http one by one, 8 senders"]
+FAULTS: dict[str, Fault | None] = {
+    "no fault": None,
+    "workers killed 3 times": kill_workers,
+    "broker lost": lose_the_broker,
+    "database connections cut": cut_database_connections,
+}
+
+
+@dataclass(frozen=True)
+class Run:
+    outcome: dict[str, list[Any]]
+    struck: int  # how often the fault struck
+    seconds: float  # from the first event sent to the last settled
+
+
+def through(path: str, fault: str, engine: Engine, database_url: str, broker_url: str, found: Scenario,
+            folder: Path) -> Run:  # fmt: skip
+    """Send the scenario's events through `path` (one of PATHS) under `fault` (one of FAULTS),
+    into empty tables, with its workers and the sweep; wait until every row is settled."""
+    load_professionals(engine, found)
+    cluster = Cluster(
+        database_url, broker_url, folder, routed=("67", "35") if path == "celery, routed" else ()
+    )
+    with running(cluster):
+        started = time.monotonic()
+        striking = during(FAULTS[fault], cluster, engine)
+        if path.startswith("celery"):
+            via_celery(cluster, found)
+        else:
+            with Door(cluster) as door:
+                (http_batches if path == "http batches of 100" else http_one_by_one)(door, found)
+        if striking is not None:
+            striking.join(timeout=1800)
+        settle(engine, timeout=3600)
+        seconds = time.monotonic() - started
+    return Run(outcome(engine), 0 if striking is None else striking.struck, seconds)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import re
 import subprocess
 import sys
 from collections import Counter
@@ -89,8 +90,10 @@ def ingest_command(url: str, path: Path) -> tuple[int, str]:
 def summary(text: str) -> tuple[int, int, int, int]:
     """(total, applied, duplicates, rejected) from the command's summary line."""
     line = next(line for line in text.splitlines() if " event(s): " in line)
-    words = line.replace(",", "").split()
-    return int(words[0]), int(words[2]), int(words[4]), int(words[-2])
+    found = re.match(r"(\d+) event\(s\): (\d+) applied, (\d+) duplicate\(s\) .*?, (\d+) rejected", line)
+    assert found is not None, line
+    total, applied, duplicates, rejected = map(int, found.groups())
+    return total, applied, duplicates, rejected
 
 
 @pytest.fixture
@@ -308,3 +311,73 @@ def payloads_settle(harness: Harness, broker_url: str, stream: Mixed, worker: Wo
     assert final["applied"] == count(harness, ProcessedEvent)
     assert final["rejected"] == rejection_occurrences(harness)
     assert "Unrecoverable" not in worker.log.read_text(errors="replace")  # the worker survived it all
+
+
+def test_blank_lines_and_a_byte_order_mark_are_accounted_for_alike_at_every_door(
+    db: Engine, database_url: str, tmp_path: Path, clock: ManualClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A blank or whitespace-only line is counted apart, and the lines add up; a file that
+    starts with a byte order mark reads as the HTTP door reads a body that does."""
+    from tests.factories import Story
+    from web.app import create_app
+    from web.auth import create_token
+
+    harness = make_harness(db, clock)  # the directory of professionals imported
+    first, second = Story(), Story()
+    path = tmp_path / "bom.jsonl"
+    lines = [json.dumps(first.orientation()), "", "   \t", json.dumps(first.binome()), " "]
+    path.write_bytes(b"\xef\xbb\xbf" + "\n".join(lines).encode() + b"\n")
+
+    code, out = ingest_command(database_url, path)
+
+    assert code == 0, out
+    assert "2 event(s): 2 applied" in out and "3 blank line(s) skipped (no event)" in out
+    assert harness.case(first.ref).conseiller_id == first.conseiller
+    monkeypatch.setenv("ACCOMPAGNEMENT_WEB_SECRET", "a-test-secret-that-is-long-enough-0123456789")
+    with harness.sessions() as s, s.begin():
+        token = create_token(s, "bom-si", clock.now())
+    client = TestClient(create_app(database_url, clock), base_url="https://testserver")
+    body = b"\xef\xbb\xbf" + json.dumps(second.orientation()).encode()
+    headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
+    answer = client.post("/api/events", content=body, headers=headers)
+    assert answer.status_code == 202, answer.text
+
+
+def test_a_celery_message_the_worker_cannot_decode_is_stored_as_rejected(
+    db: Engine, broker_url: str, worker: Worker, clock: ManualClock
+) -> None:
+    """Bytes that are not UTF-8, JSON cut short: Celery would drop such a message with a
+    CRITICAL line; it is stored instead as a rejected inbox row with its bytes, and the counts
+    add up."""
+    from kombu import Connection
+
+    harness = make_harness(db, clock)
+    bodies = {
+        "not-utf8": b'[[{"event_id": "x\xff\xfe"}], {}, {}]',
+        "unclosed": b'[[{"event_id": "y"}, {}, {',
+    }
+    with Connection(broker_url) as connection:
+        producer = connection.Producer()
+        for task_id, body in bodies.items():
+            headers = {"lang": "py", "task": "accompagnement.apply_event", "id": task_id,
+                       "root_id": task_id, "parent_id": None, "group": None, "retries": 0,
+                       "eta": None, "expires": None, "timelimit": [None, None],
+                       "ignore_result": True}  # fmt: skip
+            producer.publish(body, routing_key=QUEUE, exchange="", content_type="application/json",
+                             content_encoding="utf-8", headers=headers, serializer=None)  # fmt: skip
+
+    def rows() -> list[Any]:
+        with harness.sessions() as s:
+            return s.execute(select(InboxEvent.submission, InboxEvent.status, InboxEvent.reason,
+                                    InboxEvent.payload).order_by(InboxEvent.submission)).all()  # fmt: skip
+
+    wait_until(lambda: len(rows()) == 2, timeout=60, what="both messages stored")
+    (not_utf8, unclosed) = [r for r in rows() if r.submission == "not-utf8"] + [
+        r for r in rows() if r.submission == "unclosed"
+    ]
+    assert not_utf8.status == "rejected" and "not valid UTF-8" in not_utf8.reason
+    assert "\\xff" in not_utf8.payload or "\\udcff" in not_utf8.payload  # the byte, escaped
+    assert unclosed.status == "rejected" and "malformed JSON" in unclosed.reason
+    assert unclosed.payload.startswith('[[{"event_id": "y"}')
+    assert rejection_occurrences(harness) == 2
+    assert "Can't decode message body" not in worker.log.read_text(errors="replace")

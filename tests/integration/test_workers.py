@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import func, select, text
+from sqlalchemy import func, select, text, update
 
 from models import Case, InboxEvent, ProcessedEvent, RejectedEvent, TransitionLog
 from tasks.app import QUEUE
@@ -279,3 +279,47 @@ def test_a_dropped_database_connection_is_retried(harness: Harness, worker: Work
     wait_until(terminate_until_a_drop_is_seen, timeout=60, what="the worker to see a dropped connection")
     wait_until(lambda: count(harness, ProcessedEvent) == len(events), timeout=120, what="the batch retried")
     assert_exactly_once(harness, events)
+
+
+def test_status_exits_1_while_events_wait_with_no_message_to_carry_them(
+    harness: Harness, broker_url: str, tmp_path: Path
+) -> None:
+    """A broker restarted empty: the rows wait, nothing is queued. `status` says so and exits 1;
+    once a wake-up is queued for them it exits 0 again, and a live worker's messages are never
+    called orphaned."""
+    from workflow.application.inbox import STALE, receive
+
+    flush(broker_url)
+    receipt = receive(harness.uow(), harness.ctx, [("si:1", json.dumps(Story().orientation()))], "si")
+    with harness.sessions() as session:
+        stale = harness.ctx.clock.now() - STALE * 3
+        session.execute(
+            update(InboxEvent)
+            .where(InboxEvent.id.in_(receipt.pending))
+            .values(accepted_at=stale, queued_at=stale)
+        )
+        session.commit()
+
+    lost = status_of(harness, broker_url)
+
+    assert lost.returncode == 1, lost.stdout + lost.stderr
+    assert "1 of them wait with no worker woken for them" in lost.stdout
+    assert "orphaned" not in lost.stdout.split("\n", 1)[1].split("inbox")[0]  # no message, no orphan
+    Client(broker_url).send("accompagnement.drain_inbox", ["*"])
+    woken = status_of(harness, broker_url)
+    assert woken.returncode == 0, woken.stdout
+    assert "1 message(s) waiting" in woken.stdout
+    worker = Worker(harness.sessions.kw["bind"].url.render_as_string(hide_password=False), broker_url,
+                    tmp_path / "worker.log")  # fmt: skip
+    worker.start()
+    try:
+        wait_until(lambda: harness_state(harness, receipt.pending[0]) == "applied", what="the row applied")
+        done = status_of(harness, broker_url)
+    finally:
+        worker.stop()
+    assert done.returncode == 0 and " 0 orphaned" in done.stdout, done.stdout
+
+
+def harness_state(harness: Harness, row_id: int) -> str:
+    with harness.sessions() as session:
+        return session.scalar(select(InboxEvent.status).where(InboxEvent.id == row_id)) or ""
