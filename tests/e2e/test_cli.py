@@ -329,7 +329,7 @@ def test_ingest_via_celery_with_the_worker_command_and_status(
             env=env, capture_output=True, text=True, check=False, timeout=60,
         )  # fmt: skip
         assert queued.returncode == 1, queued.stderr
-        assert "5 event(s) stored and queued in 1 batch(es)" in queued.stdout
+        assert "5 event(s) stored and queued to the workers" in queued.stdout
         assert "rejected flux.jsonl:6: malformed JSON" in queued.stdout
         assert "all 6 event(s) settled: 5 applied, 0 duplicate(s), 1 rejected" in queued.stdout
         assert "—  Contrat" in run("case", "show", other.ref, url=url).stdout

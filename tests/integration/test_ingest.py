@@ -511,3 +511,25 @@ def test_a_drain_routed_to_one_departement_takes_only_its_rows(harness: Harness)
         "35": [receipt.pending[1]],
         None: [receipt.pending[2]],
     }
+
+
+def test_rows_a_failed_drain_could_not_settle_are_given_back_at_once(
+    harness: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The database went away mid-batch: the rows' claim is released, so the task's retry takes
+    them at once instead of after the lease; the taking stays counted."""
+    from workflow.application import inbox
+
+    story = Story()
+    receive(harness.uow(), harness.ctx, [("si:1", json.dumps(story.orientation()))], "si")
+
+    def gone(*_: Any, **__: Any) -> None:
+        raise ConnectionError("the database went away")
+
+    monkeypatch.setattr(inbox, "ingest_items", gone)
+    with pytest.raises(ConnectionError):
+        drain_waiting(harness.uow(), harness.ctx, 10, defer=True)
+    monkeypatch.undo()
+    with harness.sessions() as session:
+        assert session.execute(select(InboxEvent.claimed_at, InboxEvent.attempts)).one() == (None, 1)
+    assert drain_waiting(harness.uow(), harness.ctx, 10, defer=True).ingest.applied == 1

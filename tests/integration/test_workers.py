@@ -236,7 +236,7 @@ def test_an_inbox_row_taken_too_often_is_parked_as_rejected(
         s.add(row)
         s.flush()
         row_id = row.id
-    Client(broker_url).send("accompagnement.apply_inbox", [[row_id]])
+    Client(broker_url).send("accompagnement.apply_inbox", [[row_id]])  # a wake-up of an earlier version
     wait_until(lambda: count(harness, RejectedEvent) == 1, what="the parked event")
     with harness.sessions() as s:
         reason = s.scalar(select(RejectedEvent.reason))

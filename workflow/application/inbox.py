@@ -22,6 +22,7 @@ where `events rejected` and `events retry` find it.
 from __future__ import annotations
 
 import json
+import logging
 import uuid
 from collections import Counter
 from collections.abc import Sequence
@@ -61,6 +62,8 @@ from workflow.domain.events import (
 )
 from workflow.domain.lifecycle import OPEN_STATES
 from workflow.domain.vocabulary import InboxStatus
+
+log = logging.getLogger(__name__)
 
 # A worker's claim on the rows it took: another worker leaves them, and their person, alone that
 # long. A chunk takes seconds; a worker that died frees its persons when its claim runs out.
@@ -386,8 +389,28 @@ def drain_waiting(
         for row in taken
         if row.attempts <= MAX_ATTEMPTS
     ]
-    report = ingest_items(uow, ctx, items)
+    try:
+        report = ingest_items(uow, ctx, items)
+    except Exception:
+        release(uow, [item.inbox_id for item in items if item.inbox_id is not None])
+        raise
     return DrainReport(report, len(worn), len(taken))
+
+
+def release(uow: UnitOfWork, ids: Sequence[int]) -> None:
+    """Give back the claim on rows a worker took and could not settle (the database went away,
+    a deadlock), so that its retry, or another worker, takes them now rather than after LEASE;
+    their takings stay counted. If even this fails, the lease frees them."""
+    try:
+        with uow:
+            uow.session.execute(
+                update(InboxEvent)
+                .where(InboxEvent.id.in_(list(ids)), InboxEvent.status == InboxStatus.PENDING)
+                .values(claimed_at=None)
+            )
+            uow.commit()
+    except Exception as exc:
+        log.warning("the claim on %d inbox row(s) waits for its lease (%s)", len(ids), type(exc).__name__)
 
 
 def take(session: Session, now: datetime, limit: int, departement: str | None = ANY_DEPARTEMENT) -> list[Any]:

@@ -137,6 +137,7 @@ def export(session: Session, person: Person) -> dict[str, Any]:
             .where(
                 or_(
                     InboxEvent.case_reference.in_(refs),
+                    InboxEvent.person_key == person.ft_identifier,
                     InboxEvent.payload.contains(json.dumps(person.ft_identifier)),
                 )
             )
@@ -233,12 +234,18 @@ def _pseudonymise(session: Session, ctx: Context, person: Person) -> tuple[int, 
         row.reason = row.reason.replace(person.ft_identifier, pseudonym)
     inbox = session.scalars(
         select(InboxEvent).where(
-            or_(InboxEvent.case_reference.in_(refs), InboxEvent.payload.contains(identifier))
+            or_(
+                InboxEvent.case_reference.in_(refs),
+                InboxEvent.payload.contains(identifier),
+                InboxEvent.person_key == person.ft_identifier,
+            )
         )
     ).all()
     for entry in inbox:
         entry.payload = json.dumps({"event_id": entry.event_id, "removed": "retention"})
         entry.reason = entry.reason and entry.reason.replace(person.ft_identifier, pseudonym)
+        if entry.person_key == person.ft_identifier:  # the order key is the person's identifier
+            entry.person_key = pseudonym
     person.ft_identifier = pseudonym
     person.pseudonymised_at = ctx.clock.now()
     return len(cases), len(appointments), len(rejected) + len(inbox)
