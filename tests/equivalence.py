@@ -363,7 +363,8 @@ def cut_database_connections(cluster: Cluster, engine: Engine, times: int = 3) -
             return done
         with engine.connect() as conn:
             conn.execute(text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                              "WHERE application_name = 'acc-worker'"))  # fmt: skip
+                              "WHERE application_name = 'acc-worker' "
+                              "AND datname = current_database()"))  # fmt: skip
     return times
 
 

@@ -15,7 +15,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import func, select
 
-from models import Base, InboxEvent, RejectedEvent
+from models import Base, InboxEvent, ProcessedEvent, RejectedEvent
 from tests.factories import Story
 from tests.web.conftest import Console
 from web.app import openapi_document
@@ -119,6 +119,25 @@ def test_a_valid_event_is_stored_then_queued_a_replay_is_a_duplicate_a_bad_one_r
     with console.harness.sessions() as s:
         reasons = s.scalars(select(RejectedEvent.reason).where(RejectedEvent.event_id == broken["event_id"]))
         assert ["field 'origin'" in r for r in reasons] == [True]  # kept for the operator too
+
+
+def test_an_event_sent_again_while_its_first_copy_waits_is_a_duplicate(console: Console) -> None:
+    """A sender that resends (a timeout on its side) before the workers applied the first copy is
+    told duplicate, at the door and when it asks; the rules never see the copy, nothing is
+    rejected, and the event is applied once."""
+    event = Story().orientation()
+    client = api(console)
+    assert client.post("/api/events", json=event).status_code == 202
+    again = client.post("/api/events", json=event)
+    assert again.status_code == 200
+    [answer] = again.json()["results"]
+    assert answer["status"] == "duplicate" and "not applied yet" in answer["reason"]
+    assert client.get(f"/api/events/{event['event_id']}").json()["status"] == "duplicate"
+    drain_queued(console)
+    with console.harness.sessions() as s:
+        assert s.scalar(select(func.count()).select_from(RejectedEvent)) == 0
+        applied = select(func.count()).where(ProcessedEvent.event_id == event["event_id"])
+        assert s.scalar(applied) == 1  # (the console's fixture applied its own cases before)
 
 
 def test_a_batch_answers_each_event(console: Console) -> None:
