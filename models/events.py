@@ -64,10 +64,14 @@ class RejectedEvent(Base):
     resolution: Mapped[str | None] = mapped_column(String(255))
 
 
-def _while_pending(name: str, *columns: str) -> Index:
+def _while_pending(name: str, *columns: str, unique: bool = False) -> Index:
     """An index of the inbox rows still pending only: small, and each row leaves it once settled."""
     return Index(
-        name, *columns, sqlite_where=text("status = 'pending'"), postgresql_where=text("status = 'pending'")
+        name,
+        *columns,
+        unique=unique,
+        sqlite_where=text("status = 'pending'"),
+        postgresql_where=text("status = 'pending'"),
     )
 
 
@@ -97,8 +101,9 @@ class InboxEvent(Base):
         _while_pending("ix_inbox_event_waiting_case", "case_reference"),
         # A worker takes a person's rows from the first one still to try (`inbox.take`).
         _while_pending("ix_inbox_event_waiting_person", "person_key", "id"),
-        # A resent event whose first copy still waits is a duplicate at the door.
-        _while_pending("ix_inbox_event_waiting_event_id", "event_id"),
+        # One pending copy of an event at most: a copy sent while the first waits is refused by
+        # this index at the door, and stored as a duplicate (`inbox.receive`).
+        _while_pending("uq_inbox_event_waiting_event_id", "event_id", unique=True),
     )
 
     id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)

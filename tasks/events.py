@@ -124,27 +124,32 @@ def notify(rows: Routed) -> None:
     if app.conf.task_always_eager or many or not url.startswith(("redis://", "rediss://")):
         queue(rows)
         return
+    for departement in rows if routed_by_departement() else [ANY_DEPARTEMENT]:
+        _wake_soon(url, departement)
+
+
+def _wake_soon(url: str, departement: str | None) -> None:
+    """Queue a drain task (of one département, when routed) due in WINDOW, unless one is due
+    already: the next micro-batch."""
     client = _redis.get(url) or _redis.setdefault(url, redis.Redis.from_url(url))
-    if not routed_by_departement():
-        if client.set(_NOTIFIED, 1, nx=True, px=int(WINDOW * 1000)):
-            drain_inbox.apply_async(countdown=WINDOW)
-        return
-    for departement in rows:
-        if client.set(f"{_NOTIFIED}:{departement or '-'}", 1, nx=True, px=int(WINDOW * 1000)):
-            drain_inbox.apply_async(
-                kwargs={"departement": departement}, countdown=WINDOW, queue=queue_of(departement)
-            )
+    key = _NOTIFIED if departement == ANY_DEPARTEMENT else f"{_NOTIFIED}:{departement or '-'}"
+    if client.set(key, 1, nx=True, px=int(WINDOW * 1000)):
+        drain_inbox.apply_async(
+            kwargs={"departement": departement}, countdown=WINDOW, queue=queue_of(departement)
+        )
 
 
 def _drain_all(task: Task, departement: str | None) -> dict[str, Any]:
     """Take and apply the rows that may be applied now (of one département, when routed), by
-    BATCH, until a taking finds none; retry on a transient failure. A premature event is
-    deferred in its row (the scheduler's sweep comes back to it), except in-process, where none
-    would.
+    BATCH; retry on a transient failure. A premature event is deferred in its row (the
+    scheduler's sweep comes back to it), except in-process, where none would.
 
-    Taking once more after each batch is what makes "a worker never waits for another" safe: a
-    worker that found a person held by this one left that person's later rows, and this one,
-    having settled its own, takes them next."""
+    After a full batch it takes again at once. After a smaller one, it wakes the workers for the
+    next micro-batch (in WINDOW) instead of taking the few rows that arrived meanwhile: events
+    sent one by one are applied by tens, not one by one. That follow-up is also what makes "a
+    worker never waits for another" safe: a worker that found a person held by this one left
+    that person's later rows, and the follow-up, this one's rows settled, takes them next. It
+    stops when a taking finds nothing."""
     rt = runtime()
     defer = not task.request.is_eager
     totals: dict[str, Any] = {"taken": 0}
@@ -166,8 +171,21 @@ def _drain_all(task: Task, departement: str | None) -> dict[str, Any]:
                 totals[name] = totals.get(name, 0) + value
         totals["parked"] = totals.get("parked", 0) + report.parked
         totals["taken"] += report.taken
-        if not report.taken:
-            return totals
+        if report.taken == BATCH or (report.taken and task.request.is_eager):
+            continue  # more may wait now (in-process: no later wake-up, so until none is left)
+        if report.taken:
+            _follow_up(departement)
+        return totals
+
+
+def _follow_up(departement: str | None) -> None:
+    url = str(app.conf.broker_url)
+    if url.startswith(("redis://", "rediss://")):
+        _wake_soon(url, departement)
+    else:
+        drain_inbox.apply_async(
+            kwargs={"departement": departement}, countdown=WINDOW, queue=queue_of(departement)
+        )
 
 
 def _route(departement: Any) -> str | None:
@@ -200,8 +218,10 @@ def _receive_and_apply(task: Task, events: Any, source: Any, lines: Any, names: 
             retries = min(task.request.retries, MAX_RETRIES - 1)
             raise task.retry(exc=exc, countdown=_backoff(retries), max_retries=None) from exc
         raise
-    notify(receipt.routed())
-    return {"accepted": len(receipt.pending)}
+    if len(receipt.pending) < SMALL or routed_by_departement():
+        notify(receipt.routed())  # a few join the next micro-batch; routed: their workers' queues
+        return {"accepted": len(receipt.pending)}
+    return {"accepted": len(receipt.pending), **_drain_all(task, ANY_DEPARTEMENT)}  # no broker hop
 
 
 @app.task(name="accompagnement.apply_batch", bind=True, max_retries=MAX_RETRIES)

@@ -35,14 +35,22 @@ def upgrade() -> None:
         "ix_inbox_event_waiting_person", "inbox_event", ["person_key", "id"],
         sqlite_where=PENDING, postgresql_where=PENDING,
     )  # fmt: skip
+    # One pending copy of an event at most. Copies accepted twice before this revision (a resend
+    # while the first waited) are settled as the duplicates they are, the first copy kept.
+    op.execute(
+        "UPDATE inbox_event SET status = 'duplicate', settled_at = accepted_at, "
+        "reason = 'a second copy of an event still waiting when the order was kept: applied once' "
+        "WHERE status = 'pending' AND event_id IS NOT NULL AND id NOT IN "
+        "(SELECT min(id) FROM inbox_event WHERE status = 'pending' AND event_id IS NOT NULL GROUP BY event_id)"
+    )
     op.create_index(
-        "ix_inbox_event_waiting_event_id", "inbox_event", ["event_id"],
+        "uq_inbox_event_waiting_event_id", "inbox_event", ["event_id"], unique=True,
         sqlite_where=PENDING, postgresql_where=PENDING,
     )  # fmt: skip
 
 
 def downgrade() -> None:
-    op.drop_index("ix_inbox_event_waiting_event_id", table_name="inbox_event")
+    op.drop_index("uq_inbox_event_waiting_event_id", table_name="inbox_event")
     op.drop_index("ix_inbox_event_waiting_person", table_name="inbox_event")
     with op.batch_alter_table("inbox_event") as batch:
         batch.drop_column("deferrals")

@@ -144,6 +144,19 @@ def already_applied(session: Session, event_ids: Sequence[str]) -> dict[str, App
     return {row.event_id: Applied(*row[1:]) for row in session.execute(query)}
 
 
+def in_flight(session: Session, event_ids: set[str]) -> dict[str, InFlight]:
+    """The first copies of these events still waiting in the inbox (one pending row per event
+    id at most: a unique index), by event id."""
+    query = select(InboxEvent.event_id, InboxEvent.payload, InboxEvent.accepted_at).where(
+        InboxEvent.status == InboxStatus.PENDING, InboxEvent.event_id.in_(event_ids)
+    )
+    found: dict[str, InFlight] = {}
+    for event_id, payload, accepted_at in session.execute(query):
+        if event_id is not None and not isinstance(first := read_event(payload), InvalidEvent):
+            found[event_id] = InFlight(first.type, payload_digest(first), accepted_at)
+    return found
+
+
 def receive(
     uow: UnitOfWork,
     ctx: Context,
@@ -163,60 +176,47 @@ def receive(
         session = uow.session
         reads = [(where, raw, read_event(raw)) for where, raw in items]
         events = [r for _, _, r in reads if not isinstance(r, InvalidEvent)]
-        seen: dict[str, AppliedBefore | InFlight] = {
-            **in_flight(session, events),
-            **already_applied(session, [e.event_id for e in events]),
-        }
+        seen: dict[str, AppliedBefore | InFlight] = {**already_applied(session, [e.event_id for e in events])}
         keys = route_keys(session, [r for _, _, r in reads], frozenset(ctx.book.codes()))
-        rows = []
-        rejections: list[tuple[int, dict[str, Any]]] = []
+        rows: list[dict[str, Any]] = []
+        rejections: dict[int, dict[str, Any]] = {}
         for position, (where, raw, read) in enumerate(reads):
             before = None if isinstance(read, InvalidEvent) else seen.get(read.event_id)
-            status, reason = classify(read, before)
-            new = status == Classification.ACCEPTED
-            event = None if isinstance(read, InvalidEvent) else read
-            if new and event is not None:  # a second copy in this submission is a duplicate of this one
-                seen[event.event_id] = InFlight(event.type, payload_digest(event), now)
-            event_id = event.event_id if event else _text(read.raw.get("event_id"), 64)  # type: ignore[union-attr]
-            rows.append({
-                "submission": receipt.submission, "position": position, "sender": sender[:80],
-                "source": storable(where[:255]), "event_id": event_id,
-                "case_reference": field_of(event, "case_ref"), "departement": keys[position].departement,
-                "person_key": keys[position].person, "payload": bounded(raw),
-                "status": InboxStatus.PENDING if new else InboxStatus(status),
-                "reason": None if reason is None else storable(reason[:REASON_LIMIT]),
-                "accepted_at": now, "queued_at": now, "settled_at": None if new else now,
-                "attempts": 0, "deferrals": 0,
-            })  # fmt: skip
-            if status == Classification.REJECTED:
-                data = None if event else read.raw  # type: ignore[union-attr]
-                rejections.append((position, {"source": where, "raw": raw, "reason": reason or "",
-                                              "event": event, "data": data}))  # fmt: skip
-        table: Table = InboxEvent.__table__  # type: ignore[assignment]
-        kept = (
-            table.c.position,
-            table.c.id,
-            table.c.event_id,
-            table.c.status,
-            table.c.reason,
-            table.c.departement,
-        )
-        dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
-        stored = (
-            session.execute(dialect.insert(table).on_conflict_do_nothing().returning(*kept), rows).all()
-            if rows
-            else []
-        )
+            row, rejection = _row(
+                receipt.submission, position, sender, where, raw, read, before, keys[position], now
+            )
+            if row["status"] == InboxStatus.PENDING and not isinstance(read, InvalidEvent):
+                seen[read.event_id] = InFlight(read.type, payload_digest(read), now)  # a second copy here
+            rows.append(row)
+            if rejection is not None:
+                rejections[position] = rejection
+        stored = _insert(session, rows)
+        if len(stored) < len(rows):
+            # Not stored: a redelivered submission's rows (there already), or copies of events
+            # whose first copy waits in the inbox (the unique index on pending event ids refused
+            # them): those are stored as duplicates, or rejected when the content differs.
+            there = set(
+                session.scalars(select(_TABLE.c.position).where(_TABLE.c.submission == receipt.submission))
+            )
+            copies = [p for p in range(len(rows)) if p not in there]
+            first = in_flight(session, {rows[p]["event_id"] for p in copies})
+            again = []
+            for p in copies:
+                where, raw, read = reads[p]
+                row, rejection = _row(receipt.submission, p, sender, where, raw, read,
+                                      first.get(rows[p]["event_id"]), keys[p], now)  # fmt: skip
+                again.append(row)
+                if rejection is not None:
+                    rejections[p] = rejection
+            stored = [*stored, *_insert(session, again)]
         # A rejection counts once per stored row: a redelivered submission, whose rows are
         # already there, records nothing again (the inbox's rejected rows and the rejections'
         # occurrences add up).
-        inserted = {row.position for row in stored}
-        for position, rejection in rejections:
-            if position in inserted:
-                record_rejection(session, ctx, **rejection)
+        for row in stored:
+            if row.position in rejections:
+                record_rejection(session, ctx, **rejections[row.position])
         if len(stored) < len(rows):  # received before: answer from the rows as they stand now
-            query = select(*kept).where(table.c.submission == receipt.submission)
-            stored = session.execute(query).all()
+            stored = list(session.execute(select(*_KEPT).where(_TABLE.c.submission == receipt.submission)))
         for position, row_id, event_id, status, reason, departement in sorted(stored):
             answer = _ANSWERS.get(InboxStatus(status), Classification.ACCEPTED)  # pending, or applied since
             pending = status == InboxStatus.PENDING
@@ -225,22 +225,52 @@ def receive(
     return receipt
 
 
-def in_flight(session: Session, events: Sequence[Event]) -> dict[str, InFlight]:
-    """The events among these whose first copy waits in the inbox, pending (by event id)."""
-    ids = {e.event_id for e in events}
-    if not ids:
-        return {}
-    query = (
-        select(InboxEvent.event_id, InboxEvent.payload, InboxEvent.accepted_at)
-        .where(InboxEvent.status == InboxStatus.PENDING, InboxEvent.event_id.in_(ids))
-        .order_by(InboxEvent.id)
+_TABLE: Table = InboxEvent.__table__  # type: ignore[assignment]
+_KEPT = (
+    _TABLE.c.position,
+    _TABLE.c.id,
+    _TABLE.c.event_id,
+    _TABLE.c.status,
+    _TABLE.c.reason,
+    _TABLE.c.departement,
+)
+
+
+def _insert(session: Session, rows: list[dict[str, Any]]) -> list[Any]:
+    """Insert the rows that conflict with none (a redelivered submission's, a second pending
+    copy of an event); return those stored (`_KEPT`)."""
+    if not rows:
+        return []
+    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
+    return list(
+        session.execute(dialect.insert(_TABLE).on_conflict_do_nothing().returning(*_KEPT), rows).all()
     )
-    found: dict[str, InFlight] = {}
-    for event_id, payload, accepted_at in session.execute(query):
-        first = read_event(payload)
-        if event_id is not None and event_id not in found and not isinstance(first, InvalidEvent):
-            found[event_id] = InFlight(first.type, payload_digest(first), accepted_at)
-    return found
+
+
+def _row(
+    submission: str, position: int, sender: str, where: str, raw: str, read: Event | InvalidEvent,
+    before: AppliedBefore | InFlight | None, keys: Keys, now: datetime,
+) -> tuple[dict[str, Any], dict[str, Any] | None]:  # fmt: skip
+    """The inbox row of one payload, classified against what came `before` under its event id,
+    and its rejection (to record once the row is stored), if rejected."""
+    status, reason = classify(read, before)
+    new = status == Classification.ACCEPTED
+    event = None if isinstance(read, InvalidEvent) else read
+    event_id = event.event_id if event else _text(read.raw.get("event_id"), 64)  # type: ignore[union-attr]
+    row = {
+        "submission": submission, "position": position, "sender": sender[:80],
+        "source": storable(where[:255]), "event_id": event_id,
+        "case_reference": field_of(event, "case_ref"), "departement": keys.departement,
+        "person_key": keys.person, "payload": bounded(raw),
+        "status": InboxStatus.PENDING if new else InboxStatus(status),
+        "reason": None if reason is None else storable(reason[:REASON_LIMIT]),
+        "accepted_at": now, "queued_at": now, "settled_at": None if new else now,
+        "attempts": 0, "deferrals": 0,
+    }  # fmt: skip
+    if status != Classification.REJECTED:
+        return row, None
+    data = None if event else read.raw  # type: ignore[union-attr]
+    return row, {"source": where, "raw": raw, "reason": reason or "", "event": event, "data": data}
 
 
 @dataclass(frozen=True)
@@ -443,36 +473,37 @@ def take(session: Session, now: datetime, limit: int, departement: str | None = 
         conditions.append(
             InboxEvent.departement.is_(None) if departement is None else InboxEvent.departement == departement
         )
-    # Rows another worker is choosing are locked: skipped here (PostgreSQL), and then, being
-    # pending and not ours, they hold back their person's later rows below. SQLite: one writer.
-    chosen = session.execute(
+    # The oldest candidates, locked: rows another worker is choosing right now are skipped here
+    # (PostgreSQL; SQLite has one writer), and then, pending and not ours, they hold back their
+    # person's later rows below. MATERIALIZED: the LIMIT with SKIP LOCKED runs once.
+    chosen = (
         select(InboxEvent.id, InboxEvent.person_key)
         .where(*conditions)
         .order_by(InboxEvent.id)
         .limit(limit)
         .with_for_update(skip_locked=True)
-    ).all()
-    mine = {row.id for row in chosen}
-    keys = {row.person_key for row in chosen if row.person_key is not None}
-    first_not_mine: dict[str, int] = {}
-    if keys:
-        query = (
-            select(InboxEvent.person_key, func.min(InboxEvent.id))
-            .where(pending, due, InboxEvent.person_key.in_(keys), InboxEvent.id.not_in(mine))
-            .group_by(InboxEvent.person_key)
+        .cte("chosen")
+        .prefix_with("MATERIALIZED")
+    )
+    # A candidate behind a row of its person that is not among them (held, being chosen by
+    # another worker, or beyond none) waits: a person's rows are taken from the first one on.
+    other = aliased(InboxEvent)
+    behind = (
+        select(other.id)
+        .where(
+            other.person_key == chosen.c.person_key,
+            other.status == InboxStatus.PENDING,
+            other.id < chosen.c.id,
+            or_(other.not_before.is_(None), other.not_before <= now),
+            other.id.not_in(select(chosen.c.id)),
         )
-        first_not_mine = {key: first for key, first in session.execute(query) if key is not None}
-    ids = [
-        row.id
-        for row in chosen
-        if row.person_key is None or row.id < first_not_mine.get(row.person_key, row.id + 1)
-    ]
-    if not ids:
-        return []
+        .exists()
+    )
+    takeable = select(chosen.c.id).where(~behind)
     return sorted(
         session.execute(
             update(InboxEvent)
-            .where(InboxEvent.id.in_(ids), pending)
+            .where(InboxEvent.id.in_(takeable))
             .values(attempts=InboxEvent.attempts + 1, claimed_at=now, not_before=None)
             .returning(
                 InboxEvent.id,
