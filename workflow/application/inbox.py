@@ -455,20 +455,7 @@ def take(session: Session, now: datetime, limit: int, departement: str | None = 
     the caller; a worker that dies holding it frees the person when the lease runs out."""
     free = or_(InboxEvent.claimed_at.is_(None), InboxEvent.claimed_at < now - LEASE)
     due = or_(InboxEvent.not_before.is_(None), InboxEvent.not_before <= now)
-    pending = InboxEvent.status == InboxStatus.PENDING
-    earlier = aliased(InboxEvent)
-    held_before = (
-        select(earlier.id)
-        .where(
-            earlier.person_key == InboxEvent.person_key,
-            earlier.status == InboxStatus.PENDING,
-            earlier.id < InboxEvent.id,
-            or_(earlier.not_before.is_(None), earlier.not_before <= now),
-            earlier.claimed_at >= now - LEASE,
-        )
-        .exists()
-    )
-    conditions = [pending, due, free, ~held_before]
+    conditions = [InboxEvent.status == InboxStatus.PENDING, due, free]
     if departement != ANY_DEPARTEMENT:
         conditions.append(
             InboxEvent.departement.is_(None) if departement is None else InboxEvent.departement == departement
@@ -485,8 +472,8 @@ def take(session: Session, now: datetime, limit: int, departement: str | None = 
         .cte("chosen")
         .prefix_with("MATERIALIZED")
     )
-    # A candidate behind a row of its person that is not among them (held, being chosen by
-    # another worker, or beyond none) waits: a person's rows are taken from the first one on.
+    # A candidate behind a row of its person that is not among them (held by another worker's
+    # claim, or being chosen by one right now) waits: a person's rows are taken from the first.
     other = aliased(InboxEvent)
     behind = (
         select(other.id)
