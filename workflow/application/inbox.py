@@ -538,11 +538,13 @@ def requeue_stale(uow: UnitOfWork, ctx: Context, limit: int = 100 * BATCH) -> Ro
     first, for the caller to wake workers for: the scheduler's sweep, every SWEEP_EVERY."""
     now = ctx.clock.now()
     with uow:
+        uow.take_write_lock()  # SQLite: one writer; PostgreSQL: rows a worker holds are skipped
         rows = uow.session.execute(
             select(InboxEvent.id, InboxEvent.departement)
             .where(_stranded(now))
             .order_by(InboxEvent.id)
             .limit(limit)
+            .with_for_update(skip_locked=True)  # never wait for a worker, never deadlock with one
         ).all()
         if rows:
             ids = [row.id for row in rows]
