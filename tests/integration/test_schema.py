@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import Engine
@@ -13,3 +15,30 @@ def test_the_migrated_database_matches_the_models(db: Engine) -> None:
     with db.connect() as conn:
         differences = compare_metadata(MigrationContext.configure(conn), Base.metadata)
     assert differences == []
+
+
+def test_copies_of_an_event_pending_twice_before_the_order_was_kept_are_settled_as_duplicates(
+    tmp_path: Path,
+) -> None:
+    """Before revision 0015 a copy resent while the first waited was a second pending row; the
+    unique index on pending event ids needs one: the later copy is settled as a duplicate."""
+    from sqlalchemy import text
+
+    from models import make_engine
+    from workflow.adapters import migrations
+
+    engine = make_engine(f"sqlite:///{tmp_path / 'old.db'}")
+    migrations.upgrade(engine, "0014")
+    insert = text(
+        "INSERT INTO inbox_event (submission, position, sender, source, event_id, payload, status, "
+        "accepted_at, queued_at, attempts) VALUES ('s', :p, 'si', 'x', :e, '{}', 'pending', "
+        "'2026-12-01 10:00:00', '2026-12-01 10:00:00', 0)"
+    )
+    with engine.begin() as conn:
+        for position, event_id in enumerate(["e-1", "e-1", "e-2"]):
+            conn.execute(insert, {"p": position, "e": event_id})
+    migrations.upgrade(engine)
+    with engine.connect() as conn:
+        rows = conn.execute(text("SELECT position, status FROM inbox_event ORDER BY position")).all()
+    engine.dispose()
+    assert [tuple(r) for r in rows] == [(0, "pending"), (1, "duplicate"), (2, "pending")]
