@@ -3,10 +3,12 @@
 The doors store events in the inbox, then wake the workers; no message names the rows it is
 for. Every task that applies events is a drain (`accompagnement.drain_inbox`): it takes the
 rows that may be applied now, BATCH at a time, in the order the database keeps (one person's
-rows in the order they were accepted, a person one worker at a time: `inbox.take`), until none
-is left. A large submission queues one wake-up per BATCH rows, so that several processes share
-it; events sent one by one (`POST /api/events`, `accompagnement.apply_event`) `notify`, and one
-drain task at most per WINDOW takes whatever has arrived by then. Other systems may also send
+rows in the order they were accepted, a person one worker at a time: `inbox.take`): after a full
+batch it takes again, after a smaller one it wakes the next micro-batch (`_drain_all`). The
+command's file queues one wake-up per BATCH rows, so that several processes share it; a large
+batch sent by name is drained by the task that stored it; events sent one by one (`POST
+/api/events`, `accompagnement.apply_event`) `notify`, and one drain task at most per WINDOW
+takes whatever has arrived by then. Other systems may also send
 events by name; such a message is stored in the inbox first (keyed by its task id, so a
 redelivery stores nothing twice), then applied:
     app.send_task("accompagnement.apply_batch", args=[[event, event, …], "their-system"])
