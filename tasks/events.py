@@ -132,13 +132,16 @@ def notify(rows: Routed) -> None:
 
 def _wake_soon(url: str, departement: str | None) -> None:
     """Queue a drain task (of one département, when routed) due in WINDOW, unless one is due
-    already: the next micro-batch."""
-    client = _redis.get(url) or _redis.setdefault(url, redis.Redis.from_url(url))
-    key = _NOTIFIED if departement == ANY_DEPARTEMENT else f"{_NOTIFIED}:{departement or '-'}"
-    if client.set(key, 1, nx=True, px=int(WINDOW * 1000)):
-        drain_inbox.apply_async(
-            kwargs={"departement": departement}, countdown=WINDOW, queue=queue_of(departement)
-        )
+    already (a Redis key set with NX, a WINDOW expiry; another broker gets a task each): the
+    next micro-batch."""
+    if url.startswith(("redis://", "rediss://")):
+        client = _redis.get(url) or _redis.setdefault(url, redis.Redis.from_url(url))
+        key = _NOTIFIED if departement == ANY_DEPARTEMENT else f"{_NOTIFIED}:{departement or '-'}"
+        if not client.set(key, 1, nx=True, px=int(WINDOW * 1000)):
+            return
+    drain_inbox.apply_async(
+        kwargs={"departement": departement}, countdown=WINDOW, queue=queue_of(departement)
+    )
 
 
 def _drain_all(task: Task, departement: str | None) -> dict[str, Any]:
@@ -176,18 +179,8 @@ def _drain_all(task: Task, departement: str | None) -> dict[str, Any]:
         if report.taken == BATCH or (report.taken and task.request.is_eager):
             continue  # more may wait now (in-process: no later wake-up, so until none is left)
         if report.taken:
-            _follow_up(departement)
+            _wake_soon(str(app.conf.broker_url), departement)
         return totals
-
-
-def _follow_up(departement: str | None) -> None:
-    url = str(app.conf.broker_url)
-    if url.startswith(("redis://", "rediss://")):
-        _wake_soon(url, departement)
-    else:
-        drain_inbox.apply_async(
-            kwargs={"departement": departement}, countdown=WINDOW, queue=queue_of(departement)
-        )
 
 
 def _route(departement: Any) -> str | None:
