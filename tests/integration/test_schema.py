@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from alembic.autogenerate import compare_metadata
@@ -9,6 +10,7 @@ from alembic.migration import MigrationContext
 from sqlalchemy import Engine
 
 from models import Base
+from tests.conftest import Harness
 
 
 def test_the_migrated_database_matches_the_models(db: Engine) -> None:
@@ -42,3 +44,25 @@ def test_copies_of_an_event_pending_twice_before_the_order_was_kept_are_settled_
         rows = conn.execute(text("SELECT position, status FROM inbox_event ORDER BY position")).all()
     engine.dispose()
     assert [tuple(r) for r in rows] == [(0, "pending"), (1, "duplicate"), (2, "pending")]
+
+
+def test_a_workers_claim_on_an_inbox_row_adds_no_index_entry(harness: Harness, db: Engine) -> None:
+    """PostgreSQL: the inbox's pages keep room (fill factor 50), so the claim `take` writes on
+    each row it takes is a heap-only update, not a new entry in each of the inbox's indexes."""
+    import pytest
+    from sqlalchemy import text
+
+    from tests.factories import Story
+    from workflow.application.inbox import receive, take
+
+    if db.dialect.name != "postgresql":
+        pytest.skip("heap-only updates and fill factors are PostgreSQL's")
+    stories = [Story() for _ in range(40)]
+    items = [("si", json.dumps(story.orientation())) for story in stories]
+    receipt = receive(harness.uow(), harness.ctx, items, "si")
+    with harness.sessions() as s, s.begin():
+        taken = take(s, harness.ctx.clock.now(), 100)
+        hot = s.scalar(text("SELECT pg_stat_get_xact_tuples_hot_updated('inbox_event'::regclass)"))
+        updated = s.scalar(text("SELECT pg_stat_get_xact_tuples_updated('inbox_event'::regclass)"))
+    assert [row.id for row in taken] == receipt.pending
+    assert updated == hot == len(stories)

@@ -177,16 +177,20 @@ def receive(
         reads = [(where, raw, read_event(raw)) for where, raw in items]
         events = [r for _, _, r in reads if not isinstance(r, InvalidEvent)]
         seen: dict[str, AppliedBefore | InFlight] = {**already_applied(session, [e.event_id for e in events])}
+        here: dict[str, Event] = {}  # the first copy of each event in this submission
         keys = route_keys(session, [r for _, _, r in reads], frozenset(ctx.book.codes()))
         rows: list[dict[str, Any]] = []
         rejections: dict[int, dict[str, Any]] = {}
         for position, (where, raw, read) in enumerate(reads):
             before = None if isinstance(read, InvalidEvent) else seen.get(read.event_id)
+            if before is None and not isinstance(read, InvalidEvent) and read.event_id in here:
+                copied = here[read.event_id]  # a second copy in one submission (its digest only then)
+                before = InFlight(copied.type, payload_digest(copied), now)
             row, rejection = _row(
                 receipt.submission, position, sender, where, raw, read, before, keys[position], now
             )
             if row["status"] == InboxStatus.PENDING and not isinstance(read, InvalidEvent):
-                seen[read.event_id] = InFlight(read.type, payload_digest(read), now)  # a second copy here
+                here[read.event_id] = read
             rows.append(row)
             if rejection is not None:
                 rejections[position] = rejection
