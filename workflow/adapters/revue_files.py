@@ -57,9 +57,16 @@ def xlsx_bytes(revue: Revue) -> bytes:
     """The workbook, written with XlsxWriter (three times faster than openpyxl here, which the
     revues of a whole département feel); openpyxl reads it back (`read_xlsx`)."""
     buffer = io.BytesIO()
-    book = xlsxwriter.Workbook(buffer, {"in_memory": True})
+    # Text is text: never a formula, a link or a number guessed from it (a sender's free text).
+    book = xlsxwriter.Workbook(
+        buffer, {"in_memory": True, "strings_to_formulas": False, "strings_to_urls": False}
+    )
     bold = book.add_format({"bold": True, "bg_color": "#E3E3FD", "bottom": 1})
-    day = book.add_format({"num_format": DAY_FORMAT, "align": "left"})
+    formats = {
+        "day": book.add_format({"num_format": DAY_FORMAT, "align": "left"}),
+        # Shown as typed, and still text once a person edits the cell: Excel's leading apostrophe.
+        "quoted": book.add_format({"quote_prefix": True}),
+    }
     cover = book.add_worksheet(COVER)
     cover_rows: list[tuple[str, Any]] = [
         ("Agence", revue.agence),
@@ -71,7 +78,7 @@ def xlsx_bytes(revue: Revue) -> bytes:
     ]
     for index, (name, value) in enumerate(cover_rows):
         cover.write(index, 0, name, bold)
-        _write(cover, index, 1, value, day)
+        _write(cover, index, 1, value, formats)
     cover.set_column(0, 0, 22)
     cover.set_column(1, 1, 30)
     lists = book.add_worksheet(LISTS)
@@ -85,7 +92,7 @@ def xlsx_bytes(revue: Revue) -> bytes:
         for index, row in enumerate(rows, start=1):
             for number, column in enumerate(columns):
                 shown = _xlsx_value(column, row.get(column))
-                _write(sheet, index, number, shown, day)
+                _write(sheet, index, number, shown, formats)
                 widths[number] = max(widths[number], 10 if isinstance(shown, date) else len(str(shown or "")))
         for number, width in enumerate(widths):
             sheet.set_column(number, number, min(width + 3, 60))
@@ -107,9 +114,11 @@ def xlsx_bytes(revue: Revue) -> bytes:
     return buffer.getvalue()
 
 
-def _write(sheet: Any, row: int, column: int, value: Any, day: Any) -> None:
+def _write(sheet: Any, row: int, column: int, value: Any, formats: dict[str, Any]) -> None:
     if isinstance(value, date):
-        sheet.write_datetime(row, column, datetime.combine(value, datetime.min.time()), day)
+        sheet.write_datetime(row, column, datetime.combine(value, datetime.min.time()), formats["day"])
+    elif isinstance(value, str) and value.startswith(french_csv.FORMULA_START):
+        sheet.write_string(row, column, value, formats["quoted"])
     else:
         sheet.write(row, column, value)
 
@@ -220,7 +229,7 @@ def _read_csv(path: Path) -> list[Line]:
                 raise WorkflowError(f"{path}, ligne 1 : colonne(s) manquante(s) : {', '.join(named)}")
             lines = []
             for number, cells in enumerate(reader, start=2):
-                row = dict(zip(header, cells, strict=False))
+                row = dict(zip(header, map(french_csv.restore, cells), strict=False))
                 rubrique = RUBRIQUE_KEYS.get(str(row.get("rubrique", "")).strip().casefold(), "")
                 if rubrique in VERBS:
                     lines.append(Line(rubrique, f"{path.name}, ligne {number}", row))

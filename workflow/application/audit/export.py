@@ -125,7 +125,10 @@ def export_rows(session: Session, flt: LogFilter) -> Iterator[dict[str, Any]]:
 def write_export(rows: Iterator[dict[str, Any]], out: TextIO, fmt: str) -> int:
     """Write CSV (comma, for scripts), Excel (the French spreadsheet's CSV: semicolons and a
     BOM) or JSON Lines; return the number of rows written. Every format keeps the values as
-    logged, codes included: an auditor recomputes the chain's hashes from them."""
+    logged, codes included: an auditor recomputes the chain's hashes from them. In the CSVs a
+    text a spreadsheet would run as a formula (or one that begins with an apostrophe) is written
+    after an apostrophe (`french_csv.inert`): drop that one apostrophe to get the logged value;
+    JSON Lines keep every value untouched."""
     if fmt in ("csv", "excel"):
         records = (
             {**record, "details": json.dumps(record["details"], sort_keys=True, ensure_ascii=False)}
@@ -139,7 +142,7 @@ def write_export(rows: Iterator[dict[str, Any]], out: TextIO, fmt: str) -> int:
         writer.writeheader()
         count = 0
         for record in records:
-            writer.writerow(record)
+            writer.writerow({k: french_csv.inert(v) if isinstance(v, str) else v for k, v in record.items()})
             count += 1
         return count
     if fmt == "json":
