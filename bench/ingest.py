@@ -56,6 +56,7 @@ from workflow.application.service_context import Context
 from workflow.domain.clock import SystemClock
 from workflow.domain.conventions import load_book
 from workflow.domain.dates import period_end
+from workflow.domain.vocabulary import Partner
 
 ROOT = Path(__file__).resolve().parents[1]
 QUEUE = "accompagnement.events"
@@ -344,7 +345,7 @@ def _serve(url: str, broker: str, processes: int) -> tuple[subprocess.Popen[byte
     token for the bench's system."""
     engine = make_engine(url)
     with make_session_factory(engine)() as session:
-        token = create_token(session, "bench", datetime.now(UTC))
+        token = create_token(session, "bench", datetime.now(UTC), Partner.FRANCE_TRAVAIL)
         session.commit()
     engine.dispose()
     with socket.socket() as probe:

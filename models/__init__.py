@@ -10,7 +10,7 @@ from models.people import Person, Professional
 from models.reminders import Email, Reminder, email_reminder
 from models.revues import Revue, RevueDecision
 from models.schedule import ScheduledRun
-from models.web import ApiToken, CalendarFeed, SignInFailure, WebAccount, WebSession
+from models.web import ApiToken, CalendarFeed, SignInClient, SignInFailure, WebAccount, WebSession
 
 __all__ = [
     "AccessDenial",
@@ -31,6 +31,7 @@ __all__ = [
     "Revue",
     "RevueDecision",
     "ScheduledRun",
+    "SignInClient",
     "SignInFailure",
     "TransitionLog",
     "WebAccount",

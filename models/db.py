@@ -19,14 +19,17 @@ def database_url() -> str:
     return os.environ.get("DATABASE_URL") or DEFAULT_DATABASE_URL
 
 
-def make_engine(url: str | None = None) -> Engine:
-    """SQL parameters are hidden from error messages and logs: they may hold personal data."""
+def make_engine(url: str | None = None, name: str = "accompagnement") -> Engine:
+    """SQL parameters are hidden from error messages and logs: they may hold personal data.
+    On PostgreSQL each connection carries `name` as its application_name (unless the URL sets
+    one), so that an operator reading pg_stat_activity knows whose it is."""
     url = url or database_url()
     if url.startswith("sqlite"):
         engine = create_engine(url, connect_args={"timeout": 30}, hide_parameters=True)
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
-    return create_engine(url, pool_pre_ping=True, hide_parameters=True)
+    named = {} if "application_name=" in url else {"application_name": name}
+    return create_engine(url, pool_pre_ping=True, hide_parameters=True, connect_args=named)
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:

@@ -30,6 +30,9 @@ class ApiToken(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     system: Mapped[str] = mapped_column(String(64), unique=True)  # the calling system's name
+    # Whom it speaks for (`Partner`): its events may only name that partner's actors. None: a
+    # token made before partners were recorded, refused until it is made again.
+    partner: Mapped[str | None] = mapped_column(String(20))
     token_sha256: Mapped[str] = mapped_column(String(64), unique=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
@@ -50,8 +53,8 @@ class WebSession(Base):
 
 class SignInFailure(Base):
     """One failed sign-in: which account was tried, from which client, when. Counted over a
-    sliding window to lock a client out of one account, to slow a client that tries many
-    accounts, and to lock an account tried from everywhere (`web.auth`)."""
+    sliding window to lock a client out of one account, to refuse a client that tries many
+    accounts, and to slow the attempts on an account tried from everywhere (`web.auth`)."""
 
     __tablename__ = "sign_in_failure"
 
@@ -59,6 +62,18 @@ class SignInFailure(Base):
     account: Mapped[str] = mapped_column(String(32), index=True)
     client: Mapped[str] = mapped_column(String(64), index=True)
     at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+
+
+class SignInClient(Base):
+    """A client address from which a professional signed in: an account tried from everywhere
+    is slowed for every other client, never for these (`web.auth`), so that an attacker cannot
+    lock a caseworker out of the console from their own desk."""
+
+    __tablename__ = "sign_in_client"
+
+    account: Mapped[str] = mapped_column(ForeignKey("professional.id"), primary_key=True)
+    client: Mapped[str] = mapped_column(String(64), primary_key=True)
+    last_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
 
 class CalendarFeed(Base):

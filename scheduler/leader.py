@@ -26,6 +26,7 @@ from sqlalchemy.exc import DBAPIError
 from models import make_engine
 
 LOCK_KEY = 0x5343_4845  # "SCHE"
+LOCK_NAME = "accompagnement-scheduler-lock"  # the lock connection's application_name
 
 
 class LeaderLock:
@@ -37,7 +38,7 @@ class LeaderLock:
     def try_acquire(self) -> bool:
         parsed = make_url(self.url)
         if parsed.get_backend_name() == "postgresql":
-            engine = make_engine(self.url)
+            engine = make_engine(self.url, LOCK_NAME)
             connection = engine.connect()
             if connection.scalar(text("SELECT pg_try_advisory_lock(:key)"), {"key": LOCK_KEY}):
                 connection.commit()

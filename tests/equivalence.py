@@ -238,17 +238,18 @@ class Door:
 
     cluster: Cluster
     port: int = 0
-    token: str = ""
+    tokens: dict[str, str] = field(default_factory=dict)  # by partner
     process: subprocess.Popen[bytes] | None = None
 
     def __enter__(self) -> Door:
         url = self.cluster.database_url
         env = {**os.environ, "CELERY_BROKER_URL": self.cluster.broker_url, **self.cluster.env,
                "ACCOMPAGNEMENT_WEB_SECRET": "equivalence-" + "s" * 40}  # fmt: skip
-        issued = subprocess.run([sys.executable, "-m", "workflow", "--database-url", url, "web", "token",
-                                 f"si-{time.monotonic_ns()}"], cwd=ROOT, env=env, capture_output=True,
-                                text=True, check=True)  # fmt: skip
-        self.token = issued.stdout.strip()
+        for partner in ("france_travail", "departement"):  # each system speaks for its partner
+            argv = [sys.executable, "-m", "workflow", "--database-url", url, "web", "token",
+                    f"si-{partner}-{time.monotonic_ns()}", "--partenaire", partner]  # fmt: skip
+            issued = subprocess.run(argv, cwd=ROOT, env=env, capture_output=True, text=True, check=True)
+            self.tokens[partner] = issued.stdout.strip()
         with socket.socket() as probe:
             probe.bind(("127.0.0.1", 0))
             self.port = probe.getsockname()[1]
@@ -272,17 +273,33 @@ class Door:
             os.killpg(self.process.pid, signal.SIGTERM)
             self.process.wait(timeout=30)
 
-    def client(self) -> httpx.Client:
+    def client(self, partner: str) -> httpx.Client:
         return httpx.Client(base_url=f"http://127.0.0.1:{self.port}", timeout=60,
-                            headers={"Authorization": f"Bearer {self.token}"})  # fmt: skip
+                            headers={"Authorization": f"Bearer {self.tokens[partner]}"})  # fmt: skip
+
+
+def partner_of(event: dict[str, Any]) -> str:
+    """The partner whose system sends this event: the Département's for its social workers'."""
+    role = str((event.get("actor") or {}).get("role", ""))
+    return "departement" if role in ("referent_social", "referent_ag") else "france_travail"
 
 
 def http_batches(door: Door, found: Scenario, size: int = 100) -> None:
-    """One sender posts the file in order, `size` events a request, one request at a time."""
-    with door.client() as client:
-        for start in range(0, len(found.events), size):
-            answer = client.post("/api/events/batch", json={"events": found.events[start : start + size]})
+    """The file posted in order, one request at a time: each run of consecutive events of one
+    partner by that partner's system, `size` events a request at most."""
+    clients = {partner: door.client(partner) for partner in door.tokens}
+    try:
+        start = 0
+        while start < len(found.events):
+            partner, end = partner_of(found.events[start]), start
+            while end < len(found.events) and end - start < size and partner_of(found.events[end]) == partner:
+                end += 1
+            answer = clients[partner].post("/api/events/batch", json={"events": found.events[start:end]})
             assert answer.status_code == 200, answer.text
+            start = end
+    finally:
+        for client in clients.values():
+            client.close()
 
 
 def owner(event: dict[str, Any], people: dict[str, str]) -> str:
@@ -303,11 +320,15 @@ def http_one_by_one(door: Door, found: Scenario, senders: int = 8) -> None:
     failures: list[str] = []
 
     def send(share: list[dict[str, Any]]) -> None:
-        with door.client() as client:
+        clients = {partner: door.client(partner) for partner in door.tokens}
+        try:
             for event in share:
-                answer = client.post("/api/events", json=event)
+                answer = clients[partner_of(event)].post("/api/events", json=event)
                 if answer.status_code not in (200, 202, 422):
                     failures.append(f"{answer.status_code} {answer.text[:200]}")
+        finally:
+            for client in clients.values():
+                client.close()
 
     threads = [threading.Thread(target=send, args=(share,)) for share in shares]
     for thread in threads:

@@ -16,10 +16,14 @@ from fastapi import APIRouter, Body, Depends, Header, HTTPException, Path, Reque
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
+from web.auth import Calling
 from web.state import Web
 from workflow.adapters.unit_of_work import UnitOfWork
 from workflow.application.inbox import as_text, receive, whereabouts
 from workflow.domain.duplicates import Classification
+from workflow.domain.errors import Forbidden
+from workflow.domain.events import Event
+from workflow.domain.permissions import speaks_for
 
 router = APIRouter(prefix="/api", tags=["événements"])
 MAX_BATCH = 500
@@ -53,30 +57,38 @@ class Whereabouts(BaseModel):
     state: str | None = Field(None, description="the case's state after the event")
 
 
-def caller(request: Request, authorization: Annotated[str | None, Header(max_length=300)] = None) -> str:
-    """The calling system named by its bearer token; 401 otherwise."""
+def caller(request: Request, authorization: Annotated[str | None, Header(max_length=300)] = None) -> Calling:
+    """The calling system named by its bearer token, and whom it speaks for; 401 otherwise."""
     scheme, _, token = (authorization or "").partition(" ")
     web: Web = request.app.state.web
     if scheme.lower() == "bearer" and token:
-        system = web.tokens.system(web.sessions, token.strip())
-        if system is not None:
-            return system
+        calling = web.tokens.system(web.sessions, token.strip())
+        if calling is not None:
+            return calling
     raise HTTPException(
         401, "a valid token is needed: Authorization: Bearer <token>", {"WWW-Authenticate": "Bearer"}
     )
 
 
-Caller = Annotated[str, Depends(caller)]
+Caller = Annotated[Calling, Depends(caller)]
 ERRORS: dict[int | str, dict[str, Any]] = {
     401: {"model": Problem, "description": "no valid token"},
     422: {"model": Problem, "description": "the request or its event is malformed: the reason says where"},
 }
 
 
-def _handle(web: Web, system: str, payloads: list[Any]) -> Answers:
-    """Store every payload (committed), then hand the accepted ones to the workers."""
+def _handle(web: Web, calling: Calling, payloads: list[Any]) -> Answers:
+    """Store every payload (committed), then hand the accepted ones to the workers. An event
+    naming an actor the system does not speak for is rejected (`permissions.speaks_for`)."""
+    system = calling.system
     items = [(f"http:{system}#{index}", as_text(data)) for index, data in enumerate(payloads)]
-    receipt = receive(UnitOfWork(web.sessions), web.ctx, items, sender(system))
+
+    def refuse(event: Event) -> Forbidden | None:
+        actor = event.actor
+        why = speaks_for(system, calling.partner, actor.id, actor.role)
+        return None if why is None else Forbidden(actor.id, actor.role, f"envoyer {event.type}", why)
+
+    receipt = receive(UnitOfWork(web.sessions), web.ctx, items, sender(system), refuse=refuse)
     if receipt.pending:
         web.queue(receipt.routed())
     answers = [Answer(index=v.position, event_id=v.event_id, status=v.status, reason=v.reason)
@@ -103,10 +115,10 @@ def sender(system: str) -> str:
 )
 def post_event(
     request: Request,
-    system: Caller,
+    calling: Caller,
     event: Annotated[dict[str, Any], Body(description="one event of the contract: docs/events.schema.json")],
 ) -> Any:
-    answers = _handle(request.app.state.web, system, [event])
+    answers = _handle(request.app.state.web, calling, [event])
     [answer] = answers.results
     if answer.status == Classification.REJECTED:
         return JSONResponse({"detail": answer.reason}, status_code=422)
@@ -120,9 +132,9 @@ class Batch(BaseModel):
 
 
 @router.post("/events/batch", response_model=Answers, responses=ERRORS, summary="post up to 500 events")
-def post_batch(request: Request, system: Caller, batch: Batch) -> Answers:
+def post_batch(request: Request, calling: Caller, batch: Batch) -> Answers:
     """Each event is answered on its own: accepted (queued), duplicate, or rejected with its reason."""
-    return _handle(request.app.state.web, system, batch.events)
+    return _handle(request.app.state.web, calling, batch.events)
 
 
 @router.get(
@@ -132,13 +144,13 @@ def post_batch(request: Request, system: Caller, batch: Batch) -> Answers:
     summary="what became of an event this system posted",
 )
 def get_event(
-    request: Request, system: Caller, event_id: Annotated[str, Path(min_length=1, max_length=64)]
+    request: Request, calling: Caller, event_id: Annotated[str, Path(min_length=1, max_length=64)]
 ) -> Whereabouts:
     """Pending (stored, the workers have not applied it yet), applied (with the case and its
     state after the event), duplicate, or rejected with the reason. Only the sender's own events."""
     web: Web = request.app.state.web
     with web.sessions() as session:
-        found = whereabouts(session, sender(system), event_id)
+        found = whereabouts(session, sender(calling.system), event_id)
     if found is None:
-        raise HTTPException(404, f"no event {event_id!r} was posted by {system}")
+        raise HTTPException(404, f"no event {event_id!r} was posted by {calling.system}")
     return Whereabouts(**vars(found))

@@ -7,6 +7,7 @@ HTTP (a test on loopback; never in production, behind TLS).
 
 from __future__ import annotations
 
+import html
 import logging
 import os
 from collections.abc import Sequence
@@ -24,6 +25,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from swagger_ui_bundle import swagger_ui_path
 
 from web import api, pages
+from web.input_guard import InputGuard
 from web.rendering import templates
 from web.state import NotSignedIn, PageForbidden, QueueEvents, Web
 from workflow.application.inbox import Routed
@@ -80,6 +82,7 @@ def _application(secret: str) -> FastAPI:
         SessionMiddleware, secret_key=secret, session_cookie="ag_session", max_age=8 * 3600,
         same_site="lax", https_only=secure,
     )  # fmt: skip
+    app.add_middleware(InputGuard)
     app.add_middleware(SecurityHeaders, secure=secure)
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     app.mount("/api/docs/files", StaticFiles(directory=swagger_ui_path), name="swagger")
@@ -102,11 +105,14 @@ def _application(secret: str) -> FastAPI:
         return HTMLResponse(message, status_code=503, headers={"Retry-After": "60"})
 
     @app.exception_handler(RequestValidationError)
-    async def _malformed(request: Request, exc: RequestValidationError) -> JSONResponse:
+    async def _malformed(request: Request, exc: RequestValidationError) -> Response:
         """422 with the reason as one line (the documented `Problem`), never echoing the input:
         FastAPI's own answer repeats it, and an input JSON cannot write back (`Infinity` in a
-        list where an object was due) turned the refusal into a 500."""
-        return JSONResponse({"detail": validation_reason(exc.errors())}, status_code=422)
+        list where an object was due) turned the refusal into a 500. A console page answers a
+        400 in French, naming the field."""
+        if request.url.path.startswith("/api"):
+            return JSONResponse({"detail": validation_reason(exc.errors())}, status_code=422)
+        return HTMLResponse(page_refusal(exc.errors()), status_code=400)
 
     @app.exception_handler(NotSignedIn)
     async def _to_sign_in(request: Request, exc: NotSignedIn) -> RedirectResponse:
@@ -118,7 +124,7 @@ def _application(secret: str) -> FastAPI:
             request,
             "refus.html",
             {"message": exc.message, "user": exc.user, "csrf": request.session.get("csrf", "")},
-            status_code=403,
+            status_code=exc.status,
         )
 
     return app
@@ -132,6 +138,28 @@ def validation_reason(errors: Sequence[Any]) -> str:
         parts.append(f"{where}: {error.get('msg', 'invalid')}" if where else str(error.get("msg", "invalid")))
     more = f" (and {len(errors) - 10} more)" if len(errors) > 10 else ""
     return "; ".join(parts)[:1000] + more
+
+
+PROBLEMS = {
+    "int_parsing": "un nombre entier est attendu",
+    "greater_than_equal": "nombre trop petit",
+    "less_than_equal": "nombre trop grand",
+    "string_too_long": "texte trop long",
+    "missing": "champ obligatoire manquant",
+}
+
+
+def page_refusal(errors: Sequence[Any]) -> str:
+    """A console request the routes cannot read: a short French page naming each field."""
+    lines = []
+    for error in errors[:10]:
+        field = html.escape(str(error.get("loc", ("?",))[-1]))
+        lines.append(f"<li>{field} : {PROBLEMS.get(error.get('type', ''), 'valeur invalide')}</li>")
+    return (
+        '<!doctype html><html lang="fr"><meta charset="utf-8"><title>Requête invalide</title>'
+        f"<p>Requête invalide :</p><ul>{''.join(lines)}</ul>"
+        '<p><a href="/dossiers">Retour aux dossiers</a></p>'
+    )
 
 
 # Pages load nothing from elsewhere and run no inline script; Swagger UI sets inline styles.

@@ -1,12 +1,16 @@
 """Who is signed in, and which system is calling: passwords, lock-out, CSRF, API tokens.
 
 Passwords are argon2 hashes (argon2-cffi). Failed sign-ins are counted over the last
-`WINDOW` (`SignInFailure`): `PER_CLIENT` failures from one client lock that client out of that
-account, so an anonymous client cannot lock a caseworker out of their own account; a client that
-fails `CLIENT_LIMIT` times on any accounts is refused everywhere (password spraying); an account
-failed `ACCOUNT_LIMIT` times from all clients together is locked (a distributed guess). Every
-failure looks the same from outside (unknown id, wrong password, locked), so the form tells an
-attacker nothing.
+`WINDOW` (`SignInFailure`), by client address (the peer's; a proxy's `X-Forwarded-For` only when
+`web serve --forwarded-allow-ips` names that proxy, so an attacker cannot pick the address a
+failure is counted on): `PER_CLIENT` failures from one client lock that client out of that
+account; a client that fails `CLIENT_LIMIT` times on any accounts is refused everywhere
+(password spraying). An account failed `ACCOUNT_LIMIT` times from all clients together (a
+distributed guess) is slowed, not locked: from a client it was never signed in from, one try per
+`slowdown` (doubling with every ten failures more, up to WINDOW); from the clients its
+professional signed in from before (`SignInClient`), as usual. Thus no one can lock a caseworker
+out of the console from their own desk. Every failure looks the same from outside (unknown id,
+wrong password, locked, slowed), so the form tells an attacker nothing.
 
 Sessions are signed cookies (Starlette's SessionMiddleware, itsdangerous) that carry the id of a
 server-side `WebSession`: sign-out revokes it, so a cookie copied before sign-out no longer
@@ -22,6 +26,7 @@ import hmac
 import secrets
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from argon2 import PasswordHasher
@@ -29,13 +34,14 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from models import ApiToken, CalendarFeed, Professional, SignInFailure, WebAccount, WebSession
+from models import ApiToken, CalendarFeed, Professional, SignInClient, SignInFailure, WebAccount, WebSession
 from workflow.domain.errors import NotFound, WorkflowError
+from workflow.domain.vocabulary import Partner
 
 WINDOW = timedelta(minutes=15)
 PER_CLIENT = 5  # failures of one client on one account within WINDOW: that client is locked out of it
 CLIENT_LIMIT = 30  # failures of one client on any accounts within WINDOW: that client is refused
-ACCOUNT_LIMIT = 100  # failures on one account from all clients within WINDOW: the account is locked
+ACCOUNT_LIMIT = 100  # failures on one account from all clients within WINDOW: it is slowed for new clients
 SESSION_HOURS = 8
 MIN_PASSWORD = 12
 _hasher = PasswordHasher()
@@ -55,8 +61,8 @@ def set_password(session: Session, pid: str, password: str, now: datetime) -> No
 
 
 def sign_in(session: Session, pid: str, password: str, client: str, now: datetime) -> Professional | None:
-    """The professional if the password is right and neither the account nor the client is
-    locked out; None otherwise, the failure counted."""
+    """The professional if the password is right and the client is neither locked out nor
+    slowed; None otherwise, the failure counted."""
     pid, client = pid[:32], client[:64]
     if _locked_out(session, pid, client, now):
         _hasher.hash(password)  # the same time as a real check
@@ -73,8 +79,22 @@ def sign_in(session: Session, pid: str, password: str, client: str, now: datetim
         session.add(SignInFailure(account=pid, client=client, at=now))
         return None
     session.execute(delete(SignInFailure).where(SignInFailure.account == pid, SignInFailure.client == client))
+    known = session.get(SignInClient, (pid, client))
+    if known is None:
+        session.add(SignInClient(account=pid, client=client, last_at=now))
+    else:
+        known.last_at = now
     account.last_login_at = now
     return pro
+
+
+def slowdown(failures: int) -> timedelta:
+    """How long a new client waits between two tries on an account failed `failures` times
+    within WINDOW from everywhere: one second at ACCOUNT_LIMIT, doubling every ten more."""
+    if failures < ACCOUNT_LIMIT:
+        return timedelta(0)
+    doublings = min((failures - ACCOUNT_LIMIT) // 10, 10)  # 2**10 s is beyond WINDOW already
+    return min(WINDOW, timedelta(seconds=2**doublings))
 
 
 def _locked_out(session: Session, pid: str, client: str, now: datetime) -> bool:
@@ -83,8 +103,15 @@ def _locked_out(session: Session, pid: str, client: str, now: datetime) -> bool:
         select(func.count()).where(recent, SignInFailure.account == pid, SignInFailure.client == client)
     )
     by_client = session.scalar(select(func.count()).where(recent, SignInFailure.client == client))
-    on_account = session.scalar(select(func.count()).where(recent, SignInFailure.account == pid))
-    return (pair or 0) >= PER_CLIENT or (by_client or 0) >= CLIENT_LIMIT or (on_account or 0) >= ACCOUNT_LIMIT
+    if (pair or 0) >= PER_CLIENT or (by_client or 0) >= CLIENT_LIMIT:
+        return True
+    on_account, last = session.execute(
+        select(func.count(), func.max(SignInFailure.at)).where(recent, SignInFailure.account == pid)
+    ).one()
+    wait = slowdown(on_account or 0)
+    if not wait or last is None or session.get(SignInClient, (pid, client)) is not None:
+        return False
+    return bool(now - last < wait)
 
 
 def open_session(session: Session, pid: str, now: datetime) -> str:
@@ -114,18 +141,22 @@ def new_csrf() -> str:
 
 
 def csrf_ok(expected: str | None, given: str | None) -> bool:
-    return bool(expected and given and hmac.compare_digest(expected, given))
+    """In constant time, on bytes: `compare_digest` refuses a str with non-ASCII characters (a
+    forged token "\x80" was a 500)."""
+    return bool(expected and given and hmac.compare_digest(expected.encode(), given.encode()))
 
 
 def _digest(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def create_token(session: Session, system: str, now: datetime) -> str:
-    """A new token for a calling system (replacing its previous one); shown once."""
+def create_token(session: Session, system: str, now: datetime, partner: Partner) -> str:
+    """A new token for a calling system speaking for `partner` (replacing its previous one);
+    shown once."""
     token = secrets.token_urlsafe(32)
     row = session.scalar(select(ApiToken).where(ApiToken.system == system)) or ApiToken(system=system)
     row.token_sha256, row.created_at, row.revoked_at = _digest(token), now, None
+    row.partner = Partner(partner)
     session.add(row)
     return token
 
@@ -146,9 +177,17 @@ def calendar_owner(session: Session, token: str) -> Professional | None:
     return owner if owner is not None and owner.active else None
 
 
-def calling_system(session: Session, token: str) -> str | None:
+@dataclass(frozen=True)
+class Calling:
+    """A system calling the door: its name, and whom it speaks for (None: an old token)."""
+
+    system: str
+    partner: str | None
+
+
+def calling_system(session: Session, token: str) -> Calling | None:
     row = session.scalar(select(ApiToken).where(ApiToken.token_sha256 == _digest(token)))
-    return row.system if row is not None and row.revoked_at is None else None
+    return Calling(row.system, row.partner) if row is not None and row.revoked_at is None else None
 
 
 # A replaced or revoked token stops working within this many seconds in every door process: the
@@ -162,9 +201,9 @@ class RecentTokens:
 
     def __init__(self, trust: float = TOKEN_TRUST, now: Callable[[], float] = time.monotonic) -> None:
         self.trust, self.now = trust, now
-        self._valid: dict[str, tuple[str, float]] = {}
+        self._valid: dict[str, tuple[Calling, float]] = {}
 
-    def system(self, sessions: sessionmaker[Session], token: str) -> str | None:
+    def system(self, sessions: sessionmaker[Session], token: str) -> Calling | None:
         digest, now = _digest(token), self.now()
         known = self._valid.get(digest)
         if known is not None and known[1] > now:

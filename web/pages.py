@@ -10,6 +10,7 @@ from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, Form, Path, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from sqlalchemy import select
 
 from models import CalendarFeed, Professional, Revue
 from web.auth import (
@@ -31,6 +32,7 @@ from workflow.application.indicators import Quarter, chart_png, compute
 from workflow.application.queries import console as queries
 from workflow.application.queries.calendar import waiting_deadlines
 from workflow.application.queries.case_view import case_view
+from workflow.application.revue import recipients as revue_recipients
 from workflow.application.revue.production import SECTIONS
 from workflow.domain import labels, permissions
 from workflow.domain.errors import Forbidden, NotFound, WorkflowError
@@ -310,9 +312,14 @@ def revues(
     request: Request, user: User, agence: Annotated[str | None, Query(max_length=64)] = None
 ) -> HTMLResponse:
     with web_of(request).sessions() as session:
-        allowed = queries.agencies(session, user)
-        rows = queries.revues(session, allowed, agence)
+        allowed = revue_recipients.revue_agencies(session, user)
+        rows = queries.revues(session, revue_recipients.readable_revues(user), agence)
     return _render(request, "revues.html", user, revues=rows, agencies=allowed, agence=agence or "")
+
+
+# A revue's number as its column holds it (PostgreSQL's integer): a larger one is refused at the
+# door, in French, rather than by the database.
+RevueId = Annotated[int, Path(ge=1, le=2**31 - 1)]
 
 
 def _revue(request: Request, user: Professional, revue_id: int) -> Revue:
@@ -320,7 +327,8 @@ def _revue(request: Request, user: Professional, revue_id: int) -> Revue:
         revue = session.get(Revue, revue_id)
         if revue is None:
             raise NotFound(f"aucune revue {revue_id}")
-        if revue.agence not in queries.agencies(session, user):
+        readable = revue_recipients.readable_revues(user)
+        if session.scalar(select(Revue.id).where(Revue.id == revue_id, readable)) is None:
             raise _refuse(
                 request, user, "read", None, f"la revue de l'agence {revue.agence} n'est pas la vôtre"
             )
@@ -329,7 +337,7 @@ def _revue(request: Request, user: Professional, revue_id: int) -> Revue:
 
 
 @router.get("/revues/{revue_id}", response_class=HTMLResponse)
-def one_revue(request: Request, user: User, revue_id: int) -> HTMLResponse:
+def one_revue(request: Request, user: User, revue_id: RevueId) -> HTMLResponse:
     try:
         revue = _revue(request, user, revue_id)
     except NotFound as exc:
@@ -338,7 +346,7 @@ def one_revue(request: Request, user: User, revue_id: int) -> HTMLResponse:
 
 
 @router.get("/revues/{revue_id}/tableau.xlsx")
-def revue_xlsx(request: Request, user: User, revue_id: int) -> Response:
+def revue_xlsx(request: Request, user: User, revue_id: RevueId) -> Response:
     try:
         revue = _revue(request, user, revue_id)
     except NotFound as exc:
@@ -361,9 +369,16 @@ def _quarter(text: str | None, web: Web) -> Quarter:
         return Quarter.of(web.clock.now().date()).previous
 
 
-def _scope(user: Professional, departement: str | None) -> str | None:
-    """A superviseur and a professional see their département's figures; the operator any."""
-    return departement or None if user.role == Role.OPERATEUR else user.departement
+def _scope(user: Professional, departement: str | None, web: Web) -> str | None:
+    """A superviseur and a professional see their département's figures; the operator any that
+    has a convention (another is refused with the known ones)."""
+    if user.role != Role.OPERATEUR:
+        return user.departement
+    codes = web.ctx.book.codes()
+    if departement and departement not in codes:
+        known = ", ".join(sorted(codes))
+        raise PageForbidden(f"Département inconnu : {departement} (connus : {known}).", user, status=400)
+    return departement or None
 
 
 @router.get("/indicateurs", response_class=HTMLResponse)
@@ -375,7 +390,7 @@ def indicators(
 ) -> HTMLResponse:
     web = web_of(request)
     quarter = _quarter(trimestre, web)
-    scope = _scope(user, departement)
+    scope = _scope(user, departement, web)
     with web.sessions() as session:
         figures = compute(session, web.ctx.book, quarter, scope)
     terms = web.ctx.book.in_force(scope, quarter.start).terms if scope else None
@@ -394,5 +409,5 @@ def indicators_chart(
 ) -> Response:
     web = web_of(request)
     with web.sessions() as session:
-        figures = compute(session, web.ctx.book, _quarter(trimestre, web), _scope(user, departement))
+        figures = compute(session, web.ctx.book, _quarter(trimestre, web), _scope(user, departement, web))
     return Response(chart_png(figures), media_type="image/png")

@@ -23,12 +23,14 @@ class NotSignedIn(Exception):
 
 
 class PageForbidden(Exception):
-    """A page the reader may not see; the refusal page keeps their navigation bar."""
+    """A page the reader may not see (403), or asked with a value it cannot use (400); the
+    refusal page keeps their navigation bar."""
 
-    def __init__(self, message: str, user: Professional | None = None) -> None:
+    def __init__(self, message: str, user: Professional | None = None, status: int = 403) -> None:
         super().__init__(message)
         self.message = message
         self.user = user
+        self.status = status
 
 
 @dataclass

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from sqlalchemy import Engine, text
+from sqlalchemy import Engine, select, text
 
 from tests.factories import PROFESSIONALS_CSV, Story
 from tests.words import bare_codes
@@ -518,8 +518,28 @@ def test_indicators_prints_the_table_and_writes_csv_and_png(loaded: tuple[str, S
     assert bad.returncode == 2 and "le trimestre '2026-Q7' ne s'écrit pas comme 2026-Q3" in bad.stderr
 
 
+def _as_if_recorded_the_day_before(db: Engine) -> None:
+    """Move the log one day back, its chains hashed again: only a complete day is sealed, and
+    the command line runs on the real clock."""
+    from sqlalchemy.orm import Session
+
+    from models import TransitionLog
+    from workflow.application.audit.chain import GENESIS, row_hash
+
+    with Session(db) as session, session.begin():
+        if db.dialect.name == "postgresql":
+            session.execute(text("SET LOCAL session_replication_role = replica"))  # the append-only triggers
+        prev, case = GENESIS, None
+        for row in session.scalars(select(TransitionLog).order_by(TransitionLog.case_id, TransitionLog.seq)):
+            prev = GENESIS if row.case_id != case else prev
+            case = row.case_id
+            row.recorded_at -= timedelta(days=1)
+            row.prev_hash = prev
+            row.hash = prev = row_hash(row)
+
+
 def test_audit_search_timeline_scope_seals_and_refusals(
-    loaded: tuple[str, Story, Path], monkeypatch: pytest.MonkeyPatch
+    loaded: tuple[str, Story, Path], db: Engine, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     url, story, _ = loaded
     table = run("audit", "search", "--role", "conseiller", "--departement", "67", url=url)
@@ -548,11 +568,13 @@ def test_audit_search_timeline_scope_seals_and_refusals(
     monkeypatch.delenv("ACCOMPAGNEMENT_AUDIT_KEY", raising=False)
     assert "ACCOMPAGNEMENT_AUDIT_KEY must hold" in run("audit", "seal", url=url).stderr
     monkeypatch.setenv("ACCOMPAGNEMENT_AUDIT_KEY", "operator-sealing-key-for-tests")
-    assert (
-        "a day is sealed once it has begun" in run("audit", "seal", "--through", "2099-12-31", url=url).stderr
-    )
     today = datetime.now(UTC).date().isoformat()  # the log rows were recorded today
-    sealed = run("audit", "seal", "--through", today, url=url)
+    for running in ("2099-12-31", today):
+        refused = run("audit", "seal", "--through", running, url=url)
+        assert refused.returncode != 0 and "seul un jour terminé (UTC) se scelle" in refused.stderr
+    _as_if_recorded_the_day_before(db)
+    yesterday = (datetime.now(UTC).date() - timedelta(days=1)).isoformat()
+    sealed = run("audit", "seal", "--through", yesterday, url=url)
     assert sealed.returncode == 0 and "1 day(s) sealed" in sealed.stdout
     head = sealed.stdout.split("head to keep elsewhere (audit verify --expect): ")[1].strip()
     verified = run("audit", "verify", "--expect", head, url=url)
@@ -560,7 +582,7 @@ def test_audit_search_timeline_scope_seals_and_refusals(
         "and 1 daily seal(s)" in verified.stdout
         and "ends each sealed day on its sealed head" in verified.stdout
     ), verified.stdout + verified.stderr
-    assert run("audit", "verify", "--expect", f"{today}:{'0' * 64}", url=url).returncode == 1
+    assert run("audit", "verify", "--expect", f"{yesterday}:{'0' * 64}", url=url).returncode == 1
     monkeypatch.setenv("ACCOMPAGNEMENT_AUDIT_KEY", "another-operator-key-entirely")
     assert run("audit", "verify", url=url).returncode == 1
 
@@ -595,7 +617,7 @@ def test_web_serve_with_two_processes_takes_events_on_one_port(
     settings; events posted to the port are stored (applied in-process: no broker here)."""
     url, story, _ = loaded
     monkeypatch.delenv("CELERY_BROKER_URL", raising=False)
-    issued = run("web", "token", "sid-e2e", url=url)
+    issued = run("web", "token", "sid-e2e", "--partenaire", "france_travail", url=url)
     token = issued.stdout.strip()
     assert issued.returncode == 0 and issued.stdout == token + "\n" and len(token) >= 40  # the token alone
     assert "shown once" in issued.stderr

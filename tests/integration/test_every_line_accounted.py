@@ -34,6 +34,7 @@ from workflow.application.inbox import Routed, drain_waiting
 from workflow.cli import main
 from workflow.domain.clock import ManualClock
 from workflow.domain.conventions import load_book
+from workflow.domain.vocabulary import Partner
 
 ADVERSARIAL = 10_000
 VALID_CASES = 150
@@ -161,7 +162,7 @@ def test_the_http_door_accounts_for_every_event_whatever_the_body(
     harness = make_harness(db, clock)
     monkeypatch.setenv("ACCOMPAGNEMENT_WEB_SECRET", "a-test-secret-that-is-long-enough-0123456789")
     with harness.sessions() as s, s.begin():
-        token = create_token(s, "fuzz-si", clock.now())
+        token = create_token(s, "fuzz-si", clock.now(), Partner.FRANCE_TRAVAIL)
     app = create_app(database_url, clock)
     queued: list[Routed] = []
     app.state.web.queue = queued.append
@@ -335,7 +336,7 @@ def test_blank_lines_and_a_byte_order_mark_are_accounted_for_alike_at_every_door
     assert harness.case(first.ref).conseiller_id == first.conseiller
     monkeypatch.setenv("ACCOMPAGNEMENT_WEB_SECRET", "a-test-secret-that-is-long-enough-0123456789")
     with harness.sessions() as s, s.begin():
-        token = create_token(s, "bom-si", clock.now())
+        token = create_token(s, "bom-si", clock.now(), Partner.FRANCE_TRAVAIL)
     client = TestClient(create_app(database_url, clock), base_url="https://testserver")
     body = b"\xef\xbb\xbf" + json.dumps(second.orientation()).encode()
     headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}

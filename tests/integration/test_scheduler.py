@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import Engine, text
 
 from scheduler.jobs import Jobs, SteppedDown
-from scheduler.leader import LOCK_KEY, LeaderLock
+from scheduler.leader import LOCK_KEY, LOCK_NAME, LeaderLock
 from tests.conftest import Harness
 from workflow.application.audit.seals import KEY_ENV
 from workflow.application.scheduled_runs import AUDIT_SEAL, QUARTERLY_INDICATORS, REMINDER_SCAN, last_run
@@ -176,3 +176,21 @@ def test_the_sweep_wakes_workers_for_a_deferred_event_whose_time_has_come(
     clock.set(clock.now() + timedelta(seconds=2))
     assert jobs.inbox_sweep() == 1 and queued == [{None: receipt.pending}]  # no known case: no route
     assert jobs.inbox_sweep() == 0
+
+
+def test_the_leader_s_lock_connection_is_named_for_the_operator(db: Engine, database_url: str) -> None:
+    """PostgreSQL: pg_stat_activity says whose connection holds the scheduler's lock."""
+    if db.dialect.name != "postgresql":
+        pytest.skip("application_name is PostgreSQL's")
+    leader = LeaderLock(database_url)
+    assert leader.try_acquire()
+    try:
+        with db.connect() as conn:
+            holder = conn.scalar(
+                text("SELECT a.application_name FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid "
+                     "WHERE l.locktype = 'advisory' AND l.objid = :k"),
+                {"k": LOCK_KEY},
+            )  # fmt: skip
+    finally:
+        leader.release()
+    assert holder == LOCK_NAME == "accompagnement-scheduler-lock"

@@ -11,15 +11,16 @@ import pytest
 from sqlalchemy import select, text
 from sqlalchemy.exc import DBAPIError
 
-from models import AccessDenial, Professional, TransitionLog
+from models import AccessDenial, Professional, Revue, RevueDecision, TransitionLog
 from tests.conftest import Harness
 from tests.factories import Story
 from tests.integration.test_audit import tamper
+from workflow.application import access
 from workflow.application.audit import chain as audit
 from workflow.application.audit import export as log_export
 from workflow.application.audit import seals
 from workflow.domain.clock import ManualClock
-from workflow.domain.errors import ConfigurationError
+from workflow.domain.errors import ConfigurationError, Forbidden
 
 KEY = b"operator-sealing-key-for-tests"
 DAY = date(2026, 3, 2)  # the harness clock's day: every row below is recorded on it
@@ -29,6 +30,8 @@ DAY = date(2026, 3, 2)  # the harness clock's day: every row below is recorded o
 def sealed(harness: Harness, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[Story, Story]]:
     a, b = Story(), Story()
     harness.apply(*a.until_contract(), *b.until_contract())
+    assert isinstance(harness.ctx.clock, ManualClock)
+    harness.ctx.clock.set(datetime(2026, 3, 3, 4, 0, tzinfo=UTC))  # the day is over: it may be sealed
     made = seals.seal(harness.uow(), harness.ctx, KEY, through=DAY)
     assert [(s.day, s.chains, s.rows) for s in made] == [(DAY, 2, 8)]
     yield a, b
@@ -126,9 +129,61 @@ def test_a_whole_chain_deleted_is_named(harness: Harness, sealed: tuple[Story, S
     _, b = sealed
     tamper(harness, "DELETE FROM transition_log WHERE case_reference = :r", {"r": b.ref})
     report, problems = check(harness)
-    assert report.ok  # no chain is broken: b's is simply gone
+    assert report.breaks == []  # no chain is broken: b's is simply gone, which verify names
+    assert not report.ok and (report.unlogged, report.unlogged_examples) == (1, (b.ref,))
     assert problems == [
         f"seal of 2026-03-02: case {b.ref}: its rows of that day are gone (sealed head: seq 4)"
+    ]
+
+
+def test_every_log_row_and_every_seal_deleted_is_named(harness: Harness, sealed: tuple[Story, Story]) -> None:
+    a, b = sealed
+    tamper(harness, "DELETE FROM transition_log", {})
+    tamper(harness, "DELETE FROM audit_seal", {})
+    report, problems = check(harness)
+    assert (report.rows, report.breaks, problems) == (0, [], [])  # nothing left to check against
+    assert not report.ok and report.unlogged == 2 and set(report.unlogged_examples) == {a.ref, b.ref}
+
+
+def test_only_a_complete_day_is_sealed(harness: Harness, sealed: tuple[Story, Story]) -> None:
+    """Today (UTC) still grows: its seal would be a false alarm at the next verify."""
+    today = harness.ctx.clock.now().astimezone(UTC).date()
+    with pytest.raises(ConfigurationError, match="seul un jour terminé \\(UTC\\) se scelle"):
+        seals.seal(harness.uow(), harness.ctx, KEY, through=today)
+    assert seals.seal(harness.uow(), harness.ctx, KEY, through=today - timedelta(days=1)) == []
+
+
+def _revue_decision(h: Harness, story: Story, at: datetime) -> None:
+    with h.sessions() as s, s.begin():
+        revue = Revue(agence="Strasbourg-Nord", month="2026-03", departement="67", held_on=DAY,
+                      since=DAY, next_on=DAY, secretariat="conseiller", content={}, created_at=at,
+                      created_by="test")  # fmt: skip
+        s.add(revue)
+        s.flush()
+        s.add(RevueDecision(revue_id=revue.id, case_reference=story.ref, rubrique="entrees", decision="acter",
+                            actor_id="C67", log_hash="0" * 64, applied_at=at))  # fmt: skip
+
+
+def test_a_revue_decision_or_an_access_denial_changed_after_its_day_was_sealed_is_named(
+    harness: Harness,
+) -> None:
+    story = Story()
+    harness.apply(*story.until_contract())
+    at = datetime(2026, 3, 2, 15, 0, tzinfo=UTC)
+    _revue_decision(harness, story, at)
+    with harness.sessions() as s, s.begin():
+        access.record(s, Forbidden("O67", "orienteur", "read", "pas son dossier"), at, story.ref)
+    assert isinstance(harness.ctx.clock, ManualClock)
+    harness.ctx.clock.set(datetime(2026, 3, 3, 4, 0, tzinfo=UTC))
+    seals.seal(harness.uow(), harness.ctx, KEY, through=DAY)
+    assert check(harness)[1] == []
+    tamper(harness, "UPDATE revue_decision SET decision = 'sortie:emploi'", {})
+    tamper(harness, "DELETE FROM access_denial", {})
+    assert check(harness)[1] == [
+        "seal of 2026-03-02: décision(s) de revue de ce jour modifiée(s) depuis le scellement "
+        "(1 maintenant, 1 scellée(s))",
+        "seal of 2026-03-02: refus d'accès de ce jour supprimée(s) ou ajoutée(s) depuis le scellement "
+        "(0 maintenant, 1 scellée(s))",
     ]
 
 
@@ -184,6 +239,44 @@ def test_a_social_worker_cannot_sign_the_contract_and_the_refusal_is_kept(harnes
         denial = s.scalar(select(AccessDenial))
     assert denial is not None
     assert (denial.actor_id, denial.action, denial.case_reference) == ("R67", "signer_contrat", story.ref)
+
+
+@pytest.mark.parametrize(
+    ("actor", "role"), [("C67B", "conseiller"), ("R67B", "referent_social"), ("C35", "conseiller")]
+)
+def test_only_the_case_s_binome_decides_outside_the_revue(harness: Harness, actor: str, role: str) -> None:
+    """A role is not enough: a conseiller or a social worker of another binôme (of the same
+    agency or another département) cannot close a case, and the refusal is kept."""
+    story = Story()
+    harness.apply(*story.until_contract())
+    exit_ = story.exit("emploi")
+    exit_["actor"] = {"id": actor, "role": role}
+    report = harness.ingest_events([exit_])
+    assert report.rejected == 1
+    assert report.rejections[0].reason == (
+        f"forbidden: {actor} ({role}) may not sortir: {actor} n'est pas du binôme du dossier {story.ref} "
+        "(C67 et R67) : seul le binôme décide, ou la revue de portefeuille de l'agence pour une entrée, "
+        "un renouvellement ou une sortie (convention 004 art. 5.2)"
+    )
+    assert harness.case(story.ref).state == "contrat"
+    with harness.sessions() as s:
+        denial = s.scalar(select(AccessDenial))
+    assert denial is not None and (denial.actor_id, denial.action) == (actor, "sortir")
+    by_binome = story.exit("emploi")
+    by_binome["actor"] = {"id": "R67", "role": "referent_social"}
+    assert harness.ingest_events([by_binome]).applied == 1
+
+
+def test_the_agency_s_conseiller_acts_a_renewal_by_the_commission_on_any_of_its_cases(
+    harness: Harness,
+) -> None:
+    """Seed 004 art. 5.2: the revue (and art. 2 g: the commission) acts on the agency's cases."""
+    story = Story()
+    harness.apply(*story.until_contract())
+    renewal = story.renewal(days=200, decided_by="commission")
+    renewal["actor"] = {"id": "C67B", "role": "conseiller"}  # Strasbourg-Nord, not this binôme
+    assert harness.ingest_events([renewal]).applied == 1
+    assert harness.case(story.ref).state == "renouvellement"
 
 
 def test_each_reader_sees_their_scope_of_the_log(harness: Harness) -> None:

@@ -17,6 +17,7 @@ from tests.factories import Story
 from web.app import create_app
 from web.auth import create_token, set_password
 from workflow.domain.clock import ManualClock
+from workflow.domain.vocabulary import Partner
 
 PASSWORD = "un mot de passe assez long"
 READERS = ("C67", "C67B", "R67", "O67", "S67", "S35", "AG67", "OP1")
@@ -62,7 +63,7 @@ def console(
         s.flush()
         for pid in READERS:
             set_password(s, pid, PASSWORD, clock.now())
-        token = create_token(s, "sid-ft", clock.now())
+        token = create_token(s, "sid-ft", clock.now(), Partner.FRANCE_TRAVAIL)
     with harness.uow() as uow:
         binome = "conseiller_id = 'C67B', referent_social_id = 'R67B', orienteur_id = 'O67'"
         uow.session.execute(text(f"UPDATE case_file SET {binome} WHERE reference = :r"), {"r": other.ref})

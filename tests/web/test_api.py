@@ -13,14 +13,15 @@ import schemathesis
 from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
-from models import Base, InboxEvent, ProcessedEvent, RejectedEvent
+from models import AccessDenial, ApiToken, Base, InboxEvent, ProcessedEvent, RejectedEvent
 from tests.factories import Story
 from tests.web.conftest import Console
 from web.app import openapi_document
 from web.auth import RecentTokens, create_token
 from workflow.application.inbox import drain_waiting
+from workflow.domain.vocabulary import Partner
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -58,7 +59,9 @@ def test_a_replaced_token_stops_working_once_the_door_s_trust_in_it_runs_out(con
     client = api(console)
     assert client.post("/api/events", json=Story().orientation()).status_code == 202
     with console.harness.sessions() as s, s.begin():
-        new = create_token(s, "sid-ft", console.harness.ctx.clock.now())  # replaces the old one
+        new = create_token(
+            s, "sid-ft", console.harness.ctx.clock.now(), Partner.FRANCE_TRAVAIL
+        )  # replaces the old one
     moments[0] = 4.9
     assert client.post("/api/events", json=Story().orientation()).status_code == 202  # still trusted
     moments[0] = 5.1
@@ -172,7 +175,7 @@ def test_a_sender_learns_what_became_of_its_event_and_only_of_its_own(console: C
     assert refused["status"] == "rejected" and "signer_contrat refused" in refused["reason"]
 
     with console.harness.sessions() as s, s.begin():
-        other = create_token(s, "other-si", console.harness.ctx.clock.now())
+        other = create_token(s, "other-si", console.harness.ctx.clock.now(), Partner.FRANCE_TRAVAIL)
     unknown = api(console, other).get(f"/api/events/{orientation['event_id']}")
     assert unknown.status_code == 404 and "other-si" in unknown.json()["detail"]
     assert client.get("/api/events/never-sent").status_code == 404
@@ -227,3 +230,48 @@ def test_a_database_out_of_reach_is_a_503_to_try_again_not_a_crash(console: Cons
     )
     assert answer.status_code == 503 and answer.headers["retry-after"] == "60"
     assert "indisponible" in answer.json()["detail"]
+
+
+def test_a_system_only_sends_the_actors_of_the_partner_it_speaks_for(console: Console) -> None:
+    """France Travail's system cannot post a social worker's decision, the Département's cannot
+    post a conseiller's; each refusal is a rejection with a French reason, and kept."""
+    with console.harness.sessions() as s, s.begin():
+        departement = create_token(s, "si-cd67", console.harness.ctx.clock.now(), Partner.DEPARTEMENT)
+    story = Story()
+    opening = story.orientation()
+    assert api(console).post("/api/events", json=opening).status_code == 202
+    binome = story.binome()
+    binome["actor"] = {"id": "R67", "role": "referent_social"}
+    refused = api(console).post("/api/events", json=binome)
+    assert refused.status_code == 422
+    assert refused.json()["detail"] == (
+        "le système sid-ft parle pour France Travail : il ne peut pas envoyer un événement de R67 "
+        "(referent_social)"
+    )
+    by_conseiller = story.binome()
+    refused = api(console, departement).post("/api/events", json=by_conseiller)
+    assert refused.status_code == 422 and "parle pour le Département" in refused.json()["detail"]
+    assert (
+        api(console, departement).post("/api/events", json={**binome, "event_id": "cd-1"}).status_code == 202
+    )
+    with console.harness.sessions() as s:
+        denials = s.execute(
+            select(AccessDenial.actor_id, AccessDenial.action, AccessDenial.case_reference)
+        ).all()
+        rejected = s.scalar(
+            select(func.count()).select_from(InboxEvent).where(InboxEvent.status == "rejected")
+        )
+    assert sorted(tuple(d) for d in denials) == [
+        ("C67", "envoyer binome_assigned", story.ref),
+        ("R67", "envoyer binome_assigned", story.ref),
+    ]
+    assert rejected == 2
+
+
+def test_a_token_that_speaks_for_no_partner_is_refused_until_made_again(console: Console) -> None:
+    with console.harness.sessions() as s, s.begin():
+        old = create_token(s, "old-si", console.harness.ctx.clock.now(), Partner.FRANCE_TRAVAIL)
+        s.execute(update(ApiToken).where(ApiToken.system == "old-si").values(partner=None))
+    refused = api(console, old).post("/api/events", json=Story().orientation())
+    assert refused.status_code == 422
+    assert refused.json()["detail"].startswith("le jeton du système old-si ne dit pas pour quel partenaire")

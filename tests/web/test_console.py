@@ -11,11 +11,12 @@ from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import select
+from sqlalchemy import text as sql
 
-from models import AccessDenial
+from models import AccessDenial, Professional
 from tests.web.conftest import PASSWORD, READERS, Console
 from tests.words import bare_codes, visible_text
-from web.auth import CLIENT_LIMIT
+from web.auth import CLIENT_LIMIT, set_password
 from workflow.application.audit import export as log_export
 from workflow.application.revue.production import produce
 
@@ -182,13 +183,17 @@ def test_the_case_page_at_a_past_day_is_rebuilt_from_the_log(console: Console) -
 
 def test_any_day_asked_of_a_case_page_gets_the_page_or_a_french_message(console: Console) -> None:
     """The `au` field is typed by people: any text of its length answers the page (as it stood
-    that day, or today's with the reason it could not), never an error page."""
+    that day, or today's with the reason it could not), never an error page; a control
+    character (which no one types) is refused with a French line."""
     client, ref = console.client("R67"), console.mine.ref
 
     @given(typed=st.text(max_size=10))
     @settings(max_examples=60, deadline=None, suppress_health_check=list(HealthCheck), database=None)
     def ask(typed: str) -> None:
         answer = client.get(f"/dossiers/{ref}", params={"au": typed})
+        if any(ord(c) < 0x20 or ord(c) == 0x7F for c in typed):
+            assert answer.status_code == 400 and "« au » refusé" in answer.text, (typed, answer.text)
+            return
         assert answer.status_code == 200, (typed, answer.status_code)
         shown = visible_text(answer.text)
         assert f"Dossier {ref}" in shown
@@ -231,6 +236,44 @@ def test_the_revue_page_and_its_xlsx(console: Console) -> None:
         and "revue-Strasbourg-Nord-2026-04.xlsx" in xlsx.headers["content-disposition"]
     )
     assert console.client("S35").get(f"/revues/{revue.id}").status_code == 403
+
+
+# Seed 004 art. 5.2: the agency's conseillers and the social workers of its open cases take part;
+# the partners' officers (superviseur, référent AG of the département) receive the tableau.
+REVUE_READERS = {"C67": True, "C67B": True, "R67": True, "S67": True, "AG67": True,
+                 "O67": False, "S35": False, "OP1": False}  # fmt: skip
+
+
+@pytest.mark.parametrize("reader", sorted(REVUE_READERS))
+def test_a_revue_is_read_by_the_people_seed_004_names_and_no_one_else(console: Console, reader: str) -> None:
+    revue = produce(console.harness.uow(), console.harness.ctx, "Strasbourg-Nord", "2026-04")
+    assert revue is not None
+    client = console.client(reader)
+    allowed = REVUE_READERS[reader]
+    assert client.get(f"/revues/{revue.id}").status_code == (200 if allowed else 403)
+    assert client.get(f"/revues/{revue.id}/tableau.xlsx").status_code == (200 if allowed else 403)
+    assert (f"/revues/{revue.id}" in client.get("/revues").text) is allowed
+
+
+def test_a_conseiller_whose_only_tie_to_an_agency_is_a_case_reads_none_of_its_revues(
+    console: Console,
+) -> None:
+    """A conseiller of Haguenau named on a Strasbourg-Nord case (a transfer) reads that case, not
+    the agency's tableau, which lists every case of the agency."""
+    revue = produce(console.harness.uow(), console.harness.ctx, "Strasbourg-Nord", "2026-04")
+    assert revue is not None
+    with console.harness.sessions() as s, s.begin():
+        s.add(Professional(id="C67H", role="conseiller", name="Hugo", email="h@ft.example", departement="67",
+                           agence="Haguenau"))  # fmt: skip
+        s.flush()
+        set_password(s, "C67H", PASSWORD, console.harness.ctx.clock.now())
+        s.execute(
+            sql("UPDATE case_file SET conseiller_id = 'C67H' WHERE reference = :r"), {"r": console.mine.ref}
+        )
+    client = console.client("C67H")
+    assert client.get(f"/dossiers/{console.mine.ref}").status_code == 200
+    assert client.get(f"/revues/{revue.id}").status_code == 403
+    assert f"/revues/{revue.id}" not in client.get("/revues").text
 
 
 @pytest.mark.parametrize("reader", ["S67", "C67", "OP1"])

@@ -13,6 +13,8 @@ from collections.abc import Callable
 from datetime import date, datetime
 from typing import Any
 
+from sqlalchemy import select
+
 from models import Case
 from workflow.adapters.unit_of_work import UnitOfWork
 from workflow.application.audit import chain
@@ -20,10 +22,11 @@ from workflow.application.reminders import planning
 from workflow.application.service_context import Context
 from workflow.domain.conventions import Convention
 from workflow.domain.decision import Actor, Attempt
-from workflow.domain.lifecycle import ORIENTER, fire
+from workflow.domain.lifecycle import OPEN_STATES, ORIENTER, fire
 from workflow.domain.log_replay import logged_attempt, opening
-from workflow.domain.permissions import check_trigger
+from workflow.domain.permissions import check_member, check_trigger, is_member
 from workflow.domain.reminder_rules import Planned, planned
+from workflow.domain.vocabulary import RenewalDecidedBy, Role
 
 
 def decide(
@@ -54,6 +57,10 @@ def decide(
         **fields,
     )
     check_trigger(actor, trigger, attempt.exit_reason)
+    named = (attempt.conseiller_id, attempt.referent_social_id)
+    if not is_member(actor, trigger, case, named):
+        collegial = attempt.revue_id is not None or attempt.renewal_by == RenewalDecidedBy.COMMISSION
+        check_member(actor, trigger, case, named, collegial=collegial, of_agency=_of_agency(uow, actor, case))
     from_state = case.state
     before = planned(case, terms)
     details = fire(case, trigger, attempt)
@@ -65,6 +72,20 @@ def decide(
         uow, ctx, case, trigger, from_state, actor, occurred_at, event_id, (before, planned(case, terms)),
         reason=str(attempt.exit_reason) if attempt.exit_reason else None, details=details,
     )  # fmt: skip
+
+
+def _of_agency(uow: UnitOfWork, actor: Actor, case: Case) -> bool:
+    """Whether the actor takes part in the revue of the case's agency (seed 004 art. 5.2): a
+    conseiller of the agency, or the référent social of one of its open cases."""
+    if actor.role == Role.CONSEILLER:
+        pro = uow.professionals.get(actor.id)
+        return pro is not None and pro.agence == case.agence
+    if actor.role == Role.REFERENT_SOCIAL:
+        theirs = select(Case.id).where(
+            Case.agence == case.agence, Case.referent_social_id == actor.id, Case.state.in_(OPEN_STATES)
+        )
+        return uow.session.scalar(theirs.limit(1)) is not None
+    return False
 
 
 def open_case(

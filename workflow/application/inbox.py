@@ -25,7 +25,7 @@ import json
 import logging
 import uuid
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -37,6 +37,7 @@ from sqlalchemy.orm import Session, aliased
 from models import Case, InboxEvent, Person, ProcessedEvent, TransitionLog
 from workflow.adapters.repositories import Applied
 from workflow.adapters.unit_of_work import UnitOfWork
+from workflow.application import access
 from workflow.application.ingest import (
     REASON_LIMIT,
     IngestReport,
@@ -51,6 +52,7 @@ from workflow.application.ingest import (
 )
 from workflow.application.service_context import Context
 from workflow.domain.duplicates import AppliedBefore, Classification, InFlight, classify
+from workflow.domain.errors import Forbidden
 from workflow.domain.events import (
     Event,
     InvalidEvent,
@@ -163,13 +165,16 @@ def receive(
     items: Sequence[tuple[str, str]],
     sender: str,
     submission: str | None = None,
+    refuse: Callable[[Event], Forbidden | None] | None = None,
 ) -> Receipt:
     """Store every (where, JSON text) item and commit; return each item's verdict.
 
     `submission` names what the sender handed over (a Celery task id): receiving it again (a
     redelivered message) stores nothing twice and answers as the first time. Each row gets its
     person's order key (`route_keys`) in this transaction, so its place in the person's line is
-    its id, the order in which it was accepted."""
+    its id, the order in which it was accepted. `refuse` tells of a valid event the sender may
+    not send (the HTTP door: an actor of another partner): it is rejected, and the refusal kept
+    (`access_denial`)."""
     receipt = Receipt(submission or uuid.uuid4().hex)
     now = ctx.clock.now()
     with uow:
@@ -181,14 +186,19 @@ def receive(
         keys = route_keys(session, [r for _, _, r in reads], frozenset(ctx.book.codes()))
         rows: list[dict[str, Any]] = []
         rejections: dict[int, dict[str, Any]] = {}
+        refusals: dict[int, Forbidden] = {}
         for position, (where, raw, read) in enumerate(reads):
+            refused = None if refuse is None or isinstance(read, InvalidEvent) else refuse(read)
+            if refused is not None:
+                refusals[position] = refused
             before = None if isinstance(read, InvalidEvent) else seen.get(read.event_id)
             if before is None and not isinstance(read, InvalidEvent) and read.event_id in here:
                 copied = here[read.event_id]  # a second copy in one submission (its digest only then)
                 before = InFlight(copied.type, payload_digest(copied), now)
             row, rejection = _row(
-                receipt.submission, position, sender, where, raw, read, before, keys[position], now
-            )
+                receipt.submission, position, sender, where, raw, read, before, keys[position], now,
+                None if refused is None else refused.reason,
+            )  # fmt: skip
             if row["status"] == InboxStatus.PENDING and not isinstance(read, InvalidEvent):
                 here[read.event_id] = read
             rows.append(row)
@@ -208,17 +218,13 @@ def receive(
             for p in copies:
                 where, raw, read = reads[p]
                 row, rejection = _row(receipt.submission, p, sender, where, raw, read,
-                                      first.get(rows[p]["event_id"]), keys[p], now)  # fmt: skip
+                                      first.get(rows[p]["event_id"]), keys[p], now,
+                                      refusals[p].reason if p in refusals else None)  # fmt: skip
                 again.append(row)
                 if rejection is not None:
                     rejections[p] = rejection
             stored = [*stored, *_insert(session, again)]
-        # A rejection counts once per stored row: a redelivered submission, whose rows are
-        # already there, records nothing again (the inbox's rejected rows and the rejections'
-        # occurrences add up).
-        for row in stored:
-            if row.position in rejections:
-                record_rejection(session, ctx, **rejections[row.position])
+        _record(session, ctx, stored, rows, rejections, refusals)
         if len(stored) < len(rows):  # received before: answer from the rows as they stand now
             stored = list(session.execute(select(*_KEPT).where(_TABLE.c.submission == receipt.submission)))
         for position, row_id, event_id, status, reason, departement in sorted(stored):
@@ -227,6 +233,21 @@ def receive(
             receipt.verdicts.append(Verdict(position, event_id, answer, reason, row_id, pending, departement))
         uow.commit()
     return receipt
+
+
+def _record(
+    session: Session, ctx: Context, stored: list[Any], rows: list[dict[str, Any]],
+    rejections: dict[int, dict[str, Any]], refusals: dict[int, Forbidden],
+) -> None:  # fmt: skip
+    """Record the rejections and refusals of the rows stored now. A rejection counts once per
+    stored row: a redelivered submission, whose rows are already there, records nothing again
+    (the inbox's rejected rows and the rejections' occurrences add up)."""
+    for row in stored:
+        if row.position in rejections:
+            record_rejection(session, ctx, **rejections[row.position])
+        if row.position in refusals:
+            access.record(session, refusals[row.position], rows[row.position]["accepted_at"],
+                          rows[row.position]["case_reference"])  # fmt: skip
 
 
 _TABLE: Table = InboxEvent.__table__  # type: ignore[assignment]
@@ -253,11 +274,12 @@ def _insert(session: Session, rows: list[dict[str, Any]]) -> list[Any]:
 
 def _row(
     submission: str, position: int, sender: str, where: str, raw: str, read: Event | InvalidEvent,
-    before: AppliedBefore | InFlight | None, keys: Keys, now: datetime,
+    before: AppliedBefore | InFlight | None, keys: Keys, now: datetime, refused: str | None = None,
 ) -> tuple[dict[str, Any], dict[str, Any] | None]:  # fmt: skip
-    """The inbox row of one payload, classified against what came `before` under its event id,
-    and its rejection (to record once the row is stored), if rejected."""
-    status, reason = classify(read, before)
+    """The inbox row of one payload, classified against what came `before` under its event id
+    (or `refused` with that reason), and its rejection (to record once the row is stored), if
+    rejected."""
+    status, reason = (Classification.REJECTED, refused) if refused else classify(read, before)
     new = status == Classification.ACCEPTED
     event = None if isinstance(read, InvalidEvent) else read
     event_id = event.event_id if event else _text(read.raw.get("event_id"), 64)  # type: ignore[union-attr]

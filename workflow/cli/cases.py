@@ -13,6 +13,7 @@ from typing import Any
 from sqlalchemy import func, select
 
 from models import AuditSeal, Case, Professional
+from workflow.adapters import db_roles
 from workflow.application import access
 from workflow.application.audit import chain as audit
 from workflow.application.audit import export as log_export
@@ -125,10 +126,16 @@ def cmd_audit_verify(args: argparse.Namespace) -> int:
         if sealed or args.expect or os.environ.get(seals.KEY_ENV):
             today = rt.clock.now().astimezone(UTC).date()
             _, seal_problems = seals.verify(uow.session, seals.operator_key(), today, args.expect)
+    role = db_roles.check_role(rt.engine)
+    if role is not None and role.warning:
+        print(role.warning)
     print(f"checked {report.rows} log row(s) in {report.cases} chain(s), and {sealed} daily seal(s)")
     if report.ok and not seal_problems:
         print("every chain is intact" + (" and ends each sealed day on its sealed head" if sealed else ""))
         return EXIT_OK
+    if report.unlogged:
+        print(f"{report.unlogged} dossier(s) sans aucune ligne de journal (leur chaîne a été supprimée) : "
+              + ", ".join(report.unlogged_examples) + (" …" if report.unlogged > 5 else ""))  # fmt: skip
     if report.breaks:
         print(f"{len(report.breaks)} broken chain(s); first bad row of each:")
         for brk in report.breaks:

@@ -12,6 +12,7 @@ from typing import Any
 
 from workflow.cli.common import EXIT_OK, Subparsers, command, connect, group, positive_int
 from workflow.domain.errors import WorkflowError
+from workflow.domain.vocabulary import Partner
 
 
 def cmd_web_serve(args: argparse.Namespace) -> int:
@@ -21,7 +22,11 @@ def cmd_web_serve(args: argparse.Namespace) -> int:
 
     app = create_app(args.database_url)  # the settings checked here, before any process starts
     print(f"console on http://{args.host}:{args.port}/ (OpenAPI: /api/openapi.json)")
-    options: dict[str, Any] = {"host": args.host, "port": args.port, "proxy_headers": True,
+    # A client's address is the peer's unless a trusted proxy forwards it: with no proxy named,
+    # X-Forwarded-For is ignored (anyone could write one, and aim the sign-in lock-outs).
+    proxies = args.forwarded_allow_ips.strip()
+    options: dict[str, Any] = {"host": args.host, "port": args.port, "proxy_headers": bool(proxies),
+                               "forwarded_allow_ips": proxies or None,
                                "log_level": "info" if args.verbose else "warning"}  # fmt: skip
     if args.workers == 1:
         uvicorn.run(app, **options)
@@ -57,7 +62,7 @@ def cmd_web_token(args: argparse.Namespace) -> int:
 
     rt = connect(args.database_url)
     with rt.uow() as uow:
-        token = create_token(uow.session, args.system, rt.clock.now())
+        token = create_token(uow.session, args.system, rt.clock.now(), Partner(args.partenaire))
         uow.commit()
     # The token alone on stdout, so that `TOKEN=$(accompagnement web token si)` holds just it.
     print(
@@ -83,9 +88,18 @@ def register(sub: Subparsers[argparse.ArgumentParser]) -> None:
         "--workers", type=positive_int, default=1,
         help="processes serving the port (the HTTP door is bound by its CPU: one per core)",
     )  # fmt: skip
+    serve.add_argument(
+        "--forwarded-allow-ips", default="", metavar="ADRESSES",
+        help="the reverse proxies whose X-Forwarded-For is believed (comma-separated addresses or "
+        "networks, e.g. 10.0.0.5); default: none, the peer's address counts",
+    )  # fmt: skip
     password = command(web, "password", cmd_web_password, "set a professional's console password")
     password.add_argument("id", help="the professional's id in the directory")
     password.add_argument("--stdin", action="store_true", help="read the password from standard input")
     token = command(web, "token", cmd_web_token, "create (or replace) the API token of a calling system")
     token.add_argument("system", help="the calling system's name, e.g. sid-ft")
+    token.add_argument(
+        "--partenaire", required=True, choices=[str(p) for p in Partner],
+        help="whom the system speaks for: its events may only name that partner's actors",
+    )  # fmt: skip
     command(web, "openapi", cmd_web_openapi, "print the API's OpenAPI document (docs/openapi.json)")

@@ -15,6 +15,7 @@ from sqlalchemy import select
 from tqdm import tqdm
 
 from models import InboxEvent
+from workflow.adapters import db_roles
 from workflow.application.inbox import MAX_ATTEMPTS, STALE, SWEEP_EVERY, backlog, receive, statuses
 from workflow.application.ingest import FILE_ENCODING, REPORTED, blank_lines, ingest_lines, retry_rejection
 from workflow.application.queries import operator_lists
@@ -163,6 +164,9 @@ def cmd_status(args: argparse.Namespace) -> int:
     with rt.uow() as uow:
         health = database_health(uow.session, rt.clock)
         inbox = backlog(uow.session, now)
+    role = db_roles.check_role(rt.engine)
+    if role is not None and role.warning:
+        print(role.warning)
     state = queue_state()
     if state is None:
         print("broker          none configured: events are applied in-process (set CELERY_BROKER_URL)")

@@ -9,6 +9,7 @@ import shutil
 from datetime import date
 from pathlib import Path
 
+from workflow.adapters import db_roles
 from workflow.adapters import migrations as database
 from workflow.application import directory
 from workflow.application.queries import operator_lists
@@ -24,6 +25,7 @@ from workflow.cli.common import (
     show_progress,
 )
 from workflow.domain.conventions import load_book
+from workflow.domain.errors import WorkflowError
 
 
 def cmd_db_upgrade(args: argparse.Namespace) -> int:
@@ -31,6 +33,22 @@ def cmd_db_upgrade(args: argparse.Namespace) -> int:
     database.upgrade(rt.engine)
     rt.ctx  # records the conventions, so a bad conventions file shows up now  # noqa: B018
     print(f"database {rt.url} is at the latest schema; conventions recorded")
+    runtime = args.runtime_role or os.environ.get(db_roles.RUNTIME_ENV, "")
+    if runtime and rt.engine.dialect.name == "postgresql":
+        db_roles.grant_runtime(rt.engine, runtime)
+        rights = "lecture et ajout sur les tables du journal, écriture sur les autres"
+        print(f"rôle d'exécution {runtime} : {rights}")
+    return EXIT_OK
+
+
+def cmd_db_roles(args: argparse.Namespace) -> int:
+    rt = connect(args.database_url, check_schema=False)
+    if rt.engine.dialect.name != "postgresql":
+        raise WorkflowError("les rôles sont ceux de PostgreSQL : SQLite n'en a pas")
+    for line in db_roles.create_roles(rt.engine, args.owner, args.runtime):
+        print(line)
+    print(f"ensuite : `accompagnement --database-url <URL de {args.owner}> db upgrade --runtime-role "
+          f"{args.runtime}`, puis le service avec l'URL de {args.runtime}")  # fmt: skip
     return EXIT_OK
 
 
@@ -122,9 +140,16 @@ DEMO_PASSWORD = "demonstration-ag"
 
 def register(sub: Subparsers[argparse.ArgumentParser]) -> None:
     db = group(sub, "db", "database schema")
-    command(
+    upgrade = command(
         db, "upgrade", cmd_db_upgrade, "create or migrate the schema (Alembic) and record the conventions"
     )
+    upgrade.add_argument(
+        "--runtime-role", default="", metavar="ROLE",
+        help=f"PostgreSQL: the role the service runs as, given its rights (default ${db_roles.RUNTIME_ENV})",
+    )  # fmt: skip
+    roles = command(db, "roles", cmd_db_roles, "PostgreSQL: create the owner and the runtime roles")
+    roles.add_argument("--owner", default="accompagnement_owner", help="the role that runs db upgrade")
+    roles.add_argument("--runtime", default="accompagnement", help="the role the service runs as")
     conv = group(sub, "conventions", "the conventions' figures")
     listing = command(conv, "list", cmd_conventions_list, "list every convention version and its figures")
     listing.add_argument("--json", action="store_true")

@@ -11,6 +11,13 @@ data is accessed only by the authorised agents. So:
   by the social worker for them; the system actor only closes a case whose person left the
   registers (seeds 000/001 art. 3.5) and flags for the revue a contract that ran out.
 
+- a decision on a case is taken by the people of the case (`check_member`): its binôme (seeds
+  000/001 art. 3.3: the conseiller and the référent social decide together); at a revue de
+  portefeuille or by the commission, the agency's people (seed 004 art. 5.2: the monthly revue
+  « acte » the entries, renewals and exits of the agency's cases and gathers its conseillers and
+  the social workers dedicated to its territory); before a binôme is named, the case's orienteur,
+  a conseiller of its agency, or the binôme being named.
+
 A refusal raises `Forbidden`; the caller records it (`AccessDenial`) in the transaction it
 commits, so the refusal itself stays on record.
 """
@@ -36,7 +43,7 @@ from workflow.domain.lifecycle import (
     SIGNER_CONTRAT,
     SORTIR,
 )
-from workflow.domain.vocabulary import ExitReason, Role
+from workflow.domain.vocabulary import ExitReason, Partner, Role
 
 _BINOME_DECISIONS = frozenset(
     {AFFECTER_BINOME, RECUEILLIR_ADHESION, POSER_DIAGNOSTIC, RENOUVELER, SORTIR, ACTER_ENTREE, ACTER_SORTIE}
@@ -63,6 +70,64 @@ def check_trigger(actor: Actor, trigger: str, exit_reason: ExitReason | None = N
         left = ", ".join(sorted(SYSTEM_EXITS))
         why = f"the system actor closes a case only when the person left the registers ({left})"
         raise Forbidden(actor.id, actor.role, trigger, why)
+
+
+# The actors a calling system may name, by the partner it speaks for: France Travail's
+# conseillers and its flows (registration, radiation: the system actor), the Département's social
+# workers, and an orientation made by any of them or a platform.
+PARTNER_ROLES: Mapping[Partner, frozenset[Role]] = {
+    Partner.FRANCE_TRAVAIL: frozenset({Role.CONSEILLER, Role.ORIENTEUR, Role.SYSTEME}),
+    Partner.DEPARTEMENT: frozenset({Role.REFERENT_SOCIAL, Role.REFERENT_AG, Role.ORIENTEUR}),
+    Partner.PLATEFORME: frozenset({Role.ORIENTEUR}),
+}
+PARTNER_NAMES = {Partner.FRANCE_TRAVAIL: "France Travail", Partner.DEPARTEMENT: "le Département",
+                 Partner.PLATEFORME: "une plateforme d'orientation"}  # fmt: skip
+
+
+def speaks_for(system: str, partner: str | None, actor_id: str, actor_role: str) -> str | None:
+    """Why a calling system may not send an event naming this actor, in French; None if it may."""
+    if partner is None or partner not in PARTNER_ROLES:
+        return (f"le jeton du système {system} ne dit pas pour quel partenaire il parle : refaites-le "
+                f"avec `accompagnement web token {system} --partenaire …`")  # fmt: skip
+    if actor_role in PARTNER_ROLES[Partner(partner)]:
+        return None
+    return (f"le système {system} parle pour {PARTNER_NAMES[Partner(partner)]} : il ne peut pas envoyer "
+            f"un événement de {actor_id} ({actor_role})")  # fmt: skip
+
+
+# Decisions a revue de portefeuille (or the commission) takes on any case of its agency.
+COLLEGIAL = frozenset({ACTER_ENTREE, ACTER_SORTIE, RENOUVELER, SORTIR})
+
+
+def is_member(actor: Actor, trigger: str, case: Case, named: tuple[str | None, str | None]) -> bool:
+    """Whether the case alone makes the actor one of its people for this decision (if not,
+    `check_member` asks about the actor's tie to the case's agency)."""
+    if actor.role == Role.SYSTEME or trigger in (ORIENTER, SIGNALER_ECHU):
+        return True  # the system's own moves (`check_trigger` bounds them); opening has no case yet
+    binome = {case.conseiller_id, case.referent_social_id} - {None}
+    if actor.id in binome or (trigger == AFFECTER_BINOME and actor.id in named):
+        return True
+    return not binome and actor.id == case.orienteur_id
+
+
+def check_member(
+    actor: Actor, trigger: str, case: Case, named: tuple[str | None, str | None], *, collegial: bool,
+    of_agency: bool,
+) -> None:  # fmt: skip
+    """Raise Forbidden unless the actor is one of the case's people for this decision (see the
+    module's docstring). `collegial`: taken at a revue de portefeuille or by the commission;
+    `of_agency`: the actor takes part in the revue of the case's agency (a conseiller of the
+    agency, a référent social of one of its open cases)."""
+    if is_member(actor, trigger, case, named):
+        return
+    no_binome = not (case.conseiller_id or case.referent_social_id)
+    if of_agency and (no_binome or (collegial and trigger in COLLEGIAL)):
+        return
+    binome = " et ".join(p for p in (case.conseiller_id, case.referent_social_id) if p) or "pas encore nommé"
+    why = (f"{actor.id} n'est pas du binôme du dossier {case.reference} ({binome}) : seul le binôme "
+           "décide, ou la revue de portefeuille de l'agence pour une entrée, un renouvellement ou une "
+           "sortie (convention 004 art. 5.2)")  # fmt: skip
+    raise Forbidden(actor.id, actor.role, trigger, why)
 
 
 def readable(reader: Professional | None) -> ColumnElement[bool]:

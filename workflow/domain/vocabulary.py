@@ -31,6 +31,15 @@ class Role(StrEnum):
     SYSTEME = "systeme"  # flows from other information systems (registration, radiation)
 
 
+class Partner(StrEnum):
+    """Whom a calling system speaks for (its API token says it): the two signatories of every
+    convention, and the orientation platforms (seed 004 art. 2 a)."""
+
+    FRANCE_TRAVAIL = "france_travail"
+    DEPARTEMENT = "departement"
+    PLATEFORME = "plateforme"
+
+
 class Origin(StrEnum):
     """Origin of an orientation, an indicator of seed 004 art. 5.2 c and seed 002."""
 

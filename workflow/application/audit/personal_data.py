@@ -60,6 +60,7 @@ NOT_ABOUT_A_PERSON = {
     "calendar_feed": "the professionals' calendar addresses (hashes of their tokens)",
     "web_session": "the professionals' console sessions (hashes of their ids)",
     "sign_in_failure": "failed sign-ins to the console: professional id, client address, time",
+    "sign_in_client": "the addresses professionals signed in to the console from, and when last",
 }
 DEFAULT_RETENTION_MONTHS = 24
 PSEUDONYM = "pseudo-"

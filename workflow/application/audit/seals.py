@@ -8,6 +8,11 @@ heads | the previous seal's HMAC). A rewritten or deleted chain no longer ends o
 head; a forged seal needs the key, which lives outside the database (ACCOMPAGNEMENT_AUDIT_KEY,
 set by the operator).
 
+A seal also covers the day's other audit facts, which no hash chain holds: the revue decisions
+applied and the access denials recorded that day (`FACTS`: their count and the sha256 of their
+rows), so that a decision rewritten or a denial deleted afterwards is named by `verify`. Seals made
+before they covered those facts hold no FACTS entry and are verified as they were signed.
+
 The seals are themselves a chain, one per day, empty days included, each signing the one before:
 deleting a seal breaks the next one's link, and a day missing between the first seal and the
 last complete day is named. Only the latest seals could then be deleted unseen, with the rows
@@ -28,9 +33,10 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from models import AuditSeal, TransitionLog
+from models import AccessDenial, AuditSeal, RevueDecision, TransitionLog
 from workflow.adapters.unit_of_work import UnitOfWork
 from workflow.application.service_context import Context
+from workflow.domain import labels
 from workflow.domain.errors import ConfigurationError
 
 KEY_ENV = "ACCOMPAGNEMENT_AUDIT_KEY"
@@ -73,6 +79,37 @@ def heads_of(session: Session, day: date) -> tuple[dict[str, list[Any]], int]:
     return heads, rows
 
 
+FACTS = "#faits"  # a seal's entry for the day's revue decisions and access denials (no case ref has #)
+
+
+def facts_of(session: Session, day: date) -> list[Any]:
+    """[revue decisions, their sha256, access denials, their sha256] of `day` (UTC)."""
+    start, end = _bounds(day)
+    d = RevueDecision
+    decisions = session.execute(
+        select(d.id, d.revue_id, d.case_reference, d.rubrique, d.decision, d.actor_id, d.log_hash,
+               d.applied_at)
+        .where(d.applied_at >= start, d.applied_at < end)
+        .order_by(d.id)
+    ).all()  # fmt: skip
+    denials = session.execute(
+        select(AccessDenial.id, AccessDenial.occurred_at, AccessDenial.actor_id, AccessDenial.actor_role,
+               AccessDenial.action, AccessDenial.case_reference, AccessDenial.reason)
+        .where(AccessDenial.occurred_at >= start, AccessDenial.occurred_at < end)
+        .order_by(AccessDenial.id)
+    ).all()  # fmt: skip
+    return [len(decisions), _rows_digest(decisions), len(denials), _rows_digest(denials)]
+
+
+def _rows_digest(rows: Any) -> str:
+    text = json.dumps([[_plain(v) for v in row] for row in rows], separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def _plain(value: Any) -> Any:
+    return value.astimezone(UTC).isoformat() if isinstance(value, datetime) else value
+
+
 def _digest(heads: dict[str, list[Any]]) -> str:
     return hashlib.sha256(json.dumps(heads, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
 
@@ -97,8 +134,12 @@ def seal(uow: UnitOfWork, ctx: Context, key: bytes, through: date | None = None)
     each seal signing the previous one. Days already sealed are left as they are."""
     today = ctx.clock.now().astimezone(UTC).date()
     last_day = through or today - timedelta(days=1)
-    if last_day > today:
-        raise ConfigurationError(f"cannot seal {last_day.isoformat()}: a day is sealed once it has begun")
+    if last_day >= today:
+        # A day still running would grow after its seal: a false alarm at the next verify.
+        raise ConfigurationError(
+            f"impossible de sceller le {labels.day(last_day)} : seul un jour terminé (UTC) se scelle, "
+            f"le dernier est le {labels.day(today - timedelta(days=1))}"
+        )
     sealed = []
     with uow:
         session = uow.session
@@ -110,10 +151,12 @@ def seal(uow: UnitOfWork, ctx: Context, key: bytes, through: date | None = None)
         prev = last.hmac if last else ""
         while day <= last_day:
             heads, rows = heads_of(session, day)
+            chains = len(heads)
+            heads[FACTS] = facts_of(session, day)
             digest = _digest(heads)
-            mac = _mac(key, day, len(heads), rows, digest, prev)
+            mac = _mac(key, day, chains, rows, digest, prev)
             row = AuditSeal(
-                day=day, chains=len(heads), rows=rows, heads=heads, heads_sha256=digest, hmac=mac,
+                day=day, chains=chains, rows=rows, heads=heads, heads_sha256=digest, hmac=mac,
                 prev_hmac=prev, key_id=key_id(key), sealed_at=ctx.clock.now(),
             )  # fmt: skip
             session.add(row)
@@ -180,10 +223,11 @@ def _check_link(row: AuditSeal, previous: AuditSeal | None) -> list[SealProblem]
 
 
 def _check_heads(session: Session, row: AuditSeal) -> list[SealProblem]:
-    problems = []
+    problems = _check_facts(session, row)
     heads, rows = heads_of(session, row.day)
-    for reference in sorted(set(row.heads) | set(heads)):
-        sealed, now = row.heads.get(reference), heads.get(reference)
+    sealed_heads = {k: v for k, v in row.heads.items() if k != FACTS}
+    for reference in sorted(set(sealed_heads) | set(heads)):
+        sealed, now = sealed_heads.get(reference), heads.get(reference)
         if sealed == now:
             continue
         if now is None:
@@ -196,6 +240,24 @@ def _check_heads(session: Session, row: AuditSeal) -> list[SealProblem]:
         problems.append(SealProblem(row.day, what))
     if rows != row.rows and not problems:
         problems.append(SealProblem(row.day, f"{rows} rows now, {row.rows} sealed"))
+    return problems
+
+
+def _check_facts(session: Session, row: AuditSeal) -> list[SealProblem]:
+    """The day's revue decisions and access denials as sealed (seals that cover them)."""
+    sealed = row.heads.get(FACTS)
+    if sealed is None:
+        return []
+    now = facts_of(session, row.day)
+    problems = []
+    for (count, digest), (was, was_digest), what in (
+        (now[0:2], sealed[0:2], "décision(s) de revue"),
+        (now[2:4], sealed[2:4], "refus d'accès"),
+    ):
+        if digest != was_digest:
+            change = "modifiée(s)" if count == was else "supprimée(s) ou ajoutée(s)"
+            problems.append(SealProblem(row.day, f"{what} de ce jour {change} depuis le scellement "
+                                                 f"({count} maintenant, {was} scellée(s))"))  # fmt: skip
     return problems
 
 

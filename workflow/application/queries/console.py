@@ -90,9 +90,9 @@ def agencies(session: Session, reader: Professional) -> list[str]:
     return list(session.scalars(select(Case.agence).where(readable(reader)).distinct().order_by(Case.agence)))
 
 
-def revues(session: Session, allowed: Sequence[str], agence: str | None, limit: int = 200) -> Sequence[Revue]:
-    """The latest revues of the allowed agencies (of one of them if `agence`)."""
-    query = select(Revue).where(Revue.agence.in_(allowed)).order_by(Revue.month.desc(), Revue.agence)
+def revues(session: Session, readable: Any, agence: str | None, limit: int = 200) -> Sequence[Revue]:
+    """The latest `readable` revues (`revue.recipients.readable_revues`; of one agency if `agence`)."""
+    query = select(Revue).where(readable).order_by(Revue.month.desc(), Revue.agence)
     if agence:
         query = query.where(Revue.agence == agence)
     return session.scalars(query.limit(limit)).all()

@@ -1,4 +1,5 @@
-"""Who receives an agency's revue (seed 004 art. 5.2): the agency's people, and configured ones.
+"""Who receives an agency's revue (seed 004 art. 5.2): the agency's people, and configured ones;
+and who may read it in the console (`readable_revues`).
 
 From the directory: the agency's active conseillers and the social workers (référents sociaux)
 of its open cases. From configuration (ACCOMPAGNEMENT_REVUE_RECIPIENTS, a TOML file): people
@@ -18,11 +19,12 @@ import os
 import re
 import tomllib
 from pathlib import Path
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import false, select
 from sqlalchemy.orm import Session
 
-from models import Case, Professional
+from models import Case, Professional, Revue
 from workflow.domain.errors import ConfigurationError
 from workflow.domain.lifecycle import OPEN_STATES
 from workflow.domain.vocabulary import Role
@@ -76,3 +78,31 @@ def recipients(session: Session, agence: str, departement: str) -> list[str]:
     config = configured()
     extra = config.get(("departement", departement), []) + config.get(("agence", agence), [])
     return list(dict.fromkeys([*conseillers, *(s for s in social if s), *extra]))
+
+
+def readable_revues(reader: Professional) -> Any:
+    """The revues `reader` may read, as a condition on `Revue`. Seed 004 art. 5.2 names who takes
+    part and who receives the tableau: « les conseillers emploi FSE et travailleurs sociaux […]
+    dédiés au dispositif et intervenant sur le territoire de l'agence » (a conseiller reads his
+    agency's revues; a référent social those of the agencies where he is the binôme's social
+    worker of an open case, as `recipients` sends them), « le directeur départemental […], les
+    conseillers territoriaux insertion […], le chargé de mission du Département » (a superviseur
+    and a référent AG read their département's). An orienteur, the operator, or a conseiller
+    whose only tie to another agency is a case, read none: the tableau lists every case of the
+    agency, not only theirs."""
+    if not reader.active:
+        return false()
+    if reader.role in (Role.SUPERVISEUR, Role.REFERENT_AG) and reader.departement:
+        return Revue.departement == reader.departement
+    if reader.role == Role.CONSEILLER and reader.agence:
+        return Revue.agence == reader.agence
+    if reader.role == Role.REFERENT_SOCIAL:
+        theirs = select(Case.agence).where(Case.referent_social_id == reader.id, Case.state.in_(OPEN_STATES))
+        return Revue.agence.in_(theirs)
+    return false()
+
+
+def revue_agencies(session: Session, reader: Professional) -> list[str]:
+    """The agencies of the revues `reader` may read, for the console's filter."""
+    query = select(Revue.agence).where(readable_revues(reader)).distinct().order_by(Revue.agence)
+    return list(session.scalars(query))
