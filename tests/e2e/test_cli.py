@@ -268,7 +268,10 @@ def test_the_log_answers_for_past_days_replays_and_forecasts(tmp_path: Path) -> 
     assert then.returncode == 0, then.stderr
     assert "(au 15/02/2026, reconstitué depuis le journal)" in then.stdout
     far = run("case", "show", ref.group(1), "--at", "9999-12-31", url=url)
-    assert far.returncode == 2 and "is not a date like 2026-03-31 or 31/03/2026" in far.stderr
+    assert (
+        far.returncode == 2
+        and "« 9999-12-31 » n'est pas une date : hors des années permises (attendu 31/03/2026" in far.stderr
+    )
     folio = run(
         "portfolio", "--departement", "67", "--at", "2026-02-28", "--csv", str(tmp_path / "p.csv"), url=url
     )
@@ -653,4 +656,6 @@ def test_web_serve_with_two_processes_takes_events_on_one_port(
     show = run("case", "show", story.ref, url=url)
     assert "Renouvellement" in show.stdout, show.stdout
     refused = run("web", "serve", "--workers", "0", url=url)
-    assert refused.returncode == 2 and "0 is not at least 1" in refused.stderr
+    assert (
+        refused.returncode == 2 and "option --workers : 0 est hors des bornes : de 1 à 256" in refused.stderr
+    )

@@ -29,7 +29,14 @@ from workflow.cli import (
     scheduling,
     setup,
 )
-from workflow.cli.common import DATABASE_URL_HELP, EXIT_FAILED, EXIT_OK, EXIT_PROBLEM, EXIT_USAGE
+from workflow.cli.common import (
+    DATABASE_URL_HELP,
+    EXIT_FAILED,
+    EXIT_OK,
+    EXIT_PROBLEM,
+    EXIT_USAGE,
+    FrenchParser,
+)
 from workflow.domain import labels
 from workflow.domain.errors import Forbidden, NotFound, WorkflowError
 
@@ -37,7 +44,7 @@ log = logging.getLogger(__name__)
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = FrenchParser(
         prog="accompagnement",
         description="Accompagnement global: cases, events and audit log (France Travail + Département).",
     )

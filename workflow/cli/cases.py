@@ -24,6 +24,7 @@ from workflow.bootstrap import Runtime
 from workflow.cli.common import (
     EXIT_OK,
     EXIT_PROBLEM,
+    LIMIT,
     Subparsers,
     command,
     connect,
@@ -377,6 +378,6 @@ def register(sub: Subparsers[argparse.ArgumentParser]) -> None:
     replayed.add_argument("--case", help="only this case reference")
     refusals = command(au, "refusals", cmd_audit_refusals, "refused actions and reads, newest first")
     refusals.add_argument("--actor", help="professional id")
-    refusals.add_argument("--limit", type=int, default=50)
+    refusals.add_argument("--limit", type=LIMIT, default=50)
     life = group(sub, "lifecycle", "the state machine")
     command(life, "diagram", cmd_lifecycle_diagram, "print the lifecycle as a mermaid diagram")

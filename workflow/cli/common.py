@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import argparse
+import math
 import os
+import re
 import shlex
 import shutil
 import sys
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import date, timedelta
-from typing import Any
+from typing import Any, NoReturn
 
 from workflow.bootstrap import Runtime, bootstrap
 from workflow.domain.clock import Clock
@@ -71,17 +74,90 @@ def day_arg(text: str) -> date:
     try:
         return parse_day(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a date like 2026-03-31 or 31/03/2026") from None
+        expected = "attendu 31/03/2026 ou 2026-03-31, entre 1900 et 2199"
+        raise argparse.ArgumentTypeError(
+            f"« {shown(text)} » n'est pas une date{_why(text)} ({expected})"
+        ) from None
 
 
-def positive_int(text: str) -> int:
+def _why(text: str) -> str:
+    """Why digits written as a day are not one: the day does not exist, or is out of range."""
+    parts = text.strip().split("/") if "/" in text else text.strip().split("-")
+    if len(parts) != 3 or not all(p.isascii() and p.isdigit() for p in parts):
+        return ""
+    year, month, day = (parts[2], parts[1], parts[0]) if "/" in text else parts
     try:
-        value = int(text)
+        date(int(year), int(month), int(day))
     except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"{value} is not at least 1")
-    return value
+        return " : ce jour n'existe pas"
+    return " : hors des années permises"
+
+
+def shown(text: str, limit: int = 40) -> str:
+    """What a person typed, on one line: control characters escaped, cut at `limit`."""
+    cut = "".join(c if c.isprintable() else repr(c)[1:-1] for c in text[:limit])
+    return cut + ("…" if len(text) > limit else "")
+
+
+@dataclass(frozen=True)
+class Whole:
+    """An option's whole number, from `low` to `high`; anything else refused in French."""
+
+    low: int
+    high: int
+
+    def __call__(self, text: str) -> int:
+        try:
+            value = int(text.strip())
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"« {shown(text)} » n'est pas un nombre entier") from None
+        if not self.low <= value <= self.high:
+            raise argparse.ArgumentTypeError(f"{value} est hors des bornes : de {self.low} à {self.high}")
+        return value
+
+
+@dataclass(frozen=True)
+class Decimal:
+    """An option's number (12,5 or 12.5), finite, from `low` to `high`; anything else refused in
+    French: a NaN or an infinity would make a projection never end."""
+
+    low: float
+    high: float
+
+    def __call__(self, text: str) -> float:
+        try:
+            value = float(text.strip().replace(",", "."))
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"« {shown(text)} » n'est pas un nombre") from None
+        if not math.isfinite(value):
+            raise argparse.ArgumentTypeError(f"« {shown(text)} » n'est pas un nombre fini")
+        if not self.low <= value <= self.high:
+            number, bounds = f"{value:g}".replace(".", ","), f"de {self.low:g} à {self.high:g}"
+            raise argparse.ArgumentTypeError(f"{number} est hors des bornes : {bounds}")
+        return value
+
+
+LIMIT = Whole(1, 100_000)  # how many rows a listing shows
+ROW_ID = Whole(1, 2**63 - 1)  # a row's number, as the databases keep it
+
+
+class FrenchParser(argparse.ArgumentParser):
+    """argparse, its refusals in French on one line, exit 2 (`accompagnement … --help` says more)."""
+
+    PATTERNS = (
+        (re.compile(r"^argument (-.+?): (.*)$"), r"option \1 : \2"),
+        (re.compile(r"^argument (.+?): (.*)$"), r"argument \1 : \2"),
+        (re.compile(r"^the following arguments are required: (.*)$"), r"il manque : \1"),
+        (re.compile(r"^unrecognized arguments: (.*)$"), r"arguments inconnus : \1"),
+        (re.compile(r"invalid choice: (.*) \(choose from (.*)\)"), r"choix inconnu : \1 (au choix : \2)"),
+        (re.compile(r"expected one argument"), r"une valeur est attendue"),
+        (re.compile(r"invalid (\w+) value: (.*)"), r"valeur invalide : \2"),
+    )
+
+    def error(self, message: str) -> NoReturn:
+        for pattern, french in self.PATTERNS:
+            message = pattern.sub(french, message)
+        self.exit(EXIT_USAGE, f"erreur : {message} (voir `{self.prog} --help`)\n")
 
 
 Subparsers = argparse._SubParsersAction  # the type argparse gives `add_subparsers()`

@@ -10,7 +10,7 @@ import os
 import sys
 from typing import Any
 
-from workflow.cli.common import EXIT_OK, Subparsers, command, connect, group, positive_int
+from workflow.cli.common import EXIT_OK, Subparsers, Whole, command, connect, group
 from workflow.domain.errors import WorkflowError
 from workflow.domain.vocabulary import Partner
 
@@ -83,9 +83,9 @@ def register(sub: Subparsers[argparse.ArgumentParser]) -> None:
     web = group(sub, "web", "the web console and the HTTP door for events")
     serve = command(web, "serve", cmd_web_serve, "run the console with uvicorn")
     serve.add_argument("--host", default="127.0.0.1")
-    serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument("--port", type=Whole(1, 65_535), default=8000)
     serve.add_argument(
-        "--workers", type=positive_int, default=1,
+        "--workers", type=Whole(1, 256), default=1,
         help="processes serving the port (the HTTP door is bound by its CPU: one per core)",
     )  # fmt: skip
     serve.add_argument(

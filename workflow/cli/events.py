@@ -24,7 +24,10 @@ from workflow.bootstrap import Runtime
 from workflow.cli.common import (
     EXIT_OK,
     EXIT_PROBLEM,
+    LIMIT,
+    ROW_ID,
     Subparsers,
+    Whole,
     age,
     command,
     connect,
@@ -243,15 +246,15 @@ def register(sub: Subparsers[argparse.ArgumentParser]) -> None:
         "--wait", action="store_true", help="with --via celery: wait until the queue is drained"
     )
     rejected = command(ev, "rejected", cmd_events_rejected, "list unresolved rejected events, newest first")
-    rejected.add_argument("--limit", type=int, default=50)
+    rejected.add_argument("--limit", type=LIMIT, default=50)
     rejected.add_argument("--all", action="store_true", help="include those resolved by a retry")
     retry = command(ev, "retry", cmd_events_retry, "apply a rejected event again, after a fix")
-    retry.add_argument("id", type=int)
+    retry.add_argument("id", type=ROW_ID)
     command(ev, "schema", cmd_events_schema, "print the events' JSON Schema").add_argument("--output", "-o")
     worker = command(
         sub, "worker", cmd_worker, "run a Celery worker applying queued events (CELERY_BROKER_URL)"
     )
-    worker.add_argument("--concurrency", type=int, default=os.cpu_count() or 2)
+    worker.add_argument("--concurrency", type=Whole(1, 256), default=os.cpu_count() or 2)
     worker.add_argument("--loglevel", default="INFO")
     command(
         sub, "status", cmd_status,

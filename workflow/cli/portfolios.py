@@ -9,7 +9,7 @@ from pathlib import Path
 
 from workflow.application import forecast as projection
 from workflow.application.queries.point_in_time import portfolio_at
-from workflow.cli.common import EXIT_OK, Subparsers, command, connect, day_arg, positive_int, print_table
+from workflow.cli.common import EXIT_OK, Decimal, Subparsers, Whole, command, connect, day_arg, print_table
 from workflow.domain import labels
 from workflow.domain.clock import today
 
@@ -115,14 +115,16 @@ def register(sub: Subparsers[argparse.ArgumentParser]) -> None:
         "département's last 12 months",
     )  # fmt: skip
     ahead.add_argument("--departement", required=True, help="the convention (35, 67, 82…)")
-    ahead.add_argument("--months", type=positive_int, default=12, help="months to project (default 12)")
+    ahead.add_argument("--months", type=Whole(1, 120), default=12, help="months to project (default 12)")
     ahead.add_argument(
-        "--conseillers", type=positive_int, help="conseillers to project with (default: active)"
+        "--conseillers", type=Whole(1, 10_000), help="conseillers to project with (default: active)"
     )
     ahead.add_argument(
         "--search", action="store_true", help="with --conseillers, also find the fewest keeping both targets"
     )
-    ahead.add_argument("--inflow", type=float, metavar="N", help="orientations per month (default: observed)")
+    ahead.add_argument(
+        "--inflow", type=Decimal(0, 100_000), metavar="N", help="orientations per month (default: observed)"
+    )
     ahead.add_argument(
         "--since",
         type=day_arg,

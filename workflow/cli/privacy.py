@@ -8,7 +8,7 @@ import os
 import sys
 
 from workflow.application.audit.personal_data import DEFAULT_RETENTION_MONTHS, export, find_person, retention
-from workflow.cli.common import EXIT_OK, Subparsers, command, connect, group
+from workflow.cli.common import EXIT_OK, Subparsers, Whole, command, connect, group
 from workflow.domain.errors import ConfigurationError
 
 RETENTION_ENV = "ACCOMPAGNEMENT_RETENTION_MONTHS"
@@ -29,11 +29,18 @@ def cmd_person_export(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _months(text: str | None) -> int:
-    value = text if text is not None else os.environ.get(RETENTION_ENV, str(DEFAULT_RETENTION_MONTHS))
-    if not value.isdigit() or int(value) < 1:
-        raise ConfigurationError(f"the retention must be a whole number of months >= 1, not {value!r}")
-    return int(value)
+RETENTION_MONTHS = Whole(1, 1_200)
+
+
+def _months(given: int | None) -> int:
+    """The option's months, else the environment's (checked the same way), else the default."""
+    if given is not None:
+        return given
+    value = os.environ.get(RETENTION_ENV, str(DEFAULT_RETENTION_MONTHS))
+    try:
+        return RETENTION_MONTHS(value)
+    except argparse.ArgumentTypeError as exc:
+        raise ConfigurationError(f"{RETENTION_ENV} : {exc}") from None
 
 
 def cmd_retention_run(args: argparse.Namespace) -> int:
@@ -61,6 +68,7 @@ def register(sub: Subparsers[argparse.ArgumentParser]) -> None:
         "pseudonymise the persons whose every case closed longer ago than the retention (log untouched)",
     )  # fmt: skip
     run.add_argument(
-        "--months", help=f"retention in months (default ${RETENTION_ENV} or {DEFAULT_RETENTION_MONTHS})"
-    )
+        "--months", type=RETENTION_MONTHS,
+        help=f"retention in months (default ${RETENTION_ENV} or {DEFAULT_RETENTION_MONTHS})",
+    )  # fmt: skip
     run.add_argument("--dry-run", action="store_true", help="count, change nothing")

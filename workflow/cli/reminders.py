@@ -11,6 +11,8 @@ from workflow.application.reminders import daily_scan
 from workflow.cli.common import (
     EXIT_OK,
     EXIT_PROBLEM,
+    LIMIT,
+    ROW_ID,
     Subparsers,
     command,
     connect,
@@ -93,7 +95,7 @@ def register(sub: Subparsers[argparse.ArgumentParser]) -> None:
     listing.add_argument("--status", choices=[s.value for s in ReminderStatus])
     listing.add_argument("--kind", choices=[k.value for k in ReminderKind])
     listing.add_argument("--case", help="case reference")
-    listing.add_argument("--limit", type=int, default=50)
+    listing.add_argument("--limit", type=LIMIT, default=50)
     retry = command(rem, "retry", cmd_reminders_retry, "send failed emails again")
-    retry.add_argument("email_ids", type=int, nargs="*", help="email ids (`reminders list --failed`)")
+    retry.add_argument("email_ids", type=ROW_ID, nargs="*", help="email ids (`reminders list --failed`)")
     retry.add_argument("--all-failed", action="store_true")

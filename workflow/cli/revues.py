@@ -16,7 +16,7 @@ from workflow.application.queries import operator_lists
 from workflow.application.revue import decisions as revue_decisions
 from workflow.application.revue.decisions import DecisionOutcome
 from workflow.application.revue.production import SECTIONS, find, parse_month, produce
-from workflow.cli.common import EXIT_OK, EXIT_PROBLEM, Subparsers, command, connect, group, print_table
+from workflow.cli.common import EXIT_OK, EXIT_PROBLEM, Subparsers, Whole, command, connect, group, print_table
 from workflow.domain import labels
 from workflow.domain.errors import NotFound, WorkflowError
 from workflow.domain.revue_wording import VERBS, decision_word
@@ -150,11 +150,11 @@ def register(sub: Subparsers[argparse.ArgumentParser]) -> None:
         "apply a revue's decisions: the tableau sent back (--file), or by default the formality of "
         "acting every jointly diagnosed entry and every exit (seed 004 art. 5.2)",
     )  # fmt: skip
-    act.add_argument("--revue", type=int, required=True, help="the revue's id (`revue list`)")
+    act.add_argument("--revue", type=Whole(1, 2**31 - 1), required=True, help="the revue's id (`revue list`)")
     act.add_argument("--file", help="the tableau sent back, .xlsx or .csv, its decision column filled")
     act.add_argument("--by", help="the professional recording the decisions (default actor of the rows)")
     act.add_argument("--dry-run", action="store_true", help="check and show, change nothing")
     show = command(rev, "show", cmd_revue_show, "a revue's rubriques and the decisions applied")
-    show.add_argument("--revue", type=int, required=True, help="the revue's id")
+    show.add_argument("--revue", type=Whole(1, 2**31 - 1), required=True, help="the revue's id")
     listing = command(rev, "list", cmd_revue_list, "the revues produced, newest month first")
     listing.add_argument("--month", help="YYYY-MM")

@@ -16,6 +16,7 @@ from workflow.application.queries import operator_lists
 from workflow.cli.common import (
     EXIT_OK,
     Subparsers,
+    Whole,
     command,
     connect,
     day_arg,
@@ -162,12 +163,12 @@ def register(sub: Subparsers[argparse.ArgumentParser]) -> None:
         sub, "demo", cmd_demo, "simulate a year of a synthetic département through the real ingestion"
     )
     demo.add_argument("--departement", default="67", help="convention to simulate: 35, 67 or 82 (default 67)")
-    demo.add_argument("--agences", type=int, default=3)
-    demo.add_argument("--conseillers", type=int, default=2, help="dedicated conseillers per agence")
+    demo.add_argument("--agences", type=Whole(1, 50), default=3)
+    demo.add_argument("--conseillers", type=Whole(1, 50), default=2, help="dedicated conseillers per agence")
     demo.add_argument(
         "--start", type=day_arg, default=date(2026, 1, 1), help="first day of the simulated year"
     )
-    demo.add_argument("--months", type=int, default=12)
-    demo.add_argument("--seed", type=int, default=2026)
+    demo.add_argument("--months", type=Whole(1, 60), default=12)
+    demo.add_argument("--seed", type=Whole(0, 2**32 - 1), default=2026)
     demo.add_argument("--output-dir", default="demo-output", help="where the generated files go")
     demo.add_argument("--no-progress", action="store_true")
