@@ -176,6 +176,11 @@ def _drain_all(task: Task, departement: str | None) -> dict[str, Any]:
                 totals[name] = totals.get(name, 0) + value
         totals["parked"] = totals.get("parked", 0) + report.parked
         totals["taken"] += report.taken
+        if report.taken:
+            done = report.ingest
+            log.info("batch of %d: %d applied, %d duplicate(s), %d rejected, %d deferred, %d parked",
+                     report.taken, done.applied, done.duplicates, done.rejected, done.deferred,
+                     report.parked)  # fmt: skip
         if report.taken == BATCH or (report.taken and task.request.is_eager):
             continue  # more may wait now (in-process: no later wake-up, so until none is left)
         if report.taken:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 from datetime import timedelta
 from typing import Any
 
@@ -533,3 +534,22 @@ def test_rows_a_failed_drain_could_not_settle_are_given_back_at_once(
     with harness.sessions() as session:
         assert session.execute(select(InboxEvent.claimed_at, InboxEvent.attempts)).one() == (None, 1)
     assert drain_waiting(harness.uow(), harness.ctx, 10, defer=True).ingest.applied == 1
+
+
+def test_the_logs_say_one_line_per_batch_and_nothing_of_the_state_machine_library(
+    harness: Harness, task_runtime: None, caplog: pytest.LogCaptureFixture
+) -> None:
+    """At INFO, a worker logs each batch it applied on one line; `transitions` logs every
+    callback at INFO, which is kept quiet (its warnings still show)."""
+    from tasks.events import receive_batch
+
+    caplog.set_level(logging.INFO)
+    stories = [Story() for _ in range(3)]
+    events = [e for s in stories for e in s.until_contract()]
+    result = receive_batch.delay(events, "logs-si").get()
+    assert result == {"accepted": 12}  # applied at once, in this process (no broker)
+    assert [
+        r for r in caplog.records if r.name.startswith("transitions") and r.levelno < logging.WARNING
+    ] == []
+    batches = [r.getMessage() for r in caplog.records if r.name == "tasks.events"]
+    assert batches == ["batch of 12: 12 applied, 0 duplicate(s), 0 rejected, 0 deferred, 0 parked"]
