@@ -22,7 +22,6 @@ from sqlalchemy.exc import InterfaceError, OperationalError
 from starlette.datastructures import MutableHeaders
 from starlette.middleware.sessions import SessionMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
-from swagger_ui_bundle import swagger_ui_path
 
 from web import api, pages
 from web.input_guard import InputGuard
@@ -85,7 +84,6 @@ def _application(secret: str) -> FastAPI:
     app.add_middleware(InputGuard)
     app.add_middleware(SecurityHeaders, secure=secure)
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
-    app.mount("/api/docs/files", StaticFiles(directory=swagger_ui_path), name="swagger")
 
     @app.get("/api/docs", include_in_schema=False)
     def _docs() -> HTMLResponse:

@@ -162,3 +162,17 @@ def test_every_page_meets_the_accessibility_rules_for_each_role(
     assert outline not in ("none", ""), outline
     p.keyboard.press("Enter")
     assert p.evaluate("location.hash") == "#contenu"
+
+
+def test_the_api_docs_render_the_openapi_document_offline(page: Page) -> None:
+    """Swagger UI 5 (vendored) reads the OpenAPI 3.1 document: every operation is listed, and
+    nothing was asked of another site."""
+    asked: list[str] = []
+    page.on("request", lambda request: asked.append(request.url))
+    page.goto("/api/docs")
+    page.wait_for_selector(".opblock-summary-path", timeout=15_000)
+    paths = {p.inner_text().replace("\u200b", "") for p in page.query_selector_all(".opblock-summary-path")}
+    assert {"/api/events", "/api/events/batch", "/api/events/{event_id}"} <= paths, paths
+    assert "Unable to render" not in page.content()
+    base = page.url.split("/api/docs")[0]
+    assert asked and all(url.startswith(base) or url.startswith("data:") for url in asked), asked
