@@ -17,9 +17,12 @@ Settings follow Celery's advice for work that must not be lost:
 from __future__ import annotations
 
 import json
+import logging
 import os
+from pathlib import Path
 
 from celery import Celery
+from celery.signals import worker_ready
 
 from tasks import serialization
 
@@ -37,6 +40,7 @@ BROKER_OPTIONS = {
     **json.loads(os.environ.get("ACCOMPAGNEMENT_BROKER_OPTIONS", "{}")),
 }
 
+log = logging.getLogger(__name__)
 serialization.install()
 app = Celery("accompagnement")
 broker = os.environ.get("CELERY_BROKER_URL")
@@ -58,3 +62,34 @@ app.conf.update(
     worker_hijack_root_logger=False,
     timezone="Europe/Paris",
 )
+
+
+# The folders the worker writes to, by setting, with the default it falls back on.
+OUTPUT_FOLDERS = (
+    ("ACCOMPAGNEMENT_REVUE_DIR", "revues", "les tableaux des revues"),
+    ("ACCOMPAGNEMENT_INDICATORS_DIR", "indicateurs", "les indicateurs trimestriels"),
+    ("ACCOMPAGNEMENT_OUTBOX_DIR", "outbox", "les emails, tant qu'aucun serveur SMTP n'est donné"),
+)
+
+
+def output_folders() -> list[str]:
+    """Where the worker will write its files, one French line each: a folder left to its default
+    is relative to the worker's working directory (a setting given to the scheduler only once
+    made files land in a checkout)."""
+    lines = []
+    for setting, default, what in OUTPUT_FOLDERS:
+        chosen = os.environ.get(setting)
+        where = Path(chosen or default).resolve()
+        how = f"({setting})" if chosen else f"({setting} non défini : dossier par défaut)"
+        lines.append(f"{what} : {where} {how}")
+    return lines
+
+
+@worker_ready.connect
+def _tell_where_files_go(**_: object) -> None:
+    """At start, in the worker's log: a folder left to its default as a warning."""
+    for line in output_folders():
+        if "non défini" in line:
+            log.warning(line)
+        else:
+            log.info(line)

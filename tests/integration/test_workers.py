@@ -23,6 +23,8 @@ from tests.factories import Story
 from tests.workers import Client, Worker, flush, wait_until
 from workflow.application.audit import chain as audit
 
+ROOT = Path(__file__).resolve().parents[2]
+
 
 def count(h: Harness, table: Any) -> int:
     with h.sessions() as s:
@@ -52,6 +54,14 @@ def assert_exactly_once(h: Harness, events: list[dict[str, Any]]) -> None:
             )
         ).all()
     assert all(n == top for _, n, top in seqs), "a chain has a gap or a repeated seq"
+
+
+def test_a_worker_says_where_it_will_write_its_files_when_it_starts(worker: Worker) -> None:
+    started = worker.log.read_text(errors="replace")
+    for what in ("les tableaux des revues", "les indicateurs trimestriels", "les emails"):
+        line = next((line for line in started.splitlines() if what in line), None)
+        assert line is not None and "non défini : dossier par défaut" in line, (what, started[-2000:])
+        assert str(ROOT) in line  # an absolute path: the worker's working directory
 
 
 def test_a_batch_sent_by_name_is_applied(harness: Harness, worker: Worker, broker_url: str) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import os
 import sys
 import time
@@ -152,6 +153,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
     if app.conf.task_always_eager:
         raise WorkflowError("le worker demande CELERY_BROKER_URL (par exemple redis://127.0.0.1:6379/0)")
     os.environ["DATABASE_URL"] = args.database_url
+    logging.getLogger().setLevel(args.loglevel.upper())  # the service's lines too (a batch each at INFO)
     argv = ["worker", "--loglevel", args.loglevel, "--concurrency", str(args.concurrency), "--queues", QUEUE]
     app.worker_main(argv)
     return EXIT_OK
