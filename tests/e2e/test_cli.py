@@ -513,12 +513,15 @@ def test_indicators_prints_the_table_and_writes_csv_and_png(loaded: tuple[str, S
     args = ("indicators", "--quarter", "2026-Q1", "--departement", "67", "--output-dir", str(tmp / "ind"))
     result = run(*args, url=url)
     assert result.returncode == 0, result.stderr
-    assert "Indicateurs 2026-Q1 — département 67" in result.stdout
+    assert "Indicateurs T1 2026 — département 67" in result.stdout
     assert "entrées du trimestre" in result.stdout
     files = sorted(p.name for p in (tmp / "ind").iterdir())
     assert files == ["indicateurs-2026-Q1-67.csv", "indicateurs-2026-Q1-67.png"]
     bad = run("indicators", "--quarter", "2026-Q7", url=url)
-    assert bad.returncode == 2 and "le trimestre '2026-Q7' ne s'écrit pas comme 2026-Q3" in bad.stderr
+    assert (
+        bad.returncode == 2
+        and "le trimestre '2026-Q7' ne s'écrit pas comme T3 2026 (ou 2026-Q3)" in bad.stderr
+    )
 
 
 def _as_if_recorded_the_day_before(db: Engine) -> None:

@@ -16,8 +16,9 @@ from workflow.domain.errors import WorkflowError
 def test_a_quarter_parses_or_is_refused_clearly() -> None:
     q3 = Quarter.parse("2026-q3")
     assert (q3.start, q3.end, str(q3)) == (date(2026, 7, 1), date(2026, 10, 1), "2026-Q3")
-    for bad in ("2026-Q5", "2026-3", "Q3"):
-        with pytest.raises(WorkflowError, match=f"le trimestre '{bad}' ne s'écrit pas comme 2026-Q3"):
+    assert Quarter.parse("T3 2026") == Quarter.parse("t3  2026") == q3 and q3.label == "T3 2026"
+    for bad in ("2026-Q5", "2026-3", "Q3", "T5 2026", "T3-2026"):
+        with pytest.raises(WorkflowError, match=f"le trimestre '{bad}' ne s'écrit pas comme T3 2026"):
             Quarter.parse(bad)
 
 
@@ -45,10 +46,10 @@ def test_the_first_quarter_of_a_hand_built_departement(harness: Harness) -> None
     lines = figures.csv().splitlines()
     # For French Excel: a BOM, semicolons, French words for the codes, decimal commas.
     assert lines[0] == "\ufeffTrimestre;Département;Indicateur;Détail;Valeur"
-    assert "2026-Q1;67;entrées du trimestre;;2" in lines
-    assert "2026-Q1;67;sorties du trimestre;Emploi;1" in lines
-    assert "2026-Q1;67;délai moyen orientation → contrat (jours);cible 21;11" in lines
-    assert "2026-Q1;67;part des orientations France Travail;;0,333" in lines
+    assert "T1 2026;67;entrées du trimestre;;2" in lines
+    assert "T1 2026;67;sorties du trimestre;Emploi;1" in lines
+    assert "T1 2026;67;délai moyen orientation → contrat (jours);cible 21;11" in lines
+    assert "T1 2026;67;part des orientations France Travail;;33 %" in lines
     png = chart_png(figures)
     assert png.startswith(b"\x89PNG") and len(png) > 10_000
     with harness.sessions() as session:
@@ -73,4 +74,4 @@ def test_the_quarterly_task_writes_every_departement_and_all_together(
     )
     assert sorted(p.name for p in tmp_path.iterdir()) == names
     table = (tmp_path / "indicateurs-2026-Q3-67.csv").read_text(encoding="utf-8")
-    assert "2026-Q3;67;entrées du trimestre;;1" in table
+    assert "T3 2026;67;entrées du trimestre;;1" in table

@@ -13,6 +13,7 @@ past quarter gives the same figures whenever it is asked for:
 from __future__ import annotations
 
 import io
+import re
 from collections import Counter
 from dataclasses import dataclass
 from datetime import date, timedelta
@@ -38,15 +39,12 @@ class Quarter:
 
     @classmethod
     def parse(cls, text: str) -> Quarter:
-        """'2026-Q3' → Quarter(2026, 3), with a clear error otherwise."""
-        try:
-            year, q = text.upper().split("-Q")
-            quarter = cls(int(year), int(q))
-        except ValueError:
-            raise WorkflowError(f"le trimestre {text!r} ne s'écrit pas comme 2026-Q3") from None
-        if not 1 <= quarter.number <= 4:
-            raise WorkflowError(f"le trimestre {text!r} ne s'écrit pas comme 2026-Q3")
-        return quarter
+        """'2026-Q3' (as scripts and file names write it) or 'T3 2026' (as people do) →
+        Quarter(2026, 3), with a clear error otherwise."""
+        found = _AS_SCRIPTS.fullmatch(text.strip()) or _AS_PEOPLE.fullmatch(text.strip())
+        if found is None:
+            raise WorkflowError(f"le trimestre {text!r} ne s'écrit pas comme T3 2026 (ou 2026-Q3)")
+        return cls(int(found["year"]), int(found["number"]))
 
     @classmethod
     def of(cls, day: date) -> Quarter:
@@ -66,7 +64,17 @@ class Quarter:
         return add_months(self.start, 3)
 
     def __str__(self) -> str:
+        """The quarter as scripts and file names write it: 2026-Q3."""
         return f"{self.year}-Q{self.number}"
+
+    @property
+    def label(self) -> str:
+        """The quarter as people read it: T3 2026."""
+        return f"T{self.number} {self.year}"
+
+
+_AS_SCRIPTS = re.compile(r"(?P<year>\d{4})-[Qq](?P<number>[1-4])")
+_AS_PEOPLE = re.compile(r"[Tt](?P<number>[1-4])\s+(?P<year>\d{4})")
 
 
 @dataclass(frozen=True)
@@ -105,7 +113,10 @@ class Indicators:
         target = f"cible {self.entry_target_days}" if self.entry_target_days is not None else ""
         out.append(("délai moyen orientation → contrat (jours)", target, self.average_entry_delay_days))
         out.append(("portefeuille moyen par conseiller", "", self.average_portfolio))
-        out.append(("part des orientations France Travail", "", self.share_from_france_travail))
+        share = self.share_from_france_travail
+        out.append(
+            ("part des orientations France Travail", "", None if share is None else labels.percent(share))
+        )
         out += [
             ("dossiers sous contrat par conseiller (fin du trimestre)", k, v) for k, v in self.load.items()
         ]
@@ -115,7 +126,13 @@ class Indicators:
         """The table for French Excel (`adapters.french_csv`)."""
         buffer = io.StringIO(newline="")
         rows = (
-            [str(self.quarter), self.departement or "tous", name, detail, "" if value is None else value]
+            [
+                Quarter.parse(self.quarter).label,
+                self.departement or "tous",
+                name,
+                detail,
+                "" if value is None else value,
+            ]
             for name, detail, value in self.rows()
         )
         french_csv.write_rows(buffer, ["Trimestre", "Département", "Indicateur", "Détail", "Valeur"], rows)
@@ -219,7 +236,10 @@ def chart_png(indicators: Indicators) -> bytes:
               zorder=2)  # fmt: skip
     flows.set_xticks(x, months, rotation=45, ha="right")
     flows.set_ylabel("dossiers")
-    flows.set_title(f"Entrées et sorties par mois ({scope}, jusqu'à {indicators.quarter})", pad=28)
+    flows.set_title(
+        f"Entrées et sorties par mois ({scope}, jusqu'à la fin du {Quarter.parse(indicators.quarter).label})",
+        pad=28,
+    )
     flows.legend(**above)
 
     points = [(i, m["delai_moyen_entree_jours"]) for i, m in zip(x, indicators.monthly, strict=True)]
@@ -247,6 +267,6 @@ def chart_png(indicators: Indicators) -> bytes:
     load.bar(range(len(names)), [indicators.load[n] for n in names], label="dossiers sous contrat", zorder=2)
     load.set_xticks(range(len(names)), names, rotation=45, ha="right")
     load.set_ylabel("dossiers")
-    load.set_title(f"Charge par conseiller à la fin de {indicators.quarter}", pad=28)
+    load.set_title(f"Charge par conseiller à la fin du {Quarter.parse(indicators.quarter).label}", pad=28)
     load.legend(**above)
     return charts.png(figure)

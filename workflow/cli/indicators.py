@@ -16,7 +16,7 @@ def cmd_indicators(args: argparse.Namespace) -> int:
     with rt.uow() as uow:
         figures = compute(uow.session, rt.ctx.book, quarter, args.departement)
     scope = f"département {args.departement}" if args.departement else "tous départements"
-    print(f"Indicateurs {quarter} — {scope}")
+    print(f"Indicateurs {quarter.label} — {scope}")
     print_table([(name, detail, "—" if value is None else value) for name, detail, value in figures.rows()],
                 ("indicateur", "détail", "valeur"))  # fmt: skip
     table, chart = write_files(figures, Path(args.output_dir))

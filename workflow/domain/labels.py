@@ -313,6 +313,11 @@ def month(value: str | date) -> str:
     return f"{MONTHS[int(number) - 1]} {year}"
 
 
+def percent(share: float) -> str:
+    """A share as people read it: 0.342 → 34 %."""
+    return f"{round(share * 100)} %"
+
+
 def decimal(value: float) -> str:
     """A figure with one decimal, the French way: 72,5."""
     return f"{value:.1f}".replace(".", ",")
