@@ -211,6 +211,7 @@ def test_every_kind_has_french_wording_naming_the_case_and_nothing_personal(kind
     assert "AG-67-00042" in rendered.subject
     for part in (rendered.text, rendered.html):
         assert "AG-67-00042" in part
+        assert "Référence du message : rappel n° 1" in part and "reminder:" not in part
         assert "Bonjour" in part
         words = part.lower()
         for forbidden in (
@@ -265,3 +266,11 @@ def test_no_email_shows_a_code_where_a_word_exists() -> None:
         rendered = render("k", [_item(kind, True), _item(kind, False)], SIGNED)
         for part in (rendered.subject, rendered.text, visible_text(rendered.html)):
             assert not bare_codes(part), (kind, bare_codes(part))
+
+
+def test_an_email_s_reference_is_written_for_people() -> None:
+    from workflow.adapters.email_rendering import reference
+
+    assert reference("reminder:1013") == "rappel n° 1013"
+    assert reference("revue:12") == "revue n° 12"
+    assert reference("digest:2026-03-02:C67:41") == "récapitulatif du 02/03/2026 (C67)"

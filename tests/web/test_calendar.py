@@ -36,7 +36,10 @@ def test_a_caseworker_subscribes_and_sees_their_cases_deadlines(console: Console
     assert any(s.startswith("Fin du contrat — dossier") for s in summaries)
     ends = {e.decoded("DTSTART") for e in events if str(e["SUMMARY"]).startswith("Fin du contrat")}
     assert ends == {date(2026, 9, 12)}
-    assert len({str(e["UID"]) for e in events}) == len(events)  # stable, distinct: updated, not doubled
+    uids = {str(e["UID"]) for e in events}
+    assert len(uids) == len(events)  # stable, distinct: updated, not doubled
+    assert f"{console.mine.ref}.fin-du-contrat@accompagnement-global" in uids
+    assert all(uid.isascii() and "--" not in uid for uid in uids), uids  # built from codes, not labels
     body = answer.content.decode()
     assert not [word for word in FORBIDDEN if word in body]
 

@@ -62,6 +62,20 @@ _ENV = Environment(
 _ENV.filters["jour"] = labels.day
 
 
+def reference(key: str) -> str:
+    """An email's key as its reader may quote it to the operator: « rappel n° 1013 », « revue
+    n° 12 », « récapitulatif du 02/03/2026 (C67) »; the key itself ends the Message-ID."""
+    kind, _, rest = key.partition(":")
+    if kind == "reminder":
+        return f"rappel n° {rest}"
+    if kind == "revue":
+        return f"revue n° {rest}"
+    if kind == "digest":
+        day, _, person = rest.partition(":")
+        return f"récapitulatif du {labels.day(day)} ({person.partition(':')[0]})"
+    return key
+
+
 def render(key: str, items: Sequence[ReminderLine], day: date) -> Rendered:
     """The subject, plain-text and HTML parts of one email carrying `items`."""
     if not items:
@@ -70,7 +84,7 @@ def render(key: str, items: Sequence[ReminderLine], day: date) -> Rendered:
         subject = f"{SUBJECT_PREFIX} {items[0].title} – dossier {items[0].case_reference}"
     else:
         subject = f"{SUBJECT_PREFIX} {len(items)} rappels du {labels.day(day)}"
-    values = {"items": list(items), "day": day, "key": key, "subject": subject}
+    values = {"items": list(items), "day": day, "key": reference(key), "subject": subject}
     return Rendered(
         subject,
         _ENV.get_template("rappels.txt.j2").render(values),
@@ -91,7 +105,7 @@ def render_revue(revue: Revue) -> Rendered:
     subject = f"{SUBJECT_PREFIX} Revue de portefeuille — {revue.agence} — {month_name}"
     sections = ("entrees", "renouvellements", "sorties", "a_debattre")
     values = {
-        "revue": revue, "month_name": month_name, "subject": subject, "key": f"revue:{revue.id}",
+        "revue": revue, "month_name": month_name, "subject": subject, "key": reference(f"revue:{revue.id}"),
         "turn": TURNS.get(revue.secretariat, revue.secretariat),
         "counts": {name: len(revue.content.get(name, [])) for name in sections},
     }  # fmt: skip

@@ -33,7 +33,7 @@ def feed(owner: str, deadlines: Sequence[CaseDeadline], now: datetime) -> bytes:
     for item in deadlines:
         event = Event()
         name = item.deadline.name
-        event.add("uid", f"{item.case_reference}.{_slug(name)}@accompagnement-global")
+        event.add("uid", f"{item.case_reference}.{item.deadline.code}@accompagnement-global")
         event.add("summary", f"{name[:1].upper()}{name[1:]} — dossier {item.case_reference}")
         event.add("dtstart", item.deadline.due)
         event.add("dtend", item.deadline.due + timedelta(days=1))
@@ -46,7 +46,3 @@ def feed(owner: str, deadlines: Sequence[CaseDeadline], now: datetime) -> bytes:
         calendar.add_component(event)
     written: bytes = calendar.to_ical()
     return written
-
-
-def _slug(name: str) -> str:
-    return "".join(ch if ch.isascii() and ch.isalnum() else "-" for ch in name).strip("-")

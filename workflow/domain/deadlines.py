@@ -21,6 +21,7 @@ class Deadline:
     due: date
     met: bool  # the thing it waits for has happened
     source: str
+    code: str  # what it is, in ASCII: the stable part of a calendar event's UID
 
     def status(self, today: date) -> str:
         """Said as a caseworker says it: « tenue », « aujourd'hui », « dans 12 jours »,
@@ -68,6 +69,7 @@ def case_deadlines(
                 case.orientation_date + timedelta(days=terms.convocation_days),
                 first_appointment_planned,
                 "seed 003: convocation sous 15 jours",
+                "convocation",
             )
         )
         deadlines.append(
@@ -76,6 +78,7 @@ def case_deadlines(
                 case.orientation_date + timedelta(days=terms.entry_target_days),
                 entered,
                 "seed 004 art. 2 e: démarrage dans les 21 jours; seed 002: 3 semaines",
+                "entree",
             )
         )
     if entered and case.contract_start is not None:
@@ -85,6 +88,7 @@ def case_deadlines(
                 case.contract_start + timedelta(days=terms.first_appointment_days),
                 follow_up_planned,
                 "seed 004 art. 2 e: premiers rendez-vous dans le mois suivant l'intégration",
+                "premiers-rendez-vous",
             )
         )
     if entered and case.contract_end is not None:
@@ -94,9 +98,12 @@ def case_deadlines(
                 case.contract_end,
                 False,
                 "seeds 000/001 art. 3.5; seed 004 art. 2 g",
+                "fin-du-contrat",
             )
         )
         end = maximum_end(case, terms)
         assert end is not None
-        deadlines.append(Deadline("durée maximale", end, False, "seed 004 art. 2 g: un an au plus"))
+        deadlines.append(
+            Deadline("durée maximale", end, False, "seed 004 art. 2 g: un an au plus", "duree-maximale")
+        )
     return deadlines
