@@ -32,9 +32,11 @@ from workflow.application.indicators import Quarter, chart_png, compute
 from workflow.application.queries import console as queries
 from workflow.application.queries.calendar import waiting_deadlines
 from workflow.application.queries.case_view import case_view
+from workflow.application.queries.point_in_time import portfolio_at
 from workflow.application.revue import recipients as revue_recipients
 from workflow.application.revue.production import SECTIONS
 from workflow.domain import labels, permissions
+from workflow.domain.clock import today
 from workflow.domain.errors import Forbidden, NotFound, WorkflowError
 from workflow.domain.lifecycle import TRIGGERS, State
 from workflow.domain.vocabulary import Role
@@ -357,6 +359,62 @@ def revue_xlsx(request: Request, user: User, revue_id: RevueId) -> Response:
         media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
         headers={"Content-Disposition": f'attachment; filename="{name}"'},
     )
+
+
+# --- portfolio ------------------------------------------------------------------------------
+
+PORTFOLIO_READERS = frozenset({Role.SUPERVISEUR, Role.OPERATEUR, Role.CONSEILLER})
+
+
+@router.get("/portefeuille", response_class=HTMLResponse)
+def portfolio(
+    request: Request,
+    user: User,
+    agence: Annotated[str | None, Query(max_length=64)] = None,
+    conseiller: Annotated[str | None, Query(max_length=32)] = None,
+    au: Annotated[str | None, Query(max_length=10)] = None,
+) -> HTMLResponse:
+    """The open cases of an agency or of a conseiller at the end of a day, rebuilt from the log
+    (`portfolio` on the command line): a superviseur for their département, the operator for
+    any, a conseiller for their own agency or themselves."""
+    if user.role not in PORTFOLIO_READERS:
+        raise _refuse(
+            request, user, "read", None, "le portefeuille se lit par un conseiller ou un superviseur"
+        )
+    web = web_of(request)
+    problems: list[str] = []
+    day = _day(au, "au", problems) or today(web.clock)
+    with web.sessions() as session:
+        allowed = queries.agencies(session, user) if user.role != Role.CONSEILLER else [user.agence or ""]
+        found = None
+        if agence and conseiller:
+            problems.append("choisissez une agence ou un conseiller, pas les deux")
+        elif agence and agence not in allowed:
+            raise _refuse(request, user, "read", None, f"l'agence {agence} n'est pas la vôtre")
+        elif conseiller and not _may_see_conseiller(session, user, conseiller):
+            raise _refuse(request, user, "read", None, f"le portefeuille de {conseiller} n'est pas le vôtre")
+        elif agence or conseiller:
+            try:
+                found = portfolio_at(
+                    session, web.ctx, day, agence=agence or None, conseiller=conseiller or None
+                )
+            except NotFound as exc:
+                problems.append(str(exc))
+    return _render(
+        request, "portefeuille.html", user, found=found, agencies=allowed, agence=agence or "",
+        conseiller=conseiller or "", au=au or "", problems=problems,
+    )  # fmt: skip
+
+
+def _may_see_conseiller(session: Any, user: Professional, pid: str) -> bool:
+    """A conseiller sees their own portfolio; a superviseur those of their département; the
+    operator any."""
+    if user.role == Role.OPERATEUR:
+        return True
+    if user.role == Role.CONSEILLER:
+        return pid == user.id
+    pro = session.get(Professional, pid)
+    return pro is not None and pro.departement == user.departement
 
 
 # --- indicators -----------------------------------------------------------------------------

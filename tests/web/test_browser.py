@@ -153,7 +153,8 @@ def test_every_page_meets_the_accessibility_rules_for_each_role(
     pages = ["/dossiers", "/dossiers?etat=tous", f"/dossiers/{console.mine.ref}",
              f"/dossiers/{console.mine.ref}?au=2026-03-05", f"/dossiers/{console.other.ref}", "/audit",
              "/audit?transition=inconnue&depuis=demain",
-             "/revues", f"/revues/{revue.id}", "/indicateurs?trimestre=2026-Q1", "/calendrier"]  # fmt: skip
+             "/revues", f"/revues/{revue.id}", "/indicateurs?trimestre=2026-Q1", "/calendrier",
+             "/portefeuille?agence=Strasbourg-Nord&au=31/03/2026"]  # fmt: skip
     for path in pages:
         p.goto(path)
         p.wait_for_load_state("networkidle")
