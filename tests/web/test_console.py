@@ -320,6 +320,8 @@ def test_the_portfolio_page_at_a_past_day_for_an_agency_or_a_conseiller(console:
                ("S35", {"agence": "Strasbourg-Nord"}), ("R67", {"agence": "Strasbourg-Nord"}))  # fmt: skip
     for who, params in refused:
         assert console.client(who).get("/portefeuille", params=params).status_code == 403, (who, params)
-    assert console.client("OP1").get("/portefeuille", params={"agence": "Agence"}).status_code == 200  # the 35 one
+    assert (
+        console.client("OP1").get("/portefeuille", params={"agence": "Agence"}).status_code == 200
+    )  # the 35 one
     assert "aucun professionnel 'X99' dans l'annuaire" in shown("OP1", conseiller="X99")
     assert "le portefeuille de X99 n'est pas le vôtre" in shown("S67", conseiller="X99")  # nothing told
