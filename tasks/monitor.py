@@ -96,17 +96,19 @@ def redis_persistence() -> str | None:
     try:
         settings: dict[Any, Any] = {**client.config_get("appendonly"), **client.config_get("save")}
     except redis.ResponseError:
-        return "unknown (CONFIG is not allowed on this Redis): see the operators' guide"
+        return "inconnu (CONFIG n'est pas permis sur ce Redis) : voir le guide des opérateurs"
     aof = settings.get("appendonly") == "yes"
     rdb = bool(str(settings.get("save", "")).strip())
     if aof:
-        return "AOF (append-only file): queued messages survive a restart"
+        return "AOF (journal en ajout seul) : les messages en file survivent à un redémarrage"
     if rdb:
         return (
-            "RDB snapshots only: a restart loses the messages since the last snapshot; events are "
-            "safe in the inbox (queued again within minutes), emails by the reminder scan"
+            "instantanés RDB seulement : un redémarrage perd les messages depuis le dernier ; les "
+            "événements sont sûrs dans la boîte d'entrée (remis en file en une minute), les emails "
+            "par le scan des rappels"
         )
     return (
-        "NONE: a restart loses every queued message; events are safe in the inbox (queued again "
-        "within minutes) and emails in the outbox, but turn on AOF (appendonly yes) in production"
+        "AUCUNE : un redémarrage perd tout message en file ; les événements sont sûrs dans la boîte "
+        "d'entrée (remis en file en une minute) et les emails dans l'outbox, mais activez AOF "
+        "(appendonly yes) en production"
     )

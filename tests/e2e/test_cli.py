@@ -117,7 +117,7 @@ def test_case_show_gives_state_dates_deadlines_and_history(loaded: tuple[str, St
 def test_audit_verify_names_the_tampered_row(loaded: tuple[str, Story, Path], db: Engine) -> None:
     url, story, _ = loaded
     ok = run("audit", "verify", url=url)
-    assert ok.returncode == 0 and "every chain is intact" in ok.stdout
+    assert ok.returncode == 0 and "chaque chaîne est intacte" in ok.stdout
     with db.begin() as conn:
         if db.dialect.name == "postgresql":  # a superuser switching the append-only triggers off
             conn.execute(text("SET LOCAL session_replication_role = replica"))
@@ -340,10 +340,10 @@ def test_ingest_via_celery_with_the_worker_command_and_status(
             [sys.executable, "-m", "workflow", "status"], env=env, capture_output=True, text=True, check=False
         )
         assert status.returncode == 0, status.stderr
-        assert "queue           0 message(s) waiting, 0 being processed, 0 orphaned" in status.stdout
-        assert "inbox           0 event(s) accepted and not yet applied" in status.stdout
-        assert "redis on disk   " in status.stdout  # what it says depends on how Redis was started
-        assert "9 event(s) applied, 1 rejected" in status.stdout
+        assert "file            0 message(s) en attente, 0 en cours, 0 orphelin(s)" in status.stdout
+        assert "boîte d'entrée  0 événement(s) accepté(s), pas encore appliqué(s)" in status.stdout
+        assert "redis sur disque " in status.stdout  # what it says depends on how Redis was started
+        assert "9 événement(s) appliqué(s), 1 refusé(s)" in status.stdout
     finally:
         os.killpg(worker.pid, signal.SIGTERM)
         worker.wait(timeout=30)
@@ -374,7 +374,7 @@ def test_events_retry_resolves_a_rejection_after_the_fix(loaded: tuple[str, Stor
     still = run("events", "retry", rejected_id, url=url)
     assert (
         still.returncode == 1
-        and "is still refused: signer_contrat refused from state reperage" in still.stderr
+        and "est toujours refusé : signer_contrat refused from state reperage" in still.stderr
     )
     fix = tmp / "fix.jsonl"
     fix.write_text(json.dumps(diagnostic) + "\n", encoding="utf-8")
@@ -417,7 +417,7 @@ def test_reminders_run_writes_eml_files_without_smtp_and_list_shows_them(
     assert "premiers_rdv_non_tenus" in listing.stdout and "sent" in listing.stdout
     failed = run("reminders", "list", "--failed", url=url)
     assert failed.returncode == 0 and "id" in failed.stdout
-    assert "emails          0 waiting to be sent, 0 failed" in run("status", url=url).stdout
+    assert "emails          0 à envoyer, 0 en échec" in run("status", url=url).stdout
 
 
 def test_a_second_scheduler_stands_by_while_one_leads(db: Engine, database_url: str) -> None:
@@ -431,10 +431,10 @@ def test_a_second_scheduler_stands_by_while_one_leads(db: Engine, database_url: 
     finally:
         leader.release()
     assert result.returncode == 1
-    assert "another scheduler leads on this database" in result.stdout
+    assert "un autre planificateur mène sur cette base" in result.stdout
     after = run("scheduler", "--once", url=database_url)
     assert after.returncode == 0, after.stderr
-    assert "caught up:" in after.stdout
+    assert "rattrapé :" in after.stdout
 
 
 def test_revue_run_writes_the_files_once_and_refuses_a_bad_month(
@@ -581,12 +581,12 @@ def test_audit_search_timeline_scope_seals_and_refusals(
     _as_if_recorded_the_day_before(db)
     yesterday = (datetime.now(UTC).date() - timedelta(days=1)).isoformat()
     sealed = run("audit", "seal", "--through", yesterday, url=url)
-    assert sealed.returncode == 0 and "1 day(s) sealed" in sealed.stdout
-    head = sealed.stdout.split("head to keep elsewhere (audit verify --expect): ")[1].strip()
+    assert sealed.returncode == 0 and "1 jour(s) scellé(s)" in sealed.stdout
+    head = sealed.stdout.split("tête à garder ailleurs (audit verify --expect) : ")[1].strip()
     verified = run("audit", "verify", "--expect", head, url=url)
     assert (
-        "and 1 daily seal(s)" in verified.stdout
-        and "ends each sealed day on its sealed head" in verified.stdout
+        "et 1 sceau(x) quotidien(s)" in verified.stdout
+        and "finit chaque jour scellé sur sa tête scellée" in verified.stdout
     ), verified.stdout + verified.stderr
     assert run("audit", "verify", "--expect", f"{yesterday}:{'0' * 64}", url=url).returncode == 1
     monkeypatch.setenv("ACCOMPAGNEMENT_AUDIT_KEY", "another-operator-key-entirely")
@@ -626,7 +626,7 @@ def test_web_serve_with_two_processes_takes_events_on_one_port(
     issued = run("web", "token", "sid-e2e", "--partenaire", "france_travail", url=url)
     token = issued.stdout.strip()
     assert issued.returncode == 0 and issued.stdout == token + "\n" and len(token) >= 40  # the token alone
-    assert "shown once" in issued.stderr
+    assert "affiché une seule fois" in issued.stderr
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]

@@ -187,9 +187,9 @@ def test_a_worker_killed_mid_batch_then_restarted_applies_every_event_once(
     assert applied_before < len(events), "the batch finished before the kill: make it longer"
     status = status_of(harness, broker_url)
     assert status.returncode == 1, status.stdout + status.stderr  # something needs an operator
-    orphaned = next(line for line in status.stdout.splitlines() if line.startswith("queue"))
-    assert "0 being processed" in orphaned and " 0 orphaned" not in orphaned  # no live worker holds it
-    assert "Redis hands them out again" in status.stdout
+    orphaned = next(line for line in status.stdout.splitlines() if line.startswith("file "))
+    assert "0 en cours" in orphaned and " 0 orphelin(s)" not in orphaned  # no live worker holds it
+    assert "Redis les redonne" in status.stdout
     worker.start()  # restores messages unacknowledged for 3 s: the dead worker's comes back
     wait_until(
         lambda: count(harness, ProcessedEvent) == len(events), timeout=120, what="the batch re-applied"
@@ -313,12 +313,12 @@ def test_status_exits_1_while_events_wait_with_no_message_to_carry_them(
     lost = status_of(harness, broker_url)
 
     assert lost.returncode == 1, lost.stdout + lost.stderr
-    assert "1 of them wait with no worker woken for them" in lost.stdout
-    assert "orphaned" not in lost.stdout.split("\n", 1)[1].split("inbox")[0]  # no message, no orphan
+    assert "dont 1 attendent depuis plus de 30 s sans worker réveillé pour eux" in lost.stdout
+    assert "orphelins" not in lost.stdout  # no message, no orphan
     Client(broker_url).send("accompagnement.drain_inbox", ["*"])
     woken = status_of(harness, broker_url)
     assert woken.returncode == 0, woken.stdout
-    assert "1 message(s) waiting" in woken.stdout
+    assert "1 message(s) en attente" in woken.stdout
     worker = Worker(harness.sessions.kw["bind"].url.render_as_string(hide_password=False), broker_url,
                     tmp_path / "worker.log")  # fmt: skip
     worker.start()
@@ -327,7 +327,7 @@ def test_status_exits_1_while_events_wait_with_no_message_to_carry_them(
         done = status_of(harness, broker_url)
     finally:
         worker.stop()
-    assert done.returncode == 0 and " 0 orphaned" in done.stdout, done.stdout
+    assert done.returncode == 0 and " 0 orphelin(s)" in done.stdout, done.stdout
 
 
 def harness_state(harness: Harness, row_id: int) -> str:

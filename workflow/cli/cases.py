@@ -130,19 +130,23 @@ def cmd_audit_verify(args: argparse.Namespace) -> int:
     role = db_roles.check_role(rt.engine)
     if role is not None and role.warning:
         print(role.warning)
-    print(f"checked {report.rows} log row(s) in {report.cases} chain(s), and {sealed} daily seal(s)")
+    checked = f"{report.rows} ligne(s) du journal dans {report.cases} chaîne(s)"
+    print(f"vérifié : {checked}, et {sealed} sceau(x) quotidien(s)")
     if report.ok and not seal_problems:
-        print("every chain is intact" + (" and ends each sealed day on its sealed head" if sealed else ""))
+        print(
+            "chaque chaîne est intacte"
+            + (" et finit chaque jour scellé sur sa tête scellée" if sealed else "")
+        )
         return EXIT_OK
     if report.unlogged:
         print(f"{report.unlogged} dossier(s) sans aucune ligne de journal (leur chaîne a été supprimée) : "
               + ", ".join(report.unlogged_examples) + (" …" if report.unlogged > 5 else ""))  # fmt: skip
     if report.breaks:
-        print(f"{len(report.breaks)} broken chain(s); first bad row of each:")
+        print(f"{len(report.breaks)} chaîne(s) rompue(s) ; la première ligne fautive de chacune :")
         for brk in report.breaks:
             print(f"  {brk}")
     if seal_problems:
-        print(f"{len(seal_problems)} problem(s) against the daily seals:")
+        print(f"{len(seal_problems)} problème(s) face aux sceaux quotidiens :")
         for problem in seal_problems:
             print(f"  {problem}")
     return EXIT_PROBLEM
@@ -152,12 +156,13 @@ def cmd_audit_seal(args: argparse.Namespace) -> int:
     rt = connect(args.database_url)
     made = seals.seal(rt.uow(), rt.ctx, seals.operator_key(), args.through)
     for row in made:
-        print(f"sealed {row.day}: {row.rows} row(s) in {row.chains} chain(s), key {row.key_id}")
-    print(f"{len(made)} day(s) sealed" if made else "nothing to seal (every complete day is sealed)")
+        day = labels.day(row.day)
+        print(f"scellé le {day} : {row.rows} ligne(s) dans {row.chains} chaîne(s), clé {row.key_id}")
+    print(f"{len(made)} jour(s) scellé(s)" if made else "rien à sceller (chaque jour terminé l'est déjà)")
     with rt.uow() as uow:
         latest = uow.session.scalar(select(AuditSeal).order_by(AuditSeal.day.desc()).limit(1))
         if latest is not None:
-            print(f"head to keep elsewhere (audit verify --expect): {seals.head(latest)}")
+            print(f"tête à garder ailleurs (audit verify --expect) : {seals.head(latest)}")
     return EXIT_OK
 
 

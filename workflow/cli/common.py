@@ -66,7 +66,7 @@ def age(delta: timedelta) -> str:
         return f"{seconds} s"
     if seconds < 7200:
         return f"{seconds // 60} min"
-    return f"{seconds // 3600} h" if seconds < 172800 else f"{seconds // 86400} days"
+    return f"{seconds // 3600} h" if seconds < 172800 else f"{seconds // 86400} jours"
 
 
 def day_arg(text: str) -> date:

@@ -21,7 +21,7 @@ def cmd_web_serve(args: argparse.Namespace) -> int:
     from web.app import create_app
 
     app = create_app(args.database_url)  # the settings checked here, before any process starts
-    print(f"console on http://{args.host}:{args.port}/ (OpenAPI: /api/openapi.json)")
+    print(f"console sur http://{args.host}:{args.port}/ (OpenAPI : /api/openapi.json)")
     # A client's address is the peer's unless a trusted proxy forwards it: with no proxy named,
     # X-Forwarded-For is ignored (anyone could write one, and aim the sign-in lock-outs).
     proxies = args.forwarded_allow_ips.strip()
@@ -53,7 +53,7 @@ def cmd_web_password(args: argparse.Namespace) -> int:
     with rt.uow() as uow:
         set_password(uow.session, args.id, password, rt.clock.now())
         uow.commit()
-    print(f"password set for {args.id}; the account is unlocked")
+    print(f"mot de passe enregistré pour {args.id} ; le compte est déverrouillé")
     return EXIT_OK
 
 
@@ -66,7 +66,8 @@ def cmd_web_token(args: argparse.Namespace) -> int:
         uow.commit()
     # The token alone on stdout, so that `TOKEN=$(accompagnement web token si)` holds just it.
     print(
-        f"token for {args.system}, shown once; its previous token stops working within 5 s", file=sys.stderr
+        f"jeton de {args.system}, affiché une seule fois ; le précédent cesse de marcher sous 5 s",
+        file=sys.stderr,
     )
     print(token)
     return EXIT_OK

@@ -80,7 +80,7 @@ def _publish(rt: Runtime, path: Path, progress: bool, wait: bool) -> int:
     _print_rejections([(items[v.position][0], v.event_id, v.reason) for v in receipt.verdicts
                        if v.status == "rejected"], count["rejected"])  # fmt: skip
     if not wait:
-        print(f"follow with `accompagnement status` (submission {receipt.submission})")
+        print(f"suivre avec `accompagnement status` (envoi {receipt.submission})")
         return EXIT_PROBLEM if count["rejected"] else EXIT_OK
     return _wait(rt, receipt.submission, len(items), progress)
 
@@ -138,12 +138,12 @@ def cmd_events_retry(args: argparse.Namespace) -> int:
     try:
         outcome = retry_rejection(rt.uow(), rt.ctx, args.id)
     except InvalidEvent as exc:
-        print(f"rejected event {args.id} is still invalid: {exc}", file=sys.stderr)
+        print(f"l'événement refusé {args.id} est toujours invalide : {exc}", file=sys.stderr)
         return EXIT_PROBLEM
     except (TransitionRefused, EventRejected) as exc:
-        print(f"rejected event {args.id} is still refused: {exc}", file=sys.stderr)
+        print(f"l'événement refusé {args.id} est toujours refusé : {exc}", file=sys.stderr)
         return EXIT_PROBLEM
-    print(f"rejected event {args.id}: {outcome.status}, {outcome.message}")
+    print(f"événement refusé {args.id} : {outcome.status}, {outcome.message}")
     return EXIT_OK
 
 
@@ -174,53 +174,55 @@ def cmd_status(args: argparse.Namespace) -> int:
         print(role.warning)
     state = queue_state()
     if state is None:
-        print("broker          none configured: events are applied in-process (set CELERY_BROKER_URL)")
+        print("courtier        aucun : les événements sont appliqués dans le processus (CELERY_BROKER_URL)")
     else:
         print(
-            f"queue           {state.waiting} message(s) waiting, {state.in_progress} being processed, "
-            f"{state.orphaned} orphaned"
+            f"file            {state.waiting} message(s) en attente, {state.in_progress} en cours, "
+            f"{state.orphaned} orphelin(s)"
         )
         if state.orphaned:
             when = (
                 ""
                 if state.orphan_redelivery_in is None
-                else f" in {age(timedelta(seconds=state.orphan_redelivery_in))}"
+                else f" dans {age(timedelta(seconds=state.orphan_redelivery_in))}"
             )
-            print(f"                orphaned: no live worker holds them; Redis hands them out again{when}")
+            print(f"                orphelins : aucun worker vivant ne les tient ; Redis les redonne{when}")
         if state.unanswered and state.orphaned:
-            print(f"                no worker answered within {INSPECT_TIMEOUT:.0f} s: none is running?")
-        print(f"redis on disk   {redis_persistence()}")
-    oldest = "" if inbox.oldest is None else f", oldest accepted {age(now - inbox.oldest)} ago"
-    print(f"inbox           {inbox.pending} event(s) accepted and not yet applied{oldest}")
+            print(f"                aucun worker n'a répondu en {INSPECT_TIMEOUT:.0f} s : aucun ne tourne ?")
+        print(f"redis sur disque {redis_persistence()}")
+    oldest = "" if inbox.oldest is None else f", le plus ancien accepté il y a {age(now - inbox.oldest)}"
+    print(f"boîte d'entrée  {inbox.pending} événement(s) accepté(s), pas encore appliqué(s){oldest}")
     if inbox.held:
-        print(f"                {inbox.held} of them being applied by a worker")
+        print(f"                dont {inbox.held} en cours d'application par un worker")
     if inbox.deferred:
         print(
-            f"                {inbox.deferred} of them arrived before an event they follow: tried again "
-            "shortly, then rejected if it has not come"
+            f"                dont {inbox.deferred} arrivé(s) avant un événement qui les précède : "
+            "réessayé(s) "
+            "sous peu, puis refusé(s) s'il n'est pas venu"
         )
     if inbox.stranded:
         print(
-            f"                {inbox.stranded} of them wait with no worker woken for them for over "
-            f"{age(STALE)} (message lost, or no worker running): the scheduler's sweep wakes the "
-            f"workers every {age(SWEEP_EVERY)}"
+            f"                dont {inbox.stranded} attendent depuis plus de {age(STALE)} "
+            "sans worker réveillé "
+            f"pour eux (message perdu, ou aucun worker) : le balayage du planificateur réveille les "
+            f"workers toutes les {age(SWEEP_EVERY)}"
         )
     if inbox.retried:
         print(
-            f"                {inbox.retried} of them taken by a worker that did not finish them; a row "
-            f"is parked (rejected) after {MAX_ATTEMPTS} takings"
+            f"                dont {inbox.retried} pris par un worker qui ne les a pas finis ; une ligne "
+            f"est mise de côté (refusée) après {MAX_ATTEMPTS} prises"
         )
     if inbox.parked:
-        print(
-            f"parked          {inbox.parked} event(s) parked after {MAX_ATTEMPTS} takings: `events rejected`"
-        )
+        print(f"mis de côté     {inbox.parked} événement(s) après {MAX_ATTEMPTS} prises : `events rejected`")
     print(
-        f"last hour       {health.applied_last_hour} event(s) applied, {health.rejected_last_hour} rejected"
+        f"dernière heure  {health.applied_last_hour} événement(s) appliqué(s), "
+        f"{health.rejected_last_hour} refusé(s)"
     )
-    print(f"to look at      {health.unresolved_rejections} unresolved rejected event(s): `events rejected`")
+    unresolved = f"{health.unresolved_rejections} événement(s) refusé(s) non résolu(s)"
+    print(f"à regarder      {unresolved} : `events rejected`")
     print(
-        f"emails          {health.emails_unsent} waiting to be sent, {health.emails_failed} failed"
-        + (": `reminders list --failed`" if health.emails_failed else "")
+        f"emails          {health.emails_unsent} à envoyer, {health.emails_failed} en échec"
+        + (" : `reminders list --failed`" if health.emails_failed else "")
     )
     no_message = state is not None and state.waiting + state.in_progress == 0
     stuck = (inbox.stranded and no_message) or (state is not None and state.orphaned)

@@ -20,7 +20,7 @@ def cmd_indicators(args: argparse.Namespace) -> int:
     print_table([(name, detail, "—" if value is None else value) for name, detail, value in figures.rows()],
                 ("indicateur", "détail", "valeur"))  # fmt: skip
     table, chart = write_files(figures, Path(args.output_dir))
-    print(f"files: {table}, {chart}")
+    print(f"fichiers : {table}, {chart}")
     return EXIT_OK
 
 

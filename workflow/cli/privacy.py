@@ -9,6 +9,7 @@ import sys
 
 from workflow.application.audit.personal_data import DEFAULT_RETENTION_MONTHS, export, find_person, retention
 from workflow.cli.common import EXIT_OK, Subparsers, Whole, command, connect, group
+from workflow.domain import labels
 from workflow.domain.errors import ConfigurationError
 
 RETENTION_ENV = "ACCOMPAGNEMENT_RETENTION_MONTHS"
@@ -23,7 +24,7 @@ def cmd_person_export(args: argparse.Namespace) -> int:
         with open(args.output, "w", encoding="utf-8") as out:
             out.write(text)
         counts = ", ".join(f"{name} {len(rows)}" for name, rows in data.items() if rows)
-        print(f"written to {args.output}: {counts}", file=sys.stderr)
+        print(f"écrit dans {args.output} : {counts}", file=sys.stderr)
     else:
         sys.stdout.write(text)
     return EXIT_OK
@@ -48,7 +49,7 @@ def cmd_retention_run(args: argparse.Namespace) -> int:
     months = _months(args.months)
     report = retention(rt.uow(), rt.ctx, months, dry_run=args.dry_run)
     verb = "would pseudonymise" if args.dry_run else "pseudonymised"
-    print(f"retention {months} months: cases closed before {report.cutoff}")
+    print(f"conservation {months} mois : dossiers clos avant le {labels.day(report.cutoff)}")
     print(f"{verb} {report.persons} person(s): {report.cases} case(s) without barriers, ", end="")
     print(
         f"{report.appointments} appointment id(s), "

@@ -63,18 +63,18 @@ def cmd_reminders_list(args: argparse.Namespace) -> int:
         ]  # fmt: skip
     print_table(rows, ("id", "case", "kind", "due", "status", "email", "email status", "attempts", "note"))
     if args.failed and rows:
-        print("send them again, once the cause is fixed: `accompagnement reminders retry --all-failed`")
+        print("renvoyez-les, la cause réparée : `accompagnement reminders retry --all-failed`")
     return EXIT_PROBLEM if args.failed and rows else EXIT_OK
 
 
 def cmd_reminders_retry(args: argparse.Namespace) -> int:
     rt = connect(args.database_url)
     if not args.email_ids and not args.all_failed:
-        print("name the emails to send again (ids from `reminders list --failed`), or --all-failed")
+        print("nommez les emails à renvoyer (numéros de `reminders list --failed`), ou --all-failed")
         return EXIT_PROBLEM
     ids = outbox.retry_failed(rt.uow(), None if args.all_failed else args.email_ids)
     if not ids:
-        print("no failed email to send again")
+        print("aucun email en échec à renvoyer")
         return EXIT_PROBLEM
     dispatch_emails(ids)
     print(f"{len(ids)} failed email(s) put back in the outbox: {', '.join(map(str, ids))}")

@@ -88,7 +88,9 @@ def cmd_revue_act(args: argparse.Namespace) -> int:
             "nommez l'acteur avec --by (le secrétariat), ou donnez le tableau retourné avec --file"
         )
     results = revue_decisions.apply(rt.uow(), rt.ctx, revue.id, decisions, dry_run=args.dry_run)
-    print(f"revue {revue.id}, agence {revue.agence}, {revue.month}: {len(decisions)} decision(s)")
+    print(
+        f"revue {revue.id}, agence {revue.agence}, {labels.month(revue.month)} : {len(decisions)} décision(s)"
+    )
     rows = [
         (r.decision.case_reference, r.decision.rubrique, r.decision.text, r.decision.actor_id)
         for r in results

@@ -29,7 +29,7 @@ def cmd_scheduler(args: argparse.Namespace) -> int:
     while True:
         while not lock.try_acquire():
             if args.once:
-                print("another scheduler leads on this database: nothing done")
+                print("un autre planificateur mène sur cette base : rien de fait")
                 return EXIT_PROBLEM
             log.warning("another scheduler leads on this database; standing by")
             time.sleep(STANDBY_POLL)
@@ -39,12 +39,13 @@ def cmd_scheduler(args: argparse.Namespace) -> int:
         )  # fmt: skip
         try:
             ran = jobs.catch_up()
-            print(f"caught up: {', '.join(ran) or 'nothing was due'}")
+            done = ", ".join(ran) or "rien n'était dû"
+            print(f"rattrapé : {done}")
             if args.once:
                 return EXIT_OK
             scheduler = jobs.scheduler()
             for job in scheduler.get_jobs():
-                print(f"scheduled: {job.name} ({job.trigger})")
+                print(f"planifié : {job.name} ({job.trigger})")
             scheduler.start()
         finally:
             lock.release()

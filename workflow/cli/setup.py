@@ -33,7 +33,7 @@ def cmd_db_upgrade(args: argparse.Namespace) -> int:
     rt = connect(args.database_url, check_schema=False)
     database.upgrade(rt.engine)
     rt.ctx  # records the conventions, so a bad conventions file shows up now  # noqa: B018
-    print(f"database {rt.url} is at the latest schema; conventions recorded")
+    print(f"la base {rt.url} est au dernier schéma ; conventions enregistrées")
     runtime = args.runtime_role or os.environ.get(db_roles.RUNTIME_ENV, "")
     if runtime and rt.engine.dialect.name == "postgresql":
         db_roles.grant_runtime(rt.engine, runtime)
