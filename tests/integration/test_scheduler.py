@@ -162,7 +162,7 @@ def test_the_sweep_wakes_workers_for_a_deferred_event_whose_time_has_come(
     harness: Harness, clock: ManualClock
 ) -> None:
     from tests.factories import Story
-    from workflow.application.inbox import Routed, drain_waiting, receive
+    from workflow.application.inbox import STALE, Routed, drain_waiting, receive
 
     story = Story()
     receipt = receive(harness.uow(), harness.ctx, [("http:si#0", json.dumps(story.binome()))], "http:si")
@@ -175,6 +175,11 @@ def test_the_sweep_wakes_workers_for_a_deferred_event_whose_time_has_come(
     assert jobs.inbox_sweep() == 0  # deferred for 2 s: nothing to wake yet
     clock.set(clock.now() + timedelta(seconds=2))
     assert jobs.inbox_sweep() == 1 and queued == [{None: receipt.pending}]  # no known case: no route
+    assert jobs.inbox_sweep() == 0
+    # That wake-up was lost too (the broker restarted): once it is STALE, the sweep sends another.
+    # (It was once never sent again: the row, woken after its time had come, looked woken for good.)
+    clock.set(clock.now() + STALE + timedelta(seconds=1))
+    assert jobs.inbox_sweep() == 1 and queued[-1] == {None: receipt.pending}
     assert jobs.inbox_sweep() == 0
 
 

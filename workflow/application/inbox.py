@@ -548,13 +548,18 @@ def park(uow: UnitOfWork, ctx: Context, ids: Sequence[int], reason: str) -> int:
 
 def _stranded(now: datetime) -> Any:
     """Pending rows that could be applied now, that no worker holds, and that no wake-up was
-    sent for since STALE (their message was lost, or they became due after a deferral)."""
+    sent for since STALE (their message was lost), or since they became due after a deferral.
+    A due deferred row woken once is woken again after STALE like any other: that wake-up may
+    have been lost too."""
     return and_(
         InboxEvent.status == InboxStatus.PENDING,
         or_(InboxEvent.claimed_at.is_(None), InboxEvent.claimed_at < now - LEASE),
         or_(
             and_(InboxEvent.not_before.is_(None), InboxEvent.queued_at < now - STALE),
-            and_(InboxEvent.not_before <= now, InboxEvent.queued_at < InboxEvent.not_before),
+            and_(
+                InboxEvent.not_before <= now,
+                or_(InboxEvent.queued_at < InboxEvent.not_before, InboxEvent.queued_at < now - STALE),
+            ),
         ),
     )
 
