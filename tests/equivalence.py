@@ -43,7 +43,7 @@ from models import (
     make_session_factory,
 )
 from tasks.app import QUEUE
-from tests.workers import ROOT, Sweeper, Worker, flush
+from tests.workers import ROOT, Sweeper, Worker, answering, flush
 from workflow.adapters.unit_of_work import UnitOfWork
 from workflow.application import directory
 from workflow.application.ingest import ingest_lines
@@ -259,14 +259,8 @@ class Door:
              "--port", str(self.port), "--workers", "2"],
             cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
         )  # fmt: skip
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                httpx.get(f"http://127.0.0.1:{self.port}/api/openapi.json", timeout=1)
-                return self
-            except httpx.HTTPError:
-                assert self.process.poll() is None and time.monotonic() < deadline, "web serve did not start"
-                time.sleep(0.2)
+        answering(f"http://127.0.0.1:{self.port}/api/openapi.json", self.process)
+        return self
 
     def __exit__(self, *_: object) -> None:
         if self.process is not None:

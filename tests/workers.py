@@ -13,6 +13,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import httpx
 import redis
 from celery import Celery
 
@@ -152,6 +153,18 @@ class Sweeper:
 
 def flush(broker_url: str) -> None:
     redis.Redis.from_url(broker_url).flushdb()
+
+
+def answering(url: str, server: subprocess.Popen[bytes], timeout: float = 60) -> None:
+    """Wait until `web serve` answers `url` (any status); fail if it exits or takes too long."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            httpx.get(url, timeout=1)
+            return
+        except httpx.HTTPError:
+            assert server.poll() is None and time.monotonic() < deadline, "web serve did not start"
+            time.sleep(0.2)
 
 
 def wait_until(condition: Callable[[], bool], timeout: float = 60, what: str = "condition") -> None:

@@ -11,7 +11,6 @@ import socket
 import sqlite3
 import subprocess
 import sys
-import time
 from datetime import UTC, date, datetime, timedelta
 from email.utils import parsedate_to_datetime
 from pathlib import Path
@@ -22,6 +21,7 @@ from sqlalchemy import Engine, select, text
 
 from tests.factories import PROFESSIONALS_CSV, Story
 from tests.words import bare_codes
+from tests.workers import answering
 from workflow.domain.clock import paris_date
 from workflow.domain.working_days import is_working_day
 
@@ -638,14 +638,7 @@ def test_web_serve_with_two_processes_takes_events_on_one_port(
         env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True,
     )  # fmt: skip
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                httpx.get(f"http://127.0.0.1:{port}/api/openapi.json", timeout=1)
-                break
-            except httpx.HTTPError:
-                assert server.poll() is None and time.monotonic() < deadline, "web serve did not start"
-                time.sleep(0.2)
+        answering(f"http://127.0.0.1:{port}/api/openapi.json", server)
         with httpx.Client(
             base_url=f"http://127.0.0.1:{port}", headers={"Authorization": f"Bearer {token}"}
         ) as c:

@@ -9,7 +9,6 @@ import signal
 import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -20,6 +19,7 @@ from sqlalchemy import func, select
 
 from models import SignInFailure
 from tests.web.conftest import PASSWORD, Console
+from tests.workers import answering
 from web import auth
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -40,14 +40,7 @@ def _serve(database_url: str, *options: str) -> Iterator[str]:
     )  # fmt: skip
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                httpx.get(f"{base}/connexion", timeout=1)
-                break
-            except httpx.HTTPError:
-                assert server.poll() is None and time.monotonic() < deadline, "web serve did not start"
-                time.sleep(0.2)
+        answering(f"{base}/connexion", server)
         yield base
     finally:
         os.killpg(server.pid, signal.SIGTERM)
