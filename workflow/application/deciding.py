@@ -24,7 +24,7 @@ from workflow.domain.conventions import Convention
 from workflow.domain.decision import Actor, Attempt
 from workflow.domain.lifecycle import OPEN_STATES, ORIENTER, fire
 from workflow.domain.log_replay import logged_attempt, opening
-from workflow.domain.permissions import check_member, check_trigger, is_member
+from workflow.domain.permissions import check_member, check_trigger
 from workflow.domain.reminder_rules import Planned, planned
 from workflow.domain.vocabulary import RenewalDecidedBy, Role
 
@@ -57,10 +57,9 @@ def decide(
         **fields,
     )
     check_trigger(actor, trigger, attempt.exit_reason)
-    named = (attempt.conseiller_id, attempt.referent_social_id)
-    if not is_member(actor, trigger, case, named):
-        collegial = attempt.revue_id is not None or attempt.renewal_by == RenewalDecidedBy.COMMISSION
-        check_member(actor, trigger, case, named, collegial=collegial, of_agency=_of_agency(uow, actor, case))
+    collegial = attempt.revue_id is not None or attempt.renewal_by == RenewalDecidedBy.COMMISSION
+    check_member(actor, trigger, case, (attempt.conseiller_id, attempt.referent_social_id),
+                 collegial=collegial, of_agency=lambda: _of_agency(uow, actor, case))  # fmt: skip
     from_state = case.state
     before = planned(case, terms)
     details = fire(case, trigger, attempt)

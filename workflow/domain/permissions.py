@@ -24,7 +24,7 @@ commits, so the refusal itself stays on record.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
 from sqlalchemy import ColumnElement, false, or_, true
 
@@ -112,16 +112,17 @@ def is_member(actor: Actor, trigger: str, case: Case, named: tuple[str | None, s
 
 def check_member(
     actor: Actor, trigger: str, case: Case, named: tuple[str | None, str | None], *, collegial: bool,
-    of_agency: bool,
+    of_agency: Callable[[], bool],
 ) -> None:  # fmt: skip
     """Raise Forbidden unless the actor is one of the case's people for this decision (see the
     module's docstring). `collegial`: taken at a revue de portefeuille or by the commission;
-    `of_agency`: the actor takes part in the revue of the case's agency (a conseiller of the
-    agency, a référent social of one of its open cases)."""
+    `of_agency`: whether the actor takes part in the revue of the case's agency (a conseiller of
+    the agency, a référent social of one of its open cases), asked only when the case alone does
+    not settle it (it reads the database)."""
     if is_member(actor, trigger, case, named):
         return
     no_binome = not (case.conseiller_id or case.referent_social_id)
-    if of_agency and (no_binome or (collegial and trigger in COLLEGIAL)):
+    if (no_binome or (collegial and trigger in COLLEGIAL)) and of_agency():
         return
     binome = " et ".join(p for p in (case.conseiller_id, case.referent_social_id) if p) or "pas encore nommé"
     why = (f"{actor.id} n'est pas du binôme du dossier {case.reference} ({binome}) : seul le binôme "
