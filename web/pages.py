@@ -11,6 +11,7 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Depends, Form, Path, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from models import CalendarFeed, Professional, Revue
 from web.auth import (
@@ -406,7 +407,7 @@ def portfolio(
     )  # fmt: skip
 
 
-def _may_see_conseiller(session: Any, user: Professional, pid: str) -> bool:
+def _may_see_conseiller(session: Session, user: Professional, pid: str) -> bool:
     """A conseiller sees their own portfolio; a superviseur those of their département; the
     operator any."""
     if user.role == Role.OPERATEUR:
