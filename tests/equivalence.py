@@ -148,6 +148,17 @@ def differences(expected: dict[str, list[Any]], got: dict[str, list[Any]]) -> di
     return {part: len(set(expected[part]) ^ set(got[part])) for part in expected}
 
 
+def unlike(expected: dict[str, list[Any]], got: dict[str, list[Any]], shown: int = 8) -> str:
+    """The first rows of each part found on one side only, whole (a failure in CI is read from
+    its output alone: which events, and the reasons they were rejected for)."""
+    lines = []
+    for part in expected:
+        for side, mine, other in (("reference only", expected, got), ("this path only", got, expected)):
+            rows = sorted(set(mine[part]) - set(other[part]), key=str)
+            lines += [f"{part}, {side} ({len(rows)}): {row!r}" for row in rows[:shown]]
+    return "\n".join(lines)
+
+
 def pending(engine: Engine) -> int:
     with engine.connect() as conn:
         return conn.scalar(select(func.count()).where(InboxEvent.status == InboxStatus.PENDING)) or 0
