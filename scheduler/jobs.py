@@ -23,12 +23,14 @@ import os
 import socket
 from collections.abc import Callable
 from datetime import time
+from typing import TypeVar
 
 from apscheduler.schedulers.blocking import BlockingScheduler
 from apscheduler.triggers.base import BaseTrigger
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
+from scheduler import metrics
 from workflow.adapters.unit_of_work import UnitOfWork
 from workflow.application.audit.seals import KEY_ENV
 from workflow.application.inbox import SWEEP_EVERY, Routed, requeue_stale
@@ -50,6 +52,7 @@ QueueScan = Callable[[str, bool], None]  # (day, digest): queue `accompagnement.
 QueueRevue = Callable[[str, str], None]  # (agence, month): queue `accompagnement.produce_revue`
 QueueIndicators = Callable[[str], None]  # (quarter): queue `accompagnement.quarterly_indicators`
 QueueSeal = Callable[[], None]  # queue `accompagnement.seal_audit`
+T = TypeVar("T")
 QueueInbox = Callable[[Routed], None]  # (inbox ids by département): wake the workers (`tasks.events.queue`)
 
 
@@ -138,15 +141,15 @@ class Jobs:
         """Run what the schedule says should have run already; names of the jobs run."""
         ran = []
         now = self.ctx.clock.now().astimezone(PARIS).time()
-        if now >= SEAL_AT and self.audit_seal():
+        if now >= SEAL_AT and measured(self.audit_seal):
             ran.append(AUDIT_SEAL)
-        if now >= SCAN_AT and self.reminder_scan():
+        if now >= SCAN_AT and measured(self.reminder_scan):
             ran.append(REMINDER_SCAN)
-        if now >= INDICATORS_AT and self.quarterly_indicators():
+        if now >= INDICATORS_AT and measured(self.quarterly_indicators):
             ran.append(QUARTERLY_INDICATORS)
-        if self.monthly_revues():
+        if measured(self.monthly_revues):
             ran.append(REVUES)
-        if self.inbox_sweep():
+        if measured(self.inbox_sweep):
             ran.append(INBOX_SWEEP)
         return ran
 
@@ -158,7 +161,7 @@ class Jobs:
             if scheduler is not None:
                 scheduler.shutdown(wait=False)
             raise SteppedDown(job.__name__)
-        job()
+        measured(job)
 
     def scheduler(self) -> BlockingScheduler:
         """APScheduler 3 in Paris time, jobs in memory (never a shared job store); every job
@@ -197,3 +200,18 @@ class Jobs:
     def _add(self, scheduler: BlockingScheduler, job: Callable[[], object], trigger: BaseTrigger,
              id: str, name: str) -> None:  # fmt: skip
         scheduler.add_job(self.as_leader, trigger, args=[job, scheduler], id=id, name=name)
+
+
+def measured(job: Callable[[], T]) -> T:
+    """Run a job, counting its run and outcome for the operator (`accompagnement_job_runs_total`,
+    and the time of its last run by outcome)."""
+    name = getattr(job, "__name__", "job")
+    try:
+        result = job()
+    except Exception:
+        metrics.JOB_RUNS.labels(name, "failed").inc()
+        metrics.JOB_LAST_RUN.labels(name, "failed").set_to_current_time()
+        raise
+    metrics.JOB_RUNS.labels(name, "ok").inc()
+    metrics.JOB_LAST_RUN.labels(name, "ok").set_to_current_time()
+    return result

@@ -22,7 +22,7 @@ import os
 from pathlib import Path
 
 from celery import Celery
-from celery.signals import worker_ready
+from celery.signals import worker_init, worker_ready
 
 from tasks import serialization
 
@@ -93,3 +93,22 @@ def _tell_where_files_go(**_: object) -> None:
             log.warning(line)
         else:
             log.info(line)
+
+
+METRICS_PORT_ENV = "ACCOMPAGNEMENT_METRICS_PORT"  # set by `accompagnement worker --metrics-port`
+
+
+@worker_init.connect
+def _serve_metrics(**_: object) -> None:
+    """In the worker's main process, before its children start: answer Prometheus' scrapes with
+    the counts of every child (`workflow.adapters.metrics`), when a port is set."""
+    port = os.environ.get(METRICS_PORT_ENV)
+    if not port:
+        return
+    from workflow.adapters import metrics
+    from workflow.adapters.metrics_folder import ENV, shared
+
+    if not shared():
+        log.warning("%s non défini : les mesures des processus enfants ne seront pas additionnées", ENV)
+    metrics.serve(int(port))
+    log.info("mesures Prometheus sur le port %s (/metrics)", port)

@@ -21,6 +21,7 @@ from celery import Task
 from tasks.app import app
 from tasks.mail import Mailer, MailSettings
 from tasks.runtime import SEND_EMAILS, runtime
+from workflow.adapters import metrics
 from workflow.application.outbox import claim, mark_failure, mark_sent
 
 log = logging.getLogger(__name__)
@@ -55,14 +56,19 @@ def send_emails(task: Task, email_ids: list[int]) -> dict[str, Any]:
                 if mark_failure(rt.uow(), rt.ctx, draft.email_id, f"{type(exc).__name__}: {exc}"):
                     again.append(draft.email_id)
                     attempt = max(attempt, draft.attempt)
+                    metrics.EMAILS.labels("retried").inc()
+                else:
+                    metrics.EMAILS.labels("failed").inc()
                 continue
             log.info("email %s sent to %s", draft.key, where)
             sent.append(draft.email_id)
             if len(sent) >= RECORD_EVERY:
                 mark_sent(rt.uow(), rt.ctx, sent)
+                metrics.EMAILS.labels("sent").inc(len(sent))
                 done, sent = done + len(sent), []
     if sent:
         mark_sent(rt.uow(), rt.ctx, sent)
+        metrics.EMAILS.labels("sent").inc(len(sent))
         done += len(sent)
     if again and not task.request.is_eager:
         raise task.retry(args=[again], countdown=_retry_after(attempt))

@@ -40,6 +40,7 @@ from celery import Task
 from tasks.app import QUEUE, app
 from tasks.runtime import runtime
 from tasks.serialization import undecodable
+from workflow.adapters import metrics
 from workflow.application.inbox import (
     ANY_DEPARTEMENT,
     BATCH,
@@ -171,6 +172,7 @@ def _drain_all(task: Task, departement: str | None) -> dict[str, Any]:
             # acknowledged that was neither applied nor rejected.
             log.exception("task %s: inbox rows left pending for the sweep", task.request.id)
             return {**totals, "failed": type(exc).__name__}
+        metrics.count_settled(report.ingest.settled, report.ingest.delays)
         for name, value in report.ingest.as_dict().items():
             if isinstance(value, int):
                 totals[name] = totals.get(name, 0) + value
@@ -218,6 +220,7 @@ def _receive_and_apply(task: Task, events: Any, source: Any, lines: Any, names: 
             retries = min(task.request.retries, MAX_RETRIES - 1)
             raise task.retry(exc=exc, countdown=_backoff(retries), max_retries=None) from exc
         raise
+    metrics.count_received("celery", receipt.stored)
     if len(receipt.pending) < SMALL or routed_by_departement():
         notify(receipt.routed())  # a few join the next micro-batch; routed: their workers' queues
         return {"accepted": len(receipt.pending)}

@@ -35,6 +35,19 @@ from workflow.domain.events import parse_object
 
 REQUIRE_SERVICES = os.environ.get("ACCOMPAGNEMENT_REQUIRE_SERVICES") == "1"
 
+# What makes a test slow: it starts processes (the command line, Celery workers, a web server, a
+# browser) or talks to the broker. `pytest -m "not slow"` leaves those out: the quick first check
+# of the rules, the database and the door in process (docs/developing.md).
+SLOW_FIXTURES = frozenset({"worker", "sweeper", "broker_url", "page"})
+SLOW_FOLDERS = ("tests/e2e/",)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        fixtures = set(getattr(item, "fixturenames", ()))
+        if fixtures & SLOW_FIXTURES or item.nodeid.startswith(SLOW_FOLDERS):
+            item.add_marker(pytest.mark.slow)
+
 
 def service_unavailable(what: str) -> None:
     """Skip a test whose service is missing, or fail it when CI requires every service."""

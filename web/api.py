@@ -18,6 +18,7 @@ from pydantic import BaseModel, Field
 
 from web.auth import Calling
 from web.state import Web
+from workflow.adapters import metrics
 from workflow.adapters.unit_of_work import UnitOfWork
 from workflow.application.inbox import as_text, receive, whereabouts
 from workflow.domain.duplicates import Classification
@@ -89,6 +90,7 @@ def _handle(web: Web, calling: Calling, payloads: list[Any]) -> Answers:
         return None if why is None else Forbidden(actor.id, actor.role, f"envoyer {event.type}", why)
 
     receipt = receive(UnitOfWork(web.sessions), web.ctx, items, sender(system), refuse=refuse)
+    metrics.count_received("http", receipt.stored)
     if receipt.pending:
         web.queue(receipt.routed())
     answers = [Answer(index=v.position, event_id=v.event_id, status=v.status, reason=v.reason)

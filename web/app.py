@@ -23,7 +23,7 @@ from starlette.datastructures import MutableHeaders
 from starlette.middleware.sessions import SessionMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from web import api, pages
+from web import api, health, pages
 from web.input_guard import InputGuard
 from web.rendering import templates
 from web.state import NotSignedIn, PageForbidden, QueueEvents, Web
@@ -83,6 +83,7 @@ def _application(secret: str) -> FastAPI:
     )  # fmt: skip
     app.add_middleware(InputGuard)
     app.add_middleware(SecurityHeaders, secure=secure)
+    app.add_middleware(health.RequestTimer)
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
 
     @app.get("/api/docs", include_in_schema=False)
@@ -91,6 +92,7 @@ def _application(secret: str) -> FastAPI:
 
     app.include_router(pages.router)
     app.include_router(api.router)
+    app.include_router(health.router)
 
     @app.exception_handler(OperationalError)
     @app.exception_handler(InterfaceError)

@@ -6,10 +6,11 @@ editable mode, see README); `ALEMBIC_DIR` is resolved next to this package.
 
 from __future__ import annotations
 
+from functools import cache
 from pathlib import Path
 
 from alembic.config import Config
-from sqlalchemy import Engine, inspect
+from sqlalchemy import Engine, inspect, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError
 
@@ -19,7 +20,7 @@ from workflow.domain.errors import ConfigurationError
 ALEMBIC_DIR = Path(__file__).resolve().parents[2] / "alembic"
 
 
-def alembic_config(engine: Engine) -> Config:
+def alembic_config() -> Config:
     if not (ALEMBIC_DIR / "env.py").exists():
         raise ConfigurationError(
             f"migrations not found in {ALEMBIC_DIR}: install the project from its repository "
@@ -32,7 +33,7 @@ def alembic_config(engine: Engine) -> Config:
 
 
 def upgrade(engine: Engine, revision: str = "head") -> None:
-    config = alembic_config(engine)
+    config = alembic_config()
     with engine.begin() as connection:
         config.attributes["connection"] = connection
         command.upgrade(config, revision)
@@ -41,6 +42,24 @@ def upgrade(engine: Engine, revision: str = "head") -> None:
 def is_current(engine: Engine) -> bool:
     """True when the schema exists (used to tell people to run `db upgrade` first)."""
     return inspect(engine).has_table("alembic_version")
+
+
+@cache
+def head() -> str | None:
+    """The newest revision of the code's migrations (read once per process)."""
+    from alembic.script import ScriptDirectory
+
+    return ScriptDirectory.from_config(alembic_config()).get_current_head()
+
+
+def at_head(engine: Engine) -> bool:
+    """True when the database's schema is the code's newest (`db upgrade` has run since the
+    last migration shipped)."""
+    with engine.connect() as connection:
+        if not inspect(connection).has_table("alembic_version"):
+            return False
+        versions = connection.execute(text("SELECT version_num FROM alembic_version")).scalars().all()
+    return list(versions) == [head()]
 
 
 EXAMPLES = "like sqlite:///accompagnement.db or postgresql+psycopg://user@host:5432/base"

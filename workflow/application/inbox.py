@@ -40,6 +40,7 @@ from workflow.adapters.unit_of_work import UnitOfWork
 from workflow.application import access
 from workflow.application.ingest import (
     REASON_LIMIT,
+    UNREADABLE,
     IngestReport,
     Item,
     bounded,
@@ -103,6 +104,9 @@ Routed = dict[str | None, list[int]]
 class Receipt:
     submission: str
     verdicts: list[Verdict] = field(default_factory=list)
+    # The rows stored by this call, by (status, type): pending, or settled at the door (the
+    # door's metrics; a redelivered submission stores nothing again, so counts nothing).
+    stored: Counter[tuple[str, str]] = field(default_factory=Counter)
 
     @property
     def pending(self) -> list[int]:
@@ -225,6 +229,9 @@ def receive(
                     rejections[p] = rejection
             stored = [*stored, *_insert(session, again)]
         _record(session, ctx, stored, rows, rejections, refusals)
+        for row in stored:
+            read = reads[row.position][2]
+            receipt.stored[(row.status, UNREADABLE if isinstance(read, InvalidEvent) else read.type)] += 1
         if len(stored) < len(rows):  # received before: answer from the rows as they stand now
             stored = list(session.execute(select(*_KEPT).where(_TABLE.c.submission == receipt.submission)))
         for position, row_id, event_id, status, reason, departement in sorted(stored):
@@ -441,10 +448,11 @@ def drain_waiting(
         why = f"{PARKED} {MAX_ATTEMPTS} attempts: the worker stopped each time it applied it"
         park(uow, ctx, [row.id for row in worn], why)
     items = [
-        Item(row.source, row.payload, row.id, row.deferrals, defer and row.deferrals < MAX_DEFERRALS)
+        Item(row.source, row.payload, row.id, row.deferrals, defer and row.deferrals < MAX_DEFERRALS,
+             row.sender, row.accepted_at)
         for row in taken
         if row.attempts <= MAX_ATTEMPTS
-    ]
+    ]  # fmt: skip
     try:
         report = ingest_items(uow, ctx, items)
     except Exception:
@@ -471,7 +479,7 @@ def release(uow: UnitOfWork, ids: Sequence[int]) -> None:
 
 def take(session: Session, now: datetime, limit: int, departement: str | None = ANY_DEPARTEMENT) -> list[Any]:
     """Claim the oldest rows that may be applied now, at most `limit`, and return them in id
-    order (id, attempts, deferrals, source, payload): the one rule of every path.
+    order (id, attempts, deferrals, source, payload, sender, accepted_at): the one rule of every path.
 
     A row may be applied once every row of its person accepted before it has been tried:
     settled, or deferred to a later time. So a person's rows are taken from the first one still
@@ -524,6 +532,8 @@ def take(session: Session, now: datetime, limit: int, departement: str | None = 
                 InboxEvent.deferrals,
                 InboxEvent.source,
                 InboxEvent.payload,
+                InboxEvent.sender,
+                InboxEvent.accepted_at,
             )
         )
     )

@@ -18,7 +18,7 @@ import logging
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Table, bindparam, select, update
@@ -50,6 +50,7 @@ REASON_LIMIT = 2_000  # characters of a stored reason; values quoted in it are c
 # that are not UTF-8 kept as lone surrogates, for `parse_line` to refuse line by line.
 FILE_ENCODING = "utf-8-sig"
 DEFERRAL_DELAY = timedelta(seconds=2)  # a premature event's first wait; doubled at each deferral
+UNREADABLE = "illisible"  # the type counted for an event that could not be read
 
 
 @dataclass(frozen=True)
@@ -65,6 +66,8 @@ class Item:
     inbox_id: int | None = None
     deferrals: int = 0
     may_defer: bool = False
+    sender: str = "cli"  # the inbox row's sender ("http:<system>", "celery:<source>", "cli")
+    accepted_at: datetime | None = None  # when its door accepted it
 
 
 @dataclass(frozen=True)
@@ -88,6 +91,10 @@ class IngestReport:
     blank: int = 0  # blank lines of a file: no event, counted apart from the total
     by_type: Counter[str] = field(default_factory=Counter)
     rejections: list[Rejection] = field(default_factory=list)  # the first REPORTED ones
+    # The inbox rows settled, by (sender, outcome, type), and the seconds from their acceptance
+    # to their application (the workers' metrics).
+    settled: Counter[tuple[str, str, str]] = field(default_factory=Counter)
+    delays: list[float] = field(default_factory=list)
 
     @property
     def deferred(self) -> int:
@@ -104,6 +111,8 @@ class IngestReport:
         self.settled_elsewhere += other.settled_elsewhere
         self.blank += other.blank
         self.by_type.update(other.by_type)
+        self.settled.update(other.settled)
+        self.delays.extend(other.delays)
         self.deferred_items.extend(other.deferred_items)
         self.rejections.extend(other.rejections[: max(0, REPORTED - len(self.rejections))])
 
@@ -294,12 +303,18 @@ def _apply_chunk(uow: UnitOfWork, ctx: Context, parsed: list[Parsed], fast: bool
     if fast:
         uow.buffer_chunk(e for _, e in live if not isinstance(e, InvalidEvent))
     settled: list[dict[str, Any]] = []
+    now = ctx.clock.now()
     for item, event in live:
         status, reason = _one(uow, ctx, part, item, event, fast)
         if item.inbox_id is not None:
             verdict = status or InboxStatus.PENDING
             settled.append({"b_id": item.inbox_id, "b_status": verdict, "b_reason": reason,
                             "b_deferrals": item.deferrals + 1})  # fmt: skip
+            if status is not None:
+                kind = UNREADABLE if isinstance(event, InvalidEvent) else event.type
+                part.settled[(item.sender, status.value, kind)] += 1
+                if status == InboxStatus.APPLIED and item.accepted_at is not None:
+                    part.delays.append((now - item.accepted_at).total_seconds())
     if settled:
         _settle(session, ctx, settled)
     uow.commit()

@@ -18,6 +18,10 @@ from workflow.domain.vocabulary import Partner
 def cmd_web_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
+    if args.workers > 1:
+        from workflow.adapters.metrics_folder import prepare
+
+        prepare("porte")  # before the app imports the metrics: /metrics adds up every process's counts
     from web.app import create_app
 
     app = create_app(args.database_url)  # the settings checked here, before any process starts

@@ -148,6 +148,11 @@ def cmd_events_retry(args: argparse.Namespace) -> int:
 
 
 def cmd_worker(args: argparse.Namespace) -> int:
+    if args.metrics_port:
+        from workflow.adapters.metrics_folder import prepare
+
+        prepare("worker")  # before the tasks import the metrics: the children's counts add up
+        os.environ["ACCOMPAGNEMENT_METRICS_PORT"] = str(args.metrics_port)
     from tasks import QUEUE, app
 
     if app.conf.task_always_eager:
@@ -260,6 +265,10 @@ def register(sub: Subparsers[argparse.ArgumentParser]) -> None:
     )
     worker.add_argument("--concurrency", type=Whole(1, 256), default=os.cpu_count() or 2)
     worker.add_argument("--loglevel", default="INFO")
+    worker.add_argument(
+        "--metrics-port", type=Whole(1, 65_535), metavar="PORT",
+        help="answer Prometheus on this port (/metrics: events settled, delays, emails)",
+    )  # fmt: skip
     command(
         sub, "status", cmd_status,
         "queue and inbox: events waiting, in progress, orphaned or stuck; last hour's applied and rejected",

@@ -7,7 +7,7 @@ import logging
 import os
 import time
 
-from workflow.cli.common import EXIT_OK, EXIT_PROBLEM, Subparsers, command, connect
+from workflow.cli.common import EXIT_OK, EXIT_PROBLEM, Subparsers, Whole, command, connect
 
 log = logging.getLogger(__name__)
 
@@ -17,22 +17,29 @@ STANDBY_POLL = 30  # seconds between two attempts of a standby scheduler to take
 def cmd_scheduler(args: argparse.Namespace) -> int:
     from scheduler.jobs import Jobs
     from scheduler.leader import LeaderLock
+    from scheduler.metrics import LEADER
     from tasks.events import queue as queue_inbox
     from tasks.indicators import quarterly_indicators
     from tasks.reminders import scan_reminders
     from tasks.revues import produce_revue
     from tasks.seals import seal_audit
+    from workflow.adapters.metrics import serve
 
     rt = connect(args.database_url)
     lock = LeaderLock(args.database_url)
+    if args.metrics_port:
+        serve(args.metrics_port)
+        print(f"mesures Prometheus sur le port {args.metrics_port} (/metrics)")
     digest = args.digest or os.environ.get("ACCOMPAGNEMENT_REMINDER_DIGEST", "") not in ("", "0")
     while True:
+        LEADER.set(0)
         while not lock.try_acquire():
             if args.once:
                 print("un autre planificateur mène sur cette base : rien de fait")
                 return EXIT_PROBLEM
             log.warning("another scheduler leads on this database; standing by")
             time.sleep(STANDBY_POLL)
+        LEADER.set(1)
         jobs = Jobs(
             rt.uow, rt.ctx, scan_reminders.delay, produce_revue.delay, quarterly_indicators.delay,
             seal_audit.delay, queue_inbox, leading=lock.still_held, digest=digest,
@@ -63,3 +70,7 @@ def register(sub: Subparsers[argparse.ArgumentParser]) -> None:
     )  # fmt: skip
     sched.add_argument("--once", action="store_true", help="catch up what is due now, then exit")
     sched.add_argument("--digest", action="store_true", help="reminders as one daily digest per caseworker")
+    sched.add_argument(
+        "--metrics-port", type=Whole(1, 65_535), metavar="PORT",
+        help="answer Prometheus on this port (/metrics: leading or not, each job's last run and outcome)",
+    )  # fmt: skip
