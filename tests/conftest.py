@@ -36,8 +36,9 @@ from workflow.domain.events import parse_object
 REQUIRE_SERVICES = os.environ.get("ACCOMPAGNEMENT_REQUIRE_SERVICES") == "1"
 
 # What makes a test slow: it starts processes (the command line, Celery workers, a web server, a
-# browser) or talks to the broker. `pytest -m "not slow"` leaves those out: the quick first check
-# of the rules, the database and the door in process (docs/developing.md).
+# browser) or talks to the broker; a module of thousands of events marks itself. `pytest -m "not
+# slow"` leaves those out: the quick first check of the rules, the database and the door in
+# process (docs/developing.md).
 SLOW_FIXTURES = frozenset({"worker", "sweeper", "broker_url", "page"})
 SLOW_FOLDERS = ("tests/e2e/",)
 

@@ -36,6 +36,8 @@ from workflow.domain.clock import ManualClock
 from workflow.domain.conventions import load_book
 from workflow.domain.vocabulary import Partner
 
+pytestmark = pytest.mark.slow  # thousands of generated payloads through every door
+
 ADVERSARIAL = 10_000
 VALID_CASES = 150
 ROOT = Path(__file__).resolve().parents[2]

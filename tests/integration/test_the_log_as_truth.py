@@ -27,6 +27,8 @@ from workflow.demo.run import DemoSettings, run_demo
 from workflow.domain.dates import add_months
 from workflow.domain.lifecycle import UNDER_CONTRACT
 
+pytestmark = pytest.mark.slow  # a simulated year
+
 SETTINGS = {"departement": "67", "agences": 2, "conseillers_per_agence": 2, "months": 12, "seed": 7}
 CONSEILLERS = 4
 

@@ -22,6 +22,8 @@ from tests.web.conftest import PASSWORD, Console
 from tests.workers import answering
 from web import auth
 
+pytestmark = pytest.mark.slow  # web serve, and hundreds of sign-ins hashed with argon2
+
 ROOT = Path(__file__).resolve().parents[2]
 CASEWORKER = "127.0.0.2"  # the caseworker's own desk
 
@@ -69,7 +71,6 @@ def proxied(console: Console, database_url: str) -> Iterator[str]:
     yield from _serve(database_url, "--forwarded-allow-ips", "127.0.0.1")
 
 
-@pytest.mark.slow
 def test_spoofed_forwarded_addresses_cannot_lock_the_caseworker_out(door: str) -> None:
     assert _sign_in(door, CASEWORKER, PASSWORD)  # their desk, known
     for n in range(100):
@@ -80,7 +81,6 @@ def test_spoofed_forwarded_addresses_cannot_lock_the_caseworker_out(door: str) -
     assert not _sign_in(door, "127.0.0.1", PASSWORD, forwarded="198.51.100.7")
 
 
-@pytest.mark.slow
 def test_a_hundred_real_addresses_slow_new_clients_but_never_the_caseworker_s_own(door: str) -> None:
     assert _sign_in(door, CASEWORKER, PASSWORD)
     for n in range(100):
@@ -88,7 +88,6 @@ def test_a_hundred_real_addresses_slow_new_clients_but_never_the_caseworker_s_ow
     assert _sign_in(door, CASEWORKER, PASSWORD)
 
 
-@pytest.mark.slow
 def test_behind_a_named_proxy_the_forwarded_address_is_the_client(proxied: str) -> None:
     """The proxy (127.0.0.1) forwards the caseworker's address: it is theirs that counts."""
     assert _sign_in(proxied, "127.0.0.1", PASSWORD, forwarded="192.0.2.10")

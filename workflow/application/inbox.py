@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Table, and_, func, or_, select, update
+from sqlalchemy import Table, and_, func, literal, or_, select, union_all, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, aliased
 
@@ -327,7 +327,7 @@ def route_keys(session: Session, reads: Sequence[Any], conventions: frozenset[st
     person: an orientation's France Travail identifier, the person of the case named (from the
     case row, an orientation earlier in the submission or one waiting in the inbox), the
     identifier a registration event names; "dossier:<ref>" for a case not known yet (it waits,
-    then is rejected, on a line of its own). At most five indexed queries per submission."""
+    then is rejected, on a line of its own). Two indexed queries per submission at most."""
     route: dict[str, str] = {}
     person: dict[str, str] = {}
     for read in reads:
@@ -355,57 +355,63 @@ def route_keys(session: Session, reads: Sequence[Any], conventions: frozenset[st
 
 def _cases(session: Session, refs: set[str], person: dict[str, str], route: dict[str, str]) -> None:
     """Fill in the person and route of the cases named that the submission does not open: from
-    the case rows, then from their orientations still waiting in the inbox."""
+    the case rows, else from their orientations still waiting in the inbox.
+
+    One statement, so one snapshot (PostgreSQL takes one per statement): a worker applying an
+    orientation creates the case and settles its inbox row in one commit, which two statements
+    could fall between, seeing neither; the event would then take a line of its own
+    ("dossier:<ref>") beside its person's, and could be applied before an earlier one."""
     unknown = refs - person.keys()
-    if unknown:
-        query = (
-            select(Case.reference, Case.convention_code, Person.ft_identifier)
-            .join(Person, Person.id == Case.person_id)
-            .where(Case.reference.in_(unknown))
-        )
-        for ref, code, ft in session.execute(query):
-            route.setdefault(ref, code)
-            person[ref] = ft
-    unknown = refs - person.keys()
-    if unknown:
-        waiting = select(InboxEvent.case_reference, InboxEvent.departement, InboxEvent.person_key).where(
-            InboxEvent.case_reference.in_(unknown),
-            InboxEvent.status == InboxStatus.PENDING,
-            InboxEvent.person_key.is_not(None),
-            InboxEvent.person_key.not_like(f"{CASE_KEY}%"),
-        )
-        for waiting_ref, waiting_code, key in session.execute(waiting):
-            if waiting_ref is not None and key is not None:
-                person[waiting_ref] = key
-                if waiting_code is not None:
-                    route.setdefault(waiting_ref, waiting_code)
+    if not unknown:
+        return
+    known = (
+        select(Case.reference, Case.convention_code, Person.ft_identifier, literal(0).label("rank"))
+        .join(Person, Person.id == Case.person_id)
+        .where(Case.reference.in_(unknown))
+    )
+    waiting = select(
+        InboxEvent.case_reference, InboxEvent.departement, InboxEvent.person_key, literal(1)
+    ).where(
+        InboxEvent.case_reference.in_(unknown),
+        InboxEvent.status == InboxStatus.PENDING,
+        InboxEvent.person_key.is_not(None),
+        InboxEvent.person_key.not_like(f"{CASE_KEY}%"),
+    )
+    found = union_all(known, waiting).subquery()
+    for ref, code, key, _ in session.execute(select(found).order_by(found.c.rank)):
+        if ref is not None and key is not None and ref not in person:  # a case row comes first
+            person[ref] = key
+            if code is not None:
+                route.setdefault(ref, code)
 
 
 def _people(
     session: Session, people: set[str], reads: Sequence[Any], route: dict[str, str]
 ) -> dict[str, str]:
     """The route of each person a registration event names: their open case's convention, else
-    their orientation's, in the submission or waiting in the inbox."""
+    their orientation's, in the submission or waiting in the inbox (one statement, one snapshot,
+    as in `_cases`)."""
     if not people:
         return {}
     open_case = (
-        select(Person.ft_identifier, Case.convention_code)
+        select(Person.ft_identifier, Case.convention_code, literal(0).label("rank"))
         .join(Case, Case.person_id == Person.id)
         .where(Person.ft_identifier.in_(people), Case.state.in_(OPEN_STATES))
     )
-    by_person = {ft: code for ft, code in session.execute(open_case)}
+    waiting = select(InboxEvent.person_key, InboxEvent.departement, literal(1)).where(
+        InboxEvent.person_key.in_(people),
+        InboxEvent.status == InboxStatus.PENDING,
+        InboxEvent.departement.is_not(None),
+    )
+    found = union_all(open_case, waiting).subquery()
+    rows = session.execute(select(found).order_by(found.c.rank)).all()
+    by_person = {ft: code for ft, code, rank in rows if rank == 0}
     for read in reads:
         if isinstance(read, OrientationProposed) and read.case_ref in route:
             by_person.setdefault(read.person.ft_identifier, route[read.case_ref])
-    if people - by_person.keys():
-        waiting = select(InboxEvent.person_key, InboxEvent.departement).where(
-            InboxEvent.person_key.in_(people - by_person.keys()),
-            InboxEvent.status == InboxStatus.PENDING,
-            InboxEvent.departement.is_not(None),
-        )
-        for key, code in session.execute(waiting):
-            if key is not None and code is not None:
-                by_person.setdefault(key, code)
+    for key, code, rank in rows:
+        if rank == 1 and key is not None and code is not None:
+            by_person.setdefault(key, code)
     return by_person
 
 
