@@ -59,7 +59,7 @@ def loaded(db: Engine, database_url: str, tmp_path: Path) -> tuple[str, Story, P
     events.write_text("\n".join(json.dumps(e) for e in story.until_contract()) + "\n", encoding="utf-8")
     result = run("events", "ingest", str(events), url=database_url)
     assert result.returncode == 0, result.stderr
-    assert "4 applied" in result.stdout
+    assert "4 appliqué(s)" in result.stdout
     return database_url, story, tmp_path
 
 
@@ -72,14 +72,15 @@ def test_ingest_reports_bad_lines_by_number_and_exits_1(loaded: tuple[str, Story
     )
     result = run("events", "ingest", str(bad), url=url)
     assert result.returncode == 1
-    assert "1 applied" in result.stdout and "2 rejected" in result.stdout
+    assert "1 appliqué(s)" in result.stdout and "2 rejeté(s)" in result.stdout
     assert "bad.jsonl:2: malformed JSON" in result.stdout
     assert (
         "bad.jsonl:3 [" in result.stdout
-        and "signer_contrat refused from state renouvellement" in result.stdout
+        and "refus de « Signature du contrat » dans l'état « Renouvellement »" in result.stdout
     )
     listing = run("events", "rejected", url=url)
-    assert "bad.jsonl:2" in listing.stdout and "2 shown of 2 unresolved rejected" in listing.stdout
+    assert "bad.jsonl:2" in listing.stdout
+    assert "2 affiché(s) sur 2 événement(s) rejeté(s) non résolu(s)" in listing.stdout
 
 
 def test_a_line_that_is_not_utf8_is_rejected_alone(loaded: tuple[str, Story, Path]) -> None:
@@ -91,7 +92,7 @@ def test_a_line_that_is_not_utf8_is_rejected_alone(loaded: tuple[str, Story, Pat
     result = run("events", "ingest", str(mixed), url=url)
     assert result.returncode == 1
     assert "latin1.jsonl:1: not valid UTF-8 (byte 37 of the line)" in result.stdout
-    assert "1 applied" in result.stdout
+    assert "1 appliqué(s)" in result.stdout
 
 
 def test_case_show_gives_state_dates_deadlines_and_history(loaded: tuple[str, Story, Path]) -> None:
@@ -332,9 +333,9 @@ def test_ingest_via_celery_with_the_worker_command_and_status(
             env=env, capture_output=True, text=True, check=False, timeout=60,
         )  # fmt: skip
         assert queued.returncode == 1, queued.stderr
-        assert "5 event(s) stored and queued to the workers" in queued.stdout
-        assert "rejected flux.jsonl:6: malformed JSON" in queued.stdout
-        assert "all 6 event(s) settled: 5 applied, 0 duplicate(s), 1 rejected" in queued.stdout
+        assert "5 événement(s) enregistré(s) et confié(s) aux workers" in queued.stdout
+        assert "rejeté flux.jsonl:6 : malformed JSON" in queued.stdout
+        assert "les 6 événement(s) sont réglés : 5 appliqué(s), 0 doublon(s), 1 rejeté(s)" in queued.stdout
         assert "—  Contrat" in run("case", "show", other.ref, url=url).stdout
         status = subprocess.run(
             [sys.executable, "-m", "workflow", "status"], env=env, capture_output=True, text=True, check=False
@@ -374,7 +375,7 @@ def test_events_retry_resolves_a_rejection_after_the_fix(loaded: tuple[str, Stor
     still = run("events", "retry", rejected_id, url=url)
     assert (
         still.returncode == 1
-        and "est toujours refusé : signer_contrat refused from state reperage" in still.stderr
+        and "est toujours refusé : refus de « Signature du contrat » dans l'état « Repérage »" in still.stderr
     )
     fix = tmp / "fix.jsonl"
     fix.write_text(json.dumps(diagnostic) + "\n", encoding="utf-8")

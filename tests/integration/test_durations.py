@@ -39,7 +39,7 @@ def test_contract_and_renewal_follow_the_convention(
 def test_no_second_renewal(harness: Harness, departement: str) -> None:
     story = Story(departement)
     harness.apply(*story.until_contract(), story.renewal(days=100))
-    with pytest.raises(TransitionRefused, match="one renewal only"):
+    with pytest.raises(TransitionRefused, match="un seul renouvellement"):
         harness.apply(story.renewal(days=30))
     assert harness.case(story.ref).renewal_count == 1
 
@@ -49,7 +49,7 @@ def test_a_renewal_cannot_pass_twelve_months(harness: Harness, departement: str)
     story = Story(departement)
     harness.apply(*story.until_contract())
     too_long = 7 if departement == "67" else 4
-    with pytest.raises(TransitionRefused, match="past the 12-month maximum"):
+    with pytest.raises(TransitionRefused, match="au-delà du maximum de 12 mois"):
         harness.apply(story.renewal(days=100, months=too_long))
     assert harness.case(story.ref).state == "contrat"
 

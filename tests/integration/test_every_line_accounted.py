@@ -92,8 +92,9 @@ def ingest_command(url: str, path: Path) -> tuple[int, str]:
 
 def summary(text: str) -> tuple[int, int, int, int]:
     """(total, applied, duplicates, rejected) from the command's summary line."""
-    line = next(line for line in text.splitlines() if " event(s): " in line)
-    found = re.match(r"(\d+) event\(s\): (\d+) applied, (\d+) duplicate\(s\) .*?, (\d+) rejected", line)
+    line = next(line for line in text.splitlines() if " événement(s) : " in line)
+    shape = r"(\d+) événement\(s\) : (\d+) appliqué\(s\), (\d+) doublon\(s\) .*?, (\d+) rejeté"
+    found = re.match(shape, line)
     assert found is not None, line
     total, applied, duplicates, rejected = map(int, found.groups())
     return total, applied, duplicates, rejected
@@ -238,9 +239,11 @@ def test_a_real_worker_accounts_for_every_line_sent_through_the_inbox(
         env=env, capture_output=True, text=True, check=False, timeout=900, cwd=ROOT,
     )  # fmt: skip
     assert done.returncode == 1, done.stdout + done.stderr
-    line = next(line for line in done.stdout.splitlines() if line.startswith("all "))
-    words = line.replace(",", "").replace(":", "").split()
-    total, applied, duplicates, rejected = int(words[1]), int(words[4]), int(words[6]), int(words[8])
+    line = next(line for line in done.stdout.splitlines() if line.startswith("les "))
+    shape = r"les (\d+) événement\(s\) sont réglés : (\d+) appliqué\(s\), (\d+) doublon\(s\), (\d+) rejeté"
+    found = re.match(shape, line)
+    assert found is not None, line
+    total, applied, duplicates, rejected = map(int, found.groups())
     print(f"\nworker: {total} lines, {applied} applied, {duplicates} duplicates, {rejected} rejected")
     assert total == lines_as_read(data) == applied + duplicates + rejected
     with harness.sessions() as s:
@@ -334,7 +337,8 @@ def test_blank_lines_and_a_byte_order_mark_are_accounted_for_alike_at_every_door
     code, out = ingest_command(database_url, path)
 
     assert code == 0, out
-    assert "2 event(s): 2 applied" in out and "3 blank line(s) skipped (no event)" in out
+    assert "2 événement(s) : 2 appliqué(s)" in out
+    assert "3 ligne(s) vide(s) ignorée(s) (aucun événement)" in out
     assert harness.case(first.ref).conseiller_id == first.conseiller
     monkeypatch.setenv("ACCOMPAGNEMENT_WEB_SECRET", "a-test-secret-that-is-long-enough-0123456789")
     with harness.sessions() as s, s.begin():

@@ -114,7 +114,9 @@ def test_an_illegal_transition_is_a_rejection_with_the_guards_message(harness: H
     report = harness.ingest_events([story.contract()])
     assert report.rejected == 1
     reason = report.rejections[0].reason
-    assert reason.startswith("signer_contrat refused from state reperage: not allowed from reperage")
+    assert reason.startswith(
+        "refus de « Signature du contrat » dans l'état « Repérage » : possible seulement depuis"
+    )
     after = counts(harness)
     assert after["rejected_event"] == before["rejected_event"] + 1
     assert {k: v for k, v in after.items() if k != "rejected_event"} == {
@@ -129,7 +131,7 @@ def test_a_refused_diagnostic_leaves_no_trace_on_the_case(harness: Harness) -> N
         referent_opinion="defavorable", barriers={"social": ["sante"], "professional": ["mobilite"]}
     )
     report = harness.ingest_events([refused])
-    assert "debated at the monthly revue" in report.rejections[0].reason
+    assert "un désaccord se discute à la revue de portefeuille" in report.rejections[0].reason
     case = harness.case(story.ref)
     assert (case.state, case.barriers, case.diagnostic_kind) == ("reperage", ["logement", "mobilite"], None)
     assert len(harness.log(story.ref)) == 2
@@ -141,7 +143,7 @@ def test_an_ineligible_person_is_refused_at_the_diagnostic(harness: Harness) -> 
         [story.orientation(barriers={"social": [], "professional": ["mobilite"]}), story.binome()]
     )
     report = harness.ingest_events([story.diagnostic()])
-    assert "no social barrier recorded (seed 004 art. 2 b" in report.rejections[0].reason
+    assert "aucun frein social n'est relevé (convention 004 art. 2 b" in report.rejections[0].reason
 
 
 def test_unknown_references_are_rejected(harness: Harness) -> None:
@@ -222,7 +224,7 @@ def test_a_retry_that_is_still_refused_leaves_the_rejection_open(harness: Harnes
     story = Story()
     harness.ingest_events([story.orientation(), story.contract()])
     [row] = rejected(harness)
-    with pytest.raises(TransitionRefused, match="not allowed from reperage"):
+    with pytest.raises(TransitionRefused, match="dans l'état « Repérage » : possible seulement depuis"):
         retry_rejection(UnitOfWork(harness.sessions), harness.ctx, row.id)
     assert rejected(harness)[0].resolved_at is None
     with pytest.raises(NotFound):
@@ -303,7 +305,7 @@ def test_an_event_on_a_closed_case_is_rejected_at_once_even_by_a_worker(harness:
     drained = drain_waiting(harness.uow(), harness.ctx, 10, defer=True)
 
     assert (drained.ingest.deferred, drained.ingest.rejected) == (0, 1)
-    assert "not allowed from sortie" in drained.ingest.rejections[0].reason
+    assert "dans l'état « Sortie » : possible seulement depuis" in drained.ingest.rejections[0].reason
 
 
 def test_a_message_received_again_after_its_events_were_applied_answers_as_the_first_time(

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 from openpyxl import load_workbook
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
-from models import Revue
+from models import RejectedEvent, Revue
 from scheduler.jobs import Jobs
 from tests.conftest import Harness
 from tests.factories import Story
@@ -296,3 +296,26 @@ def test_a_disagreement_is_debated_while_it_stands_and_dated_by_the_diagnostic(
         (backfilled.ref, late["occurred_at"][:10]),  # March: the diagnostic's day, not the ingestion's
     }
     assert late["occurred_at"][:7] == "2026-03"
+
+
+def test_a_disagreement_stored_in_the_reasons_former_english_wording_is_still_debated(
+    harness: Harness,
+) -> None:
+    """Rejections recorded before the reasons were written in French began "joint agreement:";
+    the revue still finds them."""
+    story = Story()
+    harness.apply(*story.until_contract()[:2])
+    refused = story.diagnostic(conseiller_opinion="defavorable")
+    assert harness.ingest_events([refused]).rejected == 1
+    with harness.sessions() as s, s.begin():
+        s.execute(
+            update(RejectedEvent).values(
+                reason="poser_diagnostic refused from state reperage: joint agreement: one professional "
+                "is not in favour; a disagreement is debated at the monthly revue de portefeuille "
+                "(seed 004 art. 2 e)"
+            )
+        )
+    debates = [
+        (ref, day) for ref, subject, day in _debates(harness, "2026-05") if subject == "désaccord du binôme"
+    ]
+    assert debates == [(story.ref, refused["occurred_at"][:10])]

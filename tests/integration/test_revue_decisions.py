@@ -101,11 +101,11 @@ def test_an_entry_is_acted_at_a_revue_and_only_once(
             uow.commit()
 
     with pytest.raises(
-        TransitionRefused, match=r"acted at the monthly revue de portefeuille \(seed 004 art\. 2 d"
+        TransitionRefused, match=r"actées à la revue de portefeuille mensuelle \(convention 004 art\. 2 d"
     ):
         act(None)
     act(revue.id)
-    with pytest.raises(TransitionRefused, match="the entry was already acted on 2026-04-01"):
+    with pytest.raises(TransitionRefused, match="l'entrée a déjà été actée le 01/04/2026"):
         act(revue.id)
     assert [r.trigger for r in harness.log(s["entered"].ref)].count(ACTER_ENTREE) == 1
 
@@ -243,7 +243,7 @@ def test_a_refused_decision_leaves_nothing_and_the_others_land(
     )
     # A case never entered cannot leave for the maximum duration: the guard refuses, nothing is written.
     assert outcome[s["late"].ref][0] == DecisionOutcome.REFUSED
-    assert outcome[s["late"].ref][1].startswith("sortir refused from state reperage")
+    assert outcome[s["late"].ref][1].startswith("refus de « Sortie » dans l'état « Repérage »")
     assert harness.case(s["late"].ref).state == "reperage"
     assert [r.hash for r in harness.log(s["entered"].ref)] == before
     assert harness.case(s["entered"].ref).entry_acted_on is None

@@ -19,6 +19,7 @@ from workflow.application import access
 from workflow.application.audit import chain as audit
 from workflow.application.audit import export as log_export
 from workflow.application.audit import seals
+from workflow.domain import labels
 from workflow.domain.clock import ManualClock
 from workflow.domain.errors import ConfigurationError, Forbidden
 
@@ -232,7 +233,8 @@ def test_a_social_worker_cannot_sign_the_contract_and_the_refusal_is_kept(harnes
     report = harness.ingest_events([contract])
     assert report.rejected == 1
     assert report.rejections[0].reason == (
-        "forbidden: R67 (referent_social) may not signer_contrat: signer_contrat is for: conseiller"
+        "interdit : R67 (Référent social) ne peut pas faire « Signature du contrat » : "
+        "signer_contrat revient à : conseiller"
     )
     assert harness.case(story.ref).state == "diagnostic"
     with harness.sessions() as s:
@@ -254,7 +256,8 @@ def test_only_the_case_s_binome_decides_outside_the_revue(harness: Harness, acto
     report = harness.ingest_events([exit_])
     assert report.rejected == 1
     assert report.rejections[0].reason == (
-        f"forbidden: {actor} ({role}) may not sortir: {actor} n'est pas du binôme du dossier {story.ref} "
+        f"interdit : {actor} ({labels.ROLES[role]}) ne peut pas faire « Sortie » : "
+        f"{actor} n'est pas du binôme du dossier {story.ref} "
         "(C67 et R67) : seul le binôme décide, ou la revue de portefeuille de l'agence pour une entrée, "
         "un renouvellement ou une sortie (convention 004 art. 5.2)"
     )

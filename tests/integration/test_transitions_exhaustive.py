@@ -5,6 +5,7 @@ table allows is reachable; the real one-renewal rule has its own tests."""
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -18,6 +19,7 @@ from tests.factories import Story, at
 from workflow.adapters.unit_of_work import UnitOfWork
 from workflow.application.audit import chain as audit
 from workflow.application.deciding import decide
+from workflow.domain import labels
 from workflow.domain.decision import Actor
 from workflow.domain.errors import TransitionRefused
 from workflow.domain.lifecycle import (
@@ -125,7 +127,8 @@ def test_every_trigger_from_every_state(wide: Harness, trigger: str, state: Stat
         assert row.prev_hash == before[-1].hash
         assert audit.first_break(after) is None
     else:
-        with pytest.raises(TransitionRefused, match=f"^{trigger} refused from state {state}: "):
+        said = f"refus de « {labels.TRIGGERS[trigger]} » dans l'état « {labels.STATES[state]} » : "
+        with pytest.raises(TransitionRefused, match="^" + re.escape(said)):
             attempt()
         assert [r.hash for r in wide.log(story.ref)] == [r.hash for r in before]
         assert wide.case(story.ref).state == state

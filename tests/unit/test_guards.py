@@ -55,58 +55,58 @@ GOOD_DIAGNOSTIC = {
 UNDER_CONTRACT = {"state": "contrat", "contract_start": date(2026, 1, 15), "contract_end": date(2026, 7, 14)}
 
 REFUSALS = [
-    ("person_registered", {"registered": False}, {}, "registered at France Travail (seed 004 art. 2 b"),
-    ("social_and_professional_barriers", {"barriers": ["mobilite"]}, {}, "no social barrier"),
-    ("social_and_professional_barriers", {"barriers": ["sante"]}, {}, "no professional barrier"),
-    ("social_and_professional_barriers", {"barriers": []}, {}, "no social and no professional barrier"),
+    ("person_registered", {"registered": False}, {}, "inscrite à France Travail (convention 004 art. 2 b"),
+    ("social_and_professional_barriers", {"barriers": ["mobilite"]}, {}, "aucun frein social n'est"),
+    ("social_and_professional_barriers", {"barriers": ["sante"]}, {}, "aucun frein professionnel n'est"),
+    ("social_and_professional_barriers", {"barriers": []}, {}, "aucun frein social ni professionnel"),
     ("other_barrier_agreed", {"barriers": ["autre_social", "mobilite"]}, {}, "« décidée après échange »"),
     ("consent_given", {"consent": False}, {}, "libre adhésion"),
     ("binome_assigned", {"referent_social_id": None}, {}, "binôme conseiller dédié + référent social"),
-    ("binome_complete", {}, {"conseiller_id": "C67"}, "both a conseiller dédié and a référent social"),
+    ("binome_complete", {}, {"conseiller_id": "C67"}, "un conseiller dédié et un référent social"),
     (
         "joint_agreement",
         {},
         {**GOOD_DIAGNOSTIC, "referent_opinion": Opinion.DEFAVORABLE},
-        "debated at the monthly revue de portefeuille (seed 004 art. 2 e)",
+        "se discute à la revue de portefeuille mensuelle (convention 004 art. 2 e)",
     ),
     (
         "joint_agreement",
         {},
         {**GOOD_DIAGNOSTIC, "referent_opinion": None},
-        "favourable opinion of both the conseiller and the référent social",
+        "l'avis favorable du conseiller et du référent social",
     ),
     (
         "contract_names_referent_social",
         {"state": "diagnostic"},
         {"referent_social_id": "R67B"},
-        "must name the case's référent social (R67), it names R67B",
+        "doit nommer le référent social du dossier (R67), il nomme R67B",
     ),
-    ("renewals_left", {**UNDER_CONTRACT, "renewal_count": 1}, {}, "one renewal only"),
+    ("renewals_left", {**UNDER_CONTRACT, "renewal_count": 1}, {}, "un seul renouvellement"),
     (
         "renewal_jointly_examined",
         UNDER_CONTRACT,
         {"renewal_by": RenewalDecidedBy.BINOME, "conseiller_opinion": Opinion.FAVORABLE},
-        "joint examination of both professionals",
+        "l'examen conjoint des deux professionnels",
     ),
     (
         "within_maximum_duration",
         UNDER_CONTRACT,
         {"renewal_months": 7},
-        "would end on 2027-02-14, past the 12-month maximum (2027-01-14)",
+        "finirait le 14/02/2027, au-delà du maximum de 12 mois (14/01/2027)",
     ),
-    ("exit_reason_given", {}, {}, "needs a reason from the closed list"),
+    ("exit_reason_given", {}, {}, "demande toujours un motif de la liste fermée"),
     (
         "exit_reason_fits_state",
         UNDER_CONTRACT,
         {"exit_reason": ExitReason.SANS_ENTREE_REFUS},
-        "means « sans entrée », but the contract was signed on 2026-01-15",
+        "veut dire « sans entrée », mais le contrat a été signé le 15/01/2026",
     ),
-    ("exit_reason_fits_state", {}, {"exit_reason": ExitReason.DUREE_MAXIMALE}, "needs a signed contract"),
+    ("exit_reason_fits_state", {}, {"exit_reason": ExitReason.DUREE_MAXIMALE}, "demande un contrat signé"),
     (
         "exit_reason_fits_state",
         UNDER_CONTRACT,
         {"exit_reason": ExitReason.DUREE_MAXIMALE},
-        "the contract runs until 2026-07-14; the maximum duration is not reached",
+        "le contrat court jusqu'au 14/07/2026 ; la durée maximale n'est pas atteinte",
     ),
 ]
 
@@ -118,7 +118,7 @@ def test_guard_refuses_with_its_rule(
     guard = getattr(g, name)
     reason = guard(make_case(**case_fields), make_attempt(**attempt_fields))
     assert reason is not None and message in reason
-    assert "seed" in reason or name.startswith("exit_reason_fits")
+    assert "convention" in reason or name.startswith("exit_reason_fits")
 
 
 def test_confiance_reciproque_is_refused_where_the_convention_has_none() -> None:
@@ -126,7 +126,7 @@ def test_confiance_reciproque_is_refused_where_the_convention_has_none() -> None
         "35", diagnostic_kind=DiagnosticKind.CONFIANCE_RECIPROQUE, conseiller_opinion=Opinion.FAVORABLE
     )
     reason = g.joint_agreement(make_case(), attempt)
-    assert reason is not None and "no diagnostic de confiance réciproque" in reason
+    assert reason is not None and "pas de diagnostic de confiance réciproque" in reason
 
 
 def test_confiance_reciproque_needs_one_favourable_opinion_in_bas_rhin() -> None:
@@ -136,14 +136,14 @@ def test_confiance_reciproque_needs_one_favourable_opinion_in_bas_rhin() -> None
     none = make_attempt(diagnostic_kind=DiagnosticKind.CONFIANCE_RECIPROQUE)
     assert g.joint_agreement(make_case(), one) is None
     reason = g.joint_agreement(make_case(), none)
-    assert reason is not None and "diagnosing professional's favourable opinion" in reason
+    assert reason is not None and "l'avis favorable du professionnel qui le pose" in reason
 
 
 def test_social_reorientation_of_a_brsa_needs_the_equipe_pluridisciplinaire_in_tarn_et_garonne() -> None:
     case = make_case(**UNDER_CONTRACT)
     attempt = make_attempt("82", exit_reason=ExitReason.REORIENTATION_SOCIALE)
     reason = g.social_reorientation_validated(case, attempt)
-    assert reason is not None and "équipe pluridisciplinaire (seed 002 axe 3)" in reason
+    assert reason is not None and "équipe pluridisciplinaire (convention 002 axe 3)" in reason
     validated = make_attempt("82", exit_reason=ExitReason.REORIENTATION_SOCIALE, ep_validated=True)
     assert g.social_reorientation_validated(case, validated) is None
     assert g.social_reorientation_validated(make_case(status="ARE", **UNDER_CONTRACT), attempt) is None

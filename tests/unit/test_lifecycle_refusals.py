@@ -20,7 +20,7 @@ def test_a_refused_diagnostic_names_everything_that_is_missing() -> None:
 
     reasons = refused.value.reasons
     assert len(reasons) == 4
-    for rule in ("registered at France Travail", "free consent", "binôme", "joint agreement"):
+    for rule in ("inscrite à France Travail", "libre adhésion", "binôme", "accord conjoint"):
         assert sum(rule in reason for reason in reasons) == 1, rule
     assert all(reason in str(refused.value) for reason in reasons)
     assert case.state == State.REPERAGE and case.diagnostic_kind is None
@@ -37,7 +37,7 @@ def test_refusals_answer_the_may_question_without_firing() -> None:
     assert ready.state == State.REPERAGE and ready.diagnostic_kind is None  # nothing fired
 
     [why] = refusals(make_case(), SIGNER_CONTRAT, make_attempt(referent_social_id="R67"))
-    assert "not allowed from reperage" in why
+    assert why.startswith("possible seulement depuis : Diagnostic partagé")
 
 
 def test_a_trigger_too_early_on_an_open_case_is_premature() -> None:
@@ -51,4 +51,4 @@ def test_a_trigger_on_a_closed_case_is_final_not_premature() -> None:
     with pytest.raises(TransitionRefused) as refused:
         fire(closed, SIGNER_CONTRAT, make_attempt(referent_social_id="R67"))
     assert not refused.value.premature  # no later event reopens a case: waiting cures nothing
-    assert "not allowed from sortie" in str(refused.value)
+    assert "dans l'état « Sortie » : possible seulement depuis" in str(refused.value)

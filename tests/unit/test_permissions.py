@@ -3,9 +3,12 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from models import Case, Professional
+from workflow.domain import labels
 from workflow.domain.decision import Actor
 from workflow.domain.errors import Forbidden
 from workflow.domain.lifecycle import ORIENTER, TRIGGERS
@@ -47,16 +50,15 @@ def test_each_role_may_fire_exactly_its_triggers(role: Role, trigger: str) -> No
     if role.value in ALLOWED[trigger]:
         check_trigger(actor, trigger, reason)
     else:
-        with pytest.raises(
-            Forbidden, match=f"^forbidden: X1 \\({role.value}\\) may not {trigger}: {trigger} is for: "
-        ):
+        said = f"interdit : X1 ({labels.ROLES[role]}) ne peut pas faire « {labels.TRIGGERS[trigger]} » : "
+        with pytest.raises(Forbidden, match="^" + re.escape(f"{said}{trigger} revient à : ")):
             check_trigger(actor, trigger, reason)
 
 
 def test_the_system_actor_closes_a_case_only_when_the_person_left_the_registers() -> None:
     system = Actor("systeme", Role.SYSTEME)
     check_trigger(system, "sortir", ExitReason.FIN_INSCRIPTION)
-    with pytest.raises(Forbidden, match="only when the person left the registers"):
+    with pytest.raises(Forbidden, match="que lorsque la personne a quitté les listes"):
         check_trigger(system, "sortir", ExitReason.EMPLOI)
 
 

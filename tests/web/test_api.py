@@ -172,7 +172,7 @@ def test_a_sender_learns_what_became_of_its_event_and_only_of_its_own(console: C
         "reperage",
     )
     refused = client.get(f"/api/events/{contract['event_id']}").json()
-    assert refused["status"] == "rejected" and "signer_contrat refused" in refused["reason"]
+    assert refused["status"] == "rejected" and "refus de « Signature du contrat »" in refused["reason"]
 
     with console.harness.sessions() as s, s.begin():
         other = create_token(s, "other-si", console.harness.ctx.clock.now(), Partner.FRANCE_TRAVAIL)

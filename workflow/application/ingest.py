@@ -78,7 +78,7 @@ class Rejection:
 
     def __str__(self) -> str:
         ident = f" [{self.event_id}]" if self.event_id else ""
-        return f"{self.source}{ident}: {self.reason}"
+        return f"{self.source}{ident} : {self.reason}"
 
 
 @dataclass
@@ -117,10 +117,11 @@ class IngestReport:
         self.rejections.extend(other.rejections[: max(0, REPORTED - len(self.rejections))])
 
     def summary(self) -> str:
-        deferred = f", {self.deferred} deferred (retried shortly)" if self.deferred else ""
+        deferred = f", {self.deferred} différé(s) (réessayé(s) sous peu)" if self.deferred else ""
         return (
-            f"{self.total} event(s): {self.applied} applied, {self.duplicates} duplicate(s) "
-            f"(already applied, nothing changed), {self.rejected} rejected{deferred}{blank_lines(self.blank)}"
+            f"{self.total} événement(s) : {self.applied} appliqué(s), {self.duplicates} doublon(s) "
+            f"(déjà appliqué(s), rien n'a changé), {self.rejected} rejeté(s)"
+            f"{deferred}{blank_lines(self.blank)}"
         )
 
     def as_dict(self) -> dict[str, Any]:
@@ -221,7 +222,7 @@ def ingest_lines(
 
 def blank_lines(count: int) -> str:
     """The report's mention of the blank lines skipped ("" when none)."""
-    return f", {count} blank line(s) skipped (no event)" if count else ""
+    return f", {count} ligne(s) vide(s) ignorée(s) (aucun événement)" if count else ""
 
 
 def ingest_items(

@@ -36,7 +36,7 @@ from workflow.cli.common import (
     print_table,
     show_progress,
 )
-from workflow.domain.clock import PARIS
+from workflow.domain import labels
 from workflow.domain.errors import EventRejected, TransitionRefused, WorkflowError
 from workflow.domain.events import InvalidEvent, json_schema
 from workflow.domain.vocabulary import InboxStatus
@@ -51,9 +51,10 @@ def cmd_events_ingest(args: argparse.Namespace) -> int:
         report = ingest_lines(rt.uow(), rt.ctx, fh, path.name)
     print(report.summary())
     for rejection in report.rejections:
-        print(f"  rejected {rejection}")
+        print(f"  rejeté {rejection}")
     if report.rejected > len(report.rejections):
-        print(f"  … and {report.rejected - len(report.rejections)} more: `accompagnement events rejected`")
+        more = report.rejected - len(report.rejections)
+        print(f"  … et {more} autre(s) : `accompagnement events rejected`")
     return EXIT_PROBLEM if report.rejected else EXIT_OK
 
 
@@ -74,9 +75,9 @@ def _publish(rt: Runtime, path: Path, progress: bool, wait: bool) -> int:
     receipt = receive(rt.uow(), rt.ctx, items, "cli")
     queue(receipt.routed())
     count = receipt.count()
-    print(f"{len(receipt.pending)} event(s) stored and queued to the workers")
-    print(f"{count['duplicate']} duplicate(s) (already applied or waiting), {count['rejected']} line(s) "
-          f"rejected here{blank_lines(blank)}")  # fmt: skip
+    print(f"{len(receipt.pending)} événement(s) enregistré(s) et confié(s) aux workers")
+    print(f"{count['duplicate']} doublon(s) (déjà appliqué(s) ou en attente), {count['rejected']} ligne(s) "
+          f"rejetée(s) ici{blank_lines(blank)}")  # fmt: skip
     _print_rejections([(items[v.position][0], v.event_id, v.reason) for v in receipt.verdicts
                        if v.status == "rejected"], count["rejected"])  # fmt: skip
     if not wait:
@@ -103,8 +104,8 @@ def _wait(rt: Runtime, submission: str, total: int, progress: bool) -> int:
             .limit(REPORTED)
         ).all()
     print(
-        f"all {total} event(s) settled: {count[InboxStatus.APPLIED]} applied, "
-        f"{count[InboxStatus.DUPLICATE]} duplicate(s), {count[InboxStatus.REJECTED]} rejected"
+        f"les {total} événement(s) sont réglés : {count[InboxStatus.APPLIED]} appliqué(s), "
+        f"{count[InboxStatus.DUPLICATE]} doublon(s), {count[InboxStatus.REJECTED]} rejeté(s)"
     )
     _print_rejections([tuple(r) for r in rejected], count[InboxStatus.REJECTED])
     return EXIT_PROBLEM if count[InboxStatus.REJECTED] else EXIT_OK
@@ -113,9 +114,9 @@ def _wait(rt: Runtime, submission: str, total: int, progress: bool) -> int:
 def _print_rejections(rows: list[tuple[Any, ...]], total: int) -> None:
     for where, event_id, reason in rows[:REPORTED]:
         ident = f" [{event_id}]" if event_id else ""
-        print(f"  rejected {where}{ident}: {reason}")
+        print(f"  rejeté {where}{ident} : {reason}")
     if total > REPORTED:
-        print(f"  … and {total - REPORTED} more: `accompagnement events rejected`")
+        print(f"  … et {total - REPORTED} autre(s) : `accompagnement events rejected`")
 
 
 def cmd_events_rejected(args: argparse.Namespace) -> int:
@@ -123,13 +124,12 @@ def cmd_events_rejected(args: argparse.Namespace) -> int:
     with rt.uow() as uow:
         rows, total = operator_lists.rejected_events(uow.session, args.all, args.limit)
         table = [
-            (r.id, r.rejected_at.astimezone(PARIS).strftime("%Y-%m-%d %H:%M"), r.source, r.event_id, r.type,
-             r.resolution or r.reason)
+            (r.id, labels.instant(r.rejected_at), r.source, r.event_id, r.type, r.resolution or r.reason)
             for r in rows
         ]  # fmt: skip
-    print_table(table, ("id", "rejected (Paris)", "source", "event_id", "type", "reason"))
-    which = "rejected event(s)" if args.all else "unresolved rejected event(s) (--all for every one)"
-    print(f"{len(table)} shown of {total} {which}")
+    print_table(table, ("n°", "rejeté le (Paris)", "origine", "event_id", "type", "motif"))
+    which = "événement(s) rejeté(s)" if args.all else "événement(s) rejeté(s) non résolu(s) (--all pour tous)"
+    print(f"{len(table)} affiché(s) sur {total} {which}")
     return EXIT_OK
 
 
@@ -238,7 +238,7 @@ def cmd_events_schema(args: argparse.Namespace) -> int:
     text = json.dumps(json_schema(), indent=2, ensure_ascii=False) + "\n"
     if args.output:
         Path(args.output).write_text(text, encoding="utf-8")
-        print(f"JSON Schema written to {args.output}")
+        print(f"JSON Schema écrit dans {args.output}")
     else:
         sys.stdout.write(text)
     return EXIT_OK

@@ -28,8 +28,11 @@ class TransitionRefused(WorkflowError):
 
     def __init__(self, trigger: str, state: str, reasons: list[str] | str, premature: bool = False) -> None:
         self.reasons = [reasons] if isinstance(reasons, str) else list(reasons)
-        self.reason = "; ".join(self.reasons)
-        super().__init__(f"{trigger} refused from state {state}: {self.reason}")
+        self.reason = " ; ".join(self.reasons)
+        from workflow.domain import labels  # at the refusal: the labels read the lifecycle, which reads this
+
+        what, where = labels.word(labels.TRIGGERS, trigger), labels.word(labels.STATES, state)
+        super().__init__(f"refus de « {what} » dans l'état « {where} » : {self.reason}")
         self.trigger = trigger
         self.state = state
         self.premature = premature
@@ -50,7 +53,10 @@ class Forbidden(WorkflowError):
     """The actor's role may not do this (`workflow.domain.permissions`); the refusal is kept on record."""
 
     def __init__(self, actor_id: str, actor_role: str, action: str, reason: str) -> None:
-        super().__init__(f"forbidden: {actor_id} ({actor_role}) may not {action}: {reason}")
+        from workflow.domain import labels
+
+        role, act = labels.word(labels.ROLES, str(actor_role)), labels.word(labels.ACCESS_ACTIONS, action)
+        super().__init__(f"interdit : {actor_id} ({role}) ne peut pas faire « {act} » : {reason}")
         self.actor_id = actor_id
         self.actor_role = str(actor_role)
         self.action = action

@@ -28,12 +28,26 @@ from workflow.domain.vocabulary import (
 Guard = Callable[[Case, Attempt], str | None]
 
 
+def day(value: date | None) -> str:
+    """A day as people read it (`labels.day`, imported when a reason is written: the labels read
+    the lifecycle, which reads these guards)."""
+    from workflow.domain import labels
+
+    return labels.day(value)
+
+
+def exit_reason(code: str | None) -> str:
+    from workflow.domain import labels
+
+    return labels.word(labels.EXIT_REASONS, code)
+
+
 def person_registered(case: Case, attempt: Attempt) -> str | None:
     if case.person.registered:
         return None
     return (
-        "eligibility: the person must be registered at France Travail "
-        "(seed 004 art. 2 b: « être inscrits à Pôle Emploi »)"
+        "éligibilité : la personne doit être inscrite à France Travail "
+        "(convention 004 art. 2 b : « être inscrits à Pôle Emploi »)"
     )
 
 
@@ -50,12 +64,12 @@ def social_and_professional_barriers(case: Case, attempt: Attempt) -> str | None
         return None
     missing = [
         label
-        for label, present in (("social", has_social), ("professional", has_professional))
+        for label, present in (("social", has_social), ("professionnel", has_professional))
         if not present
     ]
     return (
-        f"eligibility: at least one social and one professional barrier are needed, no "
-        f"{' and no '.join(missing)} barrier recorded (seed 004 art. 2 b: « à la fois des freins "
+        f"éligibilité : il faut au moins un frein social et un frein professionnel, aucun frein "
+        f"{' ni '.join(missing)} n'est relevé (convention 004 art. 2 b : « à la fois des freins "
         f"professionnels et sociaux »)"
     )
 
@@ -64,30 +78,32 @@ def other_barrier_agreed(case: Case, attempt: Attempt) -> str | None:
     if not _barriers(case, attempt) & OTHER_BARRIERS or case.other_barrier_agreed:
         return None
     return (
-        "eligibility: a barrier outside the listed ones needs the agreement of the conseiller and "
-        "the travailleur social (seed 004 art. 2 b: « décidée après échange »)"
+        "éligibilité : un frein hors de la liste demande l'accord du conseiller et du travailleur "
+        "social (convention 004 art. 2 b : « décidée après échange »)"
     )
 
 
 def consent_given(case: Case, attempt: Attempt) -> str | None:
     if case.consent:
         return None
-    return "eligibility: the person's free consent (libre adhésion) is not recorded (seed 004 art. 2 b and d)"
+    return (
+        "éligibilité : la libre adhésion de la personne n'est pas enregistrée (convention 004 art. 2 b et d)"
+    )
 
 
 def binome_assigned(case: Case, attempt: Attempt) -> str | None:
     if case.conseiller_id and case.referent_social_id:
         return None
     return (
-        "a binôme conseiller dédié + référent social must be assigned first "
-        "(seeds 000/001 art. 3.2: « un binôme … interlocuteur unique »)"
+        "un binôme conseiller dédié + référent social doit d'abord être nommé "
+        "(conventions 000/001 art. 3.2 : « un binôme … interlocuteur unique »)"
     )
 
 
 def binome_complete(case: Case, attempt: Attempt) -> str | None:
     if attempt.conseiller_id and attempt.referent_social_id:
         return None
-    return "the binôme needs both a conseiller dédié and a référent social (seeds 000/001 art. 3.2)"
+    return "le binôme demande un conseiller dédié et un référent social (conventions 000/001 art. 3.2)"
 
 
 def joint_agreement(case: Case, attempt: Attempt) -> str | None:
@@ -96,36 +112,37 @@ def joint_agreement(case: Case, attempt: Attempt) -> str | None:
     opinions = (attempt.conseiller_opinion, attempt.referent_opinion)
     if Opinion.DEFAVORABLE in opinions:
         return (
-            "joint agreement: one professional is not in favour; a disagreement is debated at the "
-            "monthly revue de portefeuille (seed 004 art. 2 e)"
+            "accord conjoint : un des professionnels n'est pas favorable ; un désaccord se discute à "
+            "la revue de portefeuille mensuelle (convention 004 art. 2 e)"
         )
     if attempt.diagnostic_kind == DiagnosticKind.CONFIANCE_RECIPROQUE:
         if not attempt.terms.confiance_reciproque:
             return (
-                "joint agreement: this convention has no diagnostic de confiance réciproque; both "
-                "professionals must agree (seeds 000/001 art. 3.3: « conjointement d'accord »)"
+                "accord conjoint : cette convention ne prévoit pas de diagnostic de confiance "
+                "réciproque ; les deux professionnels doivent être d'accord (conventions 000/001 "
+                "art. 3.3 : « conjointement d'accord »)"
             )
         if Opinion.FAVORABLE in opinions:
             return None
         return (
-            "joint agreement: a confiance réciproque diagnostic needs the diagnosing professional's "
-            "favourable opinion (seed 004 art. 2 e)"
+            "accord conjoint : un diagnostic de confiance réciproque demande l'avis favorable du "
+            "professionnel qui le pose (convention 004 art. 2 e)"
         )
     if all(o == Opinion.FAVORABLE for o in opinions):
         return None
     return (
-        "joint agreement: a diagnostic partagé needs the favourable opinion of both the conseiller "
-        "and the référent social (seeds 000/001 art. 3.3: « conjointement d'accord »)"
+        "accord conjoint : un diagnostic partagé demande l'avis favorable du conseiller et du "
+        "référent social (conventions 000/001 art. 3.3 : « conjointement d'accord »)"
     )
 
 
 def contract_names_referent_social(case: Case, attempt: Attempt) -> str | None:
     if attempt.referent_social_id and attempt.referent_social_id == case.referent_social_id:
         return None
-    named = attempt.referent_social_id or "nobody"
+    named = attempt.referent_social_id or "personne"
     return (
-        f"the contract must name the case's référent social ({case.referent_social_id}), it names "
-        f"{named} (seeds 000/001 art. 3.4: « contrat … mentionnant le nom du référent social »)"
+        f"le contrat doit nommer le référent social du dossier ({case.referent_social_id}), il nomme "
+        f"{named} (conventions 000/001 art. 3.4 : « contrat … mentionnant le nom du référent social »)"
     )
 
 
@@ -133,8 +150,9 @@ def renewals_left(case: Case, attempt: Attempt) -> str | None:
     if case.renewal_count < attempt.terms.max_renewals:
         return None
     return (
-        f"one renewal only: the contract was already renewed {case.renewal_count} time(s) "
-        "(seeds 000/001 art. 3.5: « renouvelable 1 fois »; seed 004 art. 2 g: « une seule fois »)"
+        f"un seul renouvellement : le contrat a déjà été renouvelé {case.renewal_count} fois "
+        "(conventions 000/001 art. 3.5 : « renouvelable 1 fois » ; convention 004 art. 2 g : "
+        "« une seule fois »)"
     )
 
 
@@ -146,8 +164,9 @@ def renewal_jointly_examined(case: Case, attempt: Attempt) -> str | None:
     ):
         return None
     return (
-        "a renewal needs the joint examination of both professionals, both favourable, or a "
-        "decision of the monthly commission (seeds 000/001 art. 3.5; seed 004 art. 2 g)"
+        "un renouvellement demande l'examen conjoint des deux professionnels, tous deux favorables, "
+        "ou une décision de la commission mensuelle (conventions 000/001 art. 3.5 ; convention 004 "
+        "art. 2 g)"
     )
 
 
@@ -160,9 +179,9 @@ def within_maximum_duration(case: Case, attempt: Attempt) -> str | None:
     if months <= terms.renewal_months and new_end <= limit:
         return None
     return (
-        f"maximum duration: a renewal of {months} month(s) would end on {new_end.isoformat()}, past "
-        f"the {terms.max_total_months}-month maximum ({limit.isoformat()}) or the "
-        f"{terms.renewal_months}-month renewal of this convention (seed 004 art. 2 g: « ne pourra "
+        f"durée maximale : un renouvellement de {months} mois finirait le {day(new_end)}, au-delà du "
+        f"maximum de {terms.max_total_months} mois ({day(limit)}) ou du renouvellement de "
+        f"{terms.renewal_months} mois de cette convention (convention 004 art. 2 g : « ne pourra "
         "pas dépasser un an »)"
     )
 
@@ -178,7 +197,7 @@ def renewed_end(case: Case, attempt: Attempt) -> date:
 def exit_reason_given(case: Case, attempt: Attempt) -> str | None:
     if attempt.exit_reason is not None:
         return None
-    return "an exit always needs a reason from the closed list (seeds 000/001 art. 3.5)"
+    return "une sortie demande toujours un motif de la liste fermée (conventions 000/001 art. 3.5)"
 
 
 def exit_reason_fits_state(case: Case, attempt: Attempt) -> str | None:
@@ -186,17 +205,17 @@ def exit_reason_fits_state(case: Case, attempt: Attempt) -> str | None:
     entered = case.contract_start is not None
     if reason in NO_ENTRY_REASONS and entered:
         return (
-            f"exit reason {reason} means « sans entrée », but the contract was signed on "
-            f"{case.contract_start}"
+            f"le motif de sortie « {exit_reason(reason)} » veut dire « sans entrée », mais le "
+            f"contrat a été signé le {day(case.contract_start)}"
         )
     if reason in AFTER_ENTRY_ONLY_REASONS:
         if not entered:
-            return f"exit reason {reason} needs a signed contract"
+            return f"le motif de sortie « {exit_reason(reason)} » demande un contrat signé"
         assert case.contract_end is not None
         if attempt.on <= case.contract_end:
             return (
-                f"exit reason {reason}: the contract runs until {case.contract_end.isoformat()}; the "
-                "maximum duration is not reached (seed 004 art. 2 g)"
+                f"motif de sortie « {exit_reason(reason)} » : le contrat court jusqu'au "
+                f"{day(case.contract_end)} ; la durée maximale n'est pas atteinte (convention 004 art. 2 g)"
             )
     return None
 
@@ -210,7 +229,8 @@ def social_reorientation_validated(case: Case, attempt: Attempt) -> str | None:
     ):
         return None
     return (
-        "a social reorientation of a BRSA must be validated by the équipe pluridisciplinaire (seed 002 axe 3)"
+        "la réorientation sociale d'un bénéficiaire du RSA doit être validée par l'équipe "
+        "pluridisciplinaire (convention 002 axe 3)"
     )
 
 
@@ -222,34 +242,37 @@ _ACTED = (
 def taken_at_a_revue(case: Case, attempt: Attempt) -> str | None:
     if attempt.revue_id is not None:
         return None
-    return f"entries and exits are acted at the monthly revue de portefeuille (seed 004 art. 2 d: {_ACTED})"
+    return (
+        "les entrées et les sorties sont actées à la revue de portefeuille mensuelle "
+        f"(convention 004 art. 2 d : {_ACTED})"
+    )
 
 
 def contract_signed(case: Case, attempt: Attempt) -> str | None:
     if case.contract_start is not None:
         return None
-    return "the case ended without entry: no contract was signed, so there is no entry to act"
+    return "le dossier s'est terminé sans entrée : aucun contrat n'a été signé, il n'y a pas d'entrée à acter"
 
 
 def entry_not_acted(case: Case, attempt: Attempt) -> str | None:
     if case.entry_acted_on is None:
         return None
-    return f"the entry was already acted on {case.entry_acted_on.isoformat()}"
+    return f"l'entrée a déjà été actée le {day(case.entry_acted_on)}"
 
 
 def exit_not_acted(case: Case, attempt: Attempt) -> str | None:
     if case.exit_acted_on is None:
         return None
-    return f"the exit was already acted on {case.exit_acted_on.isoformat()}"
+    return f"la sortie a déjà été actée le {day(case.exit_acted_on)}"
 
 
 def contract_ran_out(case: Case, attempt: Attempt) -> str | None:
     if case.contract_end is not None and attempt.on > case.contract_end:
         return None
-    return f"the contract runs until {case.contract_end}: it has not run out"
+    return f"le contrat court jusqu'au {day(case.contract_end)} : il n'est pas échu"
 
 
 def not_flagged(case: Case, attempt: Attempt) -> str | None:
     if case.revue_flag is None:
         return None
-    return f"already flagged for the revue on {case.revue_flagged_on}"
+    return f"déjà signalé pour la revue le {day(case.revue_flagged_on)}"

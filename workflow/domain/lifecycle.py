@@ -80,8 +80,8 @@ TABLE: tuple[Move, ...] = (
         None,
         (g.binome_complete,),
         fx.assign_binome,
-        "the binôme stays the same all along once the contract is signed "
-        "(seed 004 art. 3.1: « toujours accompagné par le même binôme »)",
+        "le binôme reste le même tout au long une fois le contrat signé "
+        "(convention 004 art. 3.1 : « toujours accompagné par le même binôme »)",
     ),
     Move(RECUEILLIR_ADHESION, BEFORE_CONTRACT, None, (), fx.record_consent),
     Move(
@@ -105,7 +105,7 @@ TABLE: tuple[Move, ...] = (
         State.CONTRAT,
         (g.person_registered, g.consent_given, g.contract_names_referent_social),
         fx.start_contract,
-        "a contract is signed once, after the diagnostic partagé (seeds 000/001 art. 3.4)",
+        "un contrat se signe une fois, après le diagnostic partagé (conventions 000/001 art. 3.4)",
     ),
     Move(
         RENOUVELER,
@@ -113,7 +113,7 @@ TABLE: tuple[Move, ...] = (
         State.RENOUVELLEMENT,
         (g.renewals_left, g.renewal_jointly_examined, g.within_maximum_duration),
         fx.renew,
-        "only a signed contract can be renewed (seeds 000/001 art. 3.5)",
+        "seul un contrat signé peut être renouvelé (conventions 000/001 art. 3.5)",
     ),
     Move(
         SORTIR,
@@ -121,7 +121,7 @@ TABLE: tuple[Move, ...] = (
         State.SORTIE,
         (g.exit_reason_given, g.exit_reason_fits_state, g.social_reorientation_validated),
         fx.close,
-        "the case is already closed",
+        "le dossier est déjà clos",
     ),
     # seed 004 art. 2 d and 5.2: the revue de portefeuille acts what the binôme did; « la décision
     # de l'instance ne constitue qu'une formalité d'enregistrement » when both agree.
@@ -131,7 +131,7 @@ TABLE: tuple[Move, ...] = (
         None,
         (g.taken_at_a_revue, g.contract_signed, g.entry_not_acted),
         fx.act_entry,
-        "an entry is acted once the contract is signed (seed 004 art. 2 d)",
+        "une entrée s'acte une fois le contrat signé (convention 004 art. 2 d)",
     ),
     Move(
         ACTER_SORTIE,
@@ -139,7 +139,7 @@ TABLE: tuple[Move, ...] = (
         None,
         (g.taken_at_a_revue, g.exit_not_acted),
         fx.act_exit,
-        "only an exit that happened can be acted (seed 004 art. 5.2)",
+        "seule une sortie qui a eu lieu peut être actée (convention 004 art. 5.2)",
     ),
     # A contract that ran out with no decision goes to the next revue (seed 004 art. 2 g: the
     # renewal « est examiné » there); the daily scan fires this the day the expiry reminder goes,
@@ -150,7 +150,7 @@ TABLE: tuple[Move, ...] = (
         None,
         (g.contract_ran_out, g.not_flagged),
         fx.flag_for_revue,
-        "only a contract that ran out can be flagged for the revue (seed 004 art. 2 g)",
+        "seul un contrat échu peut être signalé pour la revue (convention 004 art. 2 g)",
     ),
 )
 
@@ -277,19 +277,19 @@ def refusals(case: Case, trigger: str, attempt: Attempt) -> list[str]:
 def _move(case: Case, trigger: str) -> Move:
     move = MOVES.get(trigger)
     if move is None:
-        raise TransitionRefused(trigger, case.state, f"unknown trigger (known: {', '.join(TRIGGERS)})")
+        raise TransitionRefused(trigger, case.state, f"déclencheur inconnu (connus : {', '.join(TRIGGERS)})")
     return move
 
 
 def _not_from_here(case: Case, move: Move) -> TransitionRefused:
     """A trigger not allowed from the case's state. Premature while the case is open (an
     earlier event of the case may still be on its way); final once it is closed."""
-    allowed = ", ".join(sorted(move.sources))
-    why = f"; {move.refused_elsewhere}" if move.refused_elsewhere else ""
-    return TransitionRefused(
-        move.trigger, case.state, f"not allowed from {case.state} (only from {allowed}){why}",
-        premature=case.state in OPEN_STATES,
-    )  # fmt: skip
+    from workflow.domain.labels import STATES  # the labels read this module
+
+    allowed = ", ".join(sorted(STATES[state] for state in move.sources))
+    why = f" ; {move.refused_elsewhere}" if move.refused_elsewhere else ""
+    reason = f"possible seulement depuis : {allowed}{why}"
+    return TransitionRefused(move.trigger, case.state, reason, premature=case.state in OPEN_STATES)
 
 
 def mermaid() -> str:

@@ -65,10 +65,10 @@ def check_trigger(actor: Actor, trigger: str, exit_reason: ExitReason | None = N
     allowed = MAY_TRIGGER.get(actor.role, frozenset())
     if trigger not in allowed:
         roles = ", ".join(sorted(role for role, triggers in MAY_TRIGGER.items() if trigger in triggers))
-        raise Forbidden(actor.id, actor.role, trigger, f"{trigger} is for: {roles or 'nobody'}")
+        raise Forbidden(actor.id, actor.role, trigger, f"{trigger} revient à : {roles or 'personne'}")
     if actor.role == Role.SYSTEME and trigger == SORTIR and exit_reason not in SYSTEM_EXITS:
         left = ", ".join(sorted(SYSTEM_EXITS))
-        why = f"the system actor closes a case only when the person left the registers ({left})"
+        why = f"le système ne clôt un dossier que lorsque la personne a quitté les listes ({left})"
         raise Forbidden(actor.id, actor.role, trigger, why)
 
 

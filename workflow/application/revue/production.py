@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from typing import Any, cast
 
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -45,7 +45,9 @@ from workflow.domain.vocabulary import (
 from workflow.domain.working_days import nth_working_day
 
 REORIENTATIONS = frozenset({ExitReason.REORIENTATION_SOCIALE, ExitReason.AUTRE_REORIENTATION})
-DISAGREEMENT = "joint agreement"  # the guard's refusal (workflow.domain.guards.joint_agreement)
+# The guard's refusal (workflow.domain.guards.joint_agreement), as it begins now and as it began
+# in the rejections stored before the reasons were written in French.
+DISAGREEMENT = ("accord conjoint", "joint agreement")
 SECTIONS = ("entrees", "renouvellements", "sorties", "a_debattre", "conseillers", "chiffres")
 
 
@@ -213,7 +215,7 @@ def _disagreements(
         select(Case.id, func.coalesce(RejectedEvent.occurred_at, RejectedEvent.rejected_at))
         .join(Case, Case.reference == RejectedEvent.case_reference)
         .where(Case.agence == agence, RejectedEvent.resolved_at.is_(None),
-               RejectedEvent.reason.contains(DISAGREEMENT))
+               or_(*(RejectedEvent.reason.contains(wording) for wording in DISAGREEMENT)))
     )  # fmt: skip
     latest: dict[int, date] = {}
     for case_id, at in session.execute(query):
