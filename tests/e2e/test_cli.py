@@ -73,7 +73,7 @@ def test_ingest_reports_bad_lines_by_number_and_exits_1(loaded: tuple[str, Story
     result = run("events", "ingest", str(bad), url=url)
     assert result.returncode == 1
     assert "1 appliqué(s)" in result.stdout and "2 rejeté(s)" in result.stdout
-    assert "bad.jsonl:2: malformed JSON" in result.stdout
+    assert "bad.jsonl:2 : JSON mal formé" in result.stdout
     assert (
         "bad.jsonl:3 [" in result.stdout
         and "refus de « Signature du contrat » dans l'état « Renouvellement »" in result.stdout
@@ -91,7 +91,7 @@ def test_a_line_that_is_not_utf8_is_rejected_alone(loaded: tuple[str, Story, Pat
     )
     result = run("events", "ingest", str(mixed), url=url)
     assert result.returncode == 1
-    assert "latin1.jsonl:1: not valid UTF-8 (byte 37 of the line)" in result.stdout
+    assert "latin1.jsonl:1 : pas de l'UTF-8 valide (octet 37 de la ligne)" in result.stdout
     assert "1 appliqué(s)" in result.stdout
 
 
@@ -150,7 +150,7 @@ def test_a_bad_directory_is_refused_whole_with_file_and_line(
     result = run("professionals", "import", str(csv), url=database_url)
     assert result.returncode == 2
     bad_line = len(PROFESSIONALS_CSV.splitlines()) + 1
-    assert f"{csv}:{bad_line}: field 'role' must be one of" in result.stderr
+    assert f"{csv}:{bad_line} : le champ 'role' vaut l'un de" in result.stderr
     assert "C67" not in run("professionals", "list", url=database_url).stdout
 
 
@@ -168,11 +168,11 @@ def test_commands_need_an_upgraded_database_and_leave_no_file_behind(tmp_path: P
 @pytest.mark.parametrize(
     ("url", "said"),
     [
-        ("notaurl", "database URL 'notaurl' is not a URL (like sqlite:///"),
-        ("postgres://u@127.0.0.1/test", "unknown driver 'postgres' (PostgreSQL: postgresql+psycopg://"),
-        ("mysql://u@127.0.0.1/db", "the service runs on SQLite or PostgreSQL"),
-        ("sqlite:////no/such/folder/x.db", "folder /no/such/folder does not exist"),
-        ("postgresql+psycopg://postgres@127.0.0.1:1/test", "cannot reach the database"),
+        ("notaurl", "l'URL de base de données 'notaurl' n'est pas une URL (par exemple sqlite:///"),
+        ("postgres://u@127.0.0.1/test", "pilote inconnu 'postgres' (PostgreSQL: postgresql+psycopg://"),
+        ("mysql://u@127.0.0.1/db", "le service fonctionne sur SQLite ou PostgreSQL"),
+        ("sqlite:////no/such/folder/x.db", "le dossier /no/such/folder n'existe pas"),
+        ("postgresql+psycopg://postgres@127.0.0.1:1/test", "base de données injoignable"),
     ],
 )
 def test_a_bad_database_url_is_one_line_naming_the_problem_and_exit_2(url: str, said: str) -> None:
@@ -334,7 +334,7 @@ def test_ingest_via_celery_with_the_worker_command_and_status(
         )  # fmt: skip
         assert queued.returncode == 1, queued.stderr
         assert "5 événement(s) enregistré(s) et confié(s) aux workers" in queued.stdout
-        assert "rejeté flux.jsonl:6 : malformed JSON" in queued.stdout
+        assert "rejeté flux.jsonl:6 : JSON mal formé" in queued.stdout
         assert "les 6 événement(s) sont réglés : 5 appliqué(s), 0 doublon(s), 1 rejeté(s)" in queued.stdout
         assert "—  Contrat" in run("case", "show", other.ref, url=url).stdout
         status = subprocess.run(

@@ -382,9 +382,9 @@ def test_a_celery_message_the_worker_cannot_decode_is_stored_as_rejected(
     (not_utf8, unclosed) = [r for r in rows() if r.submission == "not-utf8"] + [
         r for r in rows() if r.submission == "unclosed"
     ]
-    assert not_utf8.status == "rejected" and "not valid UTF-8" in not_utf8.reason
+    assert not_utf8.status == "rejected" and "pas de l'UTF-8 valide" in not_utf8.reason
     assert "\\xff" in not_utf8.payload or "\\udcff" in not_utf8.payload  # the byte, escaped
-    assert unclosed.status == "rejected" and "malformed JSON" in unclosed.reason
+    assert unclosed.status == "rejected" and "JSON mal formé" in unclosed.reason
     assert unclosed.payload.startswith('[[{"event_id": "y"}')
     assert rejection_occurrences(harness) == 2
     assert "Can't decode message body" not in worker.log.read_text(errors="replace")

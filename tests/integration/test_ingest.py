@@ -15,7 +15,7 @@ from tests.conftest import Harness
 from tests.factories import Story
 from workflow.adapters.unit_of_work import UnitOfWork
 from workflow.application.handling import HandledAs
-from workflow.application.inbox import LEASE, MAX_DEFERRALS, drain_waiting, receive
+from workflow.application.inbox import LEASE, MAX_DEFERRALS, backlog, drain_waiting, receive
 from workflow.application.ingest import retry_rejection
 from workflow.domain.clock import ManualClock
 from workflow.domain.errors import NotFound, TransitionRefused, WorkflowError
@@ -96,10 +96,10 @@ def test_bad_lines_are_reported_by_line_number_and_good_lines_still_apply(harnes
     report = harness.ingest(lines, source="flux.jsonl")
     assert (report.applied, report.rejected) == (2, 4)
     where = {r.source: r.reason for r in report.rejections}
-    assert where["flux.jsonl:2"].startswith("malformed JSON")
-    assert where["flux.jsonl:3"] == "missing field 'conseiller_id'"
-    assert where["flux.jsonl:5"].startswith("unknown event type 'contract_cancelled'")
-    assert where["flux.jsonl:6"].startswith("field 'occurred_at'")
+    assert where["flux.jsonl:2"].startswith("JSON mal formé")
+    assert where["flux.jsonl:3"] == "champ 'conseiller_id' manquant"
+    assert where["flux.jsonl:5"].startswith("type d'événement inconnu 'contract_cancelled'")
+    assert where["flux.jsonl:6"].startswith("champ 'occurred_at'")
     stored = rejected(harness)
     assert [r.source for r in stored] == ["flux.jsonl:2", "flux.jsonl:3", "flux.jsonl:5", "flux.jsonl:6"]
     assert stored[0].raw == "{not json"
@@ -155,17 +155,17 @@ def test_unknown_references_are_rejected(harness: Harness) -> None:
     wrong_role["conseiller_id"] = "R67"
     report = harness.ingest_events([stranger, wrong_role, Story().binome(), Story().radiation()])
     reasons = [r.reason for r in report.rejections]
-    assert "actor NOBODY is not in the directory of professionals" in reasons[0]
-    assert reasons[1] == "conseiller R67 is a referent_social, not a conseiller"
-    assert reasons[2].startswith("unknown case AG-")
-    assert reasons[3].startswith("unknown person FT")
+    assert "l'acteur NOBODY n'est pas dans l'annuaire des professionnels" in reasons[0]
+    assert reasons[1] == "le conseiller R67 est Référent social, pas Conseiller France Travail"
+    assert reasons[2].startswith("dossier inconnu AG-")
+    assert reasons[3].startswith("personne inconnue FT")
 
 
 def test_an_inactive_professional_cannot_act(harness: Harness) -> None:
     story = Story()
     event = story.orientation()
     event["actor"] = {"id": "OLD", "role": "conseiller"}
-    assert "OLD is no longer active" in harness.ingest_events([event]).rejections[0].reason
+    assert "OLD n'est plus actif" in harness.ingest_events([event]).rejections[0].reason
 
 
 def test_a_person_cannot_have_two_open_cases(harness: Harness) -> None:
@@ -174,7 +174,7 @@ def test_a_person_cannot_have_two_open_cases(harness: Harness) -> None:
     second.ft = first.ft
     harness.ingest_events([first.orientation()])
     report = harness.ingest_events([second.orientation()])
-    assert f"already has an open case, {first.ref}" in report.rejections[0].reason
+    assert f"a déjà un dossier ouvert, {first.ref}" in report.rejections[0].reason
 
 
 def test_the_end_of_registration_closes_the_open_case(harness: Harness) -> None:
@@ -193,14 +193,14 @@ def test_appointments_are_planned_and_their_outcome_recorded_once(harness: Harne
     again = story.outcome(planned["appointment_id"], kind="appointment_missed")
     report = harness.ingest_events([story.orientation(), planned, held, again])
     assert report.applied == 3
-    assert report.rejections[0].reason.endswith("is already recorded as honore")
+    assert report.rejections[0].reason.endswith("est déjà enregistré : Honoré")
 
 
 def test_an_event_dated_before_the_orientation_is_refused(harness: Harness) -> None:
     story = Story()
     exit_event: dict[str, Any] = story.exit("fin_explicite", effective_on="2020-01-01")
     report = harness.ingest_events([story.orientation(), exit_event])
-    assert "is before the orientation" in report.rejections[0].reason
+    assert "précède l'orientation" in report.rejections[0].reason
 
 
 def test_a_rejected_event_applies_on_retry_once_the_cause_is_fixed(harness: Harness) -> None:
@@ -276,7 +276,7 @@ def test_an_event_of_a_case_not_opened_yet_waits_for_its_orientation(harness: Ha
     assert harness.case(story.ref).conseiller_id == story.conseiller
 
     report = harness.ingest_events([Story().binome()])
-    assert report.rejected == 1 and "unknown case" in report.rejections[0].reason
+    assert report.rejected == 1 and "dossier inconnu" in report.rejections[0].reason
 
 
 def test_a_premature_event_is_rejected_after_its_last_deferral(harness: Harness) -> None:
@@ -293,7 +293,7 @@ def test_a_premature_event_is_rejected_after_its_last_deferral(harness: Harness)
     last = drain_waiting(harness.uow(), harness.ctx, 10, defer=True)
     assert waits == [2, 4, 8, 16]
     assert (last.ingest.deferred, last.ingest.rejected) == (0, 1)
-    assert "unknown case" in last.ingest.rejections[0].reason
+    assert "dossier inconnu" in last.ingest.rejections[0].reason
 
 
 def test_an_event_on_a_closed_case_is_rejected_at_once_even_by_a_worker(harness: Harness) -> None:
@@ -555,3 +555,17 @@ def test_the_logs_say_one_line_per_batch_and_nothing_of_the_state_machine_librar
     ] == []
     batches = [r.getMessage() for r in caplog.records if r.name == "tasks.events"]
     assert batches == ["batch of 12: 12 applied, 0 duplicate(s), 0 rejected, 0 deferred, 0 parked"]
+
+
+def test_rows_parked_in_either_wording_are_counted_as_parked(harness: Harness) -> None:
+    """`status` and the metrics count the parked rows by their reason's beginning: French now,
+    English for the rows parked before the reasons were written in French."""
+    items = [("si", json.dumps(Story().orientation())) for _ in range(3)]
+    ids = receive(harness.uow(), harness.ctx, items, "si").pending
+    reasons = ["mis de côté après 5 prises : …", "parked after 5 attempts: …", "dossier inconnu AG-1"]
+    with harness.sessions() as s, s.begin():
+        for row_id, reason in zip(ids, reasons, strict=True):
+            parked = update(InboxEvent).where(InboxEvent.id == row_id)
+            s.execute(parked.values(status="rejected", reason=reason))
+    with harness.sessions() as s:
+        assert backlog(s, harness.ctx.clock.now()).parked == 2

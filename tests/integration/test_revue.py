@@ -78,9 +78,9 @@ def test_a_convention_sets_its_revue_day_and_hour(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("line", "problem"),
     [
-        ("revue_working_day = 0", "revue_working_day must be a whole number from 1 to 18"),
-        ('revue_working_day = "2"', "revue_working_day must be a whole number from 1 to 18"),
-        ('revue_time = "25:00"', 'revue_time must be a time of day like "08:00"'),
+        ("revue_working_day = 0", "revue_working_day est un nombre entier de 1 à 18"),
+        ('revue_working_day = "2"', "revue_working_day est un nombre entier de 1 à 18"),
+        ('revue_time = "25:00"', 'revue_time est une heure comme "08:00"'),
     ],
 )
 def test_a_bad_revue_schedule_is_refused_naming_the_block(tmp_path: Path, line: str, problem: str) -> None:
@@ -259,7 +259,7 @@ def test_a_bad_recipients_file_is_refused_naming_file_and_field_and_nothing_is_s
     monkeypatch.setenv("ACCOMPAGNEMENT_REVUE_RECIPIENTS", str(config))
     build_agency(harness)
     with pytest.raises(
-        ConfigurationError, match=r"destinataires.toml: \[agence.'Strasbourg-Nord'\]: field 'recipients'"
+        ConfigurationError, match=r"destinataires.toml : \[agence.'Strasbourg-Nord'\] : le champ 'recipients'"
     ):
         produce(harness.uow(), harness.ctx, AGENCE, "2026-04")
     with harness.sessions() as session:

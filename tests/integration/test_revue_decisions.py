@@ -239,7 +239,7 @@ def test_a_refused_decision_leaves_nothing_and_the_others_land(
     outcome = {r.decision.case_reference: (r.outcome, r.message) for r in results}
     assert outcome[s["entered"].ref] == (
         DecisionOutcome.REFUSED,
-        "actor O67 is a orienteur; this decision is taken by a conseiller, referent_social",
+        "l'acteur O67 est Orienteur ; cette décision revient à : Conseiller France Travail, Référent social",
     )
     # A case never entered cannot leave for the maximum duration: the guard refuses, nothing is written.
     assert outcome[s["late"].ref][0] == DecisionOutcome.REFUSED

@@ -221,11 +221,11 @@ def test_malformed_payloads_sent_straight_to_the_task_are_rejected_not_lost(
     wait_until(lambda: count(harness, RejectedEvent) == 5, what="five rejections")
     with harness.sessions() as s:
         rows = {(src, why) for src, why in s.execute(select(RejectedEvent.source, RejectedEvent.reason))}
-    assert ("bad-si", "an event is a JSON object, not str") in rows
-    assert ("bad-si#1", "an event is a JSON object, not int") in rows
-    assert ("bad-si#1", "missing field 'type'") in rows
-    assert any(src == "bad-si#2" and why.startswith("unknown event type 'nope'") for src, why in rows)
-    assert any(src == "bad-si#3" and why.startswith("field 'consent'") for src, why in rows)
+    assert ("bad-si", "un événement est un objet JSON, pas un texte") in rows
+    assert ("bad-si#1", "un événement est un objet JSON, pas un nombre") in rows
+    assert ("bad-si#1", "champ 'type' manquant") in rows
+    assert any(src == "bad-si#2" and why.startswith("type d'événement inconnu 'nope'") for src, why in rows)
+    assert any(src == "bad-si#3" and why.startswith("champ 'consent'") for src, why in rows)
     wait_until(lambda: count(harness, Case) == 1, what="the good event applied")
 
 
@@ -251,7 +251,7 @@ def test_an_inbox_row_taken_too_often_is_parked_as_rejected(
     with harness.sessions() as s:
         reason = s.scalar(select(RejectedEvent.reason))
         status = s.scalar(select(InboxEvent.status).where(InboxEvent.id == row_id))
-    assert reason is not None and reason.startswith(f"parked after {MAX_ATTEMPTS} attempts")
+    assert reason is not None and reason.startswith(f"mis de côté après {MAX_ATTEMPTS} prises")
     assert status == "rejected"
     assert count(harness, Case) == 0
 

@@ -42,9 +42,9 @@ def test_the_avenant_in_force_depends_on_the_date() -> None:
 
 
 def test_no_version_before_the_first_takes_effect() -> None:
-    with pytest.raises(ConfigurationError, match="no version in force on 2020-12-31"):
+    with pytest.raises(ConfigurationError, match="pas de version en vigueur le 31/12/2020"):
         load_book().in_force("67", date(2020, 12, 31))
-    with pytest.raises(ConfigurationError, match="no convention for département '99'"):
+    with pytest.raises(ConfigurationError, match="aucune convention pour le département '99'"):
         load_book().in_force("99", date(2026, 1, 1))
 
 
@@ -86,25 +86,25 @@ renewal_months = 3
 @pytest.mark.parametrize(
     ("text", "message"),
     [
-        ("[[convention]]\ncode='1'\n", "missing 'version'"),
+        ("[[convention]]\ncode='1'\n", "'version' manque"),
         (
             "[[convention]]\ncode='67'\nversion='x'\nname='n'\neffective_from=2021-01-01\nrenewal_mnths=3\n",
-            "unknown figure(s) ['renewal_mnths']",
+            "chiffre(s) inconnu(s) ['renewal_mnths']",
         ),
         (
             "[[convention]]\ncode='67'\nversion='x'\nname='n'\neffective_from=2021-01-01\nrenewal_months='six'\n",
-            "renewal_months must be a whole number >= 0, not 'six'",
+            "renewal_months est un nombre entier >= 0, pas 'six'",
         ),
         (
             "[[convention]]\ncode='67'\nversion='x'\nname='n'\neffective_from='2021'\n",
-            "effective_from must be a date",
+            "effective_from est une date",
         ),
         (
             "[[convention]]\ncode='67'\nversion='x'\nname='n'\neffective_from=2021-01-01\nfirst_contract_months=13\n",
-            "first_contract_months exceeds max_total_months",
+            "first_contract_months dépasse max_total_months",
         ),
-        ("[convention\n", "override.toml: "),
-        ("[defaults]\nmax_renewal=1\n", "[defaults] has unknown figure(s) ['max_renewal']"),
+        ("[convention\n", "override.toml : "),
+        ("[defaults]\nmax_renewal=1\n", "[defaults] a un ou des chiffres inconnus ['max_renewal']"),
     ],
 )
 def test_a_bad_override_names_the_file_and_field(tmp_path: Path, text: str, message: str) -> None:

@@ -27,12 +27,12 @@ def test_every_story_event_parses() -> None:
 @pytest.mark.parametrize(
     ("text", "message"),
     [
-        ('{"event_id": "e1", ', "malformed JSON: Expecting property name enclosed in double quotes"),
-        ("[1, 2]", "an event is a JSON object, not list"),
-        ('{"event_id": "e1"}', "missing field 'type'"),
+        ('{"event_id": "e1", ', "JSON mal formé : Expecting property name enclosed in double quotes"),
+        ("[1, 2]", "un événement est un objet JSON, pas une liste"),
+        ('{"event_id": "e1"}', "champ 'type' manquant"),
         (
             '{"type": "contract_cancelled"}',
-            "unknown event type 'contract_cancelled' (known: orientation_proposed",
+            "type d'événement inconnu 'contract_cancelled' (connus : orientation_proposed",
         ),
     ],
 )
@@ -45,37 +45,37 @@ def test_unreadable_lines_are_explained(text: str, message: str) -> None:
 def test_a_missing_field_is_named() -> None:
     event = Story().contract()
     del event["referent_social_id"]
-    with pytest.raises(InvalidEvent, match="missing field 'referent_social_id'"):
+    with pytest.raises(InvalidEvent, match="champ 'referent_social_id' manquant"):
         parse_line(line(event))
 
 
 def test_a_date_without_offset_is_refused() -> None:
     event = Story().binome()
     event["occurred_at"] = "2026-03-02T10:00:00"
-    with pytest.raises(InvalidEvent, match="field 'occurred_at': Input should have timezone info"):
+    with pytest.raises(InvalidEvent, match="champ 'occurred_at' : l'heure doit porter son fuseau"):
         parse_line(line(event))
 
 
 def test_a_date_that_does_not_exist_is_refused() -> None:
     event = Story().binome()
     event["occurred_at"] = "2026-02-30T10:00:00+01:00"
-    with pytest.raises(InvalidEvent, match="field 'occurred_at'"):
+    with pytest.raises(InvalidEvent, match="champ 'occurred_at'"):
         parse_line(line(event))
 
 
 def test_a_value_outside_the_closed_list_is_refused() -> None:
-    with pytest.raises(InvalidEvent, match=r"field 'reason'.*'emploi'"):
+    with pytest.raises(InvalidEvent, match=r"champ 'reason'.*'emploi'"):
         parse_line(line(Story().exit("found_a_job")))
     event = Story().orientation()
     event["barriers"] = {"social": ["dettes"], "professional": []}
-    with pytest.raises(InvalidEvent, match=r"field 'barriers.social.0'"):
+    with pytest.raises(InvalidEvent, match=r"champ 'barriers.social.0'"):
         parse_line(line(event))
 
 
 def test_an_unexpected_field_is_refused() -> None:
     event = Story().binome()
     event["nom"] = "Dupont"
-    with pytest.raises(InvalidEvent, match="unexpected field 'nom'"):
+    with pytest.raises(InvalidEvent, match="champ inattendu 'nom'"):
         parse_line(line(event))
 
 

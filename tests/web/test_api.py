@@ -117,11 +117,11 @@ def test_a_valid_event_is_stored_then_queued_a_replay_is_a_duplicate_a_bad_one_r
 
     broken = {**Story().orientation(), "origin": "nowhere"}
     bad = api(console).post("/api/events", json=broken)
-    assert bad.status_code == 422 and "field 'origin'" in bad.json()["detail"]
+    assert bad.status_code == 422 and "champ 'origin'" in bad.json()["detail"]
     assert len(console.queued) == 1  # neither the duplicate nor the rejection goes to the workers
     with console.harness.sessions() as s:
         reasons = s.scalars(select(RejectedEvent.reason).where(RejectedEvent.event_id == broken["event_id"]))
-        assert ["field 'origin'" in r for r in reasons] == [True]  # kept for the operator too
+        assert ["champ 'origin'" in r for r in reasons] == [True]  # kept for the operator too
 
 
 def test_an_event_sent_again_while_its_first_copy_waits_is_a_duplicate(console: Console) -> None:
@@ -149,7 +149,7 @@ def test_a_batch_answers_each_event(console: Console) -> None:
     assert answer.status_code == 200
     body = answer.json()
     assert (body["accepted"], body["rejected"]) == (1, 1)
-    assert body["results"][1]["status"] == "rejected" and "missing field" in body["results"][1]["reason"]
+    assert body["results"][1]["status"] == "rejected" and "manquant" in body["results"][1]["reason"]
     [ids] = console.queued
     assert inbox(console, ids) == [(good["event_id"], "pending")]
     too_many = api(console).post("/api/events/batch", json={"events": [good] * 501})

@@ -23,8 +23,8 @@ ALEMBIC_DIR = Path(__file__).resolve().parents[2] / "alembic"
 def alembic_config() -> Config:
     if not (ALEMBIC_DIR / "env.py").exists():
         raise ConfigurationError(
-            f"migrations not found in {ALEMBIC_DIR}: install the project from its repository "
-            "with `pip install -e .`"
+            f"migrations introuvables dans {ALEMBIC_DIR} : installer le projet depuis son dépôt "
+            "avec `pip install -e .`"
         )
     config = Config()
     config.set_main_option("script_location", str(ALEMBIC_DIR))
@@ -62,7 +62,7 @@ def at_head(engine: Engine) -> bool:
     return list(versions) == [head()]
 
 
-EXAMPLES = "like sqlite:///accompagnement.db or postgresql+psycopg://user@host:5432/base"
+EXAMPLES = "par exemple sqlite:///accompagnement.db ou postgresql+psycopg://user@host:5432/base"
 
 
 def check_url(url: str, may_create: bool) -> None:
@@ -73,25 +73,25 @@ def check_url(url: str, may_create: bool) -> None:
     try:
         parsed = make_url(url)
     except ArgumentError:
-        raise ConfigurationError(f"database URL {url!r} is not a URL ({EXAMPLES})") from None
+        raise ConfigurationError(f"l'URL de base de données {url!r} n'est pas une URL ({EXAMPLES})") from None
     try:
         parsed.get_dialect()
     except NoSuchModuleError:  # an ArgumentError too: asked first
         hint = " (PostgreSQL: postgresql+psycopg://…)" if parsed.drivername.startswith("postgres") else ""
         raise ConfigurationError(
-            f"database URL {url!r}: unknown driver {parsed.drivername!r}{hint}"
+            f"URL de base de données {url!r} : pilote inconnu {parsed.drivername!r}{hint}"
         ) from None
     if parsed.get_backend_name() not in ("sqlite", "postgresql"):
         raise ConfigurationError(
-            f"database URL {url!r}: the service runs on SQLite or PostgreSQL ({EXAMPLES})"
+            f"URL de base de données {url!r} : le service fonctionne sur SQLite ou PostgreSQL ({EXAMPLES})"
         )
     if parsed.get_backend_name() != "sqlite" or parsed.database in (None, "", ":memory:"):
         return
     path = Path(parsed.database)
     if not path.parent.is_dir():
-        raise ConfigurationError(f"database URL {url!r}: folder {path.parent} does not exist")
+        raise ConfigurationError(f"URL de base de données {url!r} : le dossier {path.parent} n'existe pas")
     if not may_create and not path.exists():
-        raise ConfigurationError(f"no database at {path}: run `accompagnement db upgrade` to make it")
+        raise ConfigurationError(f"aucune base à {path} : `accompagnement db upgrade` la crée")
 
 
 def reachable(engine: Engine) -> Engine:
@@ -100,7 +100,9 @@ def reachable(engine: Engine) -> Engine:
         with engine.connect():
             pass
     except DBAPIError as exc:
-        first = (str(exc.orig).strip().splitlines() or ["no reason given"])[0]
+        first = (str(exc.orig).strip().splitlines() or ["sans raison donnée"])[0]
         reason = first.split("FATAL:", 1)[-1].strip()  # PostgreSQL's own words, after the address
-        raise ConfigurationError(f"cannot reach the database {engine.url!r}: {reason}") from None
+        raise ConfigurationError(
+            f"base de données injoignable {engine.url!r} (réponse du serveur : {reason})"
+        ) from None
     return engine

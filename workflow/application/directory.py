@@ -37,7 +37,9 @@ def read_csv(lines: Iterable[str], source: str) -> list[dict[str, str]]:
     reader = csv.DictReader(lines)
     missing = [c for c in COLUMNS if c not in (reader.fieldnames or []) and c != "active"]
     if missing:
-        raise ConfigurationError(f"{source}: missing column(s) {missing} (expected {', '.join(COLUMNS)})")
+        raise ConfigurationError(
+            f"{source} : colonne(s) manquante(s) {missing} (attendues : {', '.join(COLUMNS)})"
+        )
     rows = []
     for line_no, row in enumerate(reader, start=2):
         rows.append(_check(row, f"{source}:{line_no}"))
@@ -48,19 +50,21 @@ def _check(row: dict[str, str], where: str) -> dict[str, str]:
     clean = {k: (row.get(k) or "").strip() for k in COLUMNS}
     if not _ID.match(clean["id"]):
         raise ConfigurationError(
-            f"{where}: field 'id' must be 1-32 letters, digits or ._:- (got {clean['id']!r})"
+            f"{where} : le champ 'id' compte 1 à 32 lettres, chiffres ou ._:- (reçu {clean['id']!r})"
         )
     if clean["role"] not in {r.value for r in Role} or clean["role"] == Role.SYSTEME:
         roles = ", ".join(r.value for r in Role if r != Role.SYSTEME)
-        raise ConfigurationError(f"{where}: field 'role' must be one of {roles} (got {clean['role']!r})")
+        raise ConfigurationError(f"{where} : le champ 'role' vaut l'un de {roles} (reçu {clean['role']!r})")
     if not clean["name"]:
-        raise ConfigurationError(f"{where}: field 'name' is empty")
+        raise ConfigurationError(f"{where} : le champ 'name' est vide")
     if not _EMAIL.match(clean["email"]):
-        raise ConfigurationError(f"{where}: field 'email' is not an email address (got {clean['email']!r})")
+        raise ConfigurationError(
+            f"{where} : le champ 'email' n'est pas une adresse (reçu {clean['email']!r})"
+        )
     if not clean["departement"]:
-        raise ConfigurationError(f"{where}: field 'departement' is empty")
+        raise ConfigurationError(f"{where} : le champ 'departement' est vide")
     if clean["active"].lower() not in _TRUE | _FALSE:
-        raise ConfigurationError(f"{where}: field 'active' must be true or false (got {clean['active']!r})")
+        raise ConfigurationError(f"{where} : le champ 'active' vaut true ou false (reçu {clean['active']!r})")
     return clean
 
 

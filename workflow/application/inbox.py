@@ -78,7 +78,8 @@ SWEEP_EVERY = timedelta(seconds=10)
 MAX_ATTEMPTS = 5  # takings of one row by workers before it is parked as rejected
 MAX_DEFERRALS = 4  # a premature event is tried again after 2, 4, 8, 16 s, then rejected
 BATCH = 500  # rows a worker takes at once: the ingestion's chunk, about a second of worker time
-PARKED = "parked after"  # how a parked row's reason begins
+# How a parked row's reason begins, and how it began before the reasons were written in French.
+PARKED, FORMERLY_PARKED = "mis de côté après", "parked after"
 
 
 @dataclass(frozen=True)
@@ -451,7 +452,7 @@ def drain_waiting(
         uow.commit()
     worn = [row for row in taken if row.attempts > MAX_ATTEMPTS]
     if worn:
-        why = f"{PARKED} {MAX_ATTEMPTS} attempts: the worker stopped each time it applied it"
+        why = f"{PARKED} {MAX_ATTEMPTS} prises : le worker s'est arrêté à chaque fois qu'il l'appliquait"
         park(uow, ctx, [row.id for row in worn], why)
     items = [
         Item(row.source, row.payload, row.id, row.deferrals, defer and row.deferrals < MAX_DEFERRALS,
@@ -640,7 +641,10 @@ def backlog(session: Session, now: datetime) -> Backlog:
         held=count(pending, InboxEvent.claimed_at >= now - LEASE),
         stranded=count(_stranded(now)),
         retried=count(pending, InboxEvent.attempts > 0, InboxEvent.claimed_at < now - LEASE),
-        parked=count(InboxEvent.status == InboxStatus.REJECTED, InboxEvent.reason.like(f"{PARKED}%")),
+        parked=count(
+            InboxEvent.status == InboxStatus.REJECTED,
+            or_(InboxEvent.reason.like(f"{PARKED}%"), InboxEvent.reason.like(f"{FORMERLY_PARKED}%")),
+        ),
     )
 
 

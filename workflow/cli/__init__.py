@@ -9,6 +9,7 @@ running the command again is safe (applied events come back as duplicates).
 from __future__ import annotations
 
 import argparse
+import errno
 import logging
 import os
 import sys
@@ -82,7 +83,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BrokenPipeError:  # output piped into `head` and closed early: not an error
         sys.stdout = open(os.devnull, "w")  # noqa: SIM115  (silence the flush at exit)
         return EXIT_OK
-    except Forbidden as exc:  # its message is the record's (English, as the event API gives it)
+    except Forbidden as exc:  # said to the person: their role's label, then the reason
         role = labels.ROLES.get(exc.actor_role)
         who = f"{exc.actor_id} ({role})" if role else exc.actor_id
         print(f"erreur : accès refusé à {who} : {exc.reason}", file=sys.stderr)
@@ -91,10 +92,30 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"erreur : {exc}", file=sys.stderr)
         return EXIT_PROBLEM
     except (WorkflowError, OSError) as exc:
-        print(f"erreur : {exc}", file=sys.stderr)
+        print(f"erreur : {file_problem(exc) if isinstance(exc, OSError) else exc}", file=sys.stderr)
         return EXIT_USAGE
     except Exception as exc:
         log.debug("the run failed", exc_info=True)
         print(f"erreur : la commande a échoué ({type(exc).__name__} : {str(exc)[:300]})", file=sys.stderr)
         print("ce qui était enregistré avant reste ; relancer la commande est sans risque", file=sys.stderr)
         return EXIT_FAILED
+
+
+_FILE_PROBLEMS = {
+    errno.ENOENT: "fichier ou dossier introuvable",
+    errno.EACCES: "accès refusé",
+    errno.EPERM: "opération non permise",
+    errno.EISDIR: "c'est un dossier, pas un fichier",
+    errno.ENOTDIR: "un élément du chemin n'est pas un dossier",
+    errno.ENOSPC: "plus de place sur le disque",
+    errno.EROFS: "système de fichiers en lecture seule",
+    errno.EEXIST: "existe déjà",
+}
+
+
+def file_problem(exc: OSError) -> str:
+    """A file the command could not read or write, in one French line naming it (the system's
+    own words, "[Errno 2] No such file or directory", are English)."""
+    what = _FILE_PROBLEMS.get(exc.errno or 0, f"erreur du système ({exc.strerror or type(exc).__name__})")
+    where = exc.filename if exc.filename is not None else ""
+    return f"{what} : {where}" if where else what

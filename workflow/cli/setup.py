@@ -25,6 +25,7 @@ from workflow.cli.common import (
     print_table,
     show_progress,
 )
+from workflow.domain import labels
 from workflow.domain.conventions import load_book
 from workflow.domain.errors import WorkflowError
 
@@ -72,16 +73,16 @@ def cmd_conventions_list(args: argparse.Namespace) -> int:
         print(json.dumps(data, indent=2, ensure_ascii=False))
         return EXIT_OK
     for conv in book.all():
-        print(f"{conv.code} / {conv.version}: {conv.name}")
-        print(f"    in force from {conv.effective_from.isoformat()}; seeds {', '.join(conv.seeds)}")
+        print(f"{conv.code} / {conv.version} : {conv.name}")
+        print(f"    en vigueur depuis le {labels.day(conv.effective_from)} ; textes {', '.join(conv.seeds)}")
         for name, value in conv.figures().items():
             if value is None:
                 continue
             mark = "  (défaut)" if name in conv.defaulted else ""
             print(f"    {name:32} {value}{mark}")
-        print(f"    {'revue de portefeuille':32} working day {conv.revue.working_day} of the month, "
+        print(f"    {'revue de portefeuille':32} {conv.revue.working_day}e jour ouvré du mois, "
               f"{conv.revue.at:%H:%M} (Paris)")  # fmt: skip
-    print("\n(défaut): the convention does not state this figure; the [defaults] value applies.")
+    print("\n(défaut) : la convention ne donne pas ce chiffre ; la valeur de [defaults] s'applique.")
     return EXIT_OK
 
 
@@ -93,7 +94,7 @@ def cmd_professionals_import(args: argparse.Namespace) -> int:
     with rt.uow() as uow:
         report = directory.import_rows(uow.session, rows)
         uow.commit()
-    print(f"{path}: {report.added} added, {report.updated} updated, {report.unchanged} unchanged")
+    print(f"{path} : {report.added} ajouté(s), {report.updated} mis à jour, {report.unchanged} inchangé(s)")
     return EXIT_OK
 
 
@@ -101,8 +102,11 @@ def cmd_professionals_list(args: argparse.Namespace) -> int:
     rt = connect(args.database_url)
     with rt.uow() as uow:
         pros = operator_lists.professionals(uow.session)
-        rows = [(p.id, p.role, p.name, p.agence, p.territory, "yes" if p.active else "no") for p in pros]
-    print_table(rows, ("id", "role", "name", "agence", "territory", "active"))
+        rows = [
+            (p.id, labels.word(labels.ROLES, p.role), p.name, p.agence, p.territory, labels.yes_no(p.active))
+            for p in pros
+        ]
+    print_table(rows, ("id", "rôle", "nom", "agence", "territoire", "actif"))
     return EXIT_OK
 
 

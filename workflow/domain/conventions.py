@@ -101,13 +101,13 @@ class ConventionBook:
         versions = self._by_code.get(code)
         if not versions:
             known = ", ".join(self.codes())
-            raise ConfigurationError(f"no convention for département {code!r} (known: {known})")
+            raise ConfigurationError(f"aucune convention pour le département {code!r} (connus : {known})")
         current = [c for c in versions if c.effective_from <= on]
         if not current:
             first = versions[0]
             raise ConfigurationError(
-                f"convention {code} has no version in force on {on.isoformat()} "
-                f"(the first, {first.version}, takes effect on {first.effective_from.isoformat()})"
+                f"la convention {code} n'a pas de version en vigueur le {on.strftime('%d/%m/%Y')} "
+                f"(la première, {first.version}, prend effet le {first.effective_from.strftime('%d/%m/%Y')})"
             )
         return current[-1]
 
@@ -122,7 +122,9 @@ def load_book(override: Path | None = None) -> ConventionBook:
         try:
             text = override.read_text(encoding="utf-8")
         except OSError as exc:
-            raise ConfigurationError(f"{override}: cannot read conventions override: {exc}") from exc
+            raise ConfigurationError(
+                f"{override} : fichier de conventions illisible ({exc.strerror})"
+            ) from exc
         base = _merge(base, _read_toml(text, str(override)), str(override))
     return ConventionBook(_build(base))
 
@@ -131,10 +133,10 @@ def _read_toml(text: str, source: str) -> dict[str, Any]:
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
-        raise ConfigurationError(f"{source}: {exc}") from exc
+        raise ConfigurationError(f"{source} : TOML mal formé ({exc})") from exc
     unknown = set(data) - {"defaults", "convention"}
     if unknown:
-        raise ConfigurationError(f"{source}: unknown top-level key(s) {sorted(unknown)}")
+        raise ConfigurationError(f"{source} : clé(s) de premier niveau inconnue(s) {sorted(unknown)}")
     return {
         "source": source,
         "defaults": data.get("defaults", {}),
@@ -160,25 +162,25 @@ def _build(data: dict[str, Any]) -> list[Convention]:
     defaults = data["defaults"]
     unknown = set(defaults) - set(TERM_NAMES) - set(_SCHEDULE_KEYS)
     if unknown:
-        raise ConfigurationError(f"{source}: [defaults] has unknown figure(s) {sorted(unknown)}")
+        raise ConfigurationError(f"{source} : [defaults] a un ou des chiffres inconnus {sorted(unknown)}")
     missing_defaults = set(TERM_NAMES) - set(defaults) - _OPTIONAL_TERMS
     if missing_defaults:
-        raise ConfigurationError(f"{source}: [defaults] lacks {sorted(missing_defaults)}")
+        raise ConfigurationError(f"{source} : il manque à [defaults] {sorted(missing_defaults)}")
     conventions = []
     seen: set[tuple[str, str]] = set()
     for index, block in enumerate(data["convention"], start=1):
         where = f"{source}: [[convention]] #{index} ({block.get('code', '?')}/{block.get('version', '?')})"
         for key in ("code", "version", "name", "effective_from"):
             if key not in block:
-                raise ConfigurationError(f"{where}: missing {key!r}")
+                raise ConfigurationError(f"{where} : {key!r} manque")
         unknown = set(block) - set(TERM_NAMES) - set(_IDENTITY_KEYS) - set(_SCHEDULE_KEYS)
         if unknown:
-            raise ConfigurationError(f"{where}: unknown figure(s) {sorted(unknown)}")
+            raise ConfigurationError(f"{where} : chiffre(s) inconnu(s) {sorted(unknown)}")
         if not isinstance(block["effective_from"], date):
-            raise ConfigurationError(f"{where}: effective_from must be a date like 2024-01-01")
+            raise ConfigurationError(f"{where} : effective_from est une date comme 2024-01-01")
         ident = (str(block["code"]), str(block["version"]))
         if ident in seen:
-            raise ConfigurationError(f"{where}: version listed twice")
+            raise ConfigurationError(f"{where} : version donnée deux fois")
         seen.add(ident)
         values = {name: block.get(name, defaults.get(name)) for name in TERM_NAMES}
         schedule = {name: block.get(name, defaults.get(name)) for name in _SCHEDULE_KEYS}
@@ -205,8 +207,8 @@ def _check_schedule(values: dict[str, Any], where: str) -> RevueSchedule:
     if day is not None:
         if isinstance(day, bool) or not isinstance(day, int) or not 1 <= day <= MAX_REVUE_WORKING_DAY:
             raise ConfigurationError(
-                f"{where}: revue_working_day must be a whole number from 1 to {MAX_REVUE_WORKING_DAY} "
-                f"(the n-th working day of the month), not {day!r}"
+                f"{where} : revue_working_day est un nombre entier de 1 à {MAX_REVUE_WORKING_DAY} "
+                f"(le n-ième jour ouvré du mois), pas {day!r}"
             )
         schedule = RevueSchedule(day, schedule.at)
     if at is not None:
@@ -214,7 +216,7 @@ def _check_schedule(values: dict[str, Any], where: str) -> RevueSchedule:
             parsed = at if isinstance(at, time) else time.fromisoformat(str(at))
         except ValueError:
             raise ConfigurationError(
-                f'{where}: revue_time must be a time of day like "08:00", not {at!r}'
+                f'{where} : revue_time est une heure comme "08:00", pas {at!r}'
             ) from None
         schedule = RevueSchedule(schedule.working_day, parsed.replace(second=0, microsecond=0))
     return schedule
@@ -224,19 +226,19 @@ def _check_terms(values: dict[str, Any], where: str) -> Terms:
     for name, value in values.items():
         if name == "expiry_reminder_days":
             if not isinstance(value, list) or not all(isinstance(v, int) and v > 0 for v in value):
-                raise ConfigurationError(f"{where}: {name} must be a list of positive day counts")
+                raise ConfigurationError(f"{where} : {name} est une liste de nombres de jours positifs")
         elif name in ("confiance_reciproque", "social_reorientation_needs_ep"):
             if not isinstance(value, bool):
-                raise ConfigurationError(f"{where}: {name} must be true or false")
+                raise ConfigurationError(f"{where} : {name} vaut true ou false")
         elif value is None and name in _OPTIONAL_TERMS:
             continue
         elif isinstance(value, bool) or not isinstance(value, int) or value < 0:
-            raise ConfigurationError(f"{where}: {name} must be a whole number >= 0, not {value!r}")
+            raise ConfigurationError(f"{where} : {name} est un nombre entier >= 0, pas {value!r}")
     if values["first_contract_months"] < 1:
-        raise ConfigurationError(f"{where}: first_contract_months must be at least 1")
+        raise ConfigurationError(f"{where} : first_contract_months vaut au moins 1")
     if values["first_contract_months"] > values["max_total_months"]:
-        raise ConfigurationError(f"{where}: first_contract_months exceeds max_total_months")
+        raise ConfigurationError(f"{where} : first_contract_months dépasse max_total_months")
     if values["portfolio_min"] > values["portfolio_max"]:
-        raise ConfigurationError(f"{where}: portfolio_min exceeds portfolio_max")
+        raise ConfigurationError(f"{where} : portfolio_min dépasse portfolio_max")
     values["expiry_reminder_days"] = tuple(sorted(values["expiry_reminder_days"], reverse=True))
     return Terms(**values)

@@ -59,7 +59,7 @@ class _Strict(BaseModel):
             day = value.date() if isinstance(value, datetime) else value
             if isinstance(day, date) and not EARLIEST <= day <= LATEST:
                 raise ValueError(
-                    f"field '{name}': {value.isoformat()} is outside {EARLIEST.year}-{LATEST.year}"
+                    f"champ '{name}' : {value.isoformat()} est hors de {EARLIEST.year}-{LATEST.year}"
                 )
         return self
 
@@ -226,42 +226,45 @@ def parse_line(text: str) -> Event:
     large for a date, a NUL byte, all end as InvalidEvent with a reason.
     """
     if len(text) > MAX_EVENT_BYTES:
-        raise InvalidEvent(f"a line of {len(text)} characters: an event is at most {MAX_EVENT_BYTES}")
+        raise InvalidEvent(
+            f"une ligne de {len(text)} caractères : un événement en a au plus {MAX_EVENT_BYTES}"
+        )
     try:
         text.encode("utf-8")
     except UnicodeEncodeError as exc:
-        raise InvalidEvent(f"not valid UTF-8 (byte {exc.start + 1} of the line)") from None
+        raise InvalidEvent(f"pas de l'UTF-8 valide (octet {exc.start + 1} de la ligne)") from None
     try:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
-        raise InvalidEvent(f"malformed JSON: {exc.msg} (column {exc.colno})") from None
+        raise InvalidEvent(f"JSON mal formé : {exc.msg} (colonne {exc.colno})") from None
     except RecursionError:
-        raise InvalidEvent("malformed JSON: nested too deeply") from None
+        raise InvalidEvent("JSON mal formé : imbriqué trop profondément") from None
     if not isinstance(data, dict):
-        raise InvalidEvent(f"an event is a JSON object, not {type(data).__name__}")
+        raise InvalidEvent(f"un événement est un objet JSON, pas {_json_kind(data)}")
     return parse_object(data)
 
 
 def parse_object(data: Any) -> Event:
     """Validate an already decoded event (a Celery payload, an HTTP body)."""
     if not isinstance(data, dict):
-        raise InvalidEvent(f"an event is a JSON object, not {type(data).__name__}")
+        raise InvalidEvent(f"un événement est un objet JSON, pas {_json_kind(data)}")
     try:
         _check_text(data, "")
         kind = data.get("type")
         if kind is None:
-            raise InvalidEvent("missing field 'type'", data)
+            raise InvalidEvent("champ 'type' manquant", data)
         if not isinstance(kind, str) or kind not in EVENT_TYPES:
-            raise InvalidEvent(f"unknown event type {echo(kind)} (known: {', '.join(EVENT_TYPES)})", data)
+            known = ", ".join(EVENT_TYPES)
+            raise InvalidEvent(f"type d'événement inconnu {echo(kind)} (connus : {known})", data)
         return EVENT_ADAPTER.validate_python(data)
     except ValidationError as exc:
         raise InvalidEvent(_describe(exc), data) from None
     except RecursionError:
-        raise InvalidEvent("nested too deeply", data) from None
+        raise InvalidEvent("imbriqué trop profondément", data) from None
     except (ValueError, TypeError, OverflowError) as exc:  # a validator's own fault on odd input
         if isinstance(exc, InvalidEvent):
             raise
-        raise InvalidEvent(f"unreadable event ({type(exc).__name__}: {echo(str(exc))})", data) from None
+        raise InvalidEvent(f"événement illisible ({type(exc).__name__} : {echo(str(exc))})", data) from None
 
 
 # NUL and the other C0 controls have no business in an event, and PostgreSQL cannot store NUL in
@@ -272,7 +275,7 @@ _UNSTORABLE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff]")
 def _check_text(value: Any, path: str, depth: int = 0) -> None:
     """Refuse, naming the field, any string (key or value) holding a control or a lone surrogate."""
     if depth > 16:
-        raise InvalidEvent(f"field '{path or 'event'}': nested too deeply")
+        raise InvalidEvent(f"champ '{path or 'événement'}' : imbriqué trop profondément")
     items: Any = ()
     if isinstance(value, dict):
         items = value.items()
@@ -281,11 +284,13 @@ def _check_text(value: Any, path: str, depth: int = 0) -> None:
     for key, item in items:
         where = f"{path}.{key}" if path else str(key)
         if isinstance(key, str) and _UNSTORABLE.search(key):
-            raise InvalidEvent(f"a field name holds a control character or a lone surrogate: {echo(key)}")
+            raise InvalidEvent(
+                f"un nom de champ contient un caractère de contrôle ou un demi-caractère : {echo(key)}"
+            )
         if isinstance(item, str) and (found := _UNSTORABLE.search(item)):
             raise InvalidEvent(
-                f"field '{where}': character U+{ord(found.group()):04X} at position {found.start() + 1} "
-                "is not allowed (a control character or a lone surrogate)"
+                f"champ '{where}' : le caractère U+{ord(found.group()):04X} en position "
+                f"{found.start() + 1} n'est pas admis (un caractère de contrôle ou un demi-caractère)"
             )
         if isinstance(item, dict | list):
             _check_text(item, where, depth + 1)
@@ -295,7 +300,7 @@ def echo(value: Any) -> str:
     """A value as quoted in a reason: its repr, cut to ECHO characters, always storable."""
     text = repr(value)
     if len(text) > ECHO:
-        text = f"{text[:ECHO]}… ({len(text)} characters)"
+        text = f"{text[:ECHO]}… ({len(text)} caractères)"
     return storable(text)
 
 
@@ -312,20 +317,69 @@ def _escape(match: re.Match[str]) -> str:
     return f"\\u{code:04x}" if code > 0xFF else f"\\x{code:02x}"
 
 
+# What pydantic's error types mean, in the reasons people read (`_describe`); another type is
+# named as it is.
+_PROBLEMS = {
+    "string_type": "texte attendu",
+    "int_type": "nombre entier attendu",
+    "int_parsing": "nombre entier attendu",
+    "int_from_float": "nombre entier attendu",
+    "bool_type": "true ou false attendu",
+    "bool_parsing": "true ou false attendu",
+    "list_type": "liste attendue",
+    "dict_type": "objet attendu",
+    "model_type": "objet attendu",
+    "model_attributes_type": "objet attendu",
+    "date_type": "date attendue (AAAA-MM-JJ)",
+    "date_parsing": "date attendue (AAAA-MM-JJ)",
+    "date_from_datetime_parsing": "date attendue (AAAA-MM-JJ)",
+    "date_from_datetime_inexact": "date attendue (AAAA-MM-JJ), sans heure",
+    "datetime_type": "date et heure attendues (ISO 8601 avec fuseau)",
+    "datetime_parsing": "date et heure attendues (ISO 8601 avec fuseau)",
+    "datetime_from_date_parsing": "date et heure attendues (ISO 8601 avec fuseau)",
+    "datetime_object_invalid": "date et heure impossibles",
+    "timezone_aware": "l'heure doit porter son fuseau (par exemple +01:00)",
+    "string_too_long": "texte trop long",
+    "string_too_short": "texte trop court",
+    "string_pattern_mismatch": "forme inattendue",
+    "too_long": "trop d'éléments",
+    "too_short": "pas assez d'éléments",
+    "literal_error": "valeur inconnue",
+    "enum": "valeur inconnue",
+    "union_tag_invalid": "valeur inconnue",
+    "greater_than": "nombre trop petit",
+    "greater_than_equal": "nombre trop petit",
+    "less_than": "nombre trop grand",
+    "less_than_equal": "nombre trop grand",
+    "finite_number": "nombre fini attendu",
+}
+
+
 def _describe(exc: ValidationError) -> str:
     parts = []
     for err in exc.errors():
         loc = [str(p) for p in err["loc"][1:]]  # drop the discriminator tag
-        field = ".".join(loc) or "event"
-        if err["type"] == "missing":
-            parts.append(f"missing field '{field}'")
-        elif err["type"] == "extra_forbidden":
-            parts.append(f"unexpected field {echo(field)}")
-        elif field == "event":
+        field = ".".join(loc) or "événement"
+        kind = err["type"]
+        if kind == "missing":
+            parts.append(f"champ '{field}' manquant")
+        elif kind == "extra_forbidden":
+            parts.append(f"champ inattendu {echo(field)}")
+        elif kind == "value_error":  # one of our validators: its message is already French
             parts.append(echo(err["msg"])[1:-1].removeprefix("Value error, "))
         else:
-            parts.append(f"field '{field}': {err['msg']} (got {echo(err.get('input'))})")
-    return "; ".join(parts)
+            expected = (err.get("ctx") or {}).get("expected")
+            problem = _PROBLEMS.get(kind, f"valeur refusée ({kind})")
+            if expected is not None:
+                problem = f"{problem} (attendu : {echo(str(expected))[1:-1]})"
+            parts.append(f"champ '{field}' : {problem}, reçu {echo(err.get('input'))}")
+    return " ; ".join(parts)
+
+
+def _json_kind(data: Any) -> str:
+    """What a JSON value is, in French: « une liste », « un texte »…"""
+    kinds = {list: "une liste", str: "un texte", int: "un nombre", float: "un nombre", bool: "un booléen"}
+    return "null" if data is None else kinds.get(type(data), type(data).__name__)
 
 
 def payload_digest(event: Event) -> str:

@@ -8,6 +8,7 @@ from workflow.application.actors import event_actor, professional
 from workflow.application.handlers.common import known_case
 from workflow.application.reminders import planning
 from workflow.application.service_context import Context
+from workflow.domain import labels
 from workflow.domain.clock import paris_date
 from workflow.domain.errors import EventRejected
 from workflow.domain.events import AppointmentExcused, AppointmentHeld, AppointmentMissed, AppointmentPlanned
@@ -24,12 +25,12 @@ OUTCOMES = {
 def appointment_planned(uow: UnitOfWork, ctx: Context, ev: AppointmentPlanned) -> tuple[str, str]:
     case = known_case(uow, ev.case_ref)
     if case.state not in OPEN_STATES:
-        raise EventRejected(f"case {case.reference} is closed: no appointment can be planned")
+        raise EventRejected(f"le dossier {case.reference} est clos : aucun rendez-vous ne peut être planifié")
     if uow.appointments.get(ev.appointment_id) is not None:
-        raise EventRejected(f"appointment {ev.appointment_id} is already planned")
+        raise EventRejected(f"le rendez-vous {ev.appointment_id} est déjà planifié")
     actor = event_actor(uow, ev.actor)
     if ev.professional_id is not None and ev.professional_id != actor.id:
-        professional(uow, ev.professional_id, None, "professional")
+        professional(uow, ev.professional_id, None, "le professionnel")
     uow.appointments.add(
         Appointment(
             external_id=ev.appointment_id,
@@ -52,9 +53,14 @@ def appointment_outcome(
     case = known_case(uow, ev.case_ref)
     appointment = uow.appointments.get(ev.appointment_id)
     if appointment is None or appointment.case_id != case.id:
-        raise EventRejected(f"appointment {ev.appointment_id} is not planned for case {case.reference}")
+        raise EventRejected(
+            f"le rendez-vous {ev.appointment_id} n'est pas planifié pour le dossier {case.reference}"
+        )
     if appointment.outcome != AppointmentOutcome.PREVU:
-        raise EventRejected(f"appointment {ev.appointment_id} is already recorded as {appointment.outcome}")
+        raise EventRejected(
+            f"le rendez-vous {ev.appointment_id} est déjà enregistré : "
+            f"{labels.word(labels.APPOINTMENT_OUTCOMES, appointment.outcome)}"
+        )
     event_actor(uow, ev.actor)
     appointment.outcome = OUTCOMES[ev.type]
     appointment.outcome_at = ev.occurred_at

@@ -10,6 +10,7 @@ from workflow.adapters.unit_of_work import UnitOfWork
 from workflow.application.actors import event_actor
 from workflow.application.deciding import decide
 from workflow.application.service_context import Context
+from workflow.domain import labels
 from workflow.domain.errors import EventRejected, UnknownCase
 from workflow.domain.events import Event
 
@@ -19,7 +20,7 @@ def known_case(uow: UnitOfWork, reference: str) -> Case:
     the event opening it may still be on its way through another worker."""
     case = uow.cases.get(reference)
     if case is None:
-        raise UnknownCase(f"unknown case {reference}")
+        raise UnknownCase(f"dossier inconnu {reference}")
     return case
 
 
@@ -27,8 +28,8 @@ def decision_day(case: Case, occurred: date, given: date | None = None) -> date:
     day = given or occurred
     if day < case.orientation_date:
         raise EventRejected(
-            f"date {day.isoformat()} is before the orientation of case {case.reference} "
-            f"({case.orientation_date.isoformat()})"
+            f"la date du {labels.day(day)} précède l'orientation du dossier {case.reference} "
+            f"({labels.day(case.orientation_date)})"
         )
     return day
 

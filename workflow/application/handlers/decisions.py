@@ -29,8 +29,8 @@ from workflow.domain.vocabulary import Role
 
 def binome_assigned(uow: UnitOfWork, ctx: Context, ev: BinomeAssigned) -> tuple[str, str]:
     case = known_case(uow, ev.case_ref)
-    professional(uow, ev.conseiller_id, Role.CONSEILLER, "conseiller")
-    professional(uow, ev.referent_social_id, Role.REFERENT_SOCIAL, "référent social")
+    professional(uow, ev.conseiller_id, Role.CONSEILLER, "le conseiller")
+    professional(uow, ev.referent_social_id, Role.REFERENT_SOCIAL, "le référent social")
     on = decision_day(case, paris_date(ev.occurred_at))
     msg = move(
         uow, ctx, case, AFFECTER_BINOME, ev, on,

@@ -26,7 +26,7 @@ def _person_left(
 ) -> tuple[str | None, str]:
     person = uow.people.get(ev.ft_identifier)
     if person is None:
-        raise EventRejected(f"unknown person {ev.ft_identifier}")
+        raise EventRejected(f"personne inconnue {ev.ft_identifier}")
     case = uow.cases.open_of(person.id)
     message = f"person {ev.ft_identifier} marked unregistered; no open case"
     reference = None

@@ -15,7 +15,7 @@ from workflow.domain.lifecycle import ORIENTER, State
 
 def orientation_proposed(uow: UnitOfWork, ctx: Context, ev: OrientationProposed) -> tuple[str, str]:
     if uow.cases.exists(ev.case_ref):
-        raise EventRejected(f"case {ev.case_ref} already exists")
+        raise EventRejected(f"le dossier {ev.case_ref} existe déjà")
     actor = event_actor(uow, ev.actor)
     code = ev.convention or ev.person.departement
     day = paris_date(ev.occurred_at)
@@ -25,7 +25,7 @@ def orientation_proposed(uow: UnitOfWork, ctx: Context, ev: OrientationProposed)
         open_now = uow.cases.open_of(person.id)
         if open_now is not None:
             raise EventRejected(
-                f"person {person.ft_identifier} already has an open case, {open_now.reference}"
+                f"la personne {person.ft_identifier} a déjà un dossier ouvert, {open_now.reference}"
             )
 
     def build() -> Case:

@@ -42,20 +42,22 @@ def configured(path: Path | None = None) -> dict[tuple[str, str], list[str]]:
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except (OSError, tomllib.TOMLDecodeError) as exc:
-        raise ConfigurationError(f"{path}: {exc}") from exc
+        raise ConfigurationError(f"{path} : fichier illisible ou TOML mal formé ({exc})") from exc
     unknown = set(data) - {"departement", "agence"}
     if unknown:
-        raise ConfigurationError(f"{path}: unknown top-level key(s) {sorted(unknown)} (departement, agence)")
+        raise ConfigurationError(
+            f"{path} : clé(s) de premier niveau inconnue(s) {sorted(unknown)} (departement, agence)"
+        )
     out: dict[tuple[str, str], list[str]] = {}
     for level, blocks in data.items():
         for name, block in blocks.items():
-            where = f"{path}: [{level}.{name!r}]"
+            where = f"{path} : [{level}.{name!r}]"
             addresses = block.get("recipients") if isinstance(block, dict) else None
             if not isinstance(addresses, list) or not addresses:
-                raise ConfigurationError(f"{where}: field 'recipients' must be a non-empty list of addresses")
+                raise ConfigurationError(f"{where} : le champ 'recipients' est une liste d'adresses non vide")
             bad = [a for a in addresses if not isinstance(a, str) or not _ADDRESS.match(a)]
             if bad:
-                raise ConfigurationError(f"{where}: field 'recipients' has invalid address(es) {bad}")
+                raise ConfigurationError(f"{where} : le champ 'recipients' a des adresses invalides {bad}")
             out[(level, str(name))] = list(addresses)
     return out
 
