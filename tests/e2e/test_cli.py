@@ -209,8 +209,10 @@ def test_the_demo_runs_a_small_year(tmp_path: Path, monkeypatch: pytest.MonkeyPa
     assert result.returncode == 0, result.stderr
     # Not a terminal: no progress bar frames; no broker: no kombu warning. Nothing on stderr.
     assert result.stderr == ""
-    assert "=== Simulated year 2026-01-01 .. 2026-02-28" in result.stdout
-    assert "chains, intact" in result.stdout
+    assert "=== Année simulée du 01/01/2026 au 28/02/2026" in result.stdout
+    assert "chaînes, intacts" in result.stdout
+    assert not re.search(r"\d{4}-\d{2}-\d{2}", result.stdout.split("Explorer :")[0])  # dates read dd/mm/yyyy
+    assert "duree_maximale" not in result.stdout and "Durée maximale atteinte" in result.stdout
     assert (tmp_path / "out" / "events.jsonl").stat().st_size > 0
     summary = json.loads((tmp_path / "out" / "summary.json").read_text(encoding="utf-8"))
     assert summary["entries"] > 0 and summary["exits"] > 0
@@ -220,17 +222,17 @@ def test_the_demo_runs_a_small_year(tmp_path: Path, monkeypatch: pytest.MonkeyPa
     days = {paris_date(datetime.fromisoformat(at)) for at in instants}
     assert date(2025, 12, 24) in days and not [d for d in days if not is_working_day(d, "67")]
     # The hints run as printed, from where the demo ran, without an activated venv.
-    hints = [line.split(": ", 1)[1] if ": " in line[:9] else line.strip()
+    hints = [line.removeprefix("Explorer :").strip()
              for line in result.stdout.splitlines()
-             if line.startswith(("Explore:", "         "))]  # fmt: skip
-    shown = [h for h in hints if " web serve" not in h and not h.startswith("then open")]
+             if line.startswith(("Explorer :", "           "))]  # fmt: skip
+    shown = [h for h in hints if " web serve" not in h and not h.startswith("puis ouvrir")]
     assert len(shown) == 6, result.stdout
     for hint in shown:
         done = subprocess.run(hint, shell=True, cwd=tmp_path, capture_output=True, text=True, check=False)
         assert done.returncode == 0, (hint, done.stderr)
     # The console: its start command, and the demo's superviseur signs in with the printed password.
     assert "web serve" in result.stdout
-    password = re.search(r"sign in as SUP67, password « (.+) »", result.stdout)
+    password = re.search(r"se connecter comme SUP67, mot de passe « (.+) »", result.stdout)
     assert password is not None, result.stdout
     monkeypatch.setenv("ACCOMPAGNEMENT_WEB_SECRET", "s" * 40)
     from fastapi.testclient import TestClient

@@ -125,10 +125,10 @@ def run_demo(
             fh.write(json.dumps(d.event, ensure_ascii=False) + "\n")
 
     print(
-        f"Convention {conv.code}/{conv.version} ({conv.name}): {len(staff.agences)} agence(s), "
-        f"{sum(len(c) for c in staff.conseillers.values())} conseillers dédiés; cases oriented from "
-        f"{warm_up.isoformat()} so that portfolios are full on {settings.start.isoformat()}; "
-        f"{len(deliveries)} events to ingest"
+        f"Convention {conv.code}/{conv.version} ({conv.name}) : {len(staff.agences)} agence(s), "
+        f"{sum(len(c) for c in staff.conseillers.values())} conseillers dédiés ; dossiers orientés "
+        f"depuis le {labels.day(warm_up)} pour que les portefeuilles soient pleins le "
+        f"{labels.day(settings.start)} ; {len(deliveries)} événements à intégrer"
     )
     total, phases = _live(
         sessions, book, deliveries, (warm_up, settings.start, end), out, progress, on_commit
@@ -153,14 +153,15 @@ def run_demo(
         quarters = _write_indicators(session, book, settings, end, out / "indicateurs")
         revues = session.scalar(select(func.count()).select_from(Revue)) or 0
         acted = session.scalar(select(func.count()).select_from(RevueDecision)) or 0
-    print(f"Revues de portefeuille: {revues} (XLSX and CSV in {out}/revues/, emailed to {out}/outbox/), "
-          f"{acted} entries and exits acted by their secretariat")  # fmt: skip
+    print(f"Revues de portefeuille : {revues} (XLSX et CSV dans {out}/revues/, envoyées dans {out}/outbox/), "
+          f"{acted} entrées et sorties actées par leur secrétariat")  # fmt: skip
     for q in quarters:
         exits = sum(q.exits.values())
-        print(f"    {q.quarter}: {q.entries} entries, {exits} exits, {q.in_progress_at_end} in progress at "
-              f"the end, average entry delay {q.average_entry_delay_days} days")  # fmt: skip
-    print(f"\nFiles in {out}/: events.jsonl (the integration contract), professionals.csv, summary.json, "
-          "revues/, indicateurs/ (CSV and PNG per quarter), outbox/")  # fmt: skip
+        delay = "—" if q.average_entry_delay_days is None else labels.decimal(q.average_entry_delay_days)
+        print(f"    {Quarter.parse(q.quarter).label} : {q.entries} entrées, {exits} sorties, "
+              f"{q.in_progress_at_end} en cours à la fin, délai d'entrée moyen {delay} jours")  # fmt: skip
+    print(f"\nFichiers dans {out}/ : events.jsonl (le contrat d'intégration), professionals.csv, "
+          "summary.json, revues/, indicateurs/ (CSV et PNG par trimestre), outbox/")  # fmt: skip
     wiring.engine.dispose()
     _print_explore(explore, url, example, staff.superviseur, (settings.departement, settings.start, end))
     return 0 if verified.ok else 1
@@ -175,20 +176,20 @@ def _print_explore(
     run = f"{explore.command} --database-url {url}"
     departement, start, end = year
     reference, renewed = example if example is not None else (None, None)
-    print(f"\nExplore: {run} case show {reference}")
+    print(f"\nExplorer : {run} case show {reference}")
     if renewed is not None:
-        print(f"         {run} case show {reference} --at {labels.day(renewed - timedelta(1))}")
+        print(f"           {run} case show {reference} --at {labels.day(renewed - timedelta(1))}")
     print(
-        f"         {run} portfolio --departement {departement} --at {labels.day(start + (end - start) / 2)}"
+        f"           {run} portfolio --departement {departement} --at {labels.day(start + (end - start) / 2)}"
     )
-    print(f"         {run} audit verify")
-    print(f"         {run} audit replay")
-    print(f"         {run} forecast --departement {departement} --since {labels.day(end - timedelta(1))}")
+    print(f"           {run} audit verify")
+    print(f"           {run} audit replay")
+    print(f"           {run} forecast --departement {departement} --since {labels.day(end - timedelta(1))}")
     if explore.console and explore.password:
         secret = "ACCOMPAGNEMENT_WEB_SECRET=$(python3 -c 'import secrets; print(secrets.token_hex(32))')"
-        print(f"Console: {secret} {run} web serve")
-        sign_in = f"sign in as {superviseur}, password « {explore.password} »"
-        print(f"         then open {explore.console}/ and {sign_in}")
+        print(f"Console :  {secret} {run} web serve")
+        sign_in = f"se connecter comme {superviseur}, mot de passe « {explore.password} »"
+        print(f"           puis ouvrir {explore.console}/ et {sign_in}")
 
 
 def _write_indicators(
@@ -354,6 +355,14 @@ def _counts(session: Session, column: Any, *where: Any) -> Counter[str]:
     return Counter({str(value): count for value, count in rows})
 
 
+EMAIL_STATUSES = {
+    "sent": "envoyés",
+    "pending": "en attente",
+    "sending": "en cours d'envoi",
+    "failed": "en échec",
+}
+
+
 def _print_summary(
     settings: DemoSettings,
     target_days: int,
@@ -365,44 +374,54 @@ def _print_summary(
     verified: audit.VerifyReport,
     rejected_by_rule: Counter[str],
 ) -> None:
-    print(f"\n=== Simulated year {f['period']} — département {settings.departement} ===")
+    start, end = (labels.day(d) for d in f["period"].split(" .. "))
+    print(f"\n=== Année simulée du {start} au {end} — département {settings.departement} ===")
     print(f"Orientations     {f['orientations']}")
-    delay = f["average_entry_delay_days"]
-    within = f"{f['entries_within_target']} within {target_days} days" if f["entries"] else ""
-    print(f"Entries          {f['entries']}  (average delay orientation → contract {delay} days; {within})")
-    print(f"Renewals         {f['renewals']}")
-    print(f"Exits            {f['exits']}")
+    delay = labels.decimal(f["average_entry_delay_days"])
+    within = f"{f['entries_within_target']} en {target_days} jours au plus" if f["entries"] else ""
+    print(f"Entrées          {f['entries']}  (délai moyen orientation → contrat {delay} jours ; {within})")
+    print(f"Renouvellements  {f['renewals']}")
+    print(f"Sorties          {f['exits']}")
     for reason, n in f["exits_by_reason"].items():
-        print(f"    {reason:28} {n:5}")
-    print("Open at the end  " + ", ".join(f"{s} {n}" for s, n in f["open_at_end"].items()))
+        print(f"    {labels.word(labels.EXIT_REASONS, reason):44} {n:5}")
+    print(
+        "Ouverts à la fin "
+        + ", ".join(f"{labels.word(labels.STATES, s)} {n}" for s, n in f["open_at_end"].items())
+    )
     loads = f["portfolio_by_conseiller"]
-    print(f"Portfolios under contract (target {portfolio_min}-{portfolio_max}):")
+    print(f"Portefeuilles sous contrat (cible {portfolio_min} à {portfolio_max}) :")
     for conseiller, n in loads.items():
-        mark = "" if portfolio_min <= n <= portfolio_max else "  ← outside the target"
-        print(f"    {conseiller:28} {n:5}{mark}")
-    print("Reminders sent (due in the year), by kind; cancelled on their day (no longer needed):")
+        mark = "" if portfolio_min <= n <= portfolio_max else "  ← hors de la cible"
+        print(f"    {conseiller:44} {n:5}{mark}")
+    print("Rappels envoyés (dus dans l'année), par sorte ; annulés le jour venu (plus nécessaires) :")
     sent, cancelled = f["reminders_by_kind"], f["reminders_cancelled_by_kind"]
     for kind in sorted(set(sent) | set(cancelled)):
-        print(f"    {kind:32} {sent.get(kind, 0):5}   cancelled {cancelled.get(kind, 0):5}")
+        name = labels.word(labels.REMINDER_KINDS, kind)
+        print(f"    {name:58} {sent.get(kind, 0):5}   annulés {cancelled.get(kind, 0):5}")
     print(
-        "Emails (all, warm-up included): " + ", ".join(f"{n} {s}" for s, n in f["emails_by_status"].items())
+        "Emails (tous, mise en route comprise) : "
+        + ", ".join(f"{n} {EMAIL_STATUSES.get(s, s)}" for s, n in f["emails_by_status"].items())
     )
     emails = sum(f["emails_by_status"].values())
     rate = report.total / phases.ingestion if phases.ingestion else 0.0
-    took = f"in {phases.ingestion:.1f} s ({rate:.0f} events/s)"
-    print(f"\nIngestion (warm-up included): {report.summary()}, {took}")
+    took = f"en {labels.decimal(phases.ingestion)} s ({rate:.0f} événements/s)"
+    print(f"\nIntégration (mise en route comprise) : {report.summary()}, {took}")
     for kind, n in rejected_by_rule.most_common():
-        print(f"    rejected: {kind:60} {n:5}")
-    state = "intact" if verified.ok else f"{len(verified.breaks)} BROKEN"
-    print(f"Audit log: {verified.rows} rows in {verified.cases} chains, {state}")
-    print(f"Time: ingestion {phases.ingestion:.1f} s, morning reminder scans {phases.scans:.1f} s, "
-          f"revues {phases.revues:.1f} s, {emails} emails written {phases.emails:.1f} s; "
-          f"{phases.total:.1f} s in all")  # fmt: skip
+        print(f"    rejetés : {kind:70} {n:5}")
+    state = "intacts" if verified.ok else f"{len(verified.breaks)} CASSÉ(S)"
+    print(f"Journal d'audit : {verified.rows} lignes en {verified.cases} chaînes, {state}")
+    seconds = {
+        name: labels.decimal(getattr(phases, name))
+        for name in ("ingestion", "scans", "revues", "emails", "total")
+    }
+    print(f"Durées : intégration {seconds['ingestion']} s, scans du matin {seconds['scans']} s, "
+          f"revues {seconds['revues']} s, {emails} emails écrits {seconds['emails']} s ; "
+          f"{seconds['total']} s en tout")  # fmt: skip
 
 
 def _kind(reason: str) -> str:
     """Group rejection messages by their rule, dropping case-specific values."""
-    head = reason.split(": ", 1)[-1]
-    for stop in (";", " (", ","):
+    head = reason.split(" » : ", 1)[-1]  # after « the transition » dans l'état « its state »
+    for stop in (" ;", ";", " (", ","):
         head = head.split(stop)[0]
-    return head
+    return head.strip()
