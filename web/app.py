@@ -2,7 +2,9 @@
 
 Settings come from the environment: ACCOMPAGNEMENT_WEB_SECRET signs the session cookies (at
 least 32 characters, required), ACCOMPAGNEMENT_WEB_SECURE_COOKIES=0 allows the cookie over plain
-HTTP (a test on loopback; never in production, behind TLS).
+HTTP (a test on loopback; never in production, behind TLS), the ProConnect settings
+(`web.proconnect`) turn its sign-in on, and ACCOMPAGNEMENT_LOCAL_PASSWORDS=0 turns the console's
+own passwords off (production, once ProConnect signs agents in).
 """
 
 from __future__ import annotations
@@ -23,8 +25,9 @@ from starlette.datastructures import MutableHeaders
 from starlette.middleware.sessions import SessionMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from web import api, health, pages
+from web import api, health, pages, proconnect
 from web.input_guard import InputGuard
+from web.proconnect import ISSUER_ENV, ProConnect
 from web.rendering import templates
 from web.state import NotSignedIn, PageForbidden, QueueEvents, Web
 from workflow.application.inbox import Routed
@@ -33,6 +36,7 @@ from workflow.domain.clock import Clock
 from workflow.domain.errors import ConfigurationError
 
 SECRET_ENV = "ACCOMPAGNEMENT_WEB_SECRET"
+LOCAL_PASSWORDS_ENV = "ACCOMPAGNEMENT_LOCAL_PASSWORDS"
 SECURE_ENV = "ACCOMPAGNEMENT_WEB_SECURE_COOKIES"
 HERE = Path(__file__).parent
 log = logging.getLogger(__name__)
@@ -56,8 +60,17 @@ def create_app(
     secret = os.environ.get(SECRET_ENV, "")
     if len(secret) < 32:
         raise ConfigurationError(f"{SECRET_ENV} must hold a random secret of at least 32 characters")
-    app = _application(secret)
-    app.state.web = Web(bootstrap(url, clock=clock, check_schema=False), queue or queue_to_workers)
+    local_passwords = os.environ.get(LOCAL_PASSWORDS_ENV, "1") != "0"
+    proconnect = ProConnect.from_env()
+    if not local_passwords and proconnect is None:
+        raise ConfigurationError(
+            f"{LOCAL_PASSWORDS_ENV}=0 demande ProConnect ({ISSUER_ENV}) : personne ne pourrait se connecter"
+        )
+    app = _application(secret, proconnect.origin if proconnect else None)
+    runtime = bootstrap(url, clock=clock, check_schema=False)
+    app.state.web = Web(
+        runtime, queue or queue_to_workers, proconnect=proconnect, local_passwords=local_passwords
+    )
     return app
 
 
@@ -66,7 +79,7 @@ def openapi_document() -> dict[str, Any]:
     return _application("only-to-describe-the-routes-" + "x" * 32).openapi()
 
 
-def _application(secret: str) -> FastAPI:
+def _application(secret: str, sign_in_origin: str | None = None) -> FastAPI:
     app = FastAPI(
         title="Accompagnement global",
         version="1",
@@ -82,7 +95,7 @@ def _application(secret: str) -> FastAPI:
         same_site="lax", https_only=secure,
     )  # fmt: skip
     app.add_middleware(InputGuard)
-    app.add_middleware(SecurityHeaders, secure=secure)
+    app.add_middleware(SecurityHeaders, secure=secure, form_target=sign_in_origin)
     app.add_middleware(health.RequestTimer)
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
 
@@ -93,6 +106,7 @@ def _application(secret: str) -> FastAPI:
     app.include_router(pages.router)
     app.include_router(api.router)
     app.include_router(health.router)
+    app.include_router(proconnect.router)
 
     @app.exception_handler(OperationalError)
     @app.exception_handler(InterfaceError)
@@ -176,9 +190,13 @@ class SecurityHeaders:
     `@app.middleware("http")` runs each request through a task group and a response copy of its
     own, which cost the event door a tenth of its time."""
 
-    def __init__(self, app: ASGIApp, secure: bool) -> None:
+    def __init__(self, app: ASGIApp, secure: bool, form_target: str | None = None) -> None:
         self.app = app
         self.secure = secure
+        # Sign-out posts a form that ends at ProConnect: browsers apply form-action to redirects.
+        extra = f" {form_target}" if form_target else ""
+        self.csp = CSP.replace("form-action 'self'", f"form-action 'self'{extra}")
+        self.docs_csp = DOCS_CSP.replace("form-action 'self'", f"form-action 'self'{extra}")
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -189,7 +207,7 @@ class SecurityHeaders:
         async def with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
                 headers = MutableHeaders(scope=message)
-                headers["Content-Security-Policy"] = DOCS_CSP if docs else CSP
+                headers["Content-Security-Policy"] = self.docs_csp if docs else self.csp
                 headers["X-Frame-Options"] = "DENY"
                 headers["X-Content-Type-Options"] = "nosniff"
                 headers["Referrer-Policy"] = "same-origin"

@@ -12,8 +12,10 @@ from fastapi import APIRouter, Depends, Form, Path, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy import select
 from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
 
 from models import CalendarFeed, Professional, Revue
+from web import proconnect
 from web.auth import (
     calendar_owner,
     close_session,
@@ -92,7 +94,13 @@ def _refuse(
 
 @router.get("/connexion", response_class=HTMLResponse)
 def sign_in_form(request: Request, suite: str = "/dossiers") -> HTMLResponse:
-    return _render(request, "connexion.html", None, suite=_local(suite), erreur=None)
+    return _sign_in_page(request, suite, None)
+
+
+def _sign_in_page(request: Request, suite: str, erreur: str | None) -> HTMLResponse:
+    web = web_of(request)
+    return _render(request, "connexion.html", None, suite=_local(suite), erreur=erreur,
+                   proconnect=web.proconnect is not None, mots_de_passe=web.local_passwords)  # fmt: skip
 
 
 @router.post("/connexion", response_model=None)
@@ -104,10 +112,12 @@ def sign_in_post(
     suite: Annotated[str, Form(max_length=300)] = "/dossiers",
 ) -> Response:
     web = web_of(request)
-    if not csrf_ok(request.session.get("csrf"), csrf):
-        return _render(
-            request, "connexion.html", None, suite=_local(suite), erreur="Formulaire expiré : réessayez."
+    if not web.local_passwords:
+        raise PageForbidden(
+            "Les mots de passe de la console sont désactivés : connectez-vous avec ProConnect."
         )
+    if not csrf_ok(request.session.get("csrf"), csrf):
+        return _sign_in_page(request, suite, "Formulaire expiré : réessayez.")
     client = request.client.host if request.client else "unknown"
     now = web.clock.now()
     with web.sessions() as session, session.begin():
@@ -115,22 +125,30 @@ def sign_in_post(
         sid = open_session(session, pro.id, now) if pro else None
     if sid is None:
         message = "Identifiant ou mot de passe incorrect, ou compte verrouillé après plusieurs échecs."
-        return _render(request, "connexion.html", None, suite=_local(suite), erreur=message)
+        return _sign_in_page(request, suite, message)
     request.session.clear()  # a new session at sign-in: no fixation
     request.session.update({"sid": sid, "csrf": new_csrf()})
     return RedirectResponse(_local(suite), status_code=303)
 
 
 @router.post("/deconnexion")
-def sign_out(request: Request, csrf: Annotated[str, Form(max_length=100)] = "") -> RedirectResponse:
-    """Revokes the session on the server: the cookie, even copied elsewhere, no longer signs in."""
-    if csrf_ok(request.session.get("csrf"), csrf):
-        web = web_of(request)
-        if sid := request.session.get("sid"):
-            with web.sessions() as session, session.begin():
-                close_session(session, sid, web.clock.now())
-        request.session.clear()
-    return RedirectResponse("/connexion", status_code=303)
+async def sign_out(request: Request, csrf: Annotated[str, Form(max_length=100)] = "") -> RedirectResponse:
+    """Revokes the session on the server: the cookie, even copied elsewhere, no longer signs in.
+    Signed in with ProConnect, the agent's session there ends too."""
+    if not csrf_ok(request.session.get("csrf"), csrf):
+        return RedirectResponse("/connexion", status_code=303)
+    web = web_of(request)
+    if sid := request.session.get("sid"):
+        await run_in_threadpool(_close, web, sid)
+    id_token = request.session.get(proconnect.ID_TOKEN)
+    request.session.clear()
+    at_provider = await proconnect.end_at_provider(request, id_token) if id_token else None
+    return at_provider or RedirectResponse("/connexion", status_code=303)
+
+
+def _close(web: Web, sid: str) -> None:
+    with web.sessions() as session, session.begin():
+        close_session(session, sid, web.clock.now())
 
 
 def _local(path: str) -> str:

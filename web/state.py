@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -14,6 +15,9 @@ from workflow.application.inbox import Routed
 from workflow.application.service_context import Context
 from workflow.bootstrap import Runtime
 from workflow.domain.clock import Clock
+
+if TYPE_CHECKING:
+    from web.proconnect import ProConnect
 
 QueueEvents = Callable[[Routed], None]  # inbox ids by département, in order
 
@@ -38,6 +42,8 @@ class Web:
     runtime: Runtime
     queue: QueueEvents
     tokens: RecentTokens = field(default_factory=RecentTokens)
+    proconnect: ProConnect | None = None  # sign-in with ProConnect, when configured
+    local_passwords: bool = True  # the console's own passwords (ACCOMPAGNEMENT_LOCAL_PASSWORDS=0: off)
 
     @property
     def sessions(self) -> sessionmaker[Session]:

@@ -135,7 +135,7 @@ def test_audit_export_writes_filtered_csv_and_json(loaded: tuple[str, Story, Pat
     result = run(
         "audit", "export", "--case", story.ref, "--trigger", "signer_contrat", "-o", str(out), url=url
     )
-    assert result.returncode == 0 and "1 row(s) written" in result.stderr
+    assert result.returncode == 0 and "1 ligne(s) écrite(s)" in result.stderr
     assert out.read_text(encoding="utf-8").splitlines()[0].startswith("id,case_reference,seq,trigger")
     lines = run("audit", "export", "--format", "json", "--actor", "C67", url=url).stdout.splitlines()
     assert len(lines) == 4 and json.loads(lines[0])["trigger"] == "orienter"
@@ -156,7 +156,7 @@ def test_a_bad_directory_is_refused_whole_with_file_and_line(
 
 def test_commands_need_an_upgraded_database_and_leave_no_file_behind(tmp_path: Path) -> None:
     result = run("case", "show", "X", url=f"sqlite:///{tmp_path / 'empty.db'}")
-    assert result.returncode == 2 and "run `accompagnement db upgrade`" in result.stderr
+    assert result.returncode == 2 and "`accompagnement db upgrade` la crée" in result.stderr
     assert not (tmp_path / "empty.db").exists()  # only `db upgrade` (and the demo) make a database
     assert run("status", url=f"sqlite:///{tmp_path / 'empty.db'}").returncode == 2
     assert list(tmp_path.iterdir()) == []
@@ -383,9 +383,14 @@ def test_events_retry_resolves_a_rejection_after_the_fix(loaded: tuple[str, Stor
     fix.write_text(json.dumps(diagnostic) + "\n", encoding="utf-8")
     assert run("events", "ingest", str(fix), url=url).returncode == 0
     retried = run("events", "retry", rejected_id, url=url)
-    assert retried.returncode == 0 and "applied, signer_contrat: diagnostic → contrat" in retried.stdout
-    assert "0 shown of 0 unresolved" in run("events", "rejected", url=url).stdout
-    assert "applied by retry" in run("events", "rejected", "--all", url=url).stdout
+    assert (
+        retried.returncode == 0
+        and "appliqué, Signature du contrat : Diagnostic partagé → Contrat" in retried.stdout
+    )
+    assert (
+        "0 affiché(s) sur 0 événement(s) rejeté(s) non résolu(s)" in run("events", "rejected", url=url).stdout
+    )
+    assert "appliqué à la relance" in run("events", "rejected", "--all", url=url).stdout
     again = run("events", "retry", rejected_id, url=url)
     assert again.returncode == 2 and "a déjà été résolu" in again.stderr
 
@@ -407,19 +412,19 @@ def test_reminders_run_writes_eml_files_without_smtp_and_list_shows_them(
     due = (story.day + timedelta(days=31)).isoformat()  # the first appointments, seed 004 art. 2 e
     before = run("reminders", "run", "--date", (story.day + timedelta(days=30)).isoformat(), url=url)
     assert before.returncode == 0, before.stderr
-    assert "0 reminder(s) due" in before.stdout
+    assert "0 rappel(s) dû(s)" in before.stdout
     result = run("reminders", "run", "--date", due, url=url)
     assert result.returncode == 0, result.stderr
-    assert "1 reminder(s) due, 1 queued in 1 email(s)" in result.stdout
-    assert "premiers_rdv_non_tenus" in result.stdout
+    assert "1 rappel(s) dû(s), 1 envoyé(s) en 1 email(s)" in result.stdout
+    assert "Premiers rendez-vous à tenir" in result.stdout
     (eml,) = (tmp / "outbox").glob("*.eml")
     assert "Premiers rendez-vous" in eml.read_text(encoding="utf-8", errors="replace")
     again = run("reminders", "run", "--date", due, url=url)
-    assert "0 reminder(s) due" in again.stdout
+    assert "0 rappel(s) dû(s)" in again.stdout
     listing = run("reminders", "list", "--case", story.ref, url=url)
-    assert "premiers_rdv_non_tenus" in listing.stdout and "sent" in listing.stdout
+    assert "Premiers rendez-vous à tenir" in listing.stdout and "envoyé" in listing.stdout
     failed = run("reminders", "list", "--failed", url=url)
-    assert failed.returncode == 0 and "id" in failed.stdout
+    assert failed.returncode == 0 and "n°" in failed.stdout
     assert "emails          0 à envoyer, 0 en échec" in run("status", url=url).stdout
 
 
@@ -488,7 +493,7 @@ def test_revue_act_records_the_formality_then_a_tableau_sent_back(
     revue_id = produced.stdout.split(",")[0].removeprefix("revue ")
     dry = run("revue", "act", "--revue", revue_id, "--by", "C67", "--dry-run", url=url)
     assert dry.returncode == 0, dry.stderr
-    assert "1 à appliquer" in dry.stdout and "acter_entree: contrat → contrat" in dry.stdout
+    assert "1 à appliquer" in dry.stdout and "Entrée actée en revue : Contrat → Contrat" in dry.stdout
     acted = run("revue", "act", "--revue", revue_id, "--by", "C67", url=url)
     assert acted.returncode == 0 and "1 appliquée" in acted.stdout
     shown = run("revue", "show", "--revue", revue_id, url=url).stdout
@@ -605,7 +610,7 @@ def test_person_export_retention_and_json_logs_without_personal_details(
     data = json.loads((tmp / "person.json").read_text(encoding="utf-8"))
     assert data["person"][0]["ft_identifier"] == story.ft and len(data["transition_log"]) == 4
     dry = run("retention", "run", "--months", "24", "--dry-run", url=url)
-    assert "would pseudonymise 0 person(s)" in dry.stdout  # the case is open
+    assert "0 personne(s) seraient pseudonymisé(s)" in dry.stdout  # the case is open
     assert run("retention", "run", "--months", "zero", url=url).returncode == 2
 
     again = tmp / "again.jsonl"  # the same person oriented twice: refused, the reason names them
@@ -613,7 +618,7 @@ def test_person_export_retention_and_json_logs_without_personal_details(
     twin.ft = story.ft
     again.write_text(json.dumps(twin.orientation()) + "\n", encoding="utf-8")
     logged = run("--log-format", "json", "-v", "events", "ingest", str(again), url=url)
-    assert "1 rejected" in logged.stdout and story.ft in logged.stdout  # told to the operator
+    assert "1 rejeté(s)" in logged.stdout and story.ft in logged.stdout  # told to the operator
     lines = [json.loads(line) for line in logged.stderr.splitlines() if line.startswith("{")]
     assert any("rejected" in line["message"] for line in lines)
     assert story.ft not in logged.stderr  # but never written to the logs

@@ -114,7 +114,7 @@ def test_a_planned_appointment_ends_the_convocation_reminder_on_its_day(harness:
     due = harness.case(story.ref).orientation_date + timedelta(terms.convocation_days)
     report = harness.scan(due)
     assert status_of(harness, story.ref, K.CONVOCATION, due) == ReminderStatus.CANCELLED
-    assert report.cancelled == {"an appointment was planned": 1} and emails(harness) == []
+    assert report.cancelled == {"un rendez-vous a été planifié": 1} and emails(harness) == []
     assert [kind for kind, _ in harness.upcoming(story.ref)] == [K.ENTREE]
 
 
@@ -186,7 +186,7 @@ def test_held_first_appointments_end_their_reminder_on_its_due_day(harness: Harn
     report = harness.scan(due)
     assert status_of(harness, both.ref, K.RDV_NON_TENU, due) == ReminderStatus.CANCELLED
     assert status_of(harness, one.ref, K.RDV_NON_TENU, due) == ReminderStatus.QUEUED
-    assert report.cancelled == {"the first social and emploi appointments were held": 1}
+    assert report.cancelled == {"les premiers rendez-vous social et emploi ont été tenus": 1}
 
 
 def test_an_expired_contract_flags_the_case_for_the_revue_until_a_decision(harness: Harness) -> None:

@@ -96,7 +96,7 @@ def test_a_convocation_is_not_needed_once_an_appointment_is_planned() -> None:
     due = ORIENTED + timedelta(terms.convocation_days)
     assert moved_on(K.CONVOCATION, case, NO_FACTS, due) is None
     facts = Facts(appointment_planned=True, held_since_contract=frozenset())
-    assert moved_on(K.CONVOCATION, case, facts, due) == "an appointment was planned"
+    assert moved_on(K.CONVOCATION, case, facts, due) == "un rendez-vous a été planifié"
 
 
 def test_the_first_appointments_reminder_goes_only_while_one_of_them_is_not_held() -> None:

@@ -455,6 +455,9 @@ def _reject(
     return InboxStatus.REJECTED, reason
 
 
+RESOLVED = {HandledAs.APPLIED: "appliqué", HandledAs.DUPLICATE: "doublon"}  # a retried event, as said
+
+
 def retry_rejection(uow: UnitOfWork, ctx: Context, rejected_id: int) -> Handled:
     """Apply a rejected event again, after the cause was fixed (a professional imported, a
     missing event applied). On success the rejection is marked resolved; on refusal it stays
@@ -470,6 +473,6 @@ def retry_rejection(uow: UnitOfWork, ctx: Context, rejected_id: int) -> Handled:
         event = parse_line(row.raw)
         handled = handle_in_savepoint(uow, ctx, event)
         row.resolved_at = ctx.clock.now()
-        row.resolution = f"{handled.status} by retry: {handled.message}"[:255]
+        row.resolution = f"{RESOLVED[handled.status]} à la relance : {handled.message}"[:255]
         uow.commit()
         return handled

@@ -221,7 +221,7 @@ def cmd_audit_search(args: argparse.Namespace) -> int:
         elif args.output:
             with open(args.output, "w", encoding="utf-8", newline="") as out:
                 count = log_export.write_export(rows, out, args.format)
-            print(f"{count} row(s) written to {args.output}", file=sys.stderr)
+            print(f"{count} ligne(s) écrite(s) dans {args.output}", file=sys.stderr)
         else:
             log_export.write_export(rows, sys.stdout, args.format)
     return EXIT_OK

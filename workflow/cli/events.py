@@ -18,7 +18,14 @@ from tqdm import tqdm
 from models import InboxEvent
 from workflow.adapters import db_roles
 from workflow.application.inbox import MAX_ATTEMPTS, STALE, SWEEP_EVERY, backlog, receive, statuses
-from workflow.application.ingest import FILE_ENCODING, REPORTED, blank_lines, ingest_lines, retry_rejection
+from workflow.application.ingest import (
+    FILE_ENCODING,
+    REPORTED,
+    RESOLVED,
+    blank_lines,
+    ingest_lines,
+    retry_rejection,
+)
 from workflow.application.queries import operator_lists
 from workflow.application.queries.health import database_health
 from workflow.bootstrap import Runtime
@@ -143,7 +150,7 @@ def cmd_events_retry(args: argparse.Namespace) -> int:
     except (TransitionRefused, EventRejected) as exc:
         print(f"l'événement refusé {args.id} est toujours refusé : {exc}", file=sys.stderr)
         return EXIT_PROBLEM
-    print(f"événement refusé {args.id} : {outcome.status}, {outcome.message}")
+    print(f"événement refusé {args.id} : {RESOLVED[outcome.status]}, {outcome.message}")
     return EXIT_OK
 
 

@@ -48,12 +48,12 @@ def cmd_retention_run(args: argparse.Namespace) -> int:
     rt = connect(args.database_url)
     months = _months(args.months)
     report = retention(rt.uow(), rt.ctx, months, dry_run=args.dry_run)
-    verb = "would pseudonymise" if args.dry_run else "pseudonymised"
+    verb = "seraient pseudonymisé(s)" if args.dry_run else "pseudonymisé(s)"
     print(f"conservation {months} mois : dossiers clos avant le {labels.day(report.cutoff)}")
-    print(f"{verb} {report.persons} person(s): {report.cases} case(s) without barriers, ", end="")
+    print(f"{report.persons} personne(s) {verb} : {report.cases} dossier(s) sans freins, ", end="")
     print(
-        f"{report.appointments} appointment id(s), "
-        f"{report.payloads} stored payload(s) (rejected or received events)"
+        f"{report.appointments} identifiant(s) de rendez-vous, "
+        f"{report.payloads} contenu(s) conservé(s) (événements rejetés ou reçus)"
     )
     return EXIT_OK
 

@@ -21,6 +21,7 @@ from workflow.cli.common import (
     group,
     print_table,
 )
+from workflow.domain import labels
 from workflow.domain.clock import today
 from workflow.domain.vocabulary import ReminderKind, ReminderStatus
 
@@ -35,7 +36,7 @@ def cmd_reminders_run(args: argparse.Namespace) -> int:
         left = outbox.unsent(uow.session, rt.ctx)
     if left:
         dispatch_emails(left)
-        print(f"{len(left)} email(s) left unsent earlier queued again")
+        print(f"{len(left)} email(s) restés sans envoi confiés de nouveau à l'envoi")
     print(_where())
     return EXIT_OK
 
@@ -44,9 +45,13 @@ def _where() -> str:
     from tasks.app import app
 
     host = os.environ.get("ACCOMPAGNEMENT_SMTP_HOST")
-    to = f"SMTP {host}" if host else f".eml files in {os.environ.get('ACCOMPAGNEMENT_OUTBOX_DIR', 'outbox')}/"
-    how = "sent from this process" if app.conf.task_always_eager else "queued to the workers"
-    return f"emails: {how}, to {to}"
+    to = (
+        f"au serveur SMTP {host}"
+        if host
+        else f"en fichiers .eml dans {os.environ.get('ACCOMPAGNEMENT_OUTBOX_DIR', 'outbox')}/"
+    )
+    how = "envoyés par ce processus" if app.conf.task_always_eager else "confiés aux workers"
+    return f"emails : {how}, {to}"
 
 
 def cmd_reminders_list(args: argparse.Namespace) -> int:
@@ -57,11 +62,15 @@ def cmd_reminders_list(args: argparse.Namespace) -> int:
             limit=args.limit,
         )  # fmt: skip
         rows = [
-            (r.id, ref, r.kind, r.due_date, r.status, e.id if e else None, e.status if e else None,
-             e.attempts if e else None, (e.last_error or "") if e else r.note or "")
+            (r.id, ref, labels.word(labels.REMINDER_KINDS, r.kind), labels.day(r.due_date),
+             labels.word(labels.REMINDER_STATUSES, r.status), e.id if e else None,
+             labels.word(labels.EMAIL_STATUSES, e.status) if e else None, e.attempts if e else None,
+             (e.last_error or "") if e else r.note or "")
             for r, ref, e in found
         ]  # fmt: skip
-    print_table(rows, ("id", "case", "kind", "due", "status", "email", "email status", "attempts", "note"))
+    print_table(
+        rows, ("n°", "dossier", "rappel", "dû le", "état", "email", "état de l'email", "tentatives", "note")
+    )
     if args.failed and rows:
         print("renvoyez-les, la cause réparée : `accompagnement reminders retry --all-failed`")
     return EXIT_PROBLEM if args.failed and rows else EXIT_OK
@@ -77,7 +86,7 @@ def cmd_reminders_retry(args: argparse.Namespace) -> int:
         print("aucun email en échec à renvoyer")
         return EXIT_PROBLEM
     dispatch_emails(ids)
-    print(f"{len(ids)} failed email(s) put back in the outbox: {', '.join(map(str, ids))}")
+    print(f"{len(ids)} email(s) en échec remis à l'envoi : {', '.join(map(str, ids))}")
     print(_where())
     return EXIT_OK
 

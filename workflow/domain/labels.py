@@ -32,12 +32,14 @@ from workflow.domain.vocabulary import (
     AppointmentKind,
     AppointmentOutcome,
     DiagnosticKind,
+    EmailStatus,
     ExitReason,
     Opinion,
     Origin,
     PersonStatus,
     ProfessionalBarrier,
     ReminderKind,
+    ReminderStatus,
     RenewalDecidedBy,
     Role,
     SocialBarrier,
@@ -164,6 +166,15 @@ REMINDER_KINDS: Mapping[str, str] = {
 }
 
 # The rubriques of a revue's tableau (its sheets) and their columns.
+REMINDER_STATUSES: Mapping[str, str] = {ReminderStatus.QUEUED: "envoyé", ReminderStatus.CANCELLED: "annulé"}
+
+EMAIL_STATUSES: Mapping[str, str] = {
+    EmailStatus.PENDING: "en attente",
+    EmailStatus.SENDING: "en cours d'envoi",
+    EmailStatus.SENT: "envoyé",
+    EmailStatus.FAILED: "en échec",
+}
+
 RUBRIQUES: Mapping[str, str] = {
     "entrees": "Entrées à acter",
     "renouvellements": "Renouvellements",

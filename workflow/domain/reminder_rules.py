@@ -96,11 +96,11 @@ def due_by(case: Case, terms: Terms, day: date) -> tuple[list[Planned], date | N
 def moved_on(kind: ReminderKind, case: Case, facts: Facts, day: date) -> str | None:
     """Why a reminder due by `day` is no longer needed, or None if it must go."""
     if kind == ReminderKind.CONVOCATION and facts.appointment_planned:
-        return "an appointment was planned"
+        return "un rendez-vous a été planifié"
     if kind == ReminderKind.RDV_NON_TENU and facts.held_since_contract >= FIRST_APPOINTMENTS:
-        return "the first social and emploi appointments were held"
+        return "les premiers rendez-vous social et emploi ont été tenus"
     if kind == ReminderKind.ECHEANCE and case.contract_end is not None and day > case.contract_end:
-        return "the contract has ended: the expiry reminder takes over"
+        return "le contrat est terminé : le rappel de contrat échu prend le relais"
     return None
 
 

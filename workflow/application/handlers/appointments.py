@@ -44,7 +44,7 @@ def appointment_planned(uow: UnitOfWork, ctx: Context, ev: AppointmentPlanned) -
     )
     # The convocation reminder, if still to come, ends on its due day (`reminder_rules.moved_on`:
     # an appointment was planned): nothing to write now.
-    return case.reference, f"appointment {ev.appointment_id} planned"
+    return case.reference, f"rendez-vous {ev.appointment_id} planifié"
 
 
 def appointment_outcome(
@@ -68,4 +68,6 @@ def appointment_outcome(
     # checking here would cost a query of the case's appointments for every event.
     if appointment.outcome == AppointmentOutcome.ABSENT:
         planning.tell_missed_first_appointment(uow, ctx, case, appointment, paris_date(ev.occurred_at))
-    return case.reference, f"appointment {ev.appointment_id}: {appointment.outcome}"
+    return case.reference, (
+        f"rendez-vous {ev.appointment_id} : {labels.word(labels.APPOINTMENT_OUTCOMES, appointment.outcome)}"
+    )

@@ -44,4 +44,4 @@ def move(
         actor=event_actor(uow, event.actor), occurred_at=event.occurred_at, on=on,
         event_id=event.event_id, **fields,
     )  # fmt: skip
-    return f"{trigger}: {from_state} → {case.state}"
+    return f"{labels.word(labels.TRIGGERS, trigger)} : {labels.move(from_state, case.state)}"

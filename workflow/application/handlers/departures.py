@@ -28,7 +28,7 @@ def _person_left(
     if person is None:
         raise EventRejected(f"personne inconnue {ev.ft_identifier}")
     case = uow.cases.open_of(person.id)
-    message = f"person {ev.ft_identifier} marked unregistered; no open case"
+    message = f"personne {ev.ft_identifier} notée non inscrite ; aucun dossier ouvert"
     reference = None
     if case is not None:
         on = decision_day(case, paris_date(ev.occurred_at), ev.effective_on)

@@ -7,6 +7,7 @@ from workflow.adapters.unit_of_work import UnitOfWork
 from workflow.application.actors import event_actor
 from workflow.application.deciding import open_case
 from workflow.application.service_context import Context
+from workflow.domain import labels
 from workflow.domain.clock import paris_date
 from workflow.domain.errors import EventRejected
 from workflow.domain.events import OrientationProposed
@@ -60,4 +61,7 @@ def orientation_proposed(uow: UnitOfWork, ctx: Context, ev: OrientationProposed)
         uow, ctx, actor=actor, occurred_at=ev.occurred_at, event_id=ev.event_id, convention=conv,
         details={"origin": str(ev.origin), "convention": f"{conv.code}/{conv.version}"}, build=build,
     )  # fmt: skip
-    return case.reference, f"{ORIENTER}: case opened in {State.REPERAGE}"
+    return (
+        case.reference,
+        f"{labels.word(labels.TRIGGERS, ORIENTER)} : dossier ouvert en {labels.STATES[State.REPERAGE]}",
+    )

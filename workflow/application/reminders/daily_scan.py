@@ -28,6 +28,7 @@ from workflow.adapters.unit_of_work import UnitOfWork, register_email
 from workflow.application.deciding import decide
 from workflow.application.reminders.planning import SCAN_BATCH, facts
 from workflow.application.service_context import Context
+from workflow.domain import labels
 from workflow.domain.decision import Actor
 from workflow.domain.lifecycle import SIGNALER_ECHU
 from workflow.domain.reminder_rules import Facts, Planned, due_by, moved_on, recipients
@@ -48,11 +49,15 @@ class ScanReport:
     flagged: int = 0  # cases flagged for the next revue (contract expired without decision)
 
     def summary(self) -> str:
-        lines = [f"{self.day.isoformat()}: {self.due} reminder(s) due, {sum(self.queued.values())} queued "
-                 f"in {self.emails} email(s), {sum(self.cancelled.values())} cancelled, "
-                 f"{self.flagged} case(s) flagged for the next revue"]  # fmt: skip
-        lines += [f"    {kind:30} {n:6}" for kind, n in sorted(self.queued.items())]
-        lines += [f"    cancelled: {why:50} {n:6}" for why, n in sorted(self.cancelled.items())]
+        queued, cancelled = sum(self.queued.values()), sum(self.cancelled.values())
+        lines = [f"{labels.day(self.day)} : {self.due} rappel(s) dû(s), {queued} envoyé(s) "
+                 f"en {self.emails} email(s), {cancelled} annulé(s), "
+                 f"{self.flagged} dossier(s) signalé(s) pour la prochaine revue"]  # fmt: skip
+        lines += [
+            f"    {labels.word(labels.REMINDER_KINDS, kind):58} {n:6}"
+            for kind, n in sorted(self.queued.items())
+        ]
+        lines += [f"    annulé : {why:58} {n:6}" for why, n in sorted(self.cancelled.items())]
         return "\n".join(lines)
 
 
