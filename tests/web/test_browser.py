@@ -14,6 +14,7 @@ import socket
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -47,18 +48,25 @@ def served(console: Console) -> Iterator[str]:
     thread.join(10)
 
 
-@pytest.fixture
-def page(served: str) -> Iterator[Page]:
+@contextmanager
+def chromium_page(base_url: str) -> Iterator[Page]:
+    """A page of Debian's chromium, headless, set as its users' browsers are (French, Paris)."""
     if not Path(CHROMIUM).exists():
         service_unavailable("Debian's chromium (apt-get install chromium; .ci/run installs it)")
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=["--no-sandbox"])
         context = browser.new_context(
-            base_url=served, viewport={"width": 1366, "height": 800}, accept_downloads=True,
-            locale="fr-FR", timezone_id="Europe/Paris",  # as its users' browsers are set
+            base_url=base_url, viewport={"width": 1366, "height": 800}, accept_downloads=True,
+            locale="fr-FR", timezone_id="Europe/Paris",
         )  # fmt: skip
         yield context.new_page()
         browser.close()
+
+
+@pytest.fixture
+def page(served: str) -> Iterator[Page]:
+    with chromium_page(served) as opened:
+        yield opened
 
 
 def sign_in(page: Page, who: str) -> None:

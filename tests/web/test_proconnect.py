@@ -20,12 +20,12 @@ from urllib.parse import parse_qsl, urlencode, urlsplit
 import pytest
 import uvicorn
 from fastapi.testclient import TestClient
-from playwright.sync_api import Page, Route, sync_playwright
+from playwright.sync_api import Page, Route
 from sqlalchemy import select
 
 from models import WebSession
 from tests.conftest import Harness, service_unavailable
-from tests.web.test_browser import CHROMIUM
+from tests.web.test_browser import chromium_page
 from web.app import create_app
 from workflow.domain.clock import ManualClock
 from workflow.domain.errors import ConfigurationError
@@ -90,13 +90,8 @@ def setting(harness: Harness, monkeypatch: pytest.MonkeyPatch) -> Iterator[Setti
 
 @pytest.fixture
 def page(setting: Setting) -> Iterator[Page]:
-    if not Path(CHROMIUM).exists():
-        service_unavailable("Debian's chromium (apt-get install chromium; .ci/run installs it)")
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=["--no-sandbox"])
-        context = browser.new_context(base_url=setting.console, locale="fr-FR", timezone_id="Europe/Paris")
-        yield context.new_page()
-        browser.close()
+    with chromium_page(setting.console) as opened:
+        yield opened
 
 
 def at_provider(page: Page, login: str) -> None:

@@ -92,7 +92,12 @@ def cmd_revue_act(args: argparse.Namespace) -> int:
         f"revue {revue.id}, agence {revue.agence}, {labels.month(revue.month)} : {len(decisions)} décision(s)"
     )
     rows = [
-        (r.decision.case_reference, r.decision.rubrique, r.decision.text, r.decision.actor_id)
+        (
+            r.decision.case_reference,
+            labels.word(labels.RUBRIQUES, r.decision.rubrique),
+            r.decision.text,
+            r.decision.actor_id,
+        )
         for r in results
     ]
     print_table(

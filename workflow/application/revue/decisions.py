@@ -246,8 +246,8 @@ def _apply_one(uow: UnitOfWork, ctx: Context, revue: Revue, decision: Decision, 
         return Result(decision, DecisionOutcome.REFUSED, str(exc))
     except IntegrityError:  # another process acted the same decision meanwhile (SQLite: no row lock)
         savepoint.rollback()
-        return Result(decision, DecisionOutcome.ALREADY, "applied meanwhile by another process")
-    moved = f"{trigger}: {from_state} → {case.state}"
+        return Result(decision, DecisionOutcome.ALREADY, "appliquée entre-temps par un autre processus")
+    moved = f"{labels.word(labels.TRIGGERS, trigger)} : {labels.move(from_state, case.state)}"
     if dry_run:
         savepoint.rollback()
         return Result(decision, DecisionOutcome.PLANNED, moved)
