@@ -76,9 +76,9 @@ def sync_book(session: Session, book: ConventionBook, clock: Clock) -> dict[tupl
         pinned = session.scalar(select(func.count()).where(Case.convention_version_id == row.id))
         if pinned:
             raise ConfigurationError(
-                f"convention {conv.code} version {conv.version} differs from the one recorded, and "
-                f"{pinned} signed case(s) keep its terms: add a new version (an avenant) with a "
-                f"later effective_from instead of editing this one"
+                f"la convention {conv.code} version {conv.version} diffère de celle enregistrée, et "
+                f"{pinned} dossier(s) signé(s) en gardent les termes : ajoutez une nouvelle version "
+                f"(un avenant) avec un effective_from plus tardif au lieu de modifier celle-ci"
             )
         row.figures = conv.figures()
         row.effective_from = conv.effective_from

@@ -307,7 +307,7 @@ def _fresh_database(url: str, out: Path) -> None:
                 cases = conn.scalar(select(func.count()).select_from(Case))
             if cases:
                 raise ConfigurationError(
-                    f"{url} already holds {cases} case(s): the demo needs an empty database"
+                    f"{url} contient déjà {cases} dossier(s) : la démonstration demande une base vide"
                 )
     finally:
         engine.dispose()

@@ -48,8 +48,8 @@ def operator_key() -> bytes:
     key = os.environ.get(KEY_ENV, "").encode()
     if len(key) < MIN_KEY_BYTES:
         raise ConfigurationError(
-            f"{KEY_ENV} must hold the operator's sealing key, at least {MIN_KEY_BYTES} characters "
-            "(keep it outside the database, e.g. in the service's secret store)"
+            f"{KEY_ENV} doit contenir la clé de scellement de l'opérateur, {MIN_KEY_BYTES} caractères au "
+            "moins (gardée hors de la base, par exemple dans le coffre à secrets du service)"
         )
     return key
 
@@ -291,7 +291,7 @@ def _check_expected(session: Session, expect: str) -> list[SealProblem]:
         day = date.fromisoformat(day_text)
     except ValueError:
         raise ConfigurationError(
-            f"--expect {expect!r} is not a head as `audit seal` prints it (DAY:HMAC)"
+            f"--expect {expect!r} n'est pas une tête comme `audit seal` l'écrit (JOUR:HMAC)"
         ) from None
     row = session.get(AuditSeal, day)
     if row is None:
