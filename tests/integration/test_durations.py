@@ -95,7 +95,10 @@ def test_a_version_pinned_by_signed_contracts_cannot_be_edited(harness: Harness,
         "first_contract_months=4\n",
         encoding="utf-8",
     )
-    with UnitOfWork(harness.sessions) as uow, pytest.raises(ConfigurationError, match="add a new version"):
+    with (
+        UnitOfWork(harness.sessions) as uow,
+        pytest.raises(ConfigurationError, match="ajoutez une nouvelle version"),
+    ):
         sync_book(uow.session, load_book(edited), harness.ctx.clock)
     with harness.sessions() as session:
         row = session.scalar(select(ConventionVersion).where(ConventionVersion.code == "67"))

@@ -198,7 +198,7 @@ def test_a_forged_seal_or_another_key_is_refused(harness: Harness, sealed: tuple
 
 def test_a_short_or_missing_key_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv(seals.KEY_ENV, "short")
-    with pytest.raises(ConfigurationError, match="at least 16 characters"):
+    with pytest.raises(ConfigurationError, match="16 caractères au moins"):
         seals.operator_key()
 
 
