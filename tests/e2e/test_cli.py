@@ -580,7 +580,7 @@ def test_audit_search_timeline_scope_seals_and_refusals(
     assert "Repérage → Contrat : 1 dossier(s) ; médiane 11 jours" in delay.stdout
 
     monkeypatch.delenv("ACCOMPAGNEMENT_AUDIT_KEY", raising=False)
-    assert "ACCOMPAGNEMENT_AUDIT_KEY must hold" in run("audit", "seal", url=url).stderr
+    assert "ACCOMPAGNEMENT_AUDIT_KEY doit contenir" in run("audit", "seal", url=url).stderr
     monkeypatch.setenv("ACCOMPAGNEMENT_AUDIT_KEY", "operator-sealing-key-for-tests")
     today = datetime.now(UTC).date().isoformat()  # the log rows were recorded today
     for running in ("2099-12-31", today):
