@@ -400,7 +400,7 @@ def _print_summary(
         print(f"    {name:58} {sent.get(kind, 0):5}   annulés {cancelled.get(kind, 0):5}")
     print(
         "Emails (tous, mise en route comprise) : "
-        + ", ".join(f"{n} {labels.word(labels.EMAIL_STATUSES, s)}" for s, n in f["emails_by_status"].items())
+        + ", ".join(f"{labels.word(labels.EMAIL_STATUSES, s)} {n}" for s, n in f["emails_by_status"].items())
     )
     emails = sum(f["emails_by_status"].values())
     rate = report.total / phases.ingestion if phases.ingestion else 0.0
