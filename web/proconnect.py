@@ -153,6 +153,11 @@ async def _userinfo(client: Any, token: dict[str, Any]) -> dict[str, Any]:
         claims: dict[str, Any] = dict(jwt.decode(answer.text, keys).claims)
         if claims.get("iss") not in (None, metadata.get("issuer")):
             raise ValueError("userinfo from another issuer")
+        audience = claims.get("aud")
+        if audience is not None and client.client_id not in (
+            [audience] if isinstance(audience, str) else audience
+        ):
+            raise ValueError("userinfo for another client")
     else:
         claims = dict(answer.json())
     if claims.get("sub") != token["userinfo"]["sub"]:
