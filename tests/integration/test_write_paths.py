@@ -11,11 +11,13 @@ from typing import Any
 
 import pytest
 from sqlalchemy import Engine, inspect, select, text
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from models import Base, Email, RejectedEvent
 from tests.conftest import Harness, empty_tables, make_harness
 from tests.factories import Story
+from workflow.adapters import repositories
 from workflow.adapters.unit_of_work import UnitOfWork
 from workflow.application import directory
 from workflow.application.ingest import CHUNK, IngestReport
@@ -91,6 +93,37 @@ def test_row_by_row_and_buffered_chunks_write_the_same_tables(db: Engine) -> Non
     differ = [name for name in buffered if buffered[name] != row_by_row[name]]
     assert differ == []
     assert buffered["transition_log"] and buffered["reminder"] and buffered["processed_event"]
+
+
+def test_a_directory_read_cut_short_leaves_no_professional_unknown_for_the_redo(
+    harness: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The connection lost while the buffered pass reads the chunk's professionals: the chunk is
+    redone row by row, and its events apply, their professionals found (a read cut short once
+    left them all "not in the directory", final refusals: an equivalence run caught it)."""
+    story = Story()
+    events = [story.orientation(), story.binome(), story.diagnostic(), story.contract(days=5)]
+    read = repositories.Professionals.load
+    cuts = []
+
+    def cut_once(self: repositories.Professionals, pids: Any) -> None:
+        if not cuts:
+            cuts.append(1)
+            real = self.session.scalars
+            self.session.scalars = lambda *a, **k: (_ for _ in ()).throw(  # type: ignore[method-assign]
+                OperationalError("SELECT professional", {}, Exception("server closed the connection"))
+            )
+            try:
+                read(self, pids)
+            finally:
+                self.session.scalars = real  # type: ignore[method-assign]
+        read(self, pids)
+
+    monkeypatch.setattr(repositories.Professionals, "load", cut_once)
+    report = harness.ingest_events(events)
+    assert cuts == [1]
+    assert (report.applied, report.rejected) == (4, 0), report.rejections
+    assert harness.case(story.ref).state == "contrat"
 
 
 def test_a_chunk_whose_buffered_pass_fails_is_redone_row_by_row(

@@ -138,14 +138,18 @@ class Professionals:
         return self._known[pid]
 
     def load(self, pids: Iterable[str]) -> None:
-        """Read the professionals a chunk of events names, in one query."""
+        """Read the professionals a chunk of events names, in one query. Nothing is remembered
+        until the query has answered: a read cut short (the connection lost) must not leave the
+        chunk's professionals known as absent, which the chunk's redo would take for "not in the
+        directory", a final refusal of their events."""
         wanted = set(pids) - self._known.keys()
         if not wanted:
             return
-        self._known.update(dict.fromkeys(wanted))
         with self.session.no_autoflush:
-            for pro in self.session.scalars(select(Professional).where(Professional.id.in_(wanted))):
-                self._known[pro.id] = pro
+            found = {
+                p.id: p for p in self.session.scalars(select(Professional).where(Professional.id.in_(wanted)))
+            }
+        self._known.update({pid: found.get(pid) for pid in wanted})
 
 
 def named_professionals(events: Iterable[Any]) -> set[str]:

@@ -121,8 +121,9 @@ class UnitOfWork:
             self.session.execute(text("UPDATE alembic_version SET version_num = version_num WHERE 0"))
 
     def rollback(self) -> None:
-        """Roll back and forget the emails and buffered rows of the transaction (the unit of work
-        stays usable, row by row)."""
+        """Roll back and forget the emails, buffered rows and directory reads of the transaction
+        (the unit of work stays usable, row by row)."""
         self.session.rollback()
         self.session.info.pop(_OUTBOX, None)
+        self.professionals = Professionals(self.session)
         self._use(RowByRow(self.session))
