@@ -15,9 +15,7 @@ metrics are in `scheduler/metrics.py`).
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterable, Mapping
-from typing import Any
 
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
@@ -95,30 +93,18 @@ def _counts() -> CollectorRegistry:
     return registry
 
 
-class _Read(Collector):
-    def __init__(self, collectors: Iterable[Collector]) -> None:
-        self.collectors = list(collectors)
-
-    def collect(self) -> Iterable[Any]:
-        for collector in self.collectors:
-            yield from collector.collect()
-
-
 def exposition(*read_now: Collector) -> bytes:
     """A scrape's answer: the service's counts, then what `read_now` reads at this moment."""
     text = generate_latest(_counts())
     if read_now:
         extra = CollectorRegistry(auto_describe=False)
-        extra.register(_Read(read_now))
+        for collector in read_now:
+            extra.register(collector)
         text += generate_latest(extra)
     return text
-
-
-_serving = threading.Lock()
 
 
 def serve(port: int, host: str = "0.0.0.0") -> None:
     """Answer scrapes on `port` from a thread of this process (the worker's main process, the
     scheduler): the service's counts."""
-    with _serving:
-        start_http_server(port, addr=host, registry=_counts())
+    start_http_server(port, addr=host, registry=_counts())
