@@ -19,7 +19,7 @@ import random
 from dataclasses import dataclass
 from typing import Any
 
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
 from tests.factories import Story
@@ -142,7 +142,7 @@ def corpus(size: int) -> list[bytes]:
     @given(line=adversarial_line())
     @settings(
         max_examples=size, database=None, deadline=None, derandomize=True,
-        suppress_health_check=list(HealthCheck), phases=["generate"],
+        suppress_health_check=list(HealthCheck), phases=[Phase.generate],
     )  # fmt: skip
     def collect(line: bytes) -> None:
         lines.append(line)

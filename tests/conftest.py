@@ -43,11 +43,19 @@ SLOW_FIXTURES = frozenset({"worker", "sweeper", "broker_url", "page"})
 SLOW_FOLDERS = ("tests/e2e/",)
 
 
+ON_POSTGRESQL = os.environ.get("TEST_DATABASE_URL", "").startswith("postgresql")
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Marks slow tests (above), and skips on SQLite the tests marked
+    `@pytest.mark.postgres(reason=...)`: what they check is PostgreSQL's own."""
     for item in items:
         fixtures = set(getattr(item, "fixturenames", ()))
         if fixtures & SLOW_FIXTURES or item.nodeid.startswith(SLOW_FOLDERS):
             item.add_marker(pytest.mark.slow)
+        needs = item.get_closest_marker("postgres")
+        if needs is not None and not ON_POSTGRESQL:
+            item.add_marker(pytest.mark.skip(reason=f"PostgreSQL only: {needs.kwargs['reason']}"))
 
 
 def service_unavailable(what: str) -> None:

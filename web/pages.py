@@ -286,6 +286,8 @@ def _audit_filter(
 
 
 def _day(text: str | None, label: str, problems: list[str]) -> date | None:
+    """The day typed in a filter field; a blank field (spaces included) asks for none."""
+    text = (text or "").strip()
     if not text:
         return None
     try:

@@ -24,6 +24,8 @@ from workflow.domain.clock import ManualClock
 
 ROLE = "accompagnement_test_runtime"
 ROOT = Path(__file__).resolve().parents[2]
+pytestmark = pytest.mark.postgres(reason="roles are PostgreSQL's (SQLite: the file's permissions)")
+
 UNDOING = [
     "ALTER TABLE transition_log DISABLE TRIGGER transition_log_append_only",
     "ALTER TABLE access_denial DISABLE TRIGGER ALL",
@@ -44,8 +46,6 @@ UNDOING = [
 
 @pytest.fixture
 def runtime_url(db: Engine, database_url: str) -> str:
-    if db.dialect.name != "postgresql":
-        pytest.skip("roles are PostgreSQL's (SQLite: the file's permissions)")
     done = db_roles.create_roles(db, "accompagnement_test_owner", ROLE)
     assert done[-1].endswith(f"{ROLE} peut s'y connecter")
     result = subprocess.run(

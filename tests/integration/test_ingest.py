@@ -215,7 +215,7 @@ def test_a_rejected_event_applies_on_retry_once_the_cause_is_fixed(harness: Harn
     assert outcome.status == HandledAs.APPLIED
     assert harness.case(story.ref).state == "contrat"
     [row] = rejected(harness)
-    assert row.resolved_at is not None and row.resolution.startswith("appliqué à la relance")
+    assert row.resolved_at is not None and str(row.resolution).startswith("appliqué à la relance")
     with pytest.raises(WorkflowError, match="a déjà été résolu"):
         retry_rejection(UnitOfWork(harness.sessions), harness.ctx, row.id)
 

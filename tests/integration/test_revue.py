@@ -245,7 +245,7 @@ def test_the_revue_is_mailed_once_with_its_tableau_to_the_agency_and_configured_
     )
     assert "Secrétariat de cette revue : le conseiller France Travail." in mail.text
     assert "entrées à acter : 3" in mail.text and "situations à débattre : 5" in mail.text
-    names = sorted(part.get_filename() for part in mail.message.iter_attachments())
+    names = sorted(str(part.get_filename()) for part in mail.message.iter_attachments())
     assert names == ["revue-Strasbourg-Nord-2026-04.csv", "revue-Strasbourg-Nord-2026-04.xlsx"]
     body = (mail.text + mail.html).lower()
     assert not [word for word in (*BARRIER_CODES, "brsa") if word in body]

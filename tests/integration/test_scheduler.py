@@ -111,12 +111,11 @@ def test_one_scheduler_leads_the_other_waits_and_takes_over(db: Engine, database
     standby.release()
 
 
+@pytest.mark.postgres(reason="the advisory lock is PostgreSQL's (SQLite: a flock held by the process)")
 def test_a_leader_whose_lock_connection_dies_steps_down_and_another_leads(
     harness: Harness, db: Engine, database_url: str
 ) -> None:
     """PostgreSQL: the advisory lock lives on one connection; terminated, it is released."""
-    if db.dialect.name != "postgresql":
-        pytest.skip("the advisory lock is PostgreSQL's (SQLite: a flock held by the process)")
     leader, other = LeaderLock(database_url), LeaderLock(database_url)
     assert leader.try_acquire() and leader.still_held()
     ran: list[str] = []
@@ -183,10 +182,9 @@ def test_the_sweep_wakes_workers_for_a_deferred_event_whose_time_has_come(
     assert jobs.inbox_sweep() == 0
 
 
+@pytest.mark.postgres(reason="application_name is PostgreSQL's")
 def test_the_leader_s_lock_connection_is_named_for_the_operator(db: Engine, database_url: str) -> None:
     """PostgreSQL: pg_stat_activity says whose connection holds the scheduler's lock."""
-    if db.dialect.name != "postgresql":
-        pytest.skip("application_name is PostgreSQL's")
     leader = LeaderLock(database_url)
     assert leader.try_acquire()
     try:

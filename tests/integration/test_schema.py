@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import Engine
@@ -46,17 +47,15 @@ def test_copies_of_an_event_pending_twice_before_the_order_was_kept_are_settled_
     assert [tuple(r) for r in rows] == [(0, "pending"), (1, "duplicate"), (2, "pending")]
 
 
+@pytest.mark.postgres(reason="heap-only updates and fill factors are PostgreSQL's")
 def test_a_workers_claim_on_an_inbox_row_adds_no_index_entry(harness: Harness, db: Engine) -> None:
     """PostgreSQL: the inbox's pages keep room (fill factor 50), so the claim `take` writes on
     each row it takes is a heap-only update, not a new entry in each of the inbox's indexes."""
-    import pytest
     from sqlalchemy import text
 
     from tests.factories import Story
     from workflow.application.inbox import receive, take
 
-    if db.dialect.name != "postgresql":
-        pytest.skip("heap-only updates and fill factors are PostgreSQL's")
     stories = [Story() for _ in range(40)]
     items = [("si", json.dumps(story.orientation())) for story in stories]
     receipt = receive(harness.uow(), harness.ctx, items, "si")

@@ -210,10 +210,9 @@ CHANGES = [
 ]
 
 
+@pytest.mark.postgres(reason="the append-only triggers are PostgreSQL's (SQLite: the chains and seals only)")
 @pytest.mark.parametrize("statement", CHANGES)
 def test_postgresql_refuses_to_change_the_audit_tables(harness: Harness, statement: str) -> None:
-    if harness.sessions.kw["bind"].dialect.name != "postgresql":
-        pytest.skip("the append-only triggers are PostgreSQL's (SQLite: the chains and seals only)")
     story = Story()
     harness.apply(*story.until_contract()[:-1])
     contract = story.contract()

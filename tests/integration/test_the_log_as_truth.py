@@ -6,7 +6,7 @@ what the second half did."""
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
@@ -119,8 +119,10 @@ def test_the_smallest_number_of_conseillers_grows_with_the_inflow(year: Year) ->
     assert usual.smallest is not None and doubled.smallest is not None
     assert usual.smallest.within(usual.terms, usual.unlimited)
     assert doubled.smallest.within(doubled.terms, doubled.unlimited)
-    assert doubled.smallest.conseillers > usual.smallest.conseillers
-    fewer = doubled.smallest.conseillers - 1
+    more, fewer_than_more = doubled.smallest.conseillers, usual.smallest.conseillers
+    assert more is not None and fewer_than_more is not None  # a number, not "as many as it takes"
+    assert more > fewer_than_more
+    fewer = more - 1
     with year.session() as session:
         inflow = 2 * usual.observed.inflow_per_month
         short = forecast.forecast(session, year.ctx, "67", start, 6, fewer, inflow, runs=3, search=False)
@@ -128,6 +130,6 @@ def test_the_smallest_number_of_conseillers_grows_with_the_inflow(year: Year) ->
     assert Counter(r[2] for r in short.rows())  # each month has its verdict
 
 
-def _mape(forecast_values: list[float], actual: list[float | None]) -> float:
+def _mape(forecast_values: Sequence[float], actual: Sequence[float | None]) -> float:
     pairs = [(f, a) for f, a in zip(forecast_values, actual, strict=True) if a]
     return sum(abs(f - a) / a for f, a in pairs) / len(pairs)

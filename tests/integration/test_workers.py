@@ -13,6 +13,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+import pytest
 from sqlalchemy import func, select, text, update
 
 from models import Case, InboxEvent, ProcessedEvent, RejectedEvent, TransitionLog
@@ -256,16 +257,13 @@ def test_an_inbox_row_taken_too_often_is_parked_as_rejected(
     assert count(harness, Case) == 0
 
 
+@pytest.mark.postgres(reason="terminating a backend needs PostgreSQL")
 def test_a_dropped_database_connection_is_retried(harness: Harness, worker: Worker, broker_url: str) -> None:
     """PostgreSQL only: the server ends the worker's connections in the middle of a batch.
 
     A connection ended between two transactions is healed in silence by the pool's pre-ping,
     so one termination may go unseen: the test ends busy connections until the worker reports
     a drop it recovered from, then checks that every event still counts exactly once."""
-    if harness.sessions.kw["bind"].dialect.name != "postgresql":
-        import pytest
-
-        pytest.skip("terminating a backend needs PostgreSQL")
     _, events = stories(400, months_of_appointments=8)
     Client(broker_url).batch(events, "big-file")
     wait_until(lambda: count(harness, ProcessedEvent) >= 500, what="a first chunk committed")

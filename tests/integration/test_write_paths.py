@@ -22,7 +22,7 @@ from workflow.adapters.unit_of_work import UnitOfWork
 from workflow.application import directory
 from workflow.application.ingest import CHUNK, IngestReport
 from workflow.application.simulation import Simulator, make_directory
-from workflow.domain import effects
+from workflow.domain import dates, effects
 from workflow.domain.clock import ManualClock
 
 START = date(2025, 1, 6)
@@ -104,7 +104,7 @@ def test_a_directory_read_cut_short_leaves_no_professional_unknown_for_the_redo(
     story = Story()
     events = [story.orientation(), story.binome(), story.diagnostic(), story.contract(days=5)]
     read = repositories.Professionals.load
-    cuts = []
+    cuts: list[int] = []
 
     def cut_once(self: repositories.Professionals, pids: Any) -> None:
         if not cuts:
@@ -137,7 +137,7 @@ def test_a_chunk_whose_buffered_pass_fails_is_redone_row_by_row(
         *(bad.orientation(), bad.binome(), bad.diagnostic(), bad.contract(days=9)),
     ]
     signed_badly = bad.day  # the day of its last event, the contract (good's is 4 days earlier)
-    period_end = effects.period_end
+    period_end = dates.period_end
 
     def faulty(start: date, months: int) -> date:
         if start == signed_badly:

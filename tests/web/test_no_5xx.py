@@ -45,7 +45,7 @@ def _routes(console: Console) -> list[tuple[str, list[str], list[str]]]:
         route = found.pop(0)
         if hasattr(route, "original_router"):
             found.extend(route.original_router.routes)
-        elif isinstance(route, APIRoute) and "GET" in route.methods:
+        elif isinstance(route, APIRoute) and "GET" in (route.methods or ()):
             params = _params(route.dependant)
             out.append((route.path, [p.name for p in params["path"]], [q.name for q in params["query"]]))
     return out
