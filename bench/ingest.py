@@ -50,11 +50,11 @@ from bench import common
 from models import InboxEvent, ProcessedEvent, make_engine, make_session_factory
 from web.auth import create_token
 from workflow.adapters import migrations as database
+from workflow.adapters.convention_files import load_book
 from workflow.adapters.unit_of_work import UnitOfWork
 from workflow.application.ingest import Item, ingest_items
 from workflow.application.service_context import Context
 from workflow.domain.clock import SystemClock
-from workflow.domain.conventions import load_book
 from workflow.domain.dates import period_end
 from workflow.domain.vocabulary import Partner
 

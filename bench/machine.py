@@ -17,7 +17,7 @@ from collections.abc import Callable
 from datetime import UTC, date, datetime
 
 from models import Case, Person
-from workflow.domain.conventions import load_book
+from workflow.adapters.convention_files import load_book
 from workflow.domain.decision import Actor, Attempt
 from workflow.domain.lifecycle import (
     AFFECTER_BINOME,

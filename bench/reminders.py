@@ -32,12 +32,12 @@ from bench.ingest import _libpq, cpu_seconds, fresh_schema, insert_people
 from models import make_engine, make_session_factory
 from tasks.app import QUEUE
 from tasks.runtime import DISPATCH_GROUP
+from workflow.adapters.convention_files import load_book
 from workflow.adapters.unit_of_work import UnitOfWork
 from workflow.application.reminders.daily_scan import scan
 from workflow.application.reminders.planning import SCAN_BATCH
 from workflow.application.service_context import Context
 from workflow.domain.clock import ManualClock
-from workflow.domain.conventions import load_book
 from workflow.domain.dates import add_months
 
 FIRST_SCAN = date(2026, 6, 1)

@@ -31,11 +31,11 @@ from bench import common
 from bench.ingest import QUEUE, Worker, _libpq, cpu_seconds, fresh_schema, insert_people
 from models import make_engine, make_session_factory
 from workflow.adapters import revue_files
+from workflow.adapters.convention_files import load_book
 from workflow.adapters.unit_of_work import UnitOfWork
 from workflow.application.revue.production import agencies, find, produce
 from workflow.application.service_context import Context
 from workflow.domain.clock import ManualClock
-from workflow.domain.conventions import load_book
 from workflow.domain.dates import add_months
 
 MONTH = "2026-06"

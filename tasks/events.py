@@ -41,6 +41,7 @@ from tasks.app import QUEUE, app
 from tasks.runtime import runtime
 from tasks.serialization import undecodable
 from workflow.adapters import metrics
+from workflow.adapters.transient import is_transient
 from workflow.application.inbox import (
     ANY_DEPARTEMENT,
     BATCH,
@@ -49,7 +50,6 @@ from workflow.application.inbox import (
     drain_waiting,
     receive,
 )
-from workflow.domain.errors import is_transient
 
 log = logging.getLogger(__name__)
 

@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session, joinedload, sessionmaker
 from models import Base, Case, Reminder, TransitionLog, make_engine, make_session_factory
 from tests.factories import PROFESSIONALS_CSV
 from workflow.adapters import migrations as database
+from workflow.adapters.convention_files import load_book
 from workflow.adapters.unit_of_work import OnCommit, UnitOfWork
 from workflow.application import directory
 from workflow.application.handling import Handled, handle_in_savepoint
@@ -30,7 +31,6 @@ from workflow.application.reminders import daily_scan, planning
 from workflow.application.reminders.daily_scan import ScanReport
 from workflow.application.service_context import Context
 from workflow.domain.clock import PARIS, ManualClock
-from workflow.domain.conventions import load_book
 from workflow.domain.events import parse_object
 
 REQUIRE_SERVICES = os.environ.get("ACCOMPAGNEMENT_REQUIRE_SERVICES") == "1"

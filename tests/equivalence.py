@@ -44,13 +44,13 @@ from models import (
 )
 from tasks.app import QUEUE
 from tests.workers import ROOT, Sweeper, Worker, answering, flush
+from workflow.adapters.convention_files import load_book
 from workflow.adapters.unit_of_work import UnitOfWork
 from workflow.application import directory
 from workflow.application.ingest import ingest_lines
 from workflow.application.service_context import Context
 from workflow.application.simulation import Simulator, make_directory
 from workflow.domain.clock import SystemClock
-from workflow.domain.conventions import load_book
 from workflow.domain.dates import add_months
 from workflow.domain.vocabulary import InboxStatus
 

@@ -109,11 +109,11 @@ class Sweeper:
     def __init__(self, database_url: str, broker_url: str, every: float = 1.0, routed: bool = False) -> None:
         from models import make_engine, make_session_factory
         from scheduler.jobs import Jobs
+        from workflow.adapters.convention_files import load_book
         from workflow.adapters.unit_of_work import UnitOfWork
         from workflow.application.inbox import ANY_DEPARTEMENT, Routed
         from workflow.application.service_context import Context
         from workflow.domain.clock import SystemClock
-        from workflow.domain.conventions import load_book
 
         self.engine = make_engine(database_url)
         sessions = make_session_factory(self.engine)

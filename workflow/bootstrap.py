@@ -16,10 +16,10 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from models import database_url, make_engine, make_session_factory
 from workflow.adapters import migrations
+from workflow.adapters.convention_files import load_book
 from workflow.adapters.unit_of_work import OnCommit, UnitOfWork
 from workflow.application.service_context import Context
 from workflow.domain.clock import Clock, SystemClock
-from workflow.domain.conventions import load_book
 from workflow.domain.errors import WorkflowError
 
 

@@ -11,9 +11,9 @@ from sqlalchemy import select
 from models import ConventionVersion
 from tests.conftest import Harness, make_harness
 from tests.factories import Story
+from workflow.adapters.convention_files import load_book
 from workflow.adapters.unit_of_work import UnitOfWork
 from workflow.application.service_context import sync_book
-from workflow.domain.conventions import load_book
 from workflow.domain.errors import ConfigurationError, TransitionRefused
 
 

@@ -30,10 +30,10 @@ from tasks.events import ROUTE_ENV
 from tests.adversarial import Mixed, corpus, lines_as_read, mixed
 from tests.conftest import Harness, empty_tables, make_harness
 from tests.workers import Client, Sweeper, Worker, flush, wait_until
+from workflow.adapters.convention_files import load_book
 from workflow.application.inbox import Routed, drain_waiting
 from workflow.cli import main
 from workflow.domain.clock import ManualClock
-from workflow.domain.conventions import load_book
 from workflow.domain.vocabulary import Partner
 
 pytestmark = pytest.mark.slow  # thousands of generated payloads through every door

@@ -18,11 +18,11 @@ from tests.factories import Story
 from tests.smtp import SmtpSink
 from tests.words import bare_codes, visible_text
 from workflow.adapters import revue_files
+from workflow.adapters.convention_files import load_book
 from workflow.adapters.email_rendering import render_revue
 from workflow.application.revue.production import produce, revue_dates, secretariat
 from workflow.domain import labels
 from workflow.domain.clock import PARIS, ManualClock
-from workflow.domain.conventions import load_book
 from workflow.domain.errors import ConfigurationError
 from workflow.domain.vocabulary import BARRIER_CODES, Role
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from workflow.domain.conventions import load_book
+from workflow.adapters.convention_files import load_book
 from workflow.domain.dates import add_months, period_end
 from workflow.domain.errors import ConfigurationError
 

@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 
 from models import Case, Person
+from workflow.adapters.convention_files import load_book
 from workflow.domain import guards as g
-from workflow.domain.conventions import load_book
 from workflow.domain.decision import Actor, Attempt
 from workflow.domain.vocabulary import DiagnosticKind, ExitReason, Opinion, RenewalDecidedBy, Role
 

@@ -10,8 +10,8 @@ import pytest
 
 from models import Case
 from tests.words import bare_codes, visible_text
+from workflow.adapters.convention_files import load_book
 from workflow.adapters.email_rendering import ReminderLine, render
-from workflow.domain.conventions import load_book
 from workflow.domain.dates import period_end
 from workflow.domain.reminder_rules import (
     Facts,

@@ -33,6 +33,7 @@ from workflow.domain.dates import add_months, months_since, period_end
 from workflow.domain.errors import WorkflowError
 from workflow.domain.lifecycle import OPEN_STATES, UNDER_CONTRACT, State
 from workflow.domain.log_replay import rebuild
+from workflow.domain.records import CaseFields, RebuiltCase
 from workflow.domain.vocabulary import Role
 
 DAYS_PER_MONTH = 365.25 / 12
@@ -70,7 +71,7 @@ def starting_point(
     """The open cases at the end of `day` and the rates of the year before, all from the log."""
     cases = select(Case.id).where(Case.convention_code == departement, Case.orientation_date <= day)
     terms = point_in_time.terms_of(session, ctx)
-    rebuilt: list[Case] = []
+    rebuilt: list[RebuiltCase] = []
     for _, rows in point_in_time.by_ranges(session, cases):
         case = rebuild(rows, terms, until=day).case
         if case is not None:
@@ -87,7 +88,7 @@ def starting_point(
     return open_cases, observe(rebuilt, day, ctx.book.in_force(departement, day).terms)
 
 
-def observe(cases: Sequence[Case], day: date, terms: Terms) -> Observed:
+def observe(cases: Sequence[CaseFields], day: date, terms: Terms) -> Observed:
     first = max(add_months(day, -12), min(c.orientation_date for c in cases))
     days = max((day - first).days, 1)
 
@@ -116,7 +117,7 @@ def observe(cases: Sequence[Case], day: date, terms: Terms) -> Observed:
     )
 
 
-def _renewals(cases: Sequence[Case], first: date, day: date, terms: Terms) -> tuple[float, int]:
+def _renewals(cases: Sequence[CaseFields], first: date, day: date, terms: Terms) -> tuple[float, int]:
     """Of the first contracts that reached their end in the window while still running, the
     share renewed."""
     reached = renewed = 0
@@ -133,7 +134,7 @@ def _renewals(cases: Sequence[Case], first: date, day: date, terms: Terms) -> tu
     return (renewed / reached if reached else RENEWAL_SHARE), reached
 
 
-def _hazard(cases: Sequence[Case], first: date, day: date, terms: Terms) -> tuple[float, ...]:
+def _hazard(cases: Sequence[CaseFields], first: date, day: date, terms: Terms) -> tuple[float, ...]:
     """The monthly chance of leaving before the contract's end, by month of contract: early exits
     in the window over the months under contract in the window. A month with little exposure
     takes the rate of all months."""

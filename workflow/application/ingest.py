@@ -26,6 +26,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from models import InboxEvent, RejectedEvent
+from workflow.adapters.transient import is_transient
 from workflow.adapters.unit_of_work import UnitOfWork
 from workflow.application.access import record as record_denial
 from workflow.application.handling import Handled, HandledAs, handle_event, handle_in_savepoint
@@ -36,7 +37,6 @@ from workflow.domain.errors import (
     Forbidden,
     NotFound,
     WorkflowError,
-    is_transient,
 )
 from workflow.domain.events import MAX_EVENT_BYTES, Event, InvalidEvent, echo, parse_line, storable
 from workflow.domain.vocabulary import InboxStatus

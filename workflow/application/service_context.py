@@ -18,6 +18,7 @@ from workflow.adapters.unit_of_work import UnitOfWork
 from workflow.domain.clock import Clock
 from workflow.domain.conventions import ConventionBook, Terms, terms_from_figures
 from workflow.domain.errors import ConfigurationError
+from workflow.domain.records import CaseFields
 
 
 @dataclass
@@ -37,7 +38,7 @@ class Context:
             uow.commit()
         return cls(clock=clock, book=book, version_ids=ids)
 
-    def terms(self, session: Session, case: Case, on: date) -> tuple[Terms, int]:
+    def terms(self, session: Session, case: CaseFields, on: date) -> tuple[Terms, int]:
         """The terms that govern a case: pinned at signature, else those in force on `on`."""
         if case.convention_version_id is not None:
             vid = case.convention_version_id

@@ -11,6 +11,7 @@ from pathlib import Path
 
 from workflow.adapters import db_roles
 from workflow.adapters import migrations as database
+from workflow.adapters.convention_files import load_book
 from workflow.application import directory
 from workflow.application.queries import operator_lists
 from workflow.cli.common import (
@@ -26,7 +27,6 @@ from workflow.cli.common import (
     show_progress,
 )
 from workflow.domain import labels
-from workflow.domain.conventions import load_book
 from workflow.domain.errors import WorkflowError
 
 

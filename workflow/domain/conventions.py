@@ -1,24 +1,22 @@
 """Conventions as data: figures per Département, versioned by avenant, with defaults.
 
 The shipped file is `workflow/data/conventions.toml`; an operator names an override file in
-ACCOMPAGNEMENT_CONVENTIONS. Each version is copied into the `convention_version` table when
-first seen, and a case pins the version in force on the day its contract is signed, so a
-later edit of the file never changes the terms of a signed contract.
+ACCOMPAGNEMENT_CONVENTIONS (both read by `workflow.adapters.convention_files`). Each version is
+copied into the `convention_version` table when first seen, and a case pins the version in force
+on the day its contract is signed, so a later edit of the file never changes the terms of a
+signed contract.
 """
 
 from __future__ import annotations
 
-import os
 import tomllib
+from collections.abc import Sequence
 from dataclasses import dataclass, fields
 from datetime import date, time
-from importlib import resources
-from pathlib import Path
 from typing import Any
 
 from workflow.domain.errors import ConfigurationError
 
-OVERRIDE_ENV = "ACCOMPAGNEMENT_CONVENTIONS"
 _IDENTITY_KEYS = ("code", "version", "name", "effective_from", "seeds")
 # When the agencies of the convention hold their revue de portefeuille. Not terms of a contract:
 # never pinned, so changing them moves the next revues and nothing else.
@@ -112,20 +110,14 @@ class ConventionBook:
         return current[-1]
 
 
-def load_book(override: Path | None = None) -> ConventionBook:
-    """The shipped conventions, overridden by `override` or ACCOMPAGNEMENT_CONVENTIONS."""
-    shipped = resources.files("workflow").joinpath("data/conventions.toml")
-    base = _read_toml(shipped.read_text(encoding="utf-8"), "workflow/data/conventions.toml")
-    if override is None and os.environ.get(OVERRIDE_ENV):
-        override = Path(os.environ[OVERRIDE_ENV])
-    if override is not None:
-        try:
-            text = override.read_text(encoding="utf-8")
-        except OSError as exc:
-            raise ConfigurationError(
-                f"{override} : fichier de conventions illisible ({exc.strerror})"
-            ) from exc
-        base = _merge(base, _read_toml(text, str(override)), str(override))
+def book_from(sources: Sequence[tuple[str, str]]) -> ConventionBook:
+    """The book of (name, TOML text) sources: the shipped file first, then each override,
+    whose blocks replace the same (code, version) and whose defaults win
+    (`workflow.adapters.convention_files` reads the files)."""
+    (first_name, first_text), *overrides = sources
+    base = _read_toml(first_text, first_name)
+    for name, text in overrides:
+        base = _merge(base, _read_toml(text, name), name)
     return ConventionBook(_build(base))
 
 

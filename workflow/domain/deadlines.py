@@ -9,10 +9,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, timedelta
 
-from models import Case
 from workflow.domain.conventions import Terms
 from workflow.domain.dates import period_end
 from workflow.domain.lifecycle import BEFORE_CONTRACT, UNDER_CONTRACT, State
+from workflow.domain.records import CaseFields
 
 
 @dataclass(frozen=True)
@@ -38,14 +38,14 @@ def _days(count: int) -> str:
     return f"{count} jour" if count == 1 else f"{count} jours"
 
 
-def maximum_end(case: Case, terms: Terms) -> date | None:
+def maximum_end(case: CaseFields, terms: Terms) -> date | None:
     """Last day the accompaniment may last, renewal included."""
     if case.contract_start is None:
         return None
     return period_end(case.contract_start, terms.max_total_months)
 
 
-def can_still_renew(case: Case, terms: Terms) -> bool:
+def can_still_renew(case: CaseFields, terms: Terms) -> bool:
     if case.state not in UNDER_CONTRACT or case.contract_start is None or case.contract_end is None:
         return False
     return case.renewal_count < terms.max_renewals and case.contract_end < (
@@ -54,7 +54,7 @@ def can_still_renew(case: Case, terms: Terms) -> bool:
 
 
 def case_deadlines(
-    case: Case, terms: Terms, first_appointment_planned: bool, follow_up_planned: bool
+    case: CaseFields, terms: Terms, first_appointment_planned: bool, follow_up_planned: bool
 ) -> list[Deadline]:
     """`first_appointment_planned`: any appointment planned since the orientation;
     `follow_up_planned`: a social and an emploi appointment planned since the contract."""

@@ -75,19 +75,3 @@ class EffectFailed(RuntimeError):
 class ConcurrentUpdate(Exception):
     """Another transaction changed the same rows first (a unique key taken meanwhile, a stale
     version). Not a WorkflowError: trying again sees the winner's commit and decides properly."""
-
-
-TRANSIENT_SQLSTATES = frozenset({"40001", "40P01", "55P03", "57P01", "08000", "08003", "08006"})
-
-
-def is_transient(exc: BaseException) -> bool:
-    """True for failures that a retry may cure: lost connections, deadlocks, serialization
-    failures, lock timeouts (SQLite's "database is locked"), concurrent updates."""
-    from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
-    from sqlalchemy.orm.exc import StaleDataError
-
-    if isinstance(exc, ConcurrentUpdate | StaleDataError | OperationalError | InterfaceError):
-        return True
-    if isinstance(exc, DBAPIError):
-        return exc.connection_invalidated or getattr(exc.orig, "sqlstate", None) in TRANSIENT_SQLSTATES
-    return False

@@ -23,11 +23,11 @@ from typing import Any, cast
 
 from transitions import EventData, Machine, MachineError
 
-from models import Case
 from workflow.domain import effects as fx
 from workflow.domain import guards as g
 from workflow.domain.decision import Attempt
 from workflow.domain.errors import EffectFailed, TransitionRefused
+from workflow.domain.records import CaseFields, CaseRecord
 
 # The library logs each callback it runs at INFO (25 214 of a worker's 26 167 lines after one
 # ingest): its chatter is not ours. Its warnings and errors still show.
@@ -163,7 +163,7 @@ def _collect_refusals(move: Move) -> Callable[[EventData], None]:
     guard's reason: a refusal then says all that is missing, not only the first thing."""
 
     def collect(event: EventData) -> None:
-        case, attempt = cast(Case, event.model), event.kwargs["attempt"]
+        case, attempt = cast(CaseRecord, event.model), event.kwargs["attempt"]
         # `fire` passes its own dict to read the reasons from; a bare trigger or `may_<trigger>`
         # on a model added to a machine gets one here.
         refusals: dict[str, str] = event.kwargs.setdefault("refusals", {})
@@ -189,7 +189,7 @@ def _condition(guard: g.Guard) -> Callable[[EventData], bool]:
 def _effect_callback(effect: fx.Effect) -> Callable[[EventData], None]:
     def apply(event: EventData) -> None:
         try:
-            event.kwargs["details"].update(effect(cast(Case, event.model), event.kwargs["attempt"]))
+            event.kwargs["details"].update(effect(cast(CaseFields, event.model), event.kwargs["attempt"]))
         except Exception as exc:
             raise EffectFailed(f"{effect.__name__} failed after the state moved: {exc}") from exc
 
@@ -230,7 +230,7 @@ MACHINE = build_machine()
 REPLAY_MACHINE = build_machine(guarded=False)
 
 
-def fire(case: Case, trigger: str, attempt: Attempt) -> dict[str, Any]:
+def fire(case: CaseRecord, trigger: str, attempt: Attempt) -> dict[str, Any]:
     """Run one trigger on one case; return the details its effect wants logged.
 
     Raises TransitionRefused (nothing changed on the case) when the trigger is unknown, not
@@ -248,7 +248,7 @@ def fire(case: Case, trigger: str, attempt: Attempt) -> dict[str, Any]:
     return details
 
 
-def replay(case: Case, trigger: str, attempt: Attempt) -> dict[str, Any]:
+def replay(case: CaseFields, trigger: str, attempt: Attempt) -> dict[str, Any]:
     """Run a logged trigger again on a rebuilt case (`workflow.domain.log_replay`): the same
     move and effect as `fire`, no guard. Raises TransitionRefused if the table has no such move
     from the case's state."""
@@ -261,7 +261,7 @@ def replay(case: Case, trigger: str, attempt: Attempt) -> dict[str, Any]:
     return details
 
 
-def refusals(case: Case, trigger: str, attempt: Attempt) -> list[str]:
+def refusals(case: CaseRecord, trigger: str, attempt: Attempt) -> list[str]:
     """Why `trigger` may not fire on the case now (empty: it may), without firing it: the
     machine's `may_<trigger>` check, for a screen that offers only what is possible."""
     move = _move(case, trigger)
@@ -274,14 +274,14 @@ def refusals(case: Case, trigger: str, attempt: Attempt) -> list[str]:
     return list(found.values())
 
 
-def _move(case: Case, trigger: str) -> Move:
+def _move(case: CaseFields, trigger: str) -> Move:
     move = MOVES.get(trigger)
     if move is None:
         raise TransitionRefused(trigger, case.state, f"déclencheur inconnu (connus : {', '.join(TRIGGERS)})")
     return move
 
 
-def _not_from_here(case: Case, move: Move) -> TransitionRefused:
+def _not_from_here(case: CaseFields, move: Move) -> TransitionRefused:
     """A trigger not allowed from the case's state. Premature while the case is open (an
     earlier event of the case may still be on its way); final once it is closed."""
     from workflow.domain.labels import STATES  # the labels read this module

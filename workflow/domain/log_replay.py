@@ -21,13 +21,13 @@ from datetime import date, datetime
 from enum import Enum
 from typing import Any, Protocol
 
-from models import Case
 from workflow.domain import labels
 from workflow.domain.clock import paris_date
 from workflow.domain.conventions import Terms
 from workflow.domain.decision import Actor, Attempt
 from workflow.domain.errors import TransitionRefused
 from workflow.domain.lifecycle import ORIENTER, State, replay
+from workflow.domain.records import CaseFields, RebuiltCase
 from workflow.domain.reminder_rules import planned
 from workflow.domain.vocabulary import Role
 
@@ -48,7 +48,7 @@ COMPARED = (
     "entry_acted_on", "exit_acted_on", "log_seq", "log_hash",
 )  # fmt: skip
 
-TermsOf = Callable[[Case, date], tuple[Terms, int]]
+TermsOf = Callable[[CaseFields, date], tuple[Terms, int]]
 
 
 class LogRow(Protocol):
@@ -92,7 +92,7 @@ def logged_attempt(attempt: Attempt) -> dict[str, Any]:
     return kept
 
 
-def opening(case: Case) -> dict[str, Any]:
+def opening(case: CaseFields) -> dict[str, Any]:
     """What the first row keeps of a case being opened, beyond its origin and convention."""
     return {
         "on": case.orientation_date.isoformat(),
@@ -113,7 +113,7 @@ def row_day(row: LogRow) -> date:
 class Rebuilt:
     """A case rebuilt from its rows, the rows applied, and what did not replay."""
 
-    case: Case | None = None  # None: not opened yet at the day asked
+    case: RebuiltCase | None = None  # None: not opened yet at the day asked
     applied: list[LogRow] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
 
@@ -141,23 +141,22 @@ def rebuild(rows: Iterable[LogRow], terms_of: TermsOf, until: date | None = None
     return out
 
 
-def _opened(row: LogRow, on: date) -> Case:
+def _opened(row: LogRow, on: date) -> RebuiltCase:
     kept = row.details.get("opened") or {}
     convention = str(row.details.get("convention", "")).split("/")[0]
-    return Case(
+    return RebuiltCase(
         reference=row.case_reference,
         convention_code=kept.get("convention_code", convention),
-        agence=kept.get("agence"),
+        agence=kept.get("agence", ""),
         state=State.REPERAGE.value,
         orienteur_id=row.actor_id,
-        origin=row.details.get("origin"),
-        consent=kept.get("consent"),
+        origin=row.details.get("origin", ""),
+        consent=bool(kept.get("consent")),
         orientation_date=on,
-        renewal_count=0,
     )
 
 
-def _decided(out: Rebuilt, case: Case, row: LogRow, on: date, terms_of: TermsOf) -> bool:
+def _decided(out: Rebuilt, case: RebuiltCase, row: LogRow, on: date, terms_of: TermsOf) -> bool:
     """Apply one decision row to the rebuilt case; note what does not match and say if applied."""
     kept = row.details.get("attempt")
     if kept is None:
@@ -207,7 +206,7 @@ class Difference:
     rebuilt: Any
 
 
-def differences(stored: Mapping[str, Any], rebuilt: Case) -> list[Difference]:
+def differences(stored: Mapping[str, Any], rebuilt: CaseFields) -> list[Difference]:
     """The compared fields where the stored case row and the rebuilt case disagree."""
     found = []
     for name in COMPARED:
@@ -217,7 +216,7 @@ def differences(stored: Mapping[str, Any], rebuilt: Case) -> list[Difference]:
     return found
 
 
-def reminder_day_fits(next_reminder_on: date | None, rebuilt: Case, terms: Terms) -> bool:
+def reminder_day_fits(next_reminder_on: date | None, rebuilt: CaseFields, terms: Terms) -> bool:
     """The scan's cursor is one of the days the rebuilt case's reminder plan calls for, or none
     (every planned reminder looked at): a cursor set by hand to another day is not."""
     return next_reminder_on is None or next_reminder_on in {p.due for p in planned(rebuilt, terms)}

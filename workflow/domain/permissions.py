@@ -25,10 +25,8 @@ commits, so the refusal itself stays on record.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 
-from sqlalchemy import ColumnElement, false, or_, true
-
-from models import Case, Professional
 from workflow.domain.decision import Actor
 from workflow.domain.errors import Forbidden
 from workflow.domain.lifecycle import (
@@ -43,6 +41,7 @@ from workflow.domain.lifecycle import (
     SIGNER_CONTRAT,
     SORTIR,
 )
+from workflow.domain.records import CaseFields, ProfessionalFields
 from workflow.domain.vocabulary import ExitReason, Partner, Role
 
 _BINOME_DECISIONS = frozenset(
@@ -99,7 +98,7 @@ def speaks_for(system: str, partner: str | None, actor_id: str, actor_role: str)
 COLLEGIAL = frozenset({ACTER_ENTREE, ACTER_SORTIE, RENOUVELER, SORTIR})
 
 
-def is_member(actor: Actor, trigger: str, case: Case, named: tuple[str | None, str | None]) -> bool:
+def is_member(actor: Actor, trigger: str, case: CaseFields, named: tuple[str | None, str | None]) -> bool:
     """Whether the case alone makes the actor one of its people for this decision (if not,
     `check_member` asks about the actor's tie to the case's agency)."""
     if actor.role == Role.SYSTEME or trigger in (ORIENTER, SIGNALER_ECHU):
@@ -111,7 +110,7 @@ def is_member(actor: Actor, trigger: str, case: Case, named: tuple[str | None, s
 
 
 def check_member(
-    actor: Actor, trigger: str, case: Case, named: tuple[str | None, str | None], *, collegial: bool,
+    actor: Actor, trigger: str, case: CaseFields, named: tuple[str | None, str | None], *, collegial: bool,
     of_agency: Callable[[], bool],
 ) -> None:  # fmt: skip
     """Raise Forbidden unless the actor is one of the case's people for this decision (see the
@@ -131,27 +130,38 @@ def check_member(
     raise Forbidden(actor.id, actor.role, trigger, why)
 
 
-def readable(reader: Professional | None) -> ColumnElement[bool]:
-    """The cases a reader may see, as a condition on `Case` (None: the operator's own tools)."""
+@dataclass(frozen=True)
+class ReadScope:
+    """The cases a reader may see, said as data (`workflow.adapters.read_scope` makes it a
+    query's condition): every case, those of a département, or those where one professional is
+    conseiller, référent social or orienteur; none of these: no case at all."""
+
+    everything: bool = False
+    departement: str | None = None
+    professional: str | None = None
+
+
+NO_CASE = ReadScope()
+
+
+def read_scope(reader: ProfessionalFields | None) -> ReadScope:
+    """Whose cases `reader` reads (None: the operator's own tools)."""
     if reader is None or reader.role == Role.OPERATEUR:
-        return true()
+        return ReadScope(everything=True)
     if reader.role == Role.SUPERVISEUR:
-        return Case.convention_code == reader.departement
+        return ReadScope(departement=reader.departement)
     if reader.role in (Role.CONSEILLER, Role.REFERENT_SOCIAL, Role.ORIENTEUR):
-        return or_(
-            Case.conseiller_id == reader.id,
-            Case.referent_social_id == reader.id,
-            Case.orienteur_id == reader.id,
-        )
-    return false()
+        return ReadScope(professional=reader.id)
+    return NO_CASE
 
 
-def may_read(reader: Professional | None, case: Case) -> bool:
-    """`readable` for one case already loaded."""
-    if reader is None or reader.role == Role.OPERATEUR:
+def may_read(reader: ProfessionalFields | None, case: CaseFields) -> bool:
+    """`read_scope` for one case already loaded."""
+    scope = read_scope(reader)
+    if scope.everything:
         return True
-    if reader.role == Role.SUPERVISEUR:
-        return case.convention_code == reader.departement
-    if reader.role in (Role.CONSEILLER, Role.REFERENT_SOCIAL, Role.ORIENTEUR):
-        return reader.id in (case.conseiller_id, case.referent_social_id, case.orienteur_id)
+    if scope.departement is not None:
+        return case.convention_code == scope.departement
+    if scope.professional is not None:
+        return scope.professional in (case.conseiller_id, case.referent_social_id, case.orienteur_id)
     return False

@@ -14,9 +14,9 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 
-from models import Case
 from workflow.domain.conventions import Terms
 from workflow.domain.lifecycle import UNDER_CONTRACT, State
+from workflow.domain.records import CaseFields
 from workflow.domain.vocabulary import AppointmentKind, PersonStatus, ReminderKind
 
 # The binôme follows up the contract (seeds 000/001 art. 3.4); before it, the conseiller convenes.
@@ -38,7 +38,7 @@ class Facts:
     held_since_contract: frozenset[str]  # kinds of appointments held on or after the contract start
 
 
-def schedule(case: Case, terms: Terms) -> dict[ReminderKind, tuple[date, ...]]:
+def schedule(case: CaseFields, terms: Terms) -> dict[ReminderKind, tuple[date, ...]]:
     """The days the case calls for each kind of dated reminder in its present state."""
     if case.state == State.SORTIE:
         return {}
@@ -63,7 +63,7 @@ def schedule(case: Case, terms: Terms) -> dict[ReminderKind, tuple[date, ...]]:
     return rules
 
 
-def planned(case: Case, terms: Terms) -> frozenset[Planned]:
+def planned(case: CaseFields, terms: Terms) -> frozenset[Planned]:
     """Every dated reminder the case calls for now."""
     return frozenset(Planned(kind, due) for kind, dues in schedule(case, terms).items() for due in dues)
 
@@ -79,7 +79,7 @@ def next_due(before: frozenset[Planned], after: frozenset[Planned], previous: da
     return min((p.due for p in after - seen), default=None)
 
 
-def due_by(case: Case, terms: Terms, day: date) -> tuple[list[Planned], date | None]:
+def due_by(case: CaseFields, terms: Terms, day: date) -> tuple[list[Planned], date | None]:
     """What the scan of `day` looks at for a case: its planned reminders dated from its next
     reminder day (those before were looked at already) to `day`, and its next day after that."""
     since = case.next_reminder_on or day
@@ -93,7 +93,7 @@ def due_by(case: Case, terms: Terms, day: date) -> tuple[list[Planned], date | N
     return sorted(due), upcoming
 
 
-def moved_on(kind: ReminderKind, case: Case, facts: Facts, day: date) -> str | None:
+def moved_on(kind: ReminderKind, case: CaseFields, facts: Facts, day: date) -> str | None:
     """Why a reminder due by `day` is no longer needed, or None if it must go."""
     if kind == ReminderKind.CONVOCATION and facts.appointment_planned:
         return "un rendez-vous a été planifié"
@@ -113,7 +113,11 @@ def missed_kind(appointment_kind: str) -> ReminderKind | None:
 
 
 def recipients(
-    kind: ReminderKind, case: Case, *, person_status: str | None = None, referents_ag: Sequence[str] = ()
+    kind: ReminderKind,
+    case: CaseFields,
+    *,
+    person_status: str | None = None,
+    referents_ag: Sequence[str] = (),
 ) -> list[str]:
     """Professional ids to write to (the table of docs/business-rules.md), each once, in a stable order."""
     binome = [case.conseiller_id, case.referent_social_id]

@@ -15,9 +15,9 @@ from sqlalchemy.orm import Session
 
 from models import Case, Professional, TransitionLog
 from workflow.adapters import french_csv
+from workflow.adapters.read_scope import readable
 from workflow.application.audit.chain import iso
 from workflow.domain.clock import PARIS, paris_date
-from workflow.domain.permissions import readable
 
 AnySelect = TypeVar("AnySelect", bound="Select[*tuple[Any, ...]]")
 EXPORT_BATCH = 2_000  # rows fetched per round trip: ~1 MB of Python objects

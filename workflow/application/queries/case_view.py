@@ -19,6 +19,7 @@ from workflow.domain.conventions import Terms
 from workflow.domain.deadlines import Deadline, can_still_renew, case_deadlines, maximum_end
 from workflow.domain.errors import NotFound
 from workflow.domain.log_replay import rebuild
+from workflow.domain.records import CaseFields
 from workflow.domain.reminder_rules import Planned, planned
 from workflow.domain.vocabulary import AppointmentKind, AppointmentOutcome
 
@@ -55,7 +56,8 @@ def case_view(session: Session, ctx: Context, ref: str, at: date | None = None) 
         )
     )
     broken = audit.first_break(history)
-    case, day, problems = stored, today(ctx.clock), []
+    case: CaseFields = stored
+    day, problems = today(ctx.clock), []
     outcomes = {a.id: a.outcome for a in appointments}
     if at is not None:
         rebuilt = rebuild(history, point_in_time.terms_of(session, ctx), until=at)  # the rows read above
@@ -145,7 +147,7 @@ def case_view(session: Session, ctx: Context, ref: str, at: date | None = None) 
     }
 
 
-def _pending(case: Case, terms: Terms, at: date | None) -> list[Planned]:
+def _pending(case: CaseFields, terms: Terms, at: date | None) -> list[Planned]:
     """The reminders the caseworkers would still hear of, by day: now, those no scan has looked at
     yet; at a past day, those dated after it."""
     if at is None:
@@ -165,7 +167,7 @@ def appointments_by_case(session: Session, case_ids: Sequence[int]) -> dict[int,
     return booked
 
 
-def deadlines_of(case: Case, terms: Terms, appointments: Sequence[Appointment]) -> list[Deadline]:
+def deadlines_of(case: CaseFields, terms: Terms, appointments: Sequence[Appointment]) -> list[Deadline]:
     """The case's deadlines, knowing its appointments (any planned; the follow-up ones)."""
     return case_deadlines(
         case,
@@ -175,7 +177,7 @@ def deadlines_of(case: Case, terms: Terms, appointments: Sequence[Appointment]) 
     )
 
 
-def _followed_up(case: Case, appointments: Sequence[Appointment]) -> bool:
+def _followed_up(case: CaseFields, appointments: Sequence[Appointment]) -> bool:
     """A social and an emploi appointment planned on or after the contract's start."""
     if case.contract_start is None:
         return False

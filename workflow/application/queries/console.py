@@ -12,13 +12,13 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from models import Case, Professional, Revue, TransitionLog
+from workflow.adapters.read_scope import readable
 from workflow.application.audit.export import LogFilter
 from workflow.application.queries.case_view import appointments_by_case, deadlines_of
 from workflow.application.service_context import Context
 from workflow.domain.clock import today
 from workflow.domain.deadlines import Deadline
 from workflow.domain.lifecycle import OPEN_STATES
-from workflow.domain.permissions import readable
 
 PAGE_SIZE = 50
 OPEN, ALL = "ouverts", "tous"  # the list's two filters besides one state; it opens on OPEN

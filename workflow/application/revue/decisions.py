@@ -28,13 +28,14 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from models import Revue, RevueDecision
+from workflow.adapters.transient import is_transient
 from workflow.adapters.unit_of_work import UnitOfWork
 from workflow.application.access import record as record_denial
 from workflow.application.actors import professional_actor
 from workflow.application.deciding import decide
 from workflow.application.service_context import Context
 from workflow.domain import labels
-from workflow.domain.errors import Forbidden, NotFound, WorkflowError, is_transient
+from workflow.domain.errors import Forbidden, NotFound, WorkflowError
 from workflow.domain.labels import COLUMNS
 from workflow.domain.lifecycle import ACTER_ENTREE, ACTER_SORTIE, RENOUVELER, SORTIR
 from workflow.domain.revue_wording import (
