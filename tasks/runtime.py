@@ -9,8 +9,7 @@ from celery.signals import worker_process_init, worker_ready
 
 from models import database_url
 from tasks.app import app
-from tasks.process_tuning import tune_garbage_collector
-from workflow.bootstrap import Runtime, bootstrap
+from workflow.bootstrap import Runtime, bootstrap, tune_garbage_collector
 
 log = logging.getLogger(__name__)
 

@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 
 from icalendar import Calendar, Event
 
-from workflow.application.queries.calendar import CaseDeadline
+from workflow.domain.deadlines import CaseDeadline
 
 PRODUCT = "-//Accompagnement global//Échéances//FR"
 

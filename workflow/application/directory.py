@@ -16,6 +16,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from models import Professional
+from workflow.adapters.unit_of_work import UnitOfWork
 from workflow.domain.errors import ConfigurationError
 from workflow.domain.vocabulary import Role
 
@@ -95,3 +96,13 @@ def import_rows(session: Session, rows: list[dict[str, str]]) -> ImportReport:
             updated += 1
     session.flush()
     return ImportReport(added, updated, unchanged)
+
+
+def import_file(uow: UnitOfWork, lines: Iterable[str], source: str) -> ImportReport:
+    """Read a professionals' CSV and import it, in one transaction: a bad line refuses the file
+    whole (naming the line and the field), nothing half-imported."""
+    rows = read_csv(lines, source)
+    with uow:
+        report = import_rows(uow.session, rows)
+        uow.commit()
+    return report

@@ -16,6 +16,7 @@ import sys
 from collections.abc import Sequence
 
 from models import database_url
+from workflow.bootstrap import tune_garbage_collector
 from workflow.cli import (
     cases,
     console,
@@ -72,10 +73,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         # commit): they must work on the same database as the command.
         os.environ["DATABASE_URL"] = args.database_url
     if args.command == "demo" or getattr(args, "action", None) == "ingest":
-        # Imported here, not above: the worker's and the door's commands prepare the metrics'
-        # folder before anything imports the tasks (`workflow.adapters.metrics_folder`).
-        from tasks.process_tuning import tune_garbage_collector
-
         tune_garbage_collector()
     try:
         result: int = args.func(args)

@@ -6,7 +6,7 @@ import argparse
 import json
 import os
 import shutil
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 
 from workflow.adapters import db_roles
@@ -14,6 +14,7 @@ from workflow.adapters import migrations as database
 from workflow.adapters.convention_files import load_book
 from workflow.application import directory
 from workflow.application.queries import operator_lists
+from workflow.bootstrap import Runtime
 from workflow.cli.common import (
     EXIT_OK,
     Subparsers,
@@ -90,10 +91,7 @@ def cmd_professionals_import(args: argparse.Namespace) -> int:
     rt = connect(args.database_url)
     path = Path(args.file)
     with path.open(encoding="utf-8", newline="") as fh:
-        rows = directory.read_csv(fh, str(path))
-    with rt.uow() as uow:
-        report = directory.import_rows(uow.session, rows)
-        uow.commit()
+        report = directory.import_file(rt.uow(), fh, str(path))
     print(f"{path} : {report.added} ajouté(s), {report.updated} mis à jour, {report.unchanged} inchangé(s)")
     return EXIT_OK
 
@@ -133,10 +131,17 @@ def cmd_demo(args: argparse.Namespace) -> int:
     os.environ["DATABASE_URL"] = url  # for the sending task, which runs here
     # Its emails link to the console the last lines say how to start.
     console = os.environ.setdefault("ACCOMPAGNEMENT_CONSOLE_URL", "http://localhost:8000")
+    explore = Explore(invoked_as(), console, DEMO_PASSWORD, _set_console_password)
+    return run_demo(settings, url, show_progress(args.no_progress), send_now, explore)
+
+
+def _set_console_password(rt: Runtime, who: str, password: str, at: datetime) -> None:
+    """The demo's superviseur's password, hashed as the console hashes it."""
     from web.auth import set_password
 
-    explore = Explore(invoked_as(), console, DEMO_PASSWORD, set_password)
-    return run_demo(settings, url, show_progress(args.no_progress), send_now, explore)
+    with rt.uow() as uow:
+        set_password(uow.session, who, password, at)
+        uow.commit()
 
 
 # The demo's superviseur signs in to the console with it; the demo's people are invented.

@@ -17,45 +17,27 @@ from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import func, select
-from sqlalchemy.orm import Session, sessionmaker
 from tqdm import tqdm
 
-from models import (
-    Case,
-    Email,
-    RejectedEvent,
-    Reminder,
-    Revue,
-    RevueDecision,
-    TransitionLog,
-    make_engine,
-)
-from workflow.adapters import migrations as database
 from workflow.adapters import revue_files
-from workflow.adapters.unit_of_work import OnCommit, UnitOfWork
 from workflow.application import directory
 from workflow.application.audit import chain as audit
 from workflow.application.indicators import Indicators, Quarter, compute, write_files
 from workflow.application.ingest import IngestReport, ingest_lines
+from workflow.application.queries import year_summary
 from workflow.application.reminders import daily_scan
 from workflow.application.revue import decisions as revue_decisions
 from workflow.application.revue import production as revue
 from workflow.application.revue.production import due_revues
-from workflow.application.service_context import Context
 from workflow.application.simulation import Delivery, Simulator, by_day, make_directory
-from workflow.bootstrap import bootstrap
+from workflow.bootstrap import Runtime, bootstrap, start_empty
 from workflow.domain import labels
 from workflow.domain.clock import PARIS, ManualClock
-from workflow.domain.conventions import ConventionBook, load_book
 from workflow.domain.dates import add_months
-from workflow.domain.errors import ConfigurationError
-from workflow.domain.lifecycle import OPEN_STATES, RENOUVELER, SIGNER_CONTRAT, SORTIR, UNDER_CONTRACT
-from workflow.domain.vocabulary import ReminderStatus, Role
 
 
 @dataclass(frozen=True)
@@ -74,7 +56,8 @@ def demo_database_url(settings: DemoSettings) -> str:
     return f"sqlite:///{settings.output_dir / 'demo.db'}"
 
 
-SetPassword = Callable[[Session, str, str, datetime], None]
+# Sets a professional's console password in the demo's database (the console's own hashing).
+SetPassword = Callable[[Runtime, str, str, datetime], None]
 
 
 @dataclass(frozen=True)
@@ -92,30 +75,37 @@ def run_demo(
     settings: DemoSettings,
     database_url: str | None,
     progress: bool = True,
-    on_commit: OnCommit | None = None,
+    on_commit: Callable[[list[int]], None] | None = None,
     explore: Explore = Explore(),
 ) -> int:
     out = settings.output_dir
     out.mkdir(parents=True, exist_ok=True)
     url = database_url or demo_database_url(settings)
-    _fresh_database(url, out)
-    wiring = bootstrap(url, check_schema=False, on_commit=on_commit)
-    database.upgrade(wiring.engine)
-    sessions = wiring.sessions
+    start_empty(url, out / "demo.db")
+    phases = Phases()
 
-    book = load_book()
+    def send(email_ids: list[int]) -> None:
+        """The caller's hook, timed: writing the emails is a phase of its own."""
+        started = timer.perf_counter()
+        if on_commit is not None:
+            on_commit(email_ids)
+        phases.emails += timer.perf_counter() - started
+
+    clock = ManualClock(datetime.combine(settings.start, datetime.min.time(), PARIS))
+    rt = bootstrap(url, clock=clock, on_commit=send, check_schema=False)
+    rt.upgrade()
+
+    book = rt.book
     conv = book.in_force(settings.departement, settings.start)
     end = add_months(settings.start, settings.months)
     warm_up = add_months(settings.start, -conv.terms.max_total_months)
+    clock.set(datetime.combine(warm_up, datetime.min.time(), PARIS))
     staff = make_directory(settings.departement, settings.agences, settings.conseillers_per_agence)
     (out / "professionals.csv").write_text(staff.csv(), encoding="utf-8")
-    with UnitOfWork(sessions) as uow:
-        directory.import_rows(uow.session, directory.read_csv(io.StringIO(staff.csv()), "professionals.csv"))
-        if explore.set_password and explore.password:
-            uow.session.flush()
-            at = datetime.combine(warm_up, time(8), PARIS)  # set before the simulated year
-            explore.set_password(uow.session, staff.superviseur, explore.password, at)
-        uow.commit()
+    directory.import_file(rt.uow(), io.StringIO(staff.csv()), "professionals.csv")
+    if explore.set_password and explore.password:
+        at = datetime.combine(warm_up, time(8), PARIS)  # set before the simulated year
+        explore.set_password(rt, staff.superviseur, explore.password, at)
 
     deliveries = Simulator(settings.departement, conv.terms, staff, settings.start, end, settings.seed).run(
         warm_up
@@ -130,29 +120,21 @@ def run_demo(
         f"depuis le {labels.day(warm_up)} pour que les portefeuilles soient pleins le "
         f"{labels.day(settings.start)} ; {len(deliveries)} événements à intégrer"
     )
-    total, phases = _live(
-        sessions, book, deliveries, (warm_up, settings.start, end), out, progress, on_commit
-    )
+    total = _live(rt, deliveries, (warm_up, settings.start, end), out, progress, phases)
 
-    with sessions() as session:
-        figures = year_figures(session, settings.start, end)
+    with rt.sessions() as session:
+        figures = year_summary.year_figures(session, settings.start, end)
         verified = audit.verify_chains(session)
-        rejected_by_rule = Counter(_kind(reason) for reason in session.scalars(select(RejectedEvent.reason)))
-        example = session.execute(
-            select(Case.reference, Case.renewal_date)
-            .where(Case.renewal_count == 1)
-            .order_by(Case.id.desc())
-            .limit(1)
-        ).first()
+        rejected_by_rule = year_summary.rejections_by_rule(session)
+        example = year_summary.renewed_case(session)
     _print_summary(settings, conv.terms.entry_target_days, conv.terms.portfolio_min, conv.terms.portfolio_max,
                    figures, total, phases, verified, rejected_by_rule)  # fmt: skip
     (out / "summary.json").write_text(
         json.dumps(figures, indent=2, ensure_ascii=False, default=str), encoding="utf-8"
     )
-    with sessions() as session:
-        quarters = _write_indicators(session, book, settings, end, out / "indicateurs")
-        revues = session.scalar(select(func.count()).select_from(Revue)) or 0
-        acted = session.scalar(select(func.count()).select_from(RevueDecision)) or 0
+    quarters = _write_indicators(rt, settings, end, out / "indicateurs")
+    with rt.sessions() as session:
+        revues, acted = year_summary.revues_held(session)
     print(f"Revues de portefeuille : {revues} (XLSX et CSV dans {out}/revues/, envoyées dans {out}/outbox/), "
           f"{acted} entrées et sorties actées par leur secrétariat")  # fmt: skip
     for q in quarters:
@@ -162,7 +144,7 @@ def run_demo(
               f"{q.in_progress_at_end} en cours à la fin, délai d'entrée moyen {delay} jours")  # fmt: skip
     print(f"\nFichiers dans {out}/ : events.jsonl (le contrat d'intégration), professionals.csv, "
           "summary.json, revues/, indicateurs/ (CSV et PNG par trimestre), outbox/")  # fmt: skip
-    wiring.engine.dispose()
+    rt.engine.dispose()
     _print_explore(explore, url, example, staff.superviseur, (settings.departement, settings.start, end))
     return 0 if verified.ok else 1
 
@@ -192,16 +174,15 @@ def _print_explore(
         print(f"           puis ouvrir {explore.console}/ et {sign_in}")
 
 
-def _write_indicators(
-    session: Session, book: ConventionBook, settings: DemoSettings, end: date, folder: Path
-) -> list[Indicators]:
+def _write_indicators(rt: Runtime, settings: DemoSettings, end: date, folder: Path) -> list[Indicators]:
     """The quarterly indicators of every quarter of the simulated year: CSV and chart."""
     quarters, quarter = [], Quarter.of(settings.start)
-    while quarter.start < end:
-        figures = compute(session, book, quarter, settings.departement)
-        write_files(figures, folder)
-        quarters.append(figures)
-        quarter = Quarter.of(quarter.end)
+    with rt.sessions() as session:
+        while quarter.start < end:
+            figures = compute(session, rt.book, quarter, settings.departement)
+            write_files(figures, folder)
+            quarters.append(figures)
+            quarter = Quarter.of(quarter.end)
     return quarters
 
 
@@ -222,27 +203,19 @@ class Phases:
 
 
 def _live(
-    sessions: sessionmaker[Session],
-    book: ConventionBook,
+    rt: Runtime,
     deliveries: list[Delivery],
     days: tuple[date, date, date],
     out: Path,
     progress: bool,
-    on_commit: OnCommit | None,
-) -> tuple[IngestReport, Phases]:
+    phases: Phases,
+) -> IngestReport:
     """Day after day from the warm-up: the morning reminder scan, from the simulated year on the
     revues of the agencies whose revue day it is, then the day's events, the clock set to each."""
     first, start, end = days
-    clock = ManualClock(datetime.combine(first, datetime.min.time(), PARIS))
-    ctx = Context.open(UnitOfWork(sessions), clock, book)
+    clock, ctx = rt.clock, rt.ctx
+    assert isinstance(clock, ManualClock)
     total = IngestReport()
-    phases = Phases()
-
-    def send(email_ids: list[int]) -> None:
-        started = timer.perf_counter()
-        if on_commit is not None:
-            on_commit(email_ids)
-        phases.emails += timer.perf_counter() - started
 
     @contextmanager
     def phase(name: str) -> Iterator[None]:
@@ -257,17 +230,24 @@ def _live(
     while day < end:
         clock.set(datetime.combine(day, time(6), PARIS))  # the scheduler's morning scan
         with phase("scans"):
-            daily_scan.scan(UnitOfWork(sessions, send), ctx, day)
+            daily_scan.scan(rt.uow(), ctx, day)
         if day >= start:
             clock.set(datetime.combine(day, time(8), PARIS))  # the scheduler's revues
             with phase("revues"):
-                with sessions() as session:
-                    due = due_revues(session, book, clock.now())
+                with rt.sessions() as session:
+                    due = due_revues(session, ctx.book, clock.now())
                 for agence, month in due:
-                    made = revue.produce(UnitOfWork(sessions, send), ctx, agence, month, by="demo")
-                    if made is not None:
-                        revue_files.write(made, out / "revues")
-                        _act(sessions, ctx, made)
+                    made = revue.produce(rt.uow(), ctx, agence, month, by="demo")
+                    if made is None:
+                        continue
+                    revue_files.write(made, out / "revues")
+                    # The revue over, its secretariat records the formality (seed 004 art. 5.2 a):
+                    # a professional of the agency's cases in the role whose turn it is.
+                    with rt.sessions() as session:
+                        secretary = revue_decisions.secretary_of(session, made)
+                    if secretary is not None:
+                        formality = revue_decisions.formality(made, secretary)
+                        revue_decisions.apply(rt.uow(), ctx, made.id, formality)
         batch = batches.get(day, [])
         if batch:
             clock.set(datetime.combine(day, datetime.max.time(), PARIS) - timedelta(hours=3))
@@ -275,92 +255,11 @@ def _live(
             lines = [json.dumps(d.event, ensure_ascii=False) for d in batch]
             where = f"events.jsonl@{day.isoformat()}"
             with phase("ingestion"):
-                total.merge(ingest_lines(UnitOfWork(sessions, send), ctx, lines, where))
+                total.merge(ingest_lines(rt.uow(), ctx, lines, where))
             bar.update(len(batch))
         day += timedelta(1)
     bar.close()
-    return total, phases
-
-
-def _act(sessions: sessionmaker[Session], ctx: Context, made: Revue) -> None:
-    """The revue over, its secretariat records the formality (seed 004 art. 5.2 a): a professional
-    of the agency's cases in the role whose turn it is."""
-    column = Case.conseiller_id if made.secretariat == Role.CONSEILLER else Case.referent_social_id
-    with sessions() as session:
-        secretary = session.scalar(
-            select(column).where(Case.agence == made.agence, column.is_not(None)).order_by(column).limit(1)
-        )
-    if secretary is not None:
-        revue_decisions.apply(UnitOfWork(sessions), ctx, made.id, revue_decisions.formality(made, secretary))
-
-
-def _fresh_database(url: str, out: Path) -> None:
-    """The demo starts from nothing: its own SQLite file is replaced; another database must be empty."""
-    if url == f"sqlite:///{out / 'demo.db'}":
-        for suffix in ("", "-wal", "-shm"):
-            (out / f"demo.db{suffix}").unlink(missing_ok=True)
-        return
-    engine = make_engine(url)
-    try:
-        if database.is_current(engine):
-            with engine.connect() as conn:
-                cases = conn.scalar(select(func.count()).select_from(Case))
-            if cases:
-                raise ConfigurationError(
-                    f"{url} contient déjà {cases} dossier(s) : la démonstration demande une base vide"
-                )
-    finally:
-        engine.dispose()
-
-
-def year_figures(session: Session, start: date, end: date) -> dict[str, Any]:
-    """What happened between start (inclusive) and end (exclusive), from the audit log."""
-    since = datetime.combine(start, datetime.min.time(), PARIS).astimezone(UTC)
-    until = datetime.combine(end, datetime.min.time(), PARIS).astimezone(UTC)
-    in_year = (TransitionLog.occurred_at >= since, TransitionLog.occurred_at < until)
-    by_trigger = _counts(session, TransitionLog.trigger, *in_year)
-    exits = _counts(session, TransitionLog.reason, *in_year, TransitionLog.trigger == SORTIR)
-    signed = session.execute(
-        select(Case.orientation_date, Case.contract_start).where(
-            Case.contract_start >= start, Case.contract_start < end
-        )
-    ).all()
-    delays = [(contract - oriented).days for oriented, contract in signed if contract is not None]
-    open_states = _counts(session, Case.state, Case.state.in_(OPEN_STATES))
-    loads = _counts(session, Case.conseiller_id, Case.state.in_(UNDER_CONTRACT))
-    due_in_year = (Reminder.due_date >= start, Reminder.due_date < end)
-    sent = _counts(session, Reminder.kind, *due_in_year, Reminder.status == ReminderStatus.QUEUED)
-    cancelled = _counts(session, Reminder.kind, *due_in_year, Reminder.status == ReminderStatus.CANCELLED)
-    emails = _counts(session, Email.status)
-    return {
-        "period": f"{start.isoformat()} .. {(end - timedelta(days=1)).isoformat()}",
-        "orientations": by_trigger.get("orienter", 0),
-        "entries": by_trigger.get(SIGNER_CONTRAT, 0),
-        "renewals": by_trigger.get(RENOUVELER, 0),
-        "exits": sum(exits.values()),
-        "exits_by_reason": dict(exits.most_common()),
-        "average_entry_delay_days": round(sum(delays) / len(delays), 1) if delays else None,
-        "entries_within_target": sum(1 for d in delays if d <= 21),
-        "open_at_end": dict(sorted(open_states.items())),
-        "portfolio_by_conseiller": dict(sorted(loads.items())),
-        "reminders_by_kind": dict(sorted(sent.items())),
-        "reminders_cancelled_by_kind": dict(sorted(cancelled.items())),
-        "emails_by_status": dict(sorted(emails.items())),
-    }
-
-
-def _counts(session: Session, column: Any, *where: Any) -> Counter[str]:
-    """Rows per value of `column` among those matching `where`."""
-    rows = session.execute(select(column, func.count()).where(*where).group_by(column)).all()
-    return Counter({str(value): count for value, count in rows})
-
-
-EMAIL_STATUSES = {
-    "sent": "envoyés",
-    "pending": "en attente",
-    "sending": "en cours d'envoi",
-    "failed": "en échec",
-}
+    return total
 
 
 def _print_summary(
@@ -417,11 +316,3 @@ def _print_summary(
     print(f"Durées : intégration {seconds['ingestion']} s, scans du matin {seconds['scans']} s, "
           f"revues {seconds['revues']} s, {emails} emails écrits {seconds['emails']} s ; "
           f"{seconds['total']} s en tout")  # fmt: skip
-
-
-def _kind(reason: str) -> str:
-    """Group rejection messages by their rule, dropping case-specific values."""
-    head = reason.split(" » : ", 1)[-1]  # after « the transition » dans l'état « its state »
-    for stop in (" ;", ";", " (", ","):
-        head = head.split(stop)[0]
-    return head.strip()

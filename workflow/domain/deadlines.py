@@ -107,3 +107,11 @@ def case_deadlines(
             Deadline("durée maximale", end, False, "seed 004 art. 2 g: un an au plus", "duree-maximale")
         )
     return deadlines
+
+
+@dataclass(frozen=True)
+class CaseDeadline:
+    """A deadline and the case it is of: a line of a caseworker's calendar feed."""
+
+    case_reference: str
+    deadline: Deadline

@@ -4,8 +4,6 @@ where they are in the binôme (the conseiller or the référent social), what th
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
@@ -13,14 +11,8 @@ from models import Case
 from workflow.application.queries.case_view import appointments_by_case, deadlines_of
 from workflow.application.service_context import Context
 from workflow.domain.clock import today
-from workflow.domain.deadlines import Deadline
+from workflow.domain.deadlines import CaseDeadline
 from workflow.domain.lifecycle import OPEN_STATES
-
-
-@dataclass(frozen=True)
-class CaseDeadline:
-    case_reference: str
-    deadline: Deadline
 
 
 def waiting_deadlines(session: Session, ctx: Context, professional_id: str) -> list[CaseDeadline]:

@@ -26,8 +26,9 @@ from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 
-from models import Revue, RevueDecision
+from models import Case, Revue, RevueDecision
 from workflow.adapters.transient import is_transient
 from workflow.adapters.unit_of_work import UnitOfWork
 from workflow.application.access import record as record_denial
@@ -165,6 +166,14 @@ def formality(revue: Revue, actor_id: str) -> list[Decision]:
         for row in revue.content.get("sorties", [])
     ]
     return entries + exits
+
+
+def secretary_of(session: Session, revue: Revue) -> str | None:
+    """A professional of the agency's cases in the role that holds the revue's secretariat this
+    time (seed 004 art. 5.2 a), the first by identifier; None if the agency has none."""
+    column = Case.conseiller_id if revue.secretariat == Role.CONSEILLER else Case.referent_social_id
+    query = select(column).where(Case.agence == revue.agence, column.is_not(None)).order_by(column).limit(1)
+    return session.scalar(query)
 
 
 TRIES = 5  # a transaction that met a concurrent writer (SQLite's "database is locked") starts again
