@@ -21,6 +21,7 @@ from tests.conftest import Harness
 from tests.factories import Story
 from tests.smtp import SmtpSink
 from tests.workers import Client, Worker, flush, wait_until
+from workflow.adapters.reminder_rounds import CASE_COLUMNS
 from workflow.application import outbox
 from workflow.application.reminders import daily_scan
 from workflow.domain.clock import paris_date
@@ -228,7 +229,7 @@ def test_a_case_an_event_changed_while_a_scan_round_ran_is_read_again(harness: H
     due = harness.case(story.ref).next_reminder_on
     assert due is not None
     with harness.sessions() as session:  # what the round read, before the event below
-        stale = session.execute(select(*daily_scan._CASE_COLUMNS).where(Case.reference == story.ref)).all()
+        stale = session.execute(select(*CASE_COLUMNS).where(Case.reference == story.ref)).all()
     harness.apply(story.exit("emploi", days=3))
     report = daily_scan.ScanReport(due)
     uow = harness.uow()

@@ -13,7 +13,9 @@ LINT_IMPORTS = Path(sys.executable).with_name("lint-imports")
 
 
 def test_every_import_contract_is_kept() -> None:
-    done = subprocess.run([str(LINT_IMPORTS), "--no-cache"], cwd=ROOT, capture_output=True, text=True)
+    done = subprocess.run(
+        [str(LINT_IMPORTS), "--no-cache"], cwd=ROOT, capture_output=True, text=True, check=False
+    )
     assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-2000:]
     assert "3 kept, 0 broken" in done.stdout, done.stdout[-2000:]
 

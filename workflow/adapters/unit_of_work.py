@@ -26,6 +26,7 @@ from sqlalchemy import inspect, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from models import Email
+from workflow.adapters.reminder_rounds import ReminderRounds
 from workflow.adapters.repositories import (
     Appointments,
     Cases,
@@ -63,10 +64,12 @@ class UnitOfWork:
     log: Log
     processed: Processed
     professionals: Professionals
+    reminder_rounds: ReminderRounds
 
     def __enter__(self) -> UnitOfWork:
         self.session = self._factory()
         self.professionals = Professionals(self.session)
+        self.reminder_rounds = ReminderRounds(self.session)
         self._use(RowByRow(self.session))
         return self
 
