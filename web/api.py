@@ -19,7 +19,6 @@ from pydantic import BaseModel, Field
 from web.auth import Calling
 from web.state import Web
 from workflow.adapters import metrics
-from workflow.adapters.unit_of_work import UnitOfWork
 from workflow.application.inbox import as_text, receive, whereabouts
 from workflow.domain.duplicates import Classification
 from workflow.domain.errors import Forbidden
@@ -89,7 +88,7 @@ def _handle(web: Web, calling: Calling, payloads: list[Any]) -> Answers:
         why = speaks_for(system, calling.partner, actor.id, actor.role)
         return None if why is None else Forbidden(actor.id, actor.role, f"envoyer {event.type}", why)
 
-    receipt = receive(UnitOfWork(web.sessions), web.ctx, items, sender(system), refuse=refuse)
+    receipt = receive(web.runtime.uow(), web.ctx, items, sender(system), refuse=refuse)
     metrics.count_received("http", receipt.stored)
     if receipt.pending:
         web.queue(receipt.routed())

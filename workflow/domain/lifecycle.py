@@ -1,7 +1,7 @@
 """The lifecycle of a case: states, triggers and the one table of transitions.
 
-repérage → diagnostic partagé → contrat → renouvellement → sortie (DOMAIN.md; seeds 000/001
-art. 3.3-3.5, seed 004 art. 2 d-g).
+repérage → diagnostic partagé → contrat → renouvellement → sortie (docs/business-rules.md;
+seeds 000/001 art. 3.3-3.5, seed 004 art. 2 d-g; the seeds are listed in docs/first-day.md).
 
 One `transitions.Machine` is built at import time with no model and shared by every case:
 a case is only handed to `Event.trigger` for the duration of one trigger, never added with
