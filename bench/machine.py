@@ -18,7 +18,7 @@ from datetime import UTC, date, datetime
 
 from models import Case, Person
 from workflow.adapters.convention_files import load_book
-from workflow.domain.decision import Actor, Attempt
+from workflow.domain.attempt import Actor, Attempt
 from workflow.domain.lifecycle import (
     AFFECTER_BINOME,
     MACHINE,

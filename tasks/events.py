@@ -228,7 +228,7 @@ def _receive_and_apply(task: Task, events: Any, source: Any, lines: Any, names: 
 
 
 @app.task(name="accompagnement.apply_batch", bind=True, max_retries=MAX_RETRIES)
-def receive_batch(
+def apply_batch(
     self: Task, events: Any, source: Any = "celery", lines: Any = None, names: Any = None
 ) -> dict[str, Any]:
     """Store a batch in the inbox, then wake the workers: its events are applied in the order
@@ -240,6 +240,6 @@ def receive_batch(
 
 
 @app.task(name="accompagnement.apply_event", bind=True, max_retries=MAX_RETRIES)
-def receive_event(self: Task, event: Any, source: Any = "celery") -> dict[str, Any]:
+def apply_event(self: Task, event: Any, source: Any = "celery") -> dict[str, Any]:
     """One event sent by name (`accompagnement.apply_event`, the name other systems use)."""
     return _receive_and_apply(self, [event], source, None, None)

@@ -18,5 +18,5 @@ templates.env.filters["oui_non"] = labels.yes_no
 templates.env.filters["cellule"] = lambda value, column: labels.cell(column, value)
 for _name, _table in labels.TABLES.items():
     templates.env.filters[_name] = lambda code, table=_table: labels.word(table, code)
-templates.env.filters["move"] = labels.move
+templates.env.filters["passage"] = labels.state_change
 templates.env.filters["mois"] = labels.month

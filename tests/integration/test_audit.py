@@ -13,7 +13,7 @@ from sqlalchemy import text
 
 from tests.conftest import Harness
 from tests.factories import Story
-from workflow.application.audit import chain as audit
+from workflow.application.audit import chain
 from workflow.application.audit import export as log_export
 from workflow.domain import effects
 from workflow.domain.errors import EffectFailed, WorkflowError
@@ -34,9 +34,9 @@ def tamper(h: Harness, sql: str, params: dict[str, Any]) -> None:
         s.execute(text(sql), params)
 
 
-def verify(h: Harness) -> audit.VerifyReport:
+def verify(h: Harness) -> chain.VerifyReport:
     with h.sessions() as s:
-        return audit.verify_chains(s)
+        return chain.verify_chains(s)
 
 
 def test_intact_chains_verify(harness: Harness) -> None:
@@ -70,7 +70,7 @@ def test_a_rehashed_row_still_breaks_the_next_link(harness: Harness) -> None:
     rows = harness.log(a.ref)
     forged = rows[1]
     forged.actor_id = "C67B"
-    new_hash = audit.row_hash(forged)
+    new_hash = chain.row_hash(forged)
     tamper(
         harness,
         "UPDATE transition_log SET actor_id = 'C67B', hash = :h WHERE id = :id",

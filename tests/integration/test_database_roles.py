@@ -17,7 +17,7 @@ from models import make_engine
 from tests.conftest import Harness
 from tests.factories import Story
 from workflow.adapters import db_roles
-from workflow.application.audit import chain as audit
+from workflow.application.audit import chain
 from workflow.application.inbox import drain_waiting, receive
 from workflow.bootstrap import bootstrap
 from workflow.domain.clock import ManualClock
@@ -88,7 +88,7 @@ def test_the_service_works_end_to_end_as_the_runtime_role_and_warns_as_the_owner
     report = drain_waiting(rt.uow(), rt.ctx, 100, defer=False)
     assert report.ingest.applied == 5, report.ingest.rejections
     with rt.uow() as uow:
-        assert audit.verify_chains(uow.session).ok
+        assert chain.verify_chains(uow.session).ok
     check = db_roles.check_role(rt.engine)
     assert check is not None and check.role == ROLE and check.warning is None
     rt.engine.dispose()

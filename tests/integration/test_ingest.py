@@ -543,12 +543,12 @@ def test_the_logs_say_one_line_per_batch_and_nothing_of_the_state_machine_librar
 ) -> None:
     """At INFO, a worker logs each batch it applied on one line; `transitions` logs every
     callback at INFO, which is kept quiet (its warnings still show)."""
-    from tasks.events import receive_batch
+    from tasks.events import apply_batch
 
     caplog.set_level(logging.INFO)
     stories = [Story() for _ in range(3)]
     events = [e for s in stories for e in s.until_contract()]
-    result = receive_batch.delay(events, "logs-si").get()
+    result = apply_batch.delay(events, "logs-si").get()
     assert result == {"accepted": 12}  # applied at once, in this process (no broker)
     assert [
         r for r in caplog.records if r.name.startswith("transitions") and r.levelno < logging.WARNING

@@ -13,7 +13,7 @@ from sqlalchemy import select, text
 from models import Base, Case, Person
 from tests.conftest import Harness
 from tests.factories import Story
-from workflow.application.audit import chain as audit
+from workflow.application.audit import chain
 from workflow.application.audit.personal_data import (
     ABOUT_A_PERSON,
     NOT_ABOUT_A_PERSON,
@@ -22,7 +22,7 @@ from workflow.application.audit.personal_data import (
     retention,
 )
 from workflow.application.inbox import receive
-from workflow.application.revue.decisions import apply, formality
+from workflow.application.revue.acting import apply, formality
 from workflow.application.revue.production import produce
 from workflow.domain.clock import PARIS, ManualClock
 
@@ -102,7 +102,7 @@ def test_retention_pseudonymises_expired_cases_and_the_log_still_verifies(
     assert harness.case(a.ref).barriers == []
     assert harness.case(b.ref).barriers != [] and b.ft in everything  # still open: untouched
     with harness.sessions() as s:
-        assert audit.verify_chains(s).ok
+        assert chain.verify_chains(s).ok
         person = s.scalar(select(Person).join(Case).where(Case.reference == a.ref))
         assert person is not None and person.pseudonymised_at is not None
     assert retention(harness.uow(), harness.ctx, 24).persons == 0

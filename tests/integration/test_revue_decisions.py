@@ -18,12 +18,12 @@ from tests.conftest import Harness
 from tests.factories import Story
 from tests.integration.test_revue import AGENCE, build_agency
 from workflow.adapters import revue_files
-from workflow.application.audit import chain as audit
+from workflow.application.audit import chain
 from workflow.application.deciding import decide
-from workflow.application.revue.decisions import DecisionOutcome, apply, formality, from_lines
+from workflow.application.revue.acting import DecisionOutcome, apply, formality, from_lines
 from workflow.application.revue.production import produce
+from workflow.domain.attempt import Actor
 from workflow.domain.clock import PARIS, ManualClock
-from workflow.domain.decision import Actor
 from workflow.domain.errors import TransitionRefused, WorkflowError
 from workflow.domain.lifecycle import ACTER_ENTREE
 from workflow.domain.vocabulary import Role
@@ -84,7 +84,7 @@ def test_the_formality_acts_every_joint_entry_and_every_exit_once(
     assert {r.outcome for r in again} == {DecisionOutcome.ALREADY}
     assert _decisions_count(harness) == 5
     with harness.uow() as uow:
-        assert audit.verify_chains(uow.session).ok
+        assert chain.verify_chains(uow.session).ok
 
 
 def test_an_entry_is_acted_at_a_revue_and_only_once(

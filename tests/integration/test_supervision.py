@@ -16,9 +16,8 @@ from tests.conftest import Harness
 from tests.factories import Story
 from tests.integration.test_audit import tamper
 from workflow.application import access
-from workflow.application.audit import chain as audit
+from workflow.application.audit import chain, seals
 from workflow.application.audit import export as log_export
-from workflow.application.audit import seals
 from workflow.domain import labels
 from workflow.domain.clock import ManualClock
 from workflow.domain.errors import ConfigurationError, Forbidden
@@ -40,10 +39,10 @@ def sealed(harness: Harness, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[
 
 def check(
     h: Harness, key: bytes = KEY, today: date = DAY + timedelta(days=1), expect: str | None = None
-) -> tuple[audit.VerifyReport, list[str]]:
+) -> tuple[chain.VerifyReport, list[str]]:
     with h.sessions() as s:
         _, problems = seals.verify(s, key, today, expect)
-        return audit.verify_chains(s), [str(p) for p in problems]
+        return chain.verify_chains(s), [str(p) for p in problems]
 
 
 def test_the_seals_are_a_chain_and_a_deleted_one_is_named(
@@ -109,11 +108,11 @@ def test_a_whole_chain_rewritten_passes_the_chain_check_but_not_the_seal(
     """Every hash of case a recomputed after changing its actor: the chain is consistent again,
     only the sealed head tells."""
     a, _ = sealed
-    prev = audit.GENESIS
+    prev = chain.GENESIS
     for row in harness.log(a.ref):
         fields = {c.name: getattr(row, c.name) for c in TransitionLog.__table__.columns}
         fields.update(actor_id="C67B", prev_hash=prev)
-        prev = audit.row_hash(fields)
+        prev = chain.row_hash(fields)
         tamper(
             harness,
             "UPDATE transition_log SET actor_id = 'C67B', prev_hash = :p, hash = :h WHERE id = :id",

@@ -17,10 +17,10 @@ from models import Case
 from tests.conftest import Harness, make_harness
 from tests.factories import Story, at
 from workflow.adapters.unit_of_work import UnitOfWork
-from workflow.application.audit import chain as audit
+from workflow.application.audit import chain
 from workflow.application.deciding import decide
 from workflow.domain import labels
-from workflow.domain.decision import Actor
+from workflow.domain.attempt import Actor
 from workflow.domain.errors import TransitionRefused
 from workflow.domain.lifecycle import (
     ACTER_ENTREE,
@@ -125,7 +125,7 @@ def test_every_trigger_from_every_state(wide: Harness, trigger: str, state: Stat
         assert wide.case(story.ref).state == target
         assert (row.trigger, row.from_state, row.to_state) == (trigger, state, target)
         assert row.prev_hash == before[-1].hash
-        assert audit.first_break(after) is None
+        assert chain.first_break(after) is None
     else:
         said = f"refus de « {labels.TRIGGERS[trigger]} » dans l'état « {labels.STATES[state]} » : "
         with pytest.raises(TransitionRefused, match="^" + re.escape(said)):

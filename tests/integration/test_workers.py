@@ -22,7 +22,7 @@ from tasks.events import ROUTE_ENV
 from tests.conftest import Harness
 from tests.factories import Story
 from tests.workers import Client, Worker, flush, wait_until
-from workflow.application.audit import chain as audit
+from workflow.application.audit import chain
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -48,7 +48,7 @@ def stories(n: int, months_of_appointments: int = 0) -> tuple[list[Story], list[
 def assert_exactly_once(h: Harness, events: list[dict[str, Any]]) -> None:
     assert count(h, ProcessedEvent) == len({e["event_id"] for e in events})
     with h.sessions() as s:
-        assert audit.verify_chains(s).ok
+        assert chain.verify_chains(s).ok
         seqs = s.execute(
             select(TransitionLog.case_id, func.count(), func.max(TransitionLog.seq)).group_by(
                 TransitionLog.case_id

@@ -9,8 +9,8 @@ import pytest
 
 from models import Case, Person
 from workflow.adapters.convention_files import load_book
-from workflow.domain import guards as g
-from workflow.domain.decision import Actor, Attempt
+from workflow.domain import guards
+from workflow.domain.attempt import Actor, Attempt
 from workflow.domain.vocabulary import DiagnosticKind, ExitReason, Opinion, RenewalDecidedBy, Role
 
 BOOK = load_book()
@@ -55,55 +55,55 @@ GOOD_DIAGNOSTIC = {
 UNDER_CONTRACT = {"state": "contrat", "contract_start": date(2026, 1, 15), "contract_end": date(2026, 7, 14)}
 
 REFUSALS = [
-    ("person_registered", {"registered": False}, {}, "inscrite à France Travail (convention 004 art. 2 b"),
-    ("social_and_professional_barriers", {"barriers": ["mobilite"]}, {}, "aucun frein social n'est"),
-    ("social_and_professional_barriers", {"barriers": ["sante"]}, {}, "aucun frein professionnel n'est"),
-    ("social_and_professional_barriers", {"barriers": []}, {}, "aucun frein social ni professionnel"),
-    ("other_barrier_agreed", {"barriers": ["autre_social", "mobilite"]}, {}, "« décidée après échange »"),
-    ("consent_given", {"consent": False}, {}, "libre adhésion"),
-    ("binome_assigned", {"referent_social_id": None}, {}, "binôme conseiller dédié + référent social"),
-    ("binome_complete", {}, {"conseiller_id": "C67"}, "un conseiller dédié et un référent social"),
+    ("is_registered", {"registered": False}, {}, "inscrite à France Travail (convention 004 art. 2 b"),
+    ("has_social_and_professional_barriers", {"barriers": ["mobilite"]}, {}, "aucun frein social n'est"),
+    ("has_social_and_professional_barriers", {"barriers": ["sante"]}, {}, "aucun frein professionnel n'est"),
+    ("has_social_and_professional_barriers", {"barriers": []}, {}, "aucun frein social ni professionnel"),
+    ("is_other_barrier_agreed", {"barriers": ["autre_social", "mobilite"]}, {}, "« décidée après échange »"),
+    ("has_consent", {"consent": False}, {}, "libre adhésion"),
+    ("has_binome", {"referent_social_id": None}, {}, "binôme conseiller dédié + référent social"),
+    ("is_binome_complete", {}, {"conseiller_id": "C67"}, "un conseiller dédié et un référent social"),
     (
-        "joint_agreement",
+        "has_joint_agreement",
         {},
         {**GOOD_DIAGNOSTIC, "referent_opinion": Opinion.DEFAVORABLE},
         "se discute à la revue de portefeuille mensuelle (convention 004 art. 2 e)",
     ),
     (
-        "joint_agreement",
+        "has_joint_agreement",
         {},
         {**GOOD_DIAGNOSTIC, "referent_opinion": None},
         "l'avis favorable du conseiller et du référent social",
     ),
     (
-        "contract_names_referent_social",
+        "is_referent_social_named",
         {"state": "diagnostic"},
         {"referent_social_id": "R67B"},
         "doit nommer le référent social du dossier (R67), il nomme R67B",
     ),
-    ("renewals_left", {**UNDER_CONTRACT, "renewal_count": 1}, {}, "un seul renouvellement"),
+    ("has_renewals_left", {**UNDER_CONTRACT, "renewal_count": 1}, {}, "un seul renouvellement"),
     (
-        "renewal_jointly_examined",
+        "is_renewal_jointly_examined",
         UNDER_CONTRACT,
         {"renewal_by": RenewalDecidedBy.BINOME, "conseiller_opinion": Opinion.FAVORABLE},
         "l'examen conjoint des deux professionnels",
     ),
     (
-        "within_maximum_duration",
+        "is_within_maximum_duration",
         UNDER_CONTRACT,
         {"renewal_months": 7},
         "finirait le 14/02/2027, au-delà du maximum de 12 mois (14/01/2027)",
     ),
-    ("exit_reason_given", {}, {}, "demande toujours un motif de la liste fermée"),
+    ("has_exit_reason", {}, {}, "demande toujours un motif de la liste fermée"),
     (
-        "exit_reason_fits_state",
+        "is_exit_reason_fitting",
         UNDER_CONTRACT,
         {"exit_reason": ExitReason.SANS_ENTREE_REFUS},
         "veut dire « sans entrée », mais le contrat a été signé le 15/01/2026",
     ),
-    ("exit_reason_fits_state", {}, {"exit_reason": ExitReason.DUREE_MAXIMALE}, "demande un contrat signé"),
+    ("is_exit_reason_fitting", {}, {"exit_reason": ExitReason.DUREE_MAXIMALE}, "demande un contrat signé"),
     (
-        "exit_reason_fits_state",
+        "is_exit_reason_fitting",
         UNDER_CONTRACT,
         {"exit_reason": ExitReason.DUREE_MAXIMALE},
         "le contrat court jusqu'au 14/07/2026 ; la durée maximale n'est pas atteinte",
@@ -122,7 +122,7 @@ NOT_FROM_A_CONVENTION = {
 def test_guard_refuses_with_its_rule(
     name: str, case_fields: dict[str, Any], attempt_fields: dict[str, Any], message: str
 ) -> None:
-    guard = getattr(g, name)
+    guard = getattr(guards, name)
     reason = guard(make_case(**case_fields), make_attempt(**attempt_fields))
     assert reason is not None and message in reason
     # Each refusal names the convention article it applies.
@@ -133,7 +133,7 @@ def test_confiance_reciproque_is_refused_where_the_convention_has_none() -> None
     attempt = make_attempt(
         "35", diagnostic_kind=DiagnosticKind.CONFIANCE_RECIPROQUE, conseiller_opinion=Opinion.FAVORABLE
     )
-    reason = g.joint_agreement(make_case(), attempt)
+    reason = guards.has_joint_agreement(make_case(), attempt)
     assert reason is not None and "pas de diagnostic de confiance réciproque" in reason
 
 
@@ -142,21 +142,23 @@ def test_confiance_reciproque_needs_one_favourable_opinion_in_bas_rhin() -> None
         diagnostic_kind=DiagnosticKind.CONFIANCE_RECIPROQUE, referent_opinion=Opinion.FAVORABLE
     )
     none = make_attempt(diagnostic_kind=DiagnosticKind.CONFIANCE_RECIPROQUE)
-    assert g.joint_agreement(make_case(), one) is None
-    reason = g.joint_agreement(make_case(), none)
+    assert guards.has_joint_agreement(make_case(), one) is None
+    reason = guards.has_joint_agreement(make_case(), none)
     assert reason is not None and "l'avis favorable du professionnel qui le pose" in reason
 
 
 def test_social_reorientation_of_a_brsa_needs_the_equipe_pluridisciplinaire_in_tarn_et_garonne() -> None:
     case = make_case(**UNDER_CONTRACT)
     attempt = make_attempt("82", exit_reason=ExitReason.REORIENTATION_SOCIALE)
-    reason = g.social_reorientation_validated(case, attempt)
+    reason = guards.is_social_reorientation_validated(case, attempt)
     assert reason is not None and "équipe pluridisciplinaire (convention 002 axe 3)" in reason
     validated = make_attempt("82", exit_reason=ExitReason.REORIENTATION_SOCIALE, ep_validated=True)
-    assert g.social_reorientation_validated(case, validated) is None
-    assert g.social_reorientation_validated(make_case(status="ARE", **UNDER_CONTRACT), attempt) is None
+    assert guards.is_social_reorientation_validated(case, validated) is None
     assert (
-        g.social_reorientation_validated(
+        guards.is_social_reorientation_validated(make_case(status="ARE", **UNDER_CONTRACT), attempt) is None
+    )
+    assert (
+        guards.is_social_reorientation_validated(
             case, make_attempt("67", exit_reason=ExitReason.REORIENTATION_SOCIALE)
         )
         is None
@@ -173,9 +175,9 @@ def test_every_guard_passes_a_good_attempt() -> None:
         exit_reason=ExitReason.EMPLOI,
     )
     for name in {r[0] for r in REFUSALS}:
-        assert getattr(g, name)(case, good) is None, name
+        assert getattr(guards, name)(case, good) is None, name
 
 
 def test_an_other_barrier_passes_once_both_professionals_agreed() -> None:
     case = make_case(barriers=["autre_social", "mobilite"], other_barrier_agreed=True)
-    assert g.other_barrier_agreed(case, make_attempt()) is None
+    assert guards.is_other_barrier_agreed(case, make_attempt()) is None

@@ -62,7 +62,7 @@ def test_one_way_to_write_a_day_an_instant_a_month_and_a_yes() -> None:
     assert labels.instant(datetime(2026, 7, 14, 17, 15, tzinfo=PARIS)) == "14/07/2026 17:15"
     assert labels.month("2026-08") == "août 2026"
     assert (labels.yes_no(True), labels.yes_no(False), labels.yes_no(None)) == ("oui", "non", "—")
-    assert labels.move(None, "reperage") == "∅ → Repérage"
+    assert labels.state_change(None, "reperage") == "∅ → Repérage"
     assert labels.cell("motif", "sans_entree_jamais_venu") == "Sans entrée : jamais venu"
     assert labels.cell("delai_moyen_entree_jours", 11.5) == "11,5"
 

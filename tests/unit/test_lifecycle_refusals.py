@@ -1,5 +1,5 @@
 """The machine as `transitions` means it: guards are bool conditions, a refusal names every
-failing guard, `refusals` answers without firing, and "premature" is decided on purpose."""
+failing guard, `reasons_against` answers without firing, and "premature" is decided on purpose."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import pytest
 
 from tests.unit.test_guards import GOOD_DIAGNOSTIC, UNDER_CONTRACT, make_attempt, make_case
 from workflow.domain.errors import TransitionRefused
-from workflow.domain.lifecycle import POSER_DIAGNOSTIC, SIGNER_CONTRAT, State, fire, refusals
+from workflow.domain.lifecycle import POSER_DIAGNOSTIC, SIGNER_CONTRAT, State, fire, reasons_against
 from workflow.domain.vocabulary import Opinion
 
 
@@ -29,14 +29,14 @@ def test_a_refused_diagnostic_names_everything_that_is_missing() -> None:
 
 def test_refusals_answer_the_may_question_without_firing() -> None:
     missing = make_case(consent=False)
-    assert len(refusals(missing, POSER_DIAGNOSTIC, make_attempt(**GOOD_DIAGNOSTIC))) == 1
+    assert len(reasons_against(missing, POSER_DIAGNOSTIC, make_attempt(**GOOD_DIAGNOSTIC))) == 1
     assert missing.state == State.REPERAGE
 
     ready = make_case()
-    assert refusals(ready, POSER_DIAGNOSTIC, make_attempt(**GOOD_DIAGNOSTIC)) == []
+    assert reasons_against(ready, POSER_DIAGNOSTIC, make_attempt(**GOOD_DIAGNOSTIC)) == []
     assert ready.state == State.REPERAGE and ready.diagnostic_kind is None  # nothing fired
 
-    [why] = refusals(make_case(), SIGNER_CONTRAT, make_attempt(referent_social_id="R67"))
+    [why] = reasons_against(make_case(), SIGNER_CONTRAT, make_attempt(referent_social_id="R67"))
     assert why.startswith("possible seulement depuis : Diagnostic partagé")
 
 

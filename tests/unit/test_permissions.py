@@ -9,7 +9,7 @@ import pytest
 
 from models import Case, Professional
 from workflow.domain import labels
-from workflow.domain.decision import Actor
+from workflow.domain.attempt import Actor
 from workflow.domain.errors import Forbidden
 from workflow.domain.lifecycle import ORIENTER, TRIGGERS
 from workflow.domain.permissions import check_trigger, may_read

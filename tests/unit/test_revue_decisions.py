@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from models import Revue
-from workflow.application.revue.decisions import formality, from_lines
+from workflow.application.revue.acting import formality, from_lines
 from workflow.domain.errors import WorkflowError
 from workflow.domain.revue_wording import Line, choices, decision_code
 from workflow.domain.vocabulary import ExitReason

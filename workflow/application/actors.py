@@ -5,7 +5,7 @@ from __future__ import annotations
 from models import Professional
 from workflow.adapters.unit_of_work import UnitOfWork
 from workflow.domain import labels
-from workflow.domain.decision import Actor
+from workflow.domain.attempt import Actor
 from workflow.domain.errors import EventRejected
 from workflow.domain.events import ActorRef
 from workflow.domain.vocabulary import Role

@@ -20,8 +20,8 @@ from workflow.adapters.unit_of_work import UnitOfWork
 from workflow.application.audit import chain
 from workflow.application.reminders import planning
 from workflow.application.service_context import Context
+from workflow.domain.attempt import Actor, Attempt
 from workflow.domain.conventions import Convention
-from workflow.domain.decision import Actor, Attempt
 from workflow.domain.lifecycle import OPEN_STATES, ORIENTER, fire
 from workflow.domain.log_replay import logged_attempt, opening
 from workflow.domain.permissions import check_member, check_trigger

@@ -207,7 +207,7 @@ def project(
     following = start + timedelta(days=1)  # the month the first day after the start is in, and on
     firsts = [add_months(date(following.year, following.month, 1), k) for k in range(months)]
     plays = [
-        _play(open_cases, observed, terms, departement, start, firsts, conseillers, inflow, seed)
+        _simulate(open_cases, observed, terms, departement, start, firsts, conseillers, inflow, seed)
         for seed in range(1, runs + 1)
     ]
     out = []
@@ -226,7 +226,7 @@ def project(
     return Projection(conseillers, out)
 
 
-def _play(
+def _simulate(
     open_cases: Sequence[OpenCase],
     observed: Observed,
     terms: Terms,

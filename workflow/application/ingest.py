@@ -260,10 +260,10 @@ def ingest_items(
         for item in items:
             batch.append(item)
             if len(batch) == CHUNK:
-                _chunk(uow, ctx, batch, report, on_event, buffered)
+                _apply_chunk_or_redo(uow, ctx, batch, report, on_event, buffered)
                 batch = []
         if batch:
-            _chunk(uow, ctx, batch, report, on_event, buffered)
+            _apply_chunk_or_redo(uow, ctx, batch, report, on_event, buffered)
     return report
 
 
@@ -271,7 +271,7 @@ Parsed = tuple[Item, Event | InvalidEvent]
 Settlement = tuple[InboxStatus | None, str | None]  # None: deferred
 
 
-def _chunk(
+def _apply_chunk_or_redo(
     uow: UnitOfWork,
     ctx: Context,
     items: list[Item],
@@ -306,7 +306,7 @@ def _apply_chunk(uow: UnitOfWork, ctx: Context, parsed: list[Parsed], fast: bool
     settled: list[dict[str, Any]] = []
     now = ctx.clock.now()
     for item, event in live:
-        status, reason = _one(uow, ctx, part, item, event, fast)
+        status, reason = _apply_one(uow, ctx, part, item, event, fast)
         if item.inbox_id is not None:
             verdict = status or InboxStatus.PENDING
             settled.append({"b_id": item.inbox_id, "b_status": verdict, "b_reason": reason,
@@ -379,7 +379,7 @@ def _settle(session: Session, ctx: Context, rows: list[dict[str, Any]]) -> None:
         session.execute(_DEFER, early)
 
 
-def _one(
+def _apply_one(
     uow: UnitOfWork,
     ctx: Context,
     report: IngestReport,

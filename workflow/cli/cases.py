@@ -15,9 +15,8 @@ from sqlalchemy import func, select
 from models import AuditSeal, Case, Professional
 from workflow.adapters import db_roles
 from workflow.application import access
-from workflow.application.audit import chain as audit
+from workflow.application.audit import chain, replay, seals
 from workflow.application.audit import export as log_export
-from workflow.application.audit import replay, seals
 from workflow.application.queries import operator_lists
 from workflow.application.queries.case_view import case_view
 from workflow.bootstrap import Runtime
@@ -103,7 +102,7 @@ def _print_case(v: dict[str, Any]) -> None:
     print(f"  historique (heure de Paris ; chaîne du journal {chain})")
     for h in v["history"]:
         reason = f" ; motif : {labels.word(labels.EXIT_REASONS, h['reason'])}" if h["reason"] else ""
-        move = labels.move(h["from"], h["to"])
+        move = labels.state_change(h["from"], h["to"])
         event = f"  [événement {h['event_id']}]" if h["event_id"] else ""
         when = labels.instant(h["when"])
         trigger = labels.word(labels.TRIGGERS, h["trigger"])
@@ -121,7 +120,7 @@ DATE_NAMES = {
 def cmd_audit_verify(args: argparse.Namespace) -> int:
     rt = connect(args.database_url)
     with rt.uow() as uow:
-        report = audit.verify_chains(uow.session)
+        report = chain.verify_chains(uow.session)
         sealed = uow.session.scalar(select(func.count()).select_from(AuditSeal)) or 0
         seal_problems: list[seals.SealProblem] = []
         if sealed or args.expect or os.environ.get(seals.KEY_ENV):
@@ -208,7 +207,7 @@ def cmd_audit_search(args: argparse.Namespace) -> int:
             shown = [
                 (labels.instant(r["occurred_at"]), r["case_reference"], r["seq"],
                  labels.word(labels.TRIGGERS, r["trigger"]),
-                 labels.move(r["from_state"], r["to_state"]),
+                 labels.state_change(r["from_state"], r["to_state"]),
                  f"{r['actor_id']} ({labels.word(labels.ROLES, r['actor_role'])})",
                  labels.word(labels.EXIT_REASONS, r["reason"]) if r["reason"] else "", r["event_id"] or "")
                 for r in rows
@@ -274,7 +273,7 @@ def cmd_audit_refusals(args: argparse.Namespace) -> int:
                 d.case_reference,
                 d.reason,
             )
-            for d in operator_lists.refusals(uow.session, args.actor, args.limit)
+            for d in operator_lists.access_denials(uow.session, args.actor, args.limit)
         ]
     print_table(rows, ("quand (Paris)", "acteur", "rôle", "action", "dossier", "motif"))
     return EXIT_OK

@@ -13,8 +13,8 @@ from models import Revue, RevueDecision
 from workflow.adapters import revue_files
 from workflow.adapters.email_rendering import TURNS
 from workflow.application.queries import operator_lists
-from workflow.application.revue import decisions as revue_decisions
-from workflow.application.revue.decisions import DecisionOutcome
+from workflow.application.revue import acting
+from workflow.application.revue.acting import DecisionOutcome
 from workflow.application.revue.production import SECTIONS, find, parse_month, produce
 from workflow.cli.common import EXIT_OK, EXIT_PROBLEM, Subparsers, Whole, command, connect, group, print_table
 from workflow.domain import labels
@@ -80,14 +80,14 @@ def cmd_revue_act(args: argparse.Namespace) -> int:
         uow.session.expunge(revue)
     if args.file:
         lines = revue_files.read_back(Path(args.file), revue)
-        decisions = revue_decisions.from_lines(revue, lines, args.by)
+        decisions = acting.from_lines(revue, lines, args.by)
     elif args.by:
-        decisions = revue_decisions.formality(revue, args.by)
+        decisions = acting.formality(revue, args.by)
     else:
         raise WorkflowError(
             "nommez l'acteur avec --by (le secrétariat), ou donnez le tableau retourné avec --file"
         )
-    results = revue_decisions.apply(rt.uow(), rt.ctx, revue.id, decisions, dry_run=args.dry_run)
+    results = acting.apply(rt.uow(), rt.ctx, revue.id, decisions, dry_run=args.dry_run)
     print(
         f"revue {revue.id}, agence {revue.agence}, {labels.month(revue.month)} : {len(decisions)} décision(s)"
     )

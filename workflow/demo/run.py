@@ -25,12 +25,12 @@ from tqdm import tqdm
 
 from workflow.adapters import revue_files
 from workflow.application import directory
-from workflow.application.audit import chain as audit
+from workflow.application.audit import chain
 from workflow.application.indicators import Indicators, Quarter, compute, write_files
 from workflow.application.ingest import IngestReport, ingest_lines
 from workflow.application.queries import year_summary
 from workflow.application.reminders import daily_scan
-from workflow.application.revue import decisions as revue_decisions
+from workflow.application.revue import acting
 from workflow.application.revue import production as revue
 from workflow.application.revue.production import due_revues
 from workflow.application.simulation import Delivery, Simulator, by_day, make_directory
@@ -120,11 +120,11 @@ def run_demo(
         f"depuis le {labels.day(warm_up)} pour que les portefeuilles soient pleins le "
         f"{labels.day(settings.start)} ; {len(deliveries)} événements à intégrer"
     )
-    total = _live(rt, deliveries, (warm_up, settings.start, end), out, progress, phases)
+    total = _live_the_year(rt, deliveries, (warm_up, settings.start, end), out, progress, phases)
 
     with rt.sessions() as session:
         figures = year_summary.year_figures(session, settings.start, end)
-        verified = audit.verify_chains(session)
+        verified = chain.verify_chains(session)
         rejected_by_rule = year_summary.rejections_by_rule(session)
         example = year_summary.renewed_case(session)
     _print_summary(settings, conv.terms.entry_target_days, conv.terms.portfolio_min, conv.terms.portfolio_max,
@@ -202,7 +202,7 @@ class Phases:
         return self.ingestion + self.scans + self.revues + self.emails
 
 
-def _live(
+def _live_the_year(
     rt: Runtime,
     deliveries: list[Delivery],
     days: tuple[date, date, date],
@@ -244,10 +244,10 @@ def _live(
                     # The revue over, its secretariat records the formality (seed 004 art. 5.2 a):
                     # a professional of the agency's cases in the role whose turn it is.
                     with rt.sessions() as session:
-                        secretary = revue_decisions.secretary_of(session, made)
+                        secretary = acting.secretary_of(session, made)
                     if secretary is not None:
-                        formality = revue_decisions.formality(made, secretary)
-                        revue_decisions.apply(rt.uow(), ctx, made.id, formality)
+                        formality = acting.formality(made, secretary)
+                        acting.apply(rt.uow(), ctx, made.id, formality)
         batch = batches.get(day, [])
         if batch:
             clock.set(datetime.combine(day, datetime.max.time(), PARIS) - timedelta(hours=3))
@@ -270,7 +270,7 @@ def _print_summary(
     f: dict[str, Any],
     report: IngestReport,
     phases: Phases,
-    verified: audit.VerifyReport,
+    verified: chain.VerifyReport,
     rejected_by_rule: Counter[str],
 ) -> None:
     start, end = (labels.day(d) for d in f["period"].split(" .. "))

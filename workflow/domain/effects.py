@@ -9,9 +9,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from workflow.domain import guards as g
+from workflow.domain import guards
+from workflow.domain.attempt import Attempt
 from workflow.domain.dates import period_end
-from workflow.domain.decision import Attempt
 from workflow.domain.records import CaseFields
 from workflow.domain.vocabulary import ReminderKind
 
@@ -52,7 +52,7 @@ def start_contract(case: CaseFields, attempt: Attempt) -> dict[str, Any]:
 
 
 def renew(case: CaseFields, attempt: Attempt) -> dict[str, Any]:
-    case.contract_end = g.renewed_end(case, attempt)
+    case.contract_end = guards.renewed_end(case, attempt)
     case.renewal_count += 1
     case.renewal_date = attempt.on
     clear_revue_flag(case)

@@ -9,8 +9,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import date
 
+from workflow.domain.attempt import Attempt
 from workflow.domain.dates import period_end
-from workflow.domain.decision import Attempt
 from workflow.domain.records import CaseFields, CaseRecord
 from workflow.domain.vocabulary import (
     AFTER_ENTRY_ONLY_REASONS,
@@ -42,7 +42,7 @@ def exit_reason(code: str | None) -> str:
     return labels.word(labels.EXIT_REASONS, code)
 
 
-def person_registered(case: CaseRecord, attempt: Attempt) -> str | None:
+def is_registered(case: CaseRecord, attempt: Attempt) -> str | None:
     if case.person.registered:
         return None
     return (
@@ -56,7 +56,7 @@ def _barriers(case: CaseRecord, attempt: Attempt) -> set[str]:
     return set(attempt.barriers if attempt.barriers is not None else case.barriers)
 
 
-def social_and_professional_barriers(case: CaseRecord, attempt: Attempt) -> str | None:
+def has_social_and_professional_barriers(case: CaseRecord, attempt: Attempt) -> str | None:
     codes = _barriers(case, attempt)
     has_social = bool(codes & set(SocialBarrier))
     has_professional = bool(codes & set(ProfessionalBarrier))
@@ -74,7 +74,7 @@ def social_and_professional_barriers(case: CaseRecord, attempt: Attempt) -> str 
     )
 
 
-def other_barrier_agreed(case: CaseRecord, attempt: Attempt) -> str | None:
+def is_other_barrier_agreed(case: CaseRecord, attempt: Attempt) -> str | None:
     if not _barriers(case, attempt) & OTHER_BARRIERS or case.other_barrier_agreed:
         return None
     return (
@@ -83,7 +83,7 @@ def other_barrier_agreed(case: CaseRecord, attempt: Attempt) -> str | None:
     )
 
 
-def consent_given(case: CaseRecord, attempt: Attempt) -> str | None:
+def has_consent(case: CaseRecord, attempt: Attempt) -> str | None:
     if case.consent:
         return None
     return (
@@ -91,7 +91,7 @@ def consent_given(case: CaseRecord, attempt: Attempt) -> str | None:
     )
 
 
-def binome_assigned(case: CaseRecord, attempt: Attempt) -> str | None:
+def has_binome(case: CaseRecord, attempt: Attempt) -> str | None:
     if case.conseiller_id and case.referent_social_id:
         return None
     return (
@@ -100,13 +100,13 @@ def binome_assigned(case: CaseRecord, attempt: Attempt) -> str | None:
     )
 
 
-def binome_complete(case: CaseRecord, attempt: Attempt) -> str | None:
+def is_binome_complete(case: CaseRecord, attempt: Attempt) -> str | None:
     if attempt.conseiller_id and attempt.referent_social_id:
         return None
     return "le binôme demande un conseiller dédié et un référent social (conventions 000/001 art. 3.2)"
 
 
-def joint_agreement(case: CaseRecord, attempt: Attempt) -> str | None:
+def has_joint_agreement(case: CaseRecord, attempt: Attempt) -> str | None:
     """Seeds 000/001 art. 3.3: orientation only if both professionals agree; seed 004 art. 2 e:
     one professional's diagnosis suffices (confiance réciproque) where the convention allows it."""
     opinions = (attempt.conseiller_opinion, attempt.referent_opinion)
@@ -136,7 +136,7 @@ def joint_agreement(case: CaseRecord, attempt: Attempt) -> str | None:
     )
 
 
-def contract_names_referent_social(case: CaseRecord, attempt: Attempt) -> str | None:
+def is_referent_social_named(case: CaseRecord, attempt: Attempt) -> str | None:
     if attempt.referent_social_id and attempt.referent_social_id == case.referent_social_id:
         return None
     named = attempt.referent_social_id or "personne"
@@ -146,7 +146,7 @@ def contract_names_referent_social(case: CaseRecord, attempt: Attempt) -> str | 
     )
 
 
-def renewals_left(case: CaseRecord, attempt: Attempt) -> str | None:
+def has_renewals_left(case: CaseRecord, attempt: Attempt) -> str | None:
     if case.renewal_count < attempt.terms.max_renewals:
         return None
     return (
@@ -156,7 +156,7 @@ def renewals_left(case: CaseRecord, attempt: Attempt) -> str | None:
     )
 
 
-def renewal_jointly_examined(case: CaseRecord, attempt: Attempt) -> str | None:
+def is_renewal_jointly_examined(case: CaseRecord, attempt: Attempt) -> str | None:
     if attempt.renewal_by == RenewalDecidedBy.COMMISSION:
         return None
     if attempt.renewal_by == RenewalDecidedBy.BINOME and (
@@ -170,7 +170,7 @@ def renewal_jointly_examined(case: CaseRecord, attempt: Attempt) -> str | None:
     )
 
 
-def within_maximum_duration(case: CaseRecord, attempt: Attempt) -> str | None:
+def is_within_maximum_duration(case: CaseRecord, attempt: Attempt) -> str | None:
     assert case.contract_start is not None and case.contract_end is not None
     terms = attempt.terms
     months = attempt.renewal_months or terms.renewal_months
@@ -194,13 +194,13 @@ def renewed_end(case: CaseFields, attempt: Attempt) -> date:
     return period_end(case.contract_start, total + months)
 
 
-def exit_reason_given(case: CaseRecord, attempt: Attempt) -> str | None:
+def has_exit_reason(case: CaseRecord, attempt: Attempt) -> str | None:
     if attempt.exit_reason is not None:
         return None
     return "une sortie demande toujours un motif de la liste fermée (conventions 000/001 art. 3.5)"
 
 
-def exit_reason_fits_state(case: CaseRecord, attempt: Attempt) -> str | None:
+def is_exit_reason_fitting(case: CaseRecord, attempt: Attempt) -> str | None:
     reason = attempt.exit_reason
     entered = case.contract_start is not None
     if reason in NO_ENTRY_REASONS and entered:
@@ -220,7 +220,7 @@ def exit_reason_fits_state(case: CaseRecord, attempt: Attempt) -> str | None:
     return None
 
 
-def social_reorientation_validated(case: CaseRecord, attempt: Attempt) -> str | None:
+def is_social_reorientation_validated(case: CaseRecord, attempt: Attempt) -> str | None:
     if (
         attempt.exit_reason != ExitReason.REORIENTATION_SOCIALE
         or case.person.status != PersonStatus.BRSA
@@ -239,7 +239,7 @@ _ACTED = (
 )
 
 
-def taken_at_a_revue(case: CaseRecord, attempt: Attempt) -> str | None:
+def is_taken_at_a_revue(case: CaseRecord, attempt: Attempt) -> str | None:
     if attempt.revue_id is not None:
         return None
     return (
@@ -248,31 +248,31 @@ def taken_at_a_revue(case: CaseRecord, attempt: Attempt) -> str | None:
     )
 
 
-def contract_signed(case: CaseRecord, attempt: Attempt) -> str | None:
+def has_signed_contract(case: CaseRecord, attempt: Attempt) -> str | None:
     if case.contract_start is not None:
         return None
     return "le dossier s'est terminé sans entrée : aucun contrat n'a été signé, il n'y a pas d'entrée à acter"
 
 
-def entry_not_acted(case: CaseRecord, attempt: Attempt) -> str | None:
+def is_entry_not_acted_yet(case: CaseRecord, attempt: Attempt) -> str | None:
     if case.entry_acted_on is None:
         return None
     return f"l'entrée a déjà été actée le {day(case.entry_acted_on)}"
 
 
-def exit_not_acted(case: CaseRecord, attempt: Attempt) -> str | None:
+def is_exit_not_acted_yet(case: CaseRecord, attempt: Attempt) -> str | None:
     if case.exit_acted_on is None:
         return None
     return f"la sortie a déjà été actée le {day(case.exit_acted_on)}"
 
 
-def contract_ran_out(case: CaseRecord, attempt: Attempt) -> str | None:
+def has_contract_run_out(case: CaseRecord, attempt: Attempt) -> str | None:
     if case.contract_end is not None and attempt.on > case.contract_end:
         return None
     return f"le contrat court jusqu'au {day(case.contract_end)} : il n'est pas échu"
 
 
-def not_flagged(case: CaseRecord, attempt: Attempt) -> str | None:
+def is_not_flagged_yet(case: CaseRecord, attempt: Attempt) -> str | None:
     if case.revue_flag is None:
         return None
     return f"déjà signalé pour la revue le {day(case.revue_flagged_on)}"

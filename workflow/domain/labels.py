@@ -263,7 +263,7 @@ def word(table: Mapping[str, str], code: str | None) -> str:
     return table.get(code, code)
 
 
-def move(source: str | None, dest: str) -> str:
+def state_change(source: str | None, dest: str) -> str:
     """A log row's move: « Repérage → Diagnostic partagé », « ∅ → Repérage » for an opening."""
     return f"{word(STATES, source) if source else '∅'} → {word(STATES, dest)}"
 

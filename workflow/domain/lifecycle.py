@@ -23,10 +23,11 @@ from typing import Any, cast
 
 from transitions import EventData, Machine, MachineError
 
-from workflow.domain import effects as fx
-from workflow.domain import guards as g
-from workflow.domain.decision import Attempt
+from workflow.domain import effects, guards
+from workflow.domain.attempt import Attempt
+from workflow.domain.effects import Effect
 from workflow.domain.errors import EffectFailed, TransitionRefused
+from workflow.domain.guards import Guard
 from workflow.domain.records import CaseFields, CaseRecord
 
 # The library logs each callback it runs at INFO (25 214 of a worker's 26 167 lines after one
@@ -68,8 +69,8 @@ class Move:
     trigger: str
     sources: frozenset[State]
     dest: State | None
-    guards: tuple[g.Guard, ...]
-    effect: fx.Effect
+    guards: tuple[Guard, ...]
+    effect: Effect
     refused_elsewhere: str = ""  # why the trigger makes no sense from other states
 
 
@@ -78,49 +79,49 @@ TABLE: tuple[Move, ...] = (
         AFFECTER_BINOME,
         BEFORE_CONTRACT,
         None,
-        (g.binome_complete,),
-        fx.assign_binome,
+        (guards.is_binome_complete,),
+        effects.assign_binome,
         "le binôme reste le même tout au long une fois le contrat signé "
         "(convention 004 art. 3.1 : « toujours accompagné par le même binôme »)",
     ),
-    Move(RECUEILLIR_ADHESION, BEFORE_CONTRACT, None, (), fx.record_consent),
+    Move(RECUEILLIR_ADHESION, BEFORE_CONTRACT, None, (), effects.record_consent),
     Move(
         POSER_DIAGNOSTIC,
         frozenset({State.REPERAGE}),
         State.DIAGNOSTIC,
         (
-            g.person_registered,
-            g.social_and_professional_barriers,
-            g.other_barrier_agreed,
-            g.consent_given,
-            g.binome_assigned,
-            g.joint_agreement,
+            guards.is_registered,
+            guards.has_social_and_professional_barriers,
+            guards.is_other_barrier_agreed,
+            guards.has_consent,
+            guards.has_binome,
+            guards.has_joint_agreement,
         ),
-        fx.record_diagnostic,
+        effects.record_diagnostic,
         "the diagnostic is made once, during repérage (seeds 000/001 art. 3.3)",
     ),
     Move(
         SIGNER_CONTRAT,
         frozenset({State.DIAGNOSTIC}),
         State.CONTRAT,
-        (g.person_registered, g.consent_given, g.contract_names_referent_social),
-        fx.start_contract,
+        (guards.is_registered, guards.has_consent, guards.is_referent_social_named),
+        effects.start_contract,
         "un contrat se signe une fois, après le diagnostic partagé (conventions 000/001 art. 3.4)",
     ),
     Move(
         RENOUVELER,
         UNDER_CONTRACT,
         State.RENOUVELLEMENT,
-        (g.renewals_left, g.renewal_jointly_examined, g.within_maximum_duration),
-        fx.renew,
+        (guards.has_renewals_left, guards.is_renewal_jointly_examined, guards.is_within_maximum_duration),
+        effects.renew,
         "seul un contrat signé peut être renouvelé (conventions 000/001 art. 3.5)",
     ),
     Move(
         SORTIR,
         OPEN_STATES,
         State.SORTIE,
-        (g.exit_reason_given, g.exit_reason_fits_state, g.social_reorientation_validated),
-        fx.close,
+        (guards.has_exit_reason, guards.is_exit_reason_fitting, guards.is_social_reorientation_validated),
+        effects.close,
         "le dossier est déjà clos",
     ),
     # seed 004 art. 2 d and 5.2: the revue de portefeuille acts what the binôme did; « la décision
@@ -129,16 +130,16 @@ TABLE: tuple[Move, ...] = (
         ACTER_ENTREE,
         UNDER_CONTRACT | {State.SORTIE},  # a case may enter and leave between two revues
         None,
-        (g.taken_at_a_revue, g.contract_signed, g.entry_not_acted),
-        fx.act_entry,
+        (guards.is_taken_at_a_revue, guards.has_signed_contract, guards.is_entry_not_acted_yet),
+        effects.act_entry,
         "une entrée s'acte une fois le contrat signé (convention 004 art. 2 d)",
     ),
     Move(
         ACTER_SORTIE,
         frozenset({State.SORTIE}),
         None,
-        (g.taken_at_a_revue, g.exit_not_acted),
-        fx.act_exit,
+        (guards.is_taken_at_a_revue, guards.is_exit_not_acted_yet),
+        effects.act_exit,
         "seule une sortie qui a eu lieu peut être actée (convention 004 art. 5.2)",
     ),
     # A contract that ran out with no decision goes to the next revue (seed 004 art. 2 g: the
@@ -148,8 +149,8 @@ TABLE: tuple[Move, ...] = (
         SIGNALER_ECHU,
         UNDER_CONTRACT,
         None,
-        (g.contract_ran_out, g.not_flagged),
-        fx.flag_for_revue,
+        (guards.has_contract_run_out, guards.is_not_flagged_yet),
+        effects.flag_for_revue,
         "seul un contrat échu peut être signalé pour la revue (convention 004 art. 2 g)",
     ),
 )
@@ -176,7 +177,7 @@ def _collect_refusals(move: Move) -> Callable[[EventData], None]:
     return collect
 
 
-def _condition(guard: g.Guard) -> Callable[[EventData], bool]:
+def _condition(guard: Guard) -> Callable[[EventData], bool]:
     """The guard as `transitions` means a condition: a bool (its reason is kept aside)."""
 
     def passed(event: EventData) -> bool:
@@ -186,7 +187,7 @@ def _condition(guard: g.Guard) -> Callable[[EventData], bool]:
     return passed
 
 
-def _effect_callback(effect: fx.Effect) -> Callable[[EventData], None]:
+def _effect_callback(effect: Effect) -> Callable[[EventData], None]:
     def apply(event: EventData) -> None:
         try:
             event.kwargs["details"].update(effect(cast(CaseFields, event.model), event.kwargs["attempt"]))
@@ -248,7 +249,7 @@ def fire(case: CaseRecord, trigger: str, attempt: Attempt) -> dict[str, Any]:
     return details
 
 
-def replay(case: CaseFields, trigger: str, attempt: Attempt) -> dict[str, Any]:
+def fire_unguarded(case: CaseFields, trigger: str, attempt: Attempt) -> dict[str, Any]:
     """Run a logged trigger again on a rebuilt case (`workflow.domain.log_replay`): the same
     move and effect as `fire`, no guard. Raises TransitionRefused if the table has no such move
     from the case's state."""
@@ -261,7 +262,7 @@ def replay(case: CaseFields, trigger: str, attempt: Attempt) -> dict[str, Any]:
     return details
 
 
-def refusals(case: CaseRecord, trigger: str, attempt: Attempt) -> list[str]:
+def reasons_against(case: CaseRecord, trigger: str, attempt: Attempt) -> list[str]:
     """Why `trigger` may not fire on the case now (empty: it may), without firing it: the
     machine's `may_<trigger>` check, for a screen that offers only what is possible."""
     move = _move(case, trigger)

@@ -3,7 +3,7 @@
 Every change of a case is a decision (`workflow.application.deciding`), and its log row keeps
 what the decision was given (`logged_attempt`, under "attempt") and, on the first row, what the
 case was opened with (`opening`, under "opened"). Played again in chain order through the
-lifecycle's own moves and effects (`lifecycle.replay`), the rows give the case back as it stood
+lifecycle's own moves and effects (`lifecycle.fire_unguarded`), the rows give the case back as it stood
 after any of them: after the last for the replay check (`application/audit/replay.py`), at the
 end of a past day for the point-in-time views (`application/queries/point_in_time.py`).
 
@@ -22,11 +22,11 @@ from enum import Enum
 from typing import Any, Protocol
 
 from workflow.domain import labels
+from workflow.domain.attempt import Actor, Attempt
 from workflow.domain.clock import paris_date
 from workflow.domain.conventions import Terms
-from workflow.domain.decision import Actor, Attempt
 from workflow.domain.errors import TransitionRefused
-from workflow.domain.lifecycle import ORIENTER, State, replay
+from workflow.domain.lifecycle import ORIENTER, State, fire_unguarded
 from workflow.domain.records import CaseFields, RebuiltCase
 from workflow.domain.reminder_rules import planned
 from workflow.domain.vocabulary import Role
@@ -174,7 +174,7 @@ def _decided(out: Rebuilt, case: RebuiltCase, row: LogRow, on: date, terms_of: T
         revue_id=row.details.get("revue_id"), **{name: kept[name] for name in ATTEMPT_FIELDS if name in kept},
     )  # fmt: skip
     try:
-        effects = replay(case, row.trigger, attempt)
+        effects = fire_unguarded(case, row.trigger, attempt)
     except TransitionRefused:
         out.problems.append(f"{_line(row)} : ce passage n'existe pas depuis l'état « {_state(case.state)} »")
         return False

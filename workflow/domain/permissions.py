@@ -27,7 +27,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
-from workflow.domain.decision import Actor
+from workflow.domain.attempt import Actor
 from workflow.domain.errors import Forbidden
 from workflow.domain.lifecycle import (
     ACTER_ENTREE,

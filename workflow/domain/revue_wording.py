@@ -2,7 +2,7 @@
 
 Seed 004 art. 2 d: entries, renewals and exits are acted at the monthly revue. The tableau
 sent back carries one decision per line, in the columns below; the service reads them
-(`application.revue.decisions`) and the files offer them as drop-down lists (`adapters.revue_files`).
+(`application.revue.acting`) and the files offer them as drop-down lists (`adapters.revue_files`).
 """
 
 from __future__ import annotations

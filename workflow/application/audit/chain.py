@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 
 from models import Case, TransitionLog
 from workflow.adapters.unit_of_work import UnitOfWork
-from workflow.domain.decision import Actor
+from workflow.domain.attempt import Actor
 
 GENESIS = "0" * 64
 VERIFY_BATCH = 2_000  # rows fetched per round trip while verifying: ~1 MB of Python objects

@@ -11,23 +11,23 @@ from collections.abc import Callable
 from typing import Any
 
 from workflow.adapters.unit_of_work import UnitOfWork
-from workflow.application.handlers import appointments, decisions, departures, opening
+from workflow.application.handlers import accompaniment, appointments, departures, opening
 from workflow.application.service_context import Context
 
 Handler = Callable[[UnitOfWork, Context, Any], tuple[str | None, str]]
 
 HANDLERS: dict[str, Handler] = {
     "orientation_proposed": opening.orientation_proposed,
-    "binome_assigned": decisions.binome_assigned,
-    "consent_recorded": decisions.consent_recorded,
+    "binome_assigned": accompaniment.binome_assigned,
+    "consent_recorded": accompaniment.consent_recorded,
     "appointment_planned": appointments.appointment_planned,
     "appointment_held": appointments.appointment_outcome,
     "appointment_missed": appointments.appointment_outcome,
     "appointment_excused": appointments.appointment_outcome,
-    "diagnostic_done": decisions.diagnostic_done,
-    "contract_signed": decisions.contract_signed,
-    "renewal_decided": decisions.renewal_decided,
-    "exit_decided": decisions.exit_decided,
+    "diagnostic_done": accompaniment.diagnostic_done,
+    "contract_signed": accompaniment.contract_signed,
+    "renewal_decided": accompaniment.renewal_decided,
+    "exit_decided": accompaniment.exit_decided,
     "registration_ended": departures.registration_ended,
     "radiation": departures.radiation,
 }

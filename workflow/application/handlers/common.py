@@ -34,7 +34,7 @@ def decision_day(case: Case, occurred: date, given: date | None = None) -> date:
     return day
 
 
-def move(
+def apply_trigger(
     uow: UnitOfWork, ctx: Context, case: Case, trigger: str, event: Event, on: date, **fields: Any
 ) -> str:
     """Decide `trigger` on the case as the event's actor; return what happened, for the report."""
@@ -44,4 +44,4 @@ def move(
         actor=event_actor(uow, event.actor), occurred_at=event.occurred_at, on=on,
         event_id=event.event_id, **fields,
     )  # fmt: skip
-    return f"{labels.word(labels.TRIGGERS, trigger)} : {labels.move(from_state, case.state)}"
+    return f"{labels.word(labels.TRIGGERS, trigger)} : {labels.state_change(from_state, case.state)}"

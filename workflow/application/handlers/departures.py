@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 from workflow.adapters.unit_of_work import UnitOfWork
-from workflow.application.handlers.common import decision_day, move
+from workflow.application.handlers.common import apply_trigger, decision_day
 from workflow.application.service_context import Context
 from workflow.domain.clock import paris_date
 from workflow.domain.errors import EventRejected
@@ -32,7 +32,7 @@ def _person_left(
     reference = None
     if case is not None:
         on = decision_day(case, paris_date(ev.occurred_at), ev.effective_on)
-        message = move(uow, ctx, case, SORTIR, ev, on, exit_reason=reason)
+        message = apply_trigger(uow, ctx, case, SORTIR, ev, on, exit_reason=reason)
         reference = case.reference
     person.registered = False
     person.updated_at = ctx.clock.now()

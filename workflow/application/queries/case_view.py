@@ -10,7 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from models import Appointment, Case, Person, Professional, TransitionLog
-from workflow.application.audit import chain as audit
+from workflow.application.audit import chain
 from workflow.application.queries import point_in_time
 from workflow.application.service_context import Context
 from workflow.domain import labels
@@ -55,7 +55,7 @@ def case_view(session: Session, ctx: Context, ref: str, at: date | None = None) 
             select(TransitionLog).where(TransitionLog.case_id == stored.id).order_by(TransitionLog.seq)
         )
     )
-    broken = audit.first_break(history)
+    broken = chain.first_break(history)
     case: CaseFields = stored
     day, problems = today(ctx.clock), []
     outcomes = {a.id: a.outcome for a in appointments}

@@ -51,7 +51,7 @@ def reminders(
     return session.execute(query.order_by(Reminder.due_date.desc(), Reminder.id.desc()).limit(limit)).all()
 
 
-def refusals(session: Session, actor_id: str | None, limit: int) -> Sequence[AccessDenial]:
+def access_denials(session: Session, actor_id: str | None, limit: int) -> Sequence[AccessDenial]:
     query = select(AccessDenial).order_by(AccessDenial.occurred_at.desc()).limit(limit)
     if actor_id:
         query = query.where(AccessDenial.actor_id == actor_id)

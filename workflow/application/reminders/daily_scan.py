@@ -23,7 +23,7 @@ from workflow.application.deciding import decide
 from workflow.application.reminders.planning import SCAN_BATCH, facts
 from workflow.application.service_context import Context
 from workflow.domain import labels
-from workflow.domain.decision import Actor
+from workflow.domain.attempt import Actor
 from workflow.domain.lifecycle import SIGNALER_ECHU
 from workflow.domain.records import CaseFields
 from workflow.domain.reminder_rules import Facts, Planned, due_by, moved_on, recipients

@@ -45,7 +45,7 @@ from workflow.domain.vocabulary import (
 from workflow.domain.working_days import nth_working_day
 
 REORIENTATIONS = frozenset({ExitReason.REORIENTATION_SOCIALE, ExitReason.AUTRE_REORIENTATION})
-# The guard's refusal (workflow.domain.guards.joint_agreement), as it begins now and as it began
+# The guard's refusal (workflow.domain.guards.has_joint_agreement), as it begins now and as it began
 # in the rejections stored before the reasons were written in French.
 DISAGREEMENT = ("accord conjoint", "joint agreement")
 SECTIONS = ("entrees", "renouvellements", "sorties", "a_debattre", "conseillers", "chiffres")

@@ -257,7 +257,7 @@ def _apply_one(uow: UnitOfWork, ctx: Context, revue: Revue, decision: Decision, 
     except IntegrityError:  # another process acted the same decision meanwhile (SQLite: no row lock)
         savepoint.rollback()
         return Result(decision, DecisionOutcome.ALREADY, "appliquée entre-temps par un autre processus")
-    moved = f"{labels.word(labels.TRIGGERS, trigger)} : {labels.move(from_state, case.state)}"
+    moved = f"{labels.word(labels.TRIGGERS, trigger)} : {labels.state_change(from_state, case.state)}"
     if dry_run:
         savepoint.rollback()
         return Result(decision, DecisionOutcome.PLANNED, moved)
