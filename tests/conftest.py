@@ -235,7 +235,7 @@ def make_harness(
 ) -> Harness:
     sessions = make_session_factory(db)
     with UnitOfWork(sessions) as uow:
-        directory.import_rows(uow.session, directory.read_csv(io.StringIO(PROFESSIONALS_CSV), "test"))
+        directory.import_rows(uow, directory.read_csv(io.StringIO(PROFESSIONALS_CSV), "test"))
         uow.commit()
     ctx = Context.open(UnitOfWork(sessions), clock, load_book(override))
     return Harness(sessions, ctx, on_commit)

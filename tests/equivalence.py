@@ -91,7 +91,7 @@ def load_professionals(engine: Engine, found: Scenario) -> None:
     sessions = make_session_factory(engine)
     with UnitOfWork(sessions) as uow:
         for n, csv in enumerate(found.professionals):
-            directory.import_rows(uow.session, directory.read_csv(io.StringIO(csv), f"professionals-{n}.csv"))
+            directory.import_rows(uow, directory.read_csv(io.StringIO(csv), f"professionals-{n}.csv"))
         uow.commit()
 
 

@@ -99,7 +99,7 @@ def test_a_version_pinned_by_signed_contracts_cannot_be_edited(harness: Harness,
         UnitOfWork(harness.sessions) as uow,
         pytest.raises(ConfigurationError, match="ajoutez une nouvelle version"),
     ):
-        sync_book(uow.session, load_book(edited), harness.ctx.clock)
+        sync_book(uow, load_book(edited), harness.ctx.clock)
     with harness.sessions() as session:
         row = session.scalar(select(ConventionVersion).where(ConventionVersion.code == "67"))
         assert row is not None and row.figures["first_contract_months"] == 6

@@ -34,7 +34,7 @@ def stream(harness: Harness) -> list[str]:
     conv = harness.ctx.book.in_force("35", START)
     staff = make_directory("35", 1, 2)
     with UnitOfWork(harness.sessions) as uow:
-        directory.import_rows(uow.session, directory.read_csv(io.StringIO(staff.csv()), "staff.csv"))
+        directory.import_rows(uow, directory.read_csv(io.StringIO(staff.csv()), "staff.csv"))
         uow.commit()
     deliveries = Simulator("35", conv.terms, staff, START, date(2025, 12, 31), seed=7).run(START)
     lines = [json.dumps(d.event, ensure_ascii=False) for d in sorted(deliveries)]

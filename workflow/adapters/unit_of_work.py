@@ -26,6 +26,7 @@ from sqlalchemy import inspect, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from models import Email
+from workflow.adapters.bookkeeping import ConventionVersions, Directory, ScheduledRuns
 from workflow.adapters.reminder_rounds import ReminderRounds
 from workflow.adapters.repositories import (
     Appointments,
@@ -65,11 +66,17 @@ class UnitOfWork:
     processed: Processed
     professionals: Professionals
     reminder_rounds: ReminderRounds
+    directory: Directory
+    convention_versions: ConventionVersions
+    scheduled_runs: ScheduledRuns
 
     def __enter__(self) -> UnitOfWork:
         self.session = self._factory()
         self.professionals = Professionals(self.session)
         self.reminder_rounds = ReminderRounds(self.session)
+        self.directory = Directory(self.session)
+        self.convention_versions = ConventionVersions(self.session)
+        self.scheduled_runs = ScheduledRuns(self.session)
         self._use(RowByRow(self.session))
         return self
 
@@ -112,6 +119,10 @@ class UnitOfWork:
                 # Committed is committed: the rows stay pending and the next sweep (`reminders
                 # run`) queues them. Raising here would make callers redo committed work.
                 log.exception("could not queue %d email(s) after commit; the next sweep will", len(ids))
+
+    def flush(self) -> None:
+        """Send the pending writes now, inside the transaction (ids assigned, constraints met)."""
+        self.session.flush()
 
     def take_write_lock(self) -> None:
         """Begin the transaction as a writer now. On SQLite, pysqlite begins a transaction only at

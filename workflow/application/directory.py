@@ -12,9 +12,6 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session
-
 from models import Professional
 from workflow.adapters.unit_of_work import UnitOfWork
 from workflow.domain.errors import ConfigurationError
@@ -69,8 +66,8 @@ def _check(row: dict[str, str], where: str) -> dict[str, str]:
     return clean
 
 
-def import_rows(session: Session, rows: list[dict[str, str]]) -> ImportReport:
-    existing = {p.id: p for p in session.scalars(select(Professional))}
+def import_rows(uow: UnitOfWork, rows: list[dict[str, str]]) -> ImportReport:
+    existing = uow.directory.by_id()
     added = updated = unchanged = 0
     for row in rows:
         values = {
@@ -85,7 +82,7 @@ def import_rows(session: Session, rows: list[dict[str, str]]) -> ImportReport:
         pro = existing.get(row["id"])
         if pro is None:
             pro = Professional(id=row["id"], **values)
-            session.add(pro)
+            uow.directory.add(pro)
             existing[pro.id] = pro
             added += 1
         elif all(getattr(pro, k) == v for k, v in values.items()):
@@ -94,7 +91,7 @@ def import_rows(session: Session, rows: list[dict[str, str]]) -> ImportReport:
             for key, value in values.items():
                 setattr(pro, key, value)
             updated += 1
-    session.flush()
+    uow.flush()
     return ImportReport(added, updated, unchanged)
 
 
@@ -103,6 +100,6 @@ def import_file(uow: UnitOfWork, lines: Iterable[str], source: str) -> ImportRep
     whole (naming the line and the field), nothing half-imported."""
     rows = read_csv(lines, source)
     with uow:
-        report = import_rows(uow.session, rows)
+        report = import_rows(uow, rows)
         uow.commit()
     return report

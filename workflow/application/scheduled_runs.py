@@ -8,7 +8,6 @@ up, a by-hand run on the same day: one of them runs it, the others are told it a
 
 from __future__ import annotations
 
-from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from models import ScheduledRun
@@ -24,7 +23,7 @@ def claim_run(uow: UnitOfWork, ctx: Context, job: str, period: str, by: str) -> 
     """Record that `job` runs for `period`; None if it already ran (the existing row says who)."""
     with uow:
         run = ScheduledRun(job=job, period=period, started_at=ctx.clock.now(), started_by=by[:120])
-        uow.session.add(run)
+        uow.scheduled_runs.add(run)
         try:
             uow.commit()
         except IntegrityError:
@@ -34,9 +33,4 @@ def claim_run(uow: UnitOfWork, ctx: Context, job: str, period: str, by: str) -> 
 
 def last_run(uow: UnitOfWork, job: str) -> ScheduledRun | None:
     with uow:
-        run = uow.session.scalar(
-            select(ScheduledRun).where(ScheduledRun.job == job).order_by(ScheduledRun.period.desc()).limit(1)
-        )
-        if run is not None:
-            uow.session.expunge(run)
-        return run
+        return uow.scheduled_runs.last(job)

@@ -10,10 +10,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date
 
-from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from models import Case, ConventionVersion
+from models import ConventionVersion
 from workflow.adapters.unit_of_work import UnitOfWork
 from workflow.domain.clock import Clock
 from workflow.domain.conventions import ConventionBook, Terms, terms_from_figures
@@ -34,7 +33,7 @@ class Context:
     def open(cls, uow: UnitOfWork, clock: Clock, book: ConventionBook) -> Context:
         """Record the conventions in the database (so cases can pin them) and build a context."""
         with uow:
-            ids = sync_book(uow.session, book, clock)
+            ids = sync_book(uow, book, clock)
             uow.commit()
         return cls(clock=clock, book=book, version_ids=ids)
 
@@ -50,13 +49,13 @@ class Context:
         return conv.terms, self.version_ids[(conv.code, conv.version)]
 
 
-def sync_book(session: Session, book: ConventionBook, clock: Clock) -> dict[tuple[str, str], int]:
+def sync_book(uow: UnitOfWork, book: ConventionBook, clock: Clock) -> dict[tuple[str, str], int]:
     """Record every version in the database; return the row id of each (code, version).
 
     A version already pinned by signed contracts cannot change its figures: an amendment is
     a new version with a later effective date (an avenant), never an edit of the old one.
     """
-    rows = {(r.code, r.version): r for r in session.scalars(select(ConventionVersion))}
+    rows = uow.convention_versions.by_key()
     for conv in book.all():
         row = rows.get((conv.code, conv.version))
         if row is None:
@@ -69,12 +68,12 @@ def sync_book(session: Session, book: ConventionBook, clock: Clock) -> dict[tupl
                 defaulted=list(conv.defaulted),
                 recorded_at=clock.now(),
             )
-            session.add(row)
+            uow.convention_versions.add(row)
             rows[(conv.code, conv.version)] = row
             continue
         if row.figures == conv.figures() and row.effective_from == conv.effective_from:
             continue
-        pinned = session.scalar(select(func.count()).where(Case.convention_version_id == row.id))
+        pinned = uow.convention_versions.cases_pinned_to(row.id)
         if pinned:
             raise ConfigurationError(
                 f"la convention {conv.code} version {conv.version} diffère de celle enregistrée, et "
@@ -85,5 +84,5 @@ def sync_book(session: Session, book: ConventionBook, clock: Clock) -> dict[tupl
         row.effective_from = conv.effective_from
         row.name = conv.name
         row.defaulted = list(conv.defaulted)
-    session.flush()
+    uow.flush()
     return {key: row.id for key, row in rows.items()}
