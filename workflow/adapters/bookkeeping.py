@@ -1,14 +1,18 @@
 """The service's own registers, reached through the unit of work: the directory as an import
-writes it (`uow.directory`), the conventions' versions (`uow.convention_versions`) and which
-scheduled job ran for which period (`uow.scheduled_runs`). The event path reads the directory
+writes it (`uow.directory`), the conventions' versions (`uow.convention_versions`), which
+scheduled job ran for which period (`uow.scheduled_runs`), the revues and their decisions
+(`uow.revues`), the refusals kept on record (`uow.access_denials`). The event path reads the directory
 through `repositories.Professionals`, never these."""
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from models import Case, ConventionVersion, Professional, ScheduledRun
+from models import AccessDenial, Case, ConventionVersion, Professional, Revue, RevueDecision, ScheduledRun
+from workflow.domain.errors import Forbidden
 
 
 class Directory:
@@ -53,3 +57,50 @@ class ScheduledRuns:
         if run is not None:
             self.session.expunge(run)
         return run
+
+
+class Revues:
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def departement_of(self, agence: str) -> str | None:
+        """The département of an agency's cases (None: the agency has none)."""
+        return self.session.scalar(select(Case.convention_code).where(Case.agence == agence).limit(1))
+
+    def add(self, revue: Revue) -> None:
+        self.session.add(revue)
+
+    def get(self, revue_id: int) -> Revue | None:
+        return self.session.get(Revue, revue_id)
+
+    def decision_taken(self, revue_id: int, case_reference: str, rubrique: str) -> RevueDecision | None:
+        """The decision of this revue already acted on the case under this rubrique, if any."""
+        query = select(RevueDecision).where(
+            RevueDecision.revue_id == revue_id,
+            RevueDecision.case_reference == case_reference,
+            RevueDecision.rubrique == rubrique,
+        )
+        return self.session.scalar(query)
+
+    def add_decision(self, decision: RevueDecision) -> None:
+        """Record an acted decision now: a second copy collides at once (its unique key)."""
+        self.session.add(decision)
+        self.session.flush()
+
+
+class AccessDenials:
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def add(self, refusal: Forbidden, at: datetime, case_reference: str | None) -> None:
+        """Keep a refusal on record, in the caller's transaction."""
+        self.session.add(
+            AccessDenial(
+                occurred_at=at,
+                actor_id=refusal.actor_id[:32],
+                actor_role=refusal.actor_role[:24],
+                action=refusal.action,
+                case_reference=case_reference,
+                reason=refusal.reason[:500],
+            )
+        )

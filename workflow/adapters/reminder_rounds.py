@@ -20,6 +20,7 @@ from sqlalchemy.dialects import sqlite
 from sqlalchemy.orm import Session
 
 from models import Case, Email, Reminder, email_reminder
+from workflow.adapters.email_registry import register_email
 from workflow.domain.vocabulary import EmailStatus
 
 _SCAN_LOCK = 0x52_45_4D_49  # "REMI": one daily scan at a time per database (PostgreSQL advisory lock)
@@ -116,7 +117,7 @@ class ReminderRounds:
         return ids
 
     def insert_emails(self, recipients: dict[str, list[str]], now: datetime) -> dict[str, int]:
-        """Insert one pending email per key; return their ids by key."""
+        """Insert one pending email per key, announced after commit; return their ids by key."""
         keys = list(recipients)
         if self._postgres:
             rows = self.session.execute(
@@ -134,7 +135,10 @@ class ReminderRounds:
                 [{"key": k, "recipients": recipients[k], "status": EmailStatus.PENDING.value, "attempts": 0,
                   "created_at": now} for k in keys],
             )  # fmt: skip
-        return {key: email_id for key, email_id in rows}
+        ids = {key: email_id for key, email_id in rows}
+        for email_id in ids.values():
+            register_email(self.session, email_id)
+        return ids
 
     def link(self, pairs: list[tuple[int, int]]) -> None:
         """email_reminder rows (email id, reminder id)."""

@@ -78,6 +78,9 @@ class People:
     def get(self, ft_identifier: str) -> Person | None:
         return self.session.scalar(select(Person).where(Person.ft_identifier == ft_identifier))
 
+    def by_id(self, person_id: int) -> Person:
+        return self.session.get_one(Person, person_id)
+
     def add(self, person: Person) -> None:
         self.session.add(person)
 

@@ -4,10 +4,11 @@ A failed guard, an effect that raises, or a crash between the state change and t
 therefore leave nothing behind: the case row, its log row and the processed-event row are
 written together or not at all.
 
-It also keeps the outbox promise (les-emplois' `on_commit`): code that writes an email row
-registers it with `register_email`; only once the transaction has committed are the ids of
-those that survived handed to `on_commit` (the entry point queues the sending tasks there).
-A rolled-back email is never announced, and an email is never sent from inside a transaction.
+It also keeps the outbox promise (les-emplois' `on_commit`): the repositories that write an
+email row register it (`uow.emails.add`, `workflow.adapters.email_registry`); only once the
+transaction has committed are the ids of those that survived handed to `on_commit` (the entry
+point queues the sending tasks there). A rolled-back email is never announced, and an email is
+never sent from inside a transaction.
 
 Handlers reach storage through its repositories (`uow.cases`, `uow.log`, …, see
 `workflow.adapters.repositories`): row by row unless the caller asked for a chunk to be
@@ -23,10 +24,17 @@ from types import TracebackType
 from typing import Any
 
 from sqlalchemy import inspect, text
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session, SessionTransaction, sessionmaker
 
-from models import Email
-from workflow.adapters.bookkeeping import ConventionVersions, Directory, ScheduledRuns
+from workflow.adapters.bookkeeping import (
+    AccessDenials,
+    ConventionVersions,
+    Directory,
+    Revues,
+    ScheduledRuns,
+)
+from workflow.adapters.email_registry import take_registered
+from workflow.adapters.outbox_rows import Emails, Reminders
 from workflow.adapters.reminder_rounds import ReminderRounds
 from workflow.adapters.repositories import (
     Appointments,
@@ -43,14 +51,7 @@ from workflow.adapters.repositories import (
 
 log = logging.getLogger(__name__)
 
-_OUTBOX = "outbox"  # session.info key: emails written in the current transaction
-
 OnCommit = Callable[[list[int]], None]
-
-
-def register_email(session: Session, email: Email | int) -> None:
-    """Announce an email row (an ORM object, or the id of a row inserted in bulk) after commit."""
-    session.info.setdefault(_OUTBOX, []).append(email)
 
 
 class UnitOfWork:
@@ -69,6 +70,10 @@ class UnitOfWork:
     directory: Directory
     convention_versions: ConventionVersions
     scheduled_runs: ScheduledRuns
+    emails: Emails
+    reminders: Reminders
+    revues: Revues
+    access_denials: AccessDenials
 
     def __enter__(self) -> UnitOfWork:
         self.session = self._factory()
@@ -77,6 +82,10 @@ class UnitOfWork:
         self.directory = Directory(self.session)
         self.convention_versions = ConventionVersions(self.session)
         self.scheduled_runs = ScheduledRuns(self.session)
+        self.emails = Emails(self.session)
+        self.reminders = Reminders(self.session)
+        self.revues = Revues(self.session)
+        self.access_denials = AccessDenials(self.session)
         self._use(RowByRow(self.session))
         return self
 
@@ -98,7 +107,7 @@ class UnitOfWork:
         tb: TracebackType | None,
     ) -> None:
         self.session.rollback()
-        self.session.info.pop(_OUTBOX, None)
+        take_registered(self.session)
         self.session.close()
         self._use(RowByRow(self.session))
 
@@ -106,7 +115,7 @@ class UnitOfWork:
         self._storage.write()
         self._use(RowByRow(self.session))
         self.session.flush()
-        written = self.session.info.pop(_OUTBOX, [])
+        written = take_registered(self.session)
         # An email object added in a savepoint or transaction that rolled back is transient again.
         ids = [
             e if isinstance(e, int) else e.id for e in written if isinstance(e, int) or inspect(e).persistent
@@ -119,6 +128,10 @@ class UnitOfWork:
                 # Committed is committed: the rows stay pending and the next sweep (`reminders
                 # run`) queues them. Raising here would make callers redo committed work.
                 log.exception("could not queue %d email(s) after commit; the next sweep will", len(ids))
+
+    def savepoint(self) -> SessionTransaction:
+        """A savepoint in the transaction: rolled back alone, it undoes only what followed it."""
+        return self.session.begin_nested()
 
     def flush(self) -> None:
         """Send the pending writes now, inside the transaction (ids assigned, constraints met)."""
@@ -138,6 +151,6 @@ class UnitOfWork:
         """Roll back and forget the emails, buffered rows and directory reads of the transaction
         (the unit of work stays usable, row by row)."""
         self.session.rollback()
-        self.session.info.pop(_OUTBOX, None)
+        take_registered(self.session)
         self.professionals = Professionals(self.session)
         self._use(RowByRow(self.session))

@@ -57,9 +57,9 @@ def handle_in_savepoint(uow: UnitOfWork, ctx: Context, event: Event) -> Handled:
     """`handle_event` in a savepoint of its own (row by row only: a buffered chunk's memory
     would not roll back with it)."""
     try:
-        with uow.session.begin_nested():
+        with uow.savepoint():
             handled = handle_event(uow, ctx, event)
-            uow.session.flush()
+            uow.flush()
     except IntegrityError as exc:
         # Another worker applied the same event_id first (at-least-once delivery): the unique key
         # made us wait for its commit, and the event is now a duplicate, not a rejection.

@@ -14,8 +14,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
-from sqlalchemy import and_, or_, select, update
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy import and_, or_, select
+from sqlalchemy.orm import Session
 
 from models import Case, Email, Professional, Reminder
 from workflow.adapters import revue_files
@@ -61,34 +61,11 @@ def claim(uow: UnitOfWork, ctx: Context, email_ids: Sequence[int]) -> list[Draft
     failed, gone or being sent by another. One transaction for a whole group, not two per
     email: the demo's 4 900 emails spent most of their time committing."""
     with uow:
-        session = uow.session
         now = ctx.clock.now()
-        taken = set(
-            session.scalars(
-                update(Email)
-                .where(
-                    Email.id.in_(list(email_ids)),
-                    or_(
-                        Email.status == EmailStatus.PENDING,
-                        and_(Email.status == EmailStatus.SENDING, Email.claimed_at < now - LEASE),
-                    ),
-                )
-                .values(status=EmailStatus.SENDING.value, claimed_at=now, attempts=Email.attempts + 1)
-                .returning(Email.id)
-            )
-        )
-        emails = {
-            e.id: e
-            for e in session.scalars(
-                select(Email)
-                .where(Email.id.in_(taken))
-                .options(selectinload(Email.reminders), selectinload(Email.revue))
-            )
-        }
-        wanted = {r.case_id for e in emails.values() for r in e.reminders}
+        emails = uow.emails.with_contents(uow.emails.claim(email_ids, now, LEASE))
         # Held here: the identity map keeps objects weakly, a case read and dropped is read again.
-        cases = {c.id: c for c in session.scalars(select(Case).where(Case.id.in_(wanted)))}
-        people = _professionals(session, [r for e in emails.values() for r in e.recipients])
+        cases = uow.emails.cases({r.case_id for e in emails.values() for r in e.reminders})
+        people = uow.emails.active_recipients([r for e in emails.values() for r in e.recipients])
         drafts = []
         for email_id in email_ids:
             email = emails.get(email_id)
@@ -98,7 +75,7 @@ def claim(uow: UnitOfWork, ctx: Context, email_ids: Sequence[int]) -> list[Draft
             if not to:
                 _finish(email, EmailStatus.FAILED, now, "no active recipient with an email address")
                 continue
-            drafts.append(_draft(session, ctx, email, to, cases))
+            drafts.append(_draft(uow.session, ctx, email, to, cases))
         uow.commit()
         return drafts
 
@@ -118,13 +95,6 @@ def _draft(
         day = paris_date(email.created_at)
         rendered = render(email.key, _items(session, ctx, email.reminders, cases, day), day)
     return Draft(email.id, email.key, to, rendered, email.attempts, attachments, email.created_at)
-
-
-def _professionals(session: Session, recipients: Sequence[str]) -> dict[str, Professional]:
-    """The active professionals among the recipients (ids; addresses hold an @)."""
-    ids = {r for r in recipients if "@" not in r}
-    query = select(Professional).where(Professional.id.in_(ids), Professional.active.is_(True))
-    return {p.id: p for p in session.scalars(query)}
 
 
 def _addresses(people: dict[str, Professional], recipients: list[str]) -> list[tuple[str, str]]:
@@ -161,18 +131,14 @@ def _items(
 def mark_sent(uow: UnitOfWork, ctx: Context, email_ids: Sequence[int]) -> None:
     """Record emails as sent for good, in one transaction."""
     with uow:
-        uow.session.execute(
-            update(Email)
-            .where(Email.id.in_(list(email_ids)))
-            .values(status=EmailStatus.SENT.value, claimed_at=None, sent_at=ctx.clock.now(), last_error=None)
-        )
+        uow.emails.mark_sent(email_ids, ctx.clock.now())
         uow.commit()
 
 
 def mark_failure(uow: UnitOfWork, ctx: Context, email_id: int, error: str) -> bool:
     """Record a failed attempt; True if another attempt will be made, False once `failed`."""
     with uow:
-        email = uow.session.get_one(Email, email_id)
+        email = uow.emails.get(email_id)
         final = email.attempts >= MAX_ATTEMPTS
         status = EmailStatus.FAILED if final else EmailStatus.PENDING
         _finish(email, status, ctx.clock.now(), error[:500])
@@ -203,10 +169,7 @@ def unsent(session: Session, ctx: Context) -> list[int]:
 def retry_failed(uow: UnitOfWork, email_ids: Sequence[int] | None) -> list[int]:
     """Put failed emails (all of them if `email_ids` is None) back in the outbox."""
     with uow:
-        query = select(Email).where(Email.status == EmailStatus.FAILED)
-        if email_ids is not None:
-            query = query.where(Email.id.in_(email_ids))
-        emails = list(uow.session.scalars(query))
+        emails = uow.emails.failed(email_ids)
         for email in emails:
             email.status, email.attempts = EmailStatus.PENDING.value, 0
         uow.commit()

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any, cast
 
-from workflow.adapters.unit_of_work import UnitOfWork, register_email
+from workflow.adapters.unit_of_work import UnitOfWork
 from workflow.application.deciding import decide
 from workflow.application.reminders.planning import SCAN_BATCH, facts
 from workflow.application.service_context import Context
@@ -133,8 +133,6 @@ def _round(
         emails = {f"reminder:{rid}": (d.to, [rid]) for d, rid in to_send}
     ids_by_key = rounds.insert_emails({key: to for key, (to, _) in emails.items()}, now)
     rounds.link([(ids_by_key[key], rid) for key, (_, rids) in emails.items() for rid in rids])
-    for email_id in ids_by_key.values():
-        register_email(session, email_id)
     expired = sorted(
         {d.case.id for d, _ in to_send if d.planned.kind == ReminderKind.ECHU and d.case.revue_flag is None}
     )

@@ -16,8 +16,8 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from models import Appointment, Case, Email, Person, Professional, Reminder
-from workflow.adapters.unit_of_work import UnitOfWork, register_email
+from models import Appointment, Case, Email, Professional, Reminder
+from workflow.adapters.unit_of_work import UnitOfWork
 from workflow.application.service_context import Context
 from workflow.domain.clock import paris_date
 from workflow.domain.reminder_rules import Facts, Planned, missed_kind, next_due, planned, recipients
@@ -46,41 +46,24 @@ def tell_missed_first_appointment(
     """seed 004 art. 2 e: a first appointment missed is told « sans délai »: the reminder and its
     email are written with the event, and the email leaves right after the commit. `day` is
     when the absence was recorded."""
-    session = uow.session
     kind = missed_kind(appointment.kind)
     if kind is None:
         return
-    held_before = session.scalar(
-        select(Appointment.id)
-        .where(
-            Appointment.case_id == case.id,
-            Appointment.kind == appointment.kind,
-            Appointment.outcome == AppointmentOutcome.HONORE,
-        )
-        .limit(1)
-    )
-    if held_before is not None:
+    if uow.reminders.held_before(case.id, appointment.kind):
         return  # not the first appointment of its kind
-    taken = session.scalar(
-        select(Reminder.id).where(
-            Reminder.case_id == case.id, Reminder.kind == kind, Reminder.due_date == day
-        )
-    )
-    if taken is not None:
+    if uow.reminders.written(case.id, kind, day):
         return  # the same first appointment missed twice the same day: one reminder
     now = ctx.clock.now()
     reminder = Reminder(case_id=case.id, kind=kind.value, due_date=day, status=ReminderStatus.QUEUED.value,
                         created_at=now, closed_at=now)  # fmt: skip
-    person = session.get_one(Person, case.person_id)
+    person = uow.people.by_id(case.person_id)
     to = recipients(
-        kind, case, person_status=person.status, referents_ag=referents_ag(session, [case])[case.id]
+        kind, case, person_status=person.status, referents_ag=referents_ag(uow.session, [case])[case.id]
     )
-    session.add(reminder)
-    session.flush()  # the email's key names the reminder
+    uow.reminders.add(reminder)  # written now: the email's key names the reminder
     email = email_row(f"reminder:{reminder.id}", to, now)
     email.reminders.append(reminder)
-    session.add(email)
-    register_email(session, email)
+    uow.emails.add(email)
 
 
 def email_row(key: str, to: Sequence[str], now: Any) -> Email:

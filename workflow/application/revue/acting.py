@@ -31,11 +31,11 @@ from sqlalchemy.orm import Session
 from models import Case, Revue, RevueDecision
 from workflow.adapters.transient import is_transient
 from workflow.adapters.unit_of_work import UnitOfWork
-from workflow.application.access import record as record_denial
 from workflow.application.actors import professional_actor
 from workflow.application.deciding import decide
 from workflow.application.service_context import Context
 from workflow.domain import labels
+from workflow.domain.clock import paris_date
 from workflow.domain.errors import Forbidden, NotFound, WorkflowError
 from workflow.domain.labels import COLUMNS
 from workflow.domain.lifecycle import ACTER_ENTREE, ACTER_SORTIE, RENOUVELER, SORTIR
@@ -203,7 +203,7 @@ def _apply_all(
 ) -> list[Result]:
     with uow:
         uow.take_write_lock()  # SQLite: one secretary at a time, each decision in a true savepoint
-        revue = uow.session.get(Revue, revue_id)
+        revue = uow.revues.get(revue_id)
         if revue is None:
             raise NotFound(f"aucune revue n° {revue_id} (voir `accompagnement revue list`)")
         results = [_apply_one(uow, ctx, revue, decision, dry_run) for decision in decisions]
@@ -213,27 +213,21 @@ def _apply_all(
 
 
 def _apply_one(uow: UnitOfWork, ctx: Context, revue: Revue, decision: Decision, dry_run: bool) -> Result:
-    session = uow.session
-    savepoint = session.begin_nested()
+    savepoint = uow.savepoint()
     try:
         # The case's row lock first: a concurrent `revue act` of the same decision waits here, then
         # finds the decision recorded below instead of having its transition refused.
         case = uow.cases.get(decision.case_reference)
         if case is None:
             raise WorkflowError(f"aucun dossier {decision.case_reference}")
-        done = session.scalar(
-            select(RevueDecision).where(
-                RevueDecision.revue_id == revue.id,
-                RevueDecision.case_reference == decision.case_reference,
-                RevueDecision.rubrique == decision.rubrique,
-            )
-        )
+        done = uow.revues.decision_taken(revue.id, decision.case_reference, decision.rubrique)
         if done is not None:
             savepoint.rollback()
             return Result(
                 decision,
                 DecisionOutcome.ALREADY,
-                f"{done.decision} by {done.actor_id} on {done.applied_at:%Y-%m-%d}",
+                f"déjà actée : {done.decision}, par {done.actor_id}"
+                f" le {labels.day(paris_date(done.applied_at))}",
             )
         from_state = case.state
         trigger, fields = _trigger_for(decision)
@@ -247,12 +241,11 @@ def _apply_one(uow: UnitOfWork, ctx: Context, revue: Revue, decision: Decision, 
             revue_id=revue.id, case_reference=decision.case_reference, rubrique=decision.rubrique,
             decision=decision.text, actor_id=decision.actor_id, log_hash=digest, applied_at=ctx.clock.now(),
         )  # fmt: skip
-        session.add(record)
-        session.flush()
+        uow.revues.add_decision(record)
     except WorkflowError as exc:
         savepoint.rollback()
         if isinstance(exc, Forbidden) and not dry_run:
-            record_denial(session, exc, ctx.clock.now(), decision.case_reference)
+            uow.access_denials.add(exc, ctx.clock.now(), decision.case_reference)
         return Result(decision, DecisionOutcome.REFUSED, str(exc))
     except IntegrityError:  # another process acted the same decision meanwhile (SQLite: no row lock)
         savepoint.rollback()

@@ -26,7 +26,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from models import Appointment, Case, Email, Person, RejectedEvent, Revue
-from workflow.adapters.unit_of_work import UnitOfWork, register_email
+from workflow.adapters.unit_of_work import UnitOfWork
 from workflow.application.revue.recipients import recipients
 from workflow.application.service_context import Context
 from workflow.domain.clock import PARIS
@@ -273,7 +273,7 @@ def produce(uow: UnitOfWork, ctx: Context, agence: str, month: str, by: str | No
     """Build and record the revue of an agency for a month; None if it already exists."""
     year, number = parse_month(month)
     with uow:
-        code = uow.session.scalar(select(Case.convention_code).where(Case.agence == agence).limit(1))
+        code = uow.revues.departement_of(agence)
         if code is None:
             raise NotFound(f"aucun dossier dans l'agence {agence!r}")
         dates = revue_dates(ctx.book, year, number, code)
@@ -284,12 +284,11 @@ def produce(uow: UnitOfWork, ctx: Context, agence: str, month: str, by: str | No
             created_by=(by or f"{socket.gethostname()}:{os.getpid()}")[:120],
         )  # fmt: skip
         to = recipients(uow.session, agence, code)  # read before the insert, which may collide
-        uow.session.add(revue)
+        uow.revues.add(revue)
         if to:  # the revue and its email land together (the outbox): sent once committed
             email = Email(key=f"revue:{agence}:{month}", recipients=to, status=EmailStatus.PENDING.value,
                           attempts=0, created_at=ctx.clock.now(), revue=revue)  # fmt: skip
-            uow.session.add(email)
-            register_email(uow.session, email)
+            uow.emails.add(email)
         try:
             uow.commit()
         except IntegrityError:
