@@ -1,7 +1,8 @@
 """The service's own registers, reached through the unit of work: the directory as an import
 writes it (`uow.directory`), the conventions' versions (`uow.convention_versions`), which
 scheduled job ran for which period (`uow.scheduled_runs`), the revues and their decisions
-(`uow.revues`), the refusals kept on record (`uow.access_denials`). The event path reads the directory
+(`uow.revues`), the refusals kept on record (`uow.access_denials`) and the audit's daily seals
+(`uow.audit_seals`). The event path reads the directory
 through `repositories.Professionals`, never these."""
 
 from __future__ import annotations
@@ -11,7 +12,17 @@ from datetime import datetime
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from models import AccessDenial, Case, ConventionVersion, Professional, Revue, RevueDecision, ScheduledRun
+from models import (
+    AccessDenial,
+    AuditSeal,
+    Case,
+    ConventionVersion,
+    Professional,
+    Revue,
+    RevueDecision,
+    ScheduledRun,
+    TransitionLog,
+)
 from workflow.domain.errors import Forbidden
 
 
@@ -104,3 +115,23 @@ class AccessDenials:
                 reason=refusal.reason[:500],
             )
         )
+
+
+class AuditSeals:
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def last(self) -> AuditSeal | None:
+        return self.session.scalar(select(AuditSeal).order_by(AuditSeal.day.desc()).limit(1))
+
+    def first_log_instant(self) -> datetime | None:
+        """When the first log row was recorded (None: the log is empty)."""
+        return self.session.scalar(select(func.min(TransitionLog.recorded_at)))
+
+    def add(self, seal: AuditSeal) -> None:
+        self.session.add(seal)
+
+    def detach(self, seals: list[AuditSeal]) -> None:
+        """Hand the committed seals to the caller, read after the unit of work ends."""
+        for seal in seals:
+            self.session.expunge(seal)

@@ -66,6 +66,13 @@ class Cases:
         query = select(Case).where(Case.person_id == person_id, Case.state.in_(OPEN_STATES))
         return self.session.scalar(query.with_for_update(of=Case))
 
+    def referent_social_in_agency(self, agence: str, professional_id: str) -> bool:
+        """Whether the professional is the référent social of an open case of the agency."""
+        query = select(Case.id).where(
+            Case.agence == agence, Case.referent_social_id == professional_id, Case.state.in_(OPEN_STATES)
+        )
+        return self.session.scalar(query.limit(1)) is not None
+
     def add(self, case: Case) -> None:
         self.session.add(case)
         self.session.flush()  # the log row needs the case's id

@@ -28,6 +28,7 @@ from sqlalchemy.orm import Session, SessionTransaction, sessionmaker
 
 from workflow.adapters.bookkeeping import (
     AccessDenials,
+    AuditSeals,
     ConventionVersions,
     Directory,
     Revues,
@@ -74,6 +75,7 @@ class UnitOfWork:
     reminders: Reminders
     revues: Revues
     access_denials: AccessDenials
+    audit_seals: AuditSeals
 
     def __enter__(self) -> UnitOfWork:
         self.session = self._factory()
@@ -86,6 +88,7 @@ class UnitOfWork:
         self.reminders = Reminders(self.session)
         self.revues = Revues(self.session)
         self.access_denials = AccessDenials(self.session)
+        self.audit_seals = AuditSeals(self.session)
         self._use(RowByRow(self.session))
         return self
 

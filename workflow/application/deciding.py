@@ -13,8 +13,6 @@ from collections.abc import Callable
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import select
-
 from models import Case
 from workflow.adapters.unit_of_work import UnitOfWork
 from workflow.application.audit import chain
@@ -22,7 +20,7 @@ from workflow.application.reminders import planning
 from workflow.application.service_context import Context
 from workflow.domain.attempt import Actor, Attempt
 from workflow.domain.conventions import Convention
-from workflow.domain.lifecycle import OPEN_STATES, ORIENTER, fire
+from workflow.domain.lifecycle import ORIENTER, fire
 from workflow.domain.log_replay import logged_attempt, opening
 from workflow.domain.permissions import check_member, check_trigger
 from workflow.domain.reminder_rules import Planned, planned
@@ -80,10 +78,7 @@ def _of_agency(uow: UnitOfWork, actor: Actor, case: Case) -> bool:
         pro = uow.professionals.get(actor.id)
         return pro is not None and pro.agence == case.agence
     if actor.role == Role.REFERENT_SOCIAL:
-        theirs = select(Case.id).where(
-            Case.agence == case.agence, Case.referent_social_id == actor.id, Case.state.in_(OPEN_STATES)
-        )
-        return uow.session.scalar(theirs.limit(1)) is not None
+        return uow.cases.referent_social_in_agency(case.agence, actor.id)
     return False
 
 

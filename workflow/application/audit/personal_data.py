@@ -200,11 +200,10 @@ def retention(uow: UnitOfWork, ctx: Context, months: int, dry_run: bool = False)
     today = ctx.clock.now().date()
     cutoff = add_months(today, -months)
     with uow:
-        session = uow.session
-        persons = expired(session, cutoff)
+        persons = expired(uow.session, cutoff)
         counts = [0, 0, 0]
         for person in persons:
-            for n, done in enumerate(_pseudonymise(session, ctx, person)):
+            for n, done in enumerate(_pseudonymise(uow.session, ctx, person)):
                 counts[n] += done
         report = RetentionReport(cutoff, len(persons), *counts)
         if not dry_run:

@@ -142,30 +142,28 @@ def seal(uow: UnitOfWork, ctx: Context, key: bytes, through: date | None = None)
         )
     sealed = []
     with uow:
-        session = uow.session
-        last = session.scalar(select(AuditSeal).order_by(AuditSeal.day.desc()).limit(1))
-        first_row = session.scalar(select(func.min(TransitionLog.recorded_at)))
+        last = uow.audit_seals.last()
+        first_row = uow.audit_seals.first_log_instant()
         if first_row is None and last is None:
             return []
         day = last.day + timedelta(days=1) if last else first_row.astimezone(UTC).date()  # type: ignore[union-attr]
         prev = last.hmac if last else ""
         while day <= last_day:
-            heads, rows = heads_of(session, day)
+            heads, rows = heads_of(uow.session, day)
             chains = len(heads)
-            heads[FACTS] = facts_of(session, day)
+            heads[FACTS] = facts_of(uow.session, day)
             digest = _digest(heads)
             mac = _mac(key, day, chains, rows, digest, prev)
             row = AuditSeal(
                 day=day, chains=chains, rows=rows, heads=heads, heads_sha256=digest, hmac=mac,
                 prev_hmac=prev, key_id=key_id(key), sealed_at=ctx.clock.now(),
             )  # fmt: skip
-            session.add(row)
+            uow.audit_seals.add(row)
             sealed.append(row)
             prev = mac
             day += timedelta(days=1)
         uow.commit()
-        for row in sealed:
-            session.expunge(row)
+        uow.audit_seals.detach(sealed)
     return sealed
 
 

@@ -97,17 +97,17 @@ def scan(uow: UnitOfWork, ctx: Context, day: date, *, digest: bool = False) -> S
 def _round(
     uow: UnitOfWork, ctx: Context, day: date, rows: Sequence[Any], digest: bool, report: ScanReport
 ) -> None:
-    session, rounds = uow.session, uow.reminder_rounds
+    rounds = uow.reminder_rounds
     now = ctx.clock.now()
     decided: list[_Written] = []
     moves: dict[int, tuple[int, date | None]] = {}
     plans: dict[int, list[Planned]] = {}
     for row in rows:
         case = cast(CaseFields, row)  # the row carries the columns the rules read
-        terms, _ = ctx.terms(session, case, day)
+        terms, _ = ctx.terms(uow.session, case, day)
         plans[row.id], upcoming = due_by(case, terms, day)
         moves[row.id] = (row.log_seq, upcoming)
-    known = facts(session, [r for r in rows if any(p.kind in _NEEDS_FACTS for p in plans[r.id])])
+    known = facts(uow.session, [r for r in rows if any(p.kind in _NEEDS_FACTS for p in plans[r.id])])
     for row in rows:
         case = cast(CaseFields, row)
         for planned in plans[row.id]:

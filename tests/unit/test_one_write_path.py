@@ -1,0 +1,77 @@
+"""One write path, in fact: application code writes only through the unit of work's
+repositories (docs/developing.md, "One path for each thing"). It may read through a session (the
+read queries of `workflow/application/queries/` and the rules' facts), so `uow.session` may be
+handed to a function as an argument; it may not be written to: no ORM add, delete, merge, flush
+or savepoint on a session, no INSERT, UPDATE, DELETE or raw SQL built, no method called on
+`uow.session` itself, and no other name given to it."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+APPLICATION = Path(__file__).resolve().parents[2] / "workflow" / "application"
+SESSION_WRITES = frozenset({"add", "add_all", "delete", "merge", "flush", "begin_nested"})
+SQL_WRITES = frozenset({"insert", "update", "delete", "text"})
+DIALECTS = frozenset({"sqlite", "postgresql", "dialect", "sa"})
+# The inbox's door and drains still write their rows themselves; they move to the adapters
+# with a new run of the ordering proof (tests/integration/test_one_person_one_line.py). The set
+# is exact: a module set right must leave it.
+NOT_YET = {"inbox.py", "ingest.py", "access.py"}
+
+
+def writes(source: str) -> list[tuple[int, str]]:
+    """(line, what) of each write `source` does outside the repositories."""
+    tree = ast.parse(source)
+    arguments = {id(a) for node in ast.walk(tree) if isinstance(node, ast.Call) for a in node.args}
+    found = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Attribute) and node.attr == "session":
+            on_uow = isinstance(node.value, ast.Name) and node.value.id == "uow"
+            if on_uow and id(node) not in arguments:
+                found.append((node.lineno, "uow.session used other than as a read's argument"))
+        if isinstance(node, ast.Call):
+            called = node.func
+            on_a_session = (
+                isinstance(called, ast.Attribute)
+                and called.attr in SESSION_WRITES
+                and isinstance(called.value, ast.Name)
+                and "session" in called.value.id
+            )
+            if on_a_session:
+                found.append((node.lineno, f"{ast.unparse(called)}()"))
+            # SQLAlchemy's builders, bare or from a dialect (`counts.update(...)` is no SQL).
+            bare = isinstance(called, ast.Name) and called.id in SQL_WRITES
+            dialect = (
+                isinstance(called, ast.Attribute)
+                and called.attr in SQL_WRITES
+                and isinstance(called.value, ast.Name)
+                and called.value.id in DIALECTS
+            )
+            if bare or dialect:
+                found.append((node.lineno, f"{ast.unparse(called)}() builds a write"))
+    return sorted(found)
+
+
+def test_application_code_writes_only_through_the_repositories() -> None:
+    offenders = {
+        path.relative_to(APPLICATION).as_posix(): found
+        for path in sorted(APPLICATION.rglob("*.py"))
+        if (found := writes(path.read_text(encoding="utf-8")))
+    }
+    assert set(offenders) == NOT_YET, {k: v for k, v in offenders.items() if k not in NOT_YET}
+
+
+def test_the_check_sees_each_kind_of_write() -> None:
+    source = (
+        "def f(uow, session):\n"
+        "    session.add(x)\n"
+        "    uow.session.execute(q)\n"
+        "    s = uow.session\n"
+        "    uow.session.flush()\n"
+        "    session.execute(update(T).values(a=1))\n"
+        "    session.execute(text('DELETE FROM t'))\n"
+        "    read(uow.session, 1)\n"
+        "    counts.update(other)\n"
+    )
+    assert [line for line, _ in writes(source)] == [2, 3, 4, 5, 6, 7]
