@@ -153,7 +153,7 @@ def test_a_chunk_whose_buffered_pass_fails_is_redone_row_by_row(
     assert harness.case(good.ref).state == "contrat"
     assert harness.case(bad.ref).state == "diagnostic"
     [rejection] = report.rejections
-    assert "internal error (EffectFailed)" in rejection.reason and "disk hiccup" in rejection.reason
+    assert "erreur interne (EffectFailed)" in rejection.reason and "disk hiccup" in rejection.reason
     with harness.sessions() as session:
         stored = session.scalars(select(RejectedEvent.event_id)).all()
     assert stored == [events[-1]["event_id"]]

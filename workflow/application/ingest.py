@@ -328,7 +328,7 @@ def read_event(raw: str) -> Event | InvalidEvent:
     except InvalidEvent as exc:
         return exc
     except Exception as exc:  # parse_line refuses every input it knows; this is the unforeseen rest
-        return InvalidEvent(f"unreadable event ({type(exc).__name__}: {echo(str(exc))})")
+        return InvalidEvent(f"événement illisible ({type(exc).__name__} : {echo(str(exc))})")
 
 
 def _pending(session: Session, parsed: list[Parsed]) -> list[Parsed]:
@@ -402,7 +402,7 @@ def _apply_one(
         if fast or is_transient(exc):
             raise
         log.exception("event %s at %s: internal error", event.event_id, item.where)
-        refusal = f"internal error ({type(exc).__name__}): {echo(str(exc))[1:-1]}"
+        refusal = f"erreur interne ({type(exc).__name__}) : {echo(str(exc))[1:-1]}"
     else:
         if handled.status == HandledAs.DUPLICATE:
             report.duplicates += 1
@@ -449,9 +449,8 @@ def _reject(
             raise
         log.exception("rejection of %s could not be stored as it came", item.where)
         with session.begin_nested():
-            record_rejection(
-                session, ctx, source=item.where, raw=f"(not storable: {type(exc).__name__})", reason=reason
-            )
+            stand_in = f"(non enregistrable : {type(exc).__name__})"
+            record_rejection(session, ctx, source=item.where, raw=stand_in, reason=reason)
     return InboxStatus.REJECTED, reason
 
 
