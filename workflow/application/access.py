@@ -10,7 +10,8 @@ from datetime import datetime
 
 from sqlalchemy.orm import Session
 
-from models import AccessDenial, Professional
+from models import Professional
+from workflow.adapters.bookkeeping import AccessDenials
 from workflow.domain.errors import Forbidden
 
 
@@ -25,14 +26,6 @@ def reader(session: Session, pid: str | None) -> Professional | None:
 
 
 def record(session: Session, refusal: Forbidden, at: datetime, case_reference: str | None) -> None:
-    """Keep a refusal on record, in the caller's transaction."""
-    session.add(
-        AccessDenial(
-            occurred_at=at,
-            actor_id=refusal.actor_id[:32],
-            actor_role=refusal.actor_role[:24],
-            action=refusal.action,
-            case_reference=case_reference,
-            reason=refusal.reason[:500],
-        )
-    )
+    """Keep a refusal on record, in the caller's transaction (for the callers that hold a
+    session, not a unit of work: the inbox's door, the console's pages)."""
+    AccessDenials(session).add(refusal, at, case_reference)
