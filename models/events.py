@@ -99,7 +99,7 @@ class InboxEvent(Base):
         # an event whose case is still an orientation waiting in the inbox takes that one's route.
         _while_pending("ix_inbox_event_waiting_departement", "departement", "id"),
         _while_pending("ix_inbox_event_waiting_case", "case_reference"),
-        # A worker takes a person's rows from the first one still to try (`inbox.take`).
+        # A worker takes a person's rows from the first one still to try (`InboxRows.take`).
         _while_pending("ix_inbox_event_waiting_person", "person_key", "id"),
         # One pending copy of an event at most: a copy sent while the first waits is refused by
         # this index at the door, and stored as a duplicate (`inbox.receive`).
@@ -125,7 +125,7 @@ class InboxEvent(Base):
     attempts: Mapped[int] = mapped_column(Integer, server_default="0")
     claimed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())  # the last taking counted
     # The person the event concerns (their France Travail identifier; "dossier:<ref>" while the
-    # case's person is unknown): one person's rows are applied in id order (`inbox.take`). None
+    # case's person is unknown): one person's rows are applied in id order (`InboxRows.take`). None
     # for rows stored before the order was kept: each such row is alone.
     person_key: Mapped[str | None] = mapped_column(String(80))
     # A premature event's next try, and how often it was deferred (`ingest`, MAX_DEFERRALS).

@@ -3,7 +3,7 @@
 The doors store events in the inbox, then wake the workers; no message names the rows it is
 for. Every task that applies events is a drain (`accompagnement.drain_inbox`): it takes the
 rows that may be applied now, BATCH at a time, in the order the database keeps (one person's
-rows in the order they were accepted, a person one worker at a time: `inbox.take`): after a full
+rows in the order they were accepted, a person one worker at a time: `InboxRows.take`): after a full
 batch it takes again, after a smaller one it wakes the next micro-batch (`_drain_all`). The
 command's file queues one wake-up per BATCH rows, so that several processes share it; a large
 batch sent by name is drained by the task that stored it; events sent one by one (`POST
@@ -102,7 +102,7 @@ def queue(rows: Routed) -> None:
     """Wake the workers for these inbox rows: one drain task per BATCH rows, so that several
     processes share a large submission, on each département's queue when routed (applied at
     once, in this process, without a broker). A task carries no ids: whichever worker runs it
-    takes the rows that may be applied then (`inbox.take`), so nothing depends on which
+    takes the rows that may be applied then (`InboxRows.take`), so nothing depends on which
     message arrives first, or on how many processes run."""
     if not routed_by_departement():
         rows = {ANY_DEPARTEMENT: [i for part in rows.values() for i in part]}

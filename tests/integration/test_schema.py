@@ -54,7 +54,8 @@ def test_a_workers_claim_on_an_inbox_row_adds_no_index_entry(harness: Harness, d
     from sqlalchemy import text
 
     from tests.factories import Story
-    from workflow.application.inbox import receive, take
+    from workflow.adapters.inbox_rows import InboxRows
+    from workflow.application.inbox import ANY_DEPARTEMENT, LEASE, receive
 
     stories = [Story() for _ in range(40)]
     items = [("si", json.dumps(story.orientation())) for story in stories]
@@ -68,7 +69,9 @@ def test_a_workers_claim_on_an_inbox_row_adds_no_index_entry(harness: Harness, d
     )
     with harness.sessions() as s, s.begin():
         updated_before, hot_before = s.execute(counters).one()
-        taken = take(s, harness.ctx.clock.now(), 100)
+        taken = InboxRows(s).take(
+            harness.ctx.clock.now(), 100, LEASE, ANY_DEPARTEMENT, every_departement=True
+        )
         updated_after, hot_after = s.execute(counters).one()
     assert [row.id for row in taken] == receipt.pending
     assert (updated_after - updated_before, hot_after - hot_before) == (len(stories), len(stories))

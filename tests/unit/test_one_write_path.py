@@ -14,10 +14,6 @@ APPLICATION = Path(__file__).resolve().parents[2] / "workflow" / "application"
 SESSION_WRITES = frozenset({"add", "add_all", "delete", "merge", "flush", "begin_nested"})
 SQL_WRITES = frozenset({"insert", "update", "delete", "text"})
 DIALECTS = frozenset({"sqlite", "postgresql", "dialect", "sa"})
-# The inbox's door and drains still write their rows themselves; they move to the adapters
-# with a new run of the ordering proof (tests/integration/test_one_person_one_line.py). The set
-# is exact: a module set right must leave it.
-NOT_YET = {"inbox.py", "ingest.py"}
 
 
 def writes(source: str) -> list[tuple[int, str]]:
@@ -59,7 +55,7 @@ def test_application_code_writes_only_through_the_repositories() -> None:
         for path in sorted(APPLICATION.rglob("*.py"))
         if (found := writes(path.read_text(encoding="utf-8")))
     }
-    assert set(offenders) == NOT_YET, {k: v for k, v in offenders.items() if k not in NOT_YET}
+    assert offenders == {}
 
 
 def test_the_check_sees_each_kind_of_write() -> None:

@@ -35,6 +35,7 @@ from workflow.adapters.bookkeeping import (
     ScheduledRuns,
 )
 from workflow.adapters.email_registry import take_registered
+from workflow.adapters.inbox_rows import InboxRows, RejectedEvents
 from workflow.adapters.outbox_rows import Emails, Reminders
 from workflow.adapters.reminder_rounds import ReminderRounds
 from workflow.adapters.repositories import (
@@ -61,6 +62,8 @@ class UnitOfWork:
         self._on_commit = on_commit
 
     session: Session
+    inbox: InboxRows
+    rejections: RejectedEvents
     cases: Cases
     people: People
     appointments: Appointments
@@ -79,6 +82,8 @@ class UnitOfWork:
 
     def __enter__(self) -> UnitOfWork:
         self.session = self._factory()
+        self.inbox = InboxRows(self.session)
+        self.rejections = RejectedEvents(self.session)
         self.professionals = Professionals(self.session)
         self.reminder_rounds = ReminderRounds(self.session)
         self.directory = Directory(self.session)

@@ -6,7 +6,7 @@ The doors (`POST /api/events`, `events ingest --via celery`, a Celery message se
 reason, a duplicate of an event already applied or still waiting, or new) and stored as an
 inbox row in the door's own transaction, with its person's order key. Only then is the sender
 answered, and the workers woken. A worker, whatever woke it, takes the rows that may be applied
-now (`take`: a person's rows from the first one still to try, a person one worker at a time)
+now (`InboxRows.take`: a person's rows from the first one still to try, a person one worker at a time)
 and applies them through the one ingestion path, which settles each row (applied, duplicate,
 rejected) in the transaction that applies its event, or defers a premature one to a later try
 kept in the row (`not_before`). The order is the database's, not the broker's: it holds
@@ -30,14 +30,12 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Table, and_, func, literal, or_, select, union_all, update
-from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.orm import Session, aliased
+from sqlalchemy import func, or_, select
+from sqlalchemy.orm import Session
 
-from models import Case, InboxEvent, Person, ProcessedEvent, TransitionLog
-from workflow.adapters.repositories import Applied
+from models import Case, InboxEvent, ProcessedEvent, TransitionLog
+from workflow.adapters.inbox_rows import InboxRows, stranded
 from workflow.adapters.unit_of_work import UnitOfWork
-from workflow.application import access
 from workflow.application.ingest import (
     REASON_LIMIT,
     UNREADABLE,
@@ -63,7 +61,6 @@ from workflow.domain.events import (
     payload_digest,
     storable,
 )
-from workflow.domain.lifecycle import OPEN_STATES
 from workflow.domain.vocabulary import InboxStatus
 
 log = logging.getLogger(__name__)
@@ -142,23 +139,10 @@ def as_text(value: Any) -> str:
     return text
 
 
-def already_applied(session: Session, event_ids: Sequence[str]) -> dict[str, Applied]:
-    """What was applied under these event ids: plain rows, not ORM objects (a door's hot path)."""
-    query = select(
-        ProcessedEvent.event_id, ProcessedEvent.type, ProcessedEvent.payload_sha256,
-        ProcessedEvent.applied_at, ProcessedEvent.case_reference,
-    ).where(ProcessedEvent.event_id.in_(set(event_ids)))  # fmt: skip
-    return {row.event_id: Applied(*row[1:]) for row in session.execute(query)}
-
-
-def in_flight(session: Session, event_ids: set[str]) -> dict[str, InFlight]:
-    """The first copies of these events still waiting in the inbox (one pending row per event
-    id at most: a unique index), by event id."""
-    query = select(InboxEvent.event_id, InboxEvent.payload, InboxEvent.accepted_at).where(
-        InboxEvent.status == InboxStatus.PENDING, InboxEvent.event_id.in_(event_ids)
-    )
+def in_flight(inbox: InboxRows, event_ids: set[str]) -> dict[str, InFlight]:
+    """The first copies of these events still waiting in the inbox, by event id."""
     found: dict[str, InFlight] = {}
-    for event_id, payload, accepted_at in session.execute(query):
+    for event_id, payload, accepted_at in inbox.waiting(event_ids):
         if event_id is not None and not isinstance(first := read_event(payload), InvalidEvent):
             found[event_id] = InFlight(first.type, payload_digest(first), accepted_at)
     return found
@@ -183,12 +167,11 @@ def receive(
     receipt = Receipt(submission or uuid.uuid4().hex)
     now = ctx.clock.now()
     with uow:
-        session = uow.session
         reads = [(where, raw, read_event(raw)) for where, raw in items]
         events = [r for _, _, r in reads if not isinstance(r, InvalidEvent)]
-        seen: dict[str, AppliedBefore | InFlight] = {**already_applied(session, [e.event_id for e in events])}
+        seen: dict[str, AppliedBefore | InFlight] = {**uow.inbox.applied(e.event_id for e in events)}
         here: dict[str, Event] = {}  # the first copy of each event in this submission
-        keys = route_keys(session, [r for _, _, r in reads], frozenset(ctx.book.codes()))
+        keys = route_keys(uow.inbox, [r for _, _, r in reads], frozenset(ctx.book.codes()))
         rows: list[dict[str, Any]] = []
         rejections: dict[int, dict[str, Any]] = {}
         refusals: dict[int, Forbidden] = {}
@@ -209,16 +192,14 @@ def receive(
             rows.append(row)
             if rejection is not None:
                 rejections[position] = rejection
-        stored = _insert(session, rows)
+        stored = uow.inbox.insert(rows)
         if len(stored) < len(rows):
             # Not stored: a redelivered submission's rows (there already), or copies of events
             # whose first copy waits in the inbox (the unique index on pending event ids refused
             # them): those are stored as duplicates, or rejected when the content differs.
-            there = set(
-                session.scalars(select(_TABLE.c.position).where(_TABLE.c.submission == receipt.submission))
-            )
+            there = uow.inbox.positions(receipt.submission)
             copies = [p for p in range(len(rows)) if p not in there]
-            first = in_flight(session, {rows[p]["event_id"] for p in copies})
+            first = in_flight(uow.inbox, {rows[p]["event_id"] for p in copies})
             again = []
             for p in copies:
                 where, raw, read = reads[p]
@@ -228,13 +209,13 @@ def receive(
                 again.append(row)
                 if rejection is not None:
                     rejections[p] = rejection
-            stored = [*stored, *_insert(session, again)]
-        _record(session, ctx, stored, rows, rejections, refusals)
+            stored = [*stored, *uow.inbox.insert(again)]
+        _record(uow, ctx, stored, rows, rejections, refusals)
         for row in stored:
             read = reads[row.position][2]
             receipt.stored[(row.status, UNREADABLE if isinstance(read, InvalidEvent) else read.type)] += 1
         if len(stored) < len(rows):  # received before: answer from the rows as they stand now
-            stored = list(session.execute(select(*_KEPT).where(_TABLE.c.submission == receipt.submission)))
+            stored = uow.inbox.kept(receipt.submission)
         for position, row_id, event_id, status, reason, departement in sorted(stored):
             answer = _ANSWERS.get(InboxStatus(status), Classification.ACCEPTED)  # pending, or applied since
             pending = status == InboxStatus.PENDING
@@ -244,7 +225,7 @@ def receive(
 
 
 def _record(
-    session: Session, ctx: Context, stored: list[Any], rows: list[dict[str, Any]],
+    uow: UnitOfWork, ctx: Context, stored: list[Any], rows: list[dict[str, Any]],
     rejections: dict[int, dict[str, Any]], refusals: dict[int, Forbidden],
 ) -> None:  # fmt: skip
     """Record the rejections and refusals of the rows stored now. A rejection counts once per
@@ -252,32 +233,10 @@ def _record(
     (the inbox's rejected rows and the rejections' occurrences add up)."""
     for row in stored:
         if row.position in rejections:
-            record_rejection(session, ctx, **rejections[row.position])
+            record_rejection(uow, ctx, **rejections[row.position])
         if row.position in refusals:
-            access.record(session, refusals[row.position], rows[row.position]["accepted_at"],
-                          rows[row.position]["case_reference"])  # fmt: skip
-
-
-_TABLE: Table = InboxEvent.__table__  # type: ignore[assignment]
-_KEPT = (
-    _TABLE.c.position,
-    _TABLE.c.id,
-    _TABLE.c.event_id,
-    _TABLE.c.status,
-    _TABLE.c.reason,
-    _TABLE.c.departement,
-)
-
-
-def _insert(session: Session, rows: list[dict[str, Any]]) -> list[Any]:
-    """Insert the rows that conflict with none (a redelivered submission's, a second pending
-    copy of an event); return those stored (`_KEPT`)."""
-    if not rows:
-        return []
-    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
-    return list(
-        session.execute(dialect.insert(_TABLE).on_conflict_do_nothing().returning(*_KEPT), rows).all()
-    )
+            uow.access_denials.add(refusals[row.position], rows[row.position]["accepted_at"],
+                                   rows[row.position]["case_reference"])  # fmt: skip
 
 
 def _row(
@@ -319,7 +278,7 @@ class Keys:
 CASE_KEY = "dossier:"  # the order key of an event whose case's person is not known yet
 
 
-def route_keys(session: Session, reads: Sequence[Any], conventions: frozenset[str]) -> list[Keys]:
+def route_keys(inbox: InboxRows, reads: Sequence[Any], conventions: frozenset[str]) -> list[Keys]:
     """Each event's keys. The département: its case's convention (or, while the case is an
     orientation waiting in the inbox, that one's), an orientation's convention (by default its
     person's département) if there is such a convention, the open case (or the orientation) of
@@ -337,10 +296,8 @@ def route_keys(session: Session, reads: Sequence[Any], conventions: frozenset[st
             code = read.convention or read.person.departement
             if code in conventions:  # else no queue's workers would ever answer it: the default one will
                 route.setdefault(read.case_ref, code)
-    _cases(session, {r.case_ref for r in reads if field_of(r, "case_ref")}, person, route)
-    by_person = _people(
-        session, {r.ft_identifier for r in reads if field_of(r, "ft_identifier")}, reads, route
-    )
+    _cases(inbox, {r.case_ref for r in reads if field_of(r, "case_ref")}, person, route)
+    by_person = _people(inbox, {r.ft_identifier for r in reads if field_of(r, "ft_identifier")}, reads, route)
     out: list[Keys] = []
     for read in reads:
         if isinstance(read, InvalidEvent):
@@ -354,32 +311,17 @@ def route_keys(session: Session, reads: Sequence[Any], conventions: frozenset[st
     return out
 
 
-def _cases(session: Session, refs: set[str], person: dict[str, str], route: dict[str, str]) -> None:
+def _cases(inbox: InboxRows, refs: set[str], person: dict[str, str], route: dict[str, str]) -> None:
     """Fill in the person and route of the cases named that the submission does not open: from
-    the case rows, else from their orientations still waiting in the inbox.
-
-    One statement, so one snapshot (PostgreSQL takes one per statement): a worker applying an
-    orientation creates the case and settles its inbox row in one commit, which two statements
-    could fall between, seeing neither; the event would then take a line of its own
-    ("dossier:<ref>") beside its person's, and could be applied before an earlier one."""
+    the case rows, else from their orientations still waiting in the inbox, read in one
+    statement (one snapshot: `InboxRows.case_lines`). Two statements could fall between a worker's
+    commit that creates the case and settles its orientation's row, seeing neither; the event
+    would then take a line of its own ("dossier:<ref>") beside its person's, and could be applied
+    before an earlier one."""
     unknown = refs - person.keys()
     if not unknown:
         return
-    known = (
-        select(Case.reference, Case.convention_code, Person.ft_identifier, literal(0).label("rank"))
-        .join(Person, Person.id == Case.person_id)
-        .where(Case.reference.in_(unknown))
-    )
-    waiting = select(
-        InboxEvent.case_reference, InboxEvent.departement, InboxEvent.person_key, literal(1)
-    ).where(
-        InboxEvent.case_reference.in_(unknown),
-        InboxEvent.status == InboxStatus.PENDING,
-        InboxEvent.person_key.is_not(None),
-        InboxEvent.person_key.not_like(f"{CASE_KEY}%"),
-    )
-    found = union_all(known, waiting).subquery()
-    for ref, code, key, _ in session.execute(select(found).order_by(found.c.rank)):
+    for ref, code, key, _ in inbox.case_lines(unknown, CASE_KEY):
         if ref is not None and key is not None and ref not in person:  # a case row comes first
             person[ref] = key
             if code is not None:
@@ -387,25 +329,14 @@ def _cases(session: Session, refs: set[str], person: dict[str, str], route: dict
 
 
 def _people(
-    session: Session, people: set[str], reads: Sequence[Any], route: dict[str, str]
+    inbox: InboxRows, people: set[str], reads: Sequence[Any], route: dict[str, str]
 ) -> dict[str, str]:
     """The route of each person a registration event names: their open case's convention, else
     their orientation's, in the submission or waiting in the inbox (one statement, one snapshot,
     as in `_cases`)."""
     if not people:
         return {}
-    open_case = (
-        select(Person.ft_identifier, Case.convention_code, literal(0).label("rank"))
-        .join(Case, Case.person_id == Person.id)
-        .where(Person.ft_identifier.in_(people), Case.state.in_(OPEN_STATES))
-    )
-    waiting = select(InboxEvent.person_key, InboxEvent.departement, literal(1)).where(
-        InboxEvent.person_key.in_(people),
-        InboxEvent.status == InboxStatus.PENDING,
-        InboxEvent.departement.is_not(None),
-    )
-    found = union_all(open_case, waiting).subquery()
-    rows = session.execute(select(found).order_by(found.c.rank)).all()
+    rows = inbox.person_routes(people)
     by_person = {ft: code for ft, code, rank in rows if rank == 0}
     for read in reads:
         if isinstance(read, OrientationProposed) and read.case_ref in route:
@@ -436,7 +367,7 @@ def drain_waiting(
     defer: bool,
     departement: str | None = ANY_DEPARTEMENT,
 ) -> DrainReport:
-    """Take at most `limit` rows that may be applied now (`take`) and apply them, in id order:
+    """Take at most `limit` rows that may be applied now (`InboxRows.take`) and apply them, in id order:
     what every worker task does, whatever woke it. Each taking is counted first, in a
     transaction of its own, so that a row whose processing kills the worker is parked after
     MAX_ATTEMPTS instead of killing workers forever.
@@ -448,7 +379,7 @@ def drain_waiting(
     now = ctx.clock.now()
     with uow:
         uow.take_write_lock()  # SQLite: the choice and the claim as one writer
-        taken = take(uow.session, now, limit, departement)
+        taken = uow.inbox.take(now, limit, LEASE, departement, departement == ANY_DEPARTEMENT)
         uow.commit()
     worn = [row for row in taken if row.attempts > MAX_ATTEMPTS]
     if worn:
@@ -474,129 +405,31 @@ def release(uow: UnitOfWork, ids: Sequence[int]) -> None:
     their takings stay counted. If even this fails, the lease frees them."""
     try:
         with uow:
-            uow.session.execute(
-                update(InboxEvent)
-                .where(InboxEvent.id.in_(list(ids)), InboxEvent.status == InboxStatus.PENDING)
-                .values(claimed_at=None)
-            )
+            uow.inbox.release(ids)
             uow.commit()
     except Exception as exc:
         log.warning("the claim on %d inbox row(s) waits for its lease (%s)", len(ids), type(exc).__name__)
 
 
-def take(session: Session, now: datetime, limit: int, departement: str | None = ANY_DEPARTEMENT) -> list[Any]:
-    """Claim the oldest rows that may be applied now, at most `limit`, and return them in id
-    order (id, attempts, deferrals, source, payload, sender, accepted_at): the one rule of every path.
-
-    A row may be applied once every row of its person accepted before it has been tried:
-    settled, or deferred to a later time. So a person's rows are taken from the first one still
-    to try, by one worker at a time: a person another worker holds (a claim younger than LEASE,
-    or rows it is choosing right now) is left to it, never waited for, and the rows behind a
-    deferred one go on (they may carry the predecessor it waits for). The claim is committed by
-    the caller; a worker that dies holding it frees the person when the lease runs out."""
-    free = or_(InboxEvent.claimed_at.is_(None), InboxEvent.claimed_at < now - LEASE)
-    due = or_(InboxEvent.not_before.is_(None), InboxEvent.not_before <= now)
-    conditions = [InboxEvent.status == InboxStatus.PENDING, due, free]
-    if departement != ANY_DEPARTEMENT:
-        conditions.append(
-            InboxEvent.departement.is_(None) if departement is None else InboxEvent.departement == departement
-        )
-    # The oldest candidates, locked: rows another worker is choosing right now are skipped here
-    # (PostgreSQL; SQLite has one writer), and then, pending and not ours, they hold back their
-    # person's later rows below. MATERIALIZED: the LIMIT with SKIP LOCKED runs once.
-    chosen = (
-        select(InboxEvent.id, InboxEvent.person_key)
-        .where(*conditions)
-        .order_by(InboxEvent.id)
-        .limit(limit)
-        .with_for_update(skip_locked=True)
-        .cte("chosen")
-        .prefix_with("MATERIALIZED")
-    )
-    # A candidate behind a row of its person that is not among them (held by another worker's
-    # claim, or being chosen by one right now) waits: a person's rows are taken from the first.
-    other = aliased(InboxEvent)
-    behind = (
-        select(other.id)
-        .where(
-            other.person_key == chosen.c.person_key,
-            other.status == InboxStatus.PENDING,
-            other.id < chosen.c.id,
-            or_(other.not_before.is_(None), other.not_before <= now),
-            other.id.not_in(select(chosen.c.id)),
-        )
-        .exists()
-    )
-    takeable = select(chosen.c.id).where(~behind)
-    return sorted(
-        session.execute(
-            update(InboxEvent)
-            .where(InboxEvent.id.in_(takeable))
-            .values(attempts=InboxEvent.attempts + 1, claimed_at=now, not_before=None)
-            .returning(
-                InboxEvent.id,
-                InboxEvent.attempts,
-                InboxEvent.deferrals,
-                InboxEvent.source,
-                InboxEvent.payload,
-                InboxEvent.sender,
-                InboxEvent.accepted_at,
-            )
-        )
-    )
-
-
 def park(uow: UnitOfWork, ctx: Context, ids: Sequence[int], reason: str) -> int:
     """Settle pending rows as rejected with `reason`, their payload kept in the rejections."""
     with uow:
-        session = uow.session
-        rows = session.scalars(
-            select(InboxEvent)
-            .where(InboxEvent.id.in_(list(ids)), InboxEvent.status == InboxStatus.PENDING)
-            .with_for_update()
-        ).all()
+        rows = uow.inbox.park(ids, reason, ctx.clock.now())
         for row in rows:
-            record_rejection(session, ctx, source=row.source, raw=row.payload, reason=reason, data={
+            record_rejection(uow, ctx, source=row.source, raw=row.payload, reason=reason, data={
                 "event_id": row.event_id, "case_ref": row.case_reference})  # fmt: skip
-            row.status, row.reason, row.settled_at = InboxStatus.REJECTED, reason, ctx.clock.now()
         uow.commit()
         return len(rows)
 
 
-def _stranded(now: datetime) -> Any:
-    """Pending rows that could be applied now, that no worker holds, and that no wake-up was
-    sent for since STALE (their message was lost), or since they became due after a deferral.
-    A due deferred row woken once is woken again after STALE like any other: that wake-up may
-    have been lost too."""
-    return and_(
-        InboxEvent.status == InboxStatus.PENDING,
-        or_(InboxEvent.claimed_at.is_(None), InboxEvent.claimed_at < now - LEASE),
-        or_(
-            and_(InboxEvent.not_before.is_(None), InboxEvent.queued_at < now - STALE),
-            and_(
-                InboxEvent.not_before <= now,
-                or_(InboxEvent.queued_at < InboxEvent.not_before, InboxEvent.queued_at < now - STALE),
-            ),
-        ),
-    )
-
-
 def requeue_stale(uow: UnitOfWork, ctx: Context, limit: int = 100 * BATCH) -> Routed:
-    """The stranded rows (`_stranded`), marked queued again and returned by département, oldest
-    first, for the caller to wake workers for: the scheduler's sweep, every SWEEP_EVERY."""
+    """The stranded rows (`inbox_rows.stranded`: no worker holds them, no wake-up sent since
+    STALE), marked queued again and returned by département, oldest first, for the caller to wake
+    workers for: the scheduler's sweep, every SWEEP_EVERY."""
     now = ctx.clock.now()
     with uow:
         uow.take_write_lock()  # SQLite: one writer; PostgreSQL: rows a worker holds are skipped
-        rows = uow.session.execute(
-            select(InboxEvent.id, InboxEvent.departement)
-            .where(_stranded(now))
-            .order_by(InboxEvent.id)
-            .limit(limit)
-            .with_for_update(skip_locked=True)  # never wait for a worker, never deadlock with one
-        ).all()
-        if rows:
-            ids = [row.id for row in rows]
-            uow.session.execute(update(InboxEvent).where(InboxEvent.id.in_(ids)).values(queued_at=now))
+        rows = uow.inbox.requeue(now, limit, LEASE, STALE)
         uow.commit()
     by_departement: Routed = {}
     for row in rows:
@@ -639,7 +472,7 @@ def backlog(session: Session, now: datetime) -> Backlog:
         oldest=oldest,
         deferred=count(pending, InboxEvent.not_before > now),
         held=count(pending, InboxEvent.claimed_at >= now - LEASE),
-        stranded=count(_stranded(now)),
+        stranded=count(stranded(now, LEASE, STALE)),
         retried=count(pending, InboxEvent.attempts > 0, InboxEvent.claimed_at < now - LEASE),
         parked=count(
             InboxEvent.status == InboxStatus.REJECTED,

@@ -21,14 +21,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Table, bindparam, select, update
-from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.orm import Session
-
-from models import InboxEvent, RejectedEvent
 from workflow.adapters.transient import is_transient
 from workflow.adapters.unit_of_work import UnitOfWork
-from workflow.application.access import record as record_denial
 from workflow.application.handling import Handled, HandledAs, handle_event, handle_in_savepoint
 from workflow.application.service_context import Context
 from workflow.domain import labels
@@ -145,7 +139,7 @@ def bounded(raw: str) -> str:
 
 
 def record_rejection(
-    session: Session,
+    uow: UnitOfWork,
     ctx: Context,
     *,
     source: str,
@@ -154,8 +148,8 @@ def record_rejection(
     event: Event | None = None,
     data: dict[str, object] | None = None,
 ) -> None:
-    """Record a rejection at once (not at the next flush, where a fault would hit another
-    event). The same unresolved event rejected again counts one more occurrence on its row."""
+    """Record a rejection at once (`RejectedEvents.record`). The same unresolved event (its id,
+    else its text) rejected again counts one more occurrence on its row."""
     data = data or {}
     event_id = event.event_id if event else text_field(data.get("event_id"), 64)
     text = bounded(raw)
@@ -176,19 +170,7 @@ def record_rejection(
         "fingerprint": fingerprint,
         "occurrences": 1,
     }
-    table: Table = RejectedEvent.__table__  # type: ignore[assignment]
-    insert = (postgresql if session.get_bind().dialect.name == "postgresql" else sqlite).insert(table)
-    again = {
-        name: insert.excluded[name]
-        for name in ("source", "reason", "raw", "last_rejected_at", "type", "occurred_at")
-    }
-    session.execute(
-        insert.values(values).on_conflict_do_update(
-            index_elements=["fingerprint"],
-            index_where=table.c.resolved_at.is_(None),
-            set_={**again, "occurrences": table.c.occurrences + 1},
-        )
-    )
+    uow.rejections.record(values)
 
 
 def text_field(value: object, size: int) -> str | None:
@@ -297,9 +279,8 @@ def _apply_chunk_or_redo(
 
 def _apply_chunk(uow: UnitOfWork, ctx: Context, parsed: list[Parsed], fast: bool) -> IngestReport:
     part = IngestReport()
-    session = uow.session
     uow.take_write_lock()  # SQLite: the chunk is one transaction, its savepoints true savepoints
-    live = _pending(session, parsed)
+    live = _pending(uow, parsed)
     part.settled_elsewhere = len(parsed) - len(live)
     if fast:
         uow.buffer_chunk(e for _, e in live if not isinstance(e, InvalidEvent))
@@ -317,7 +298,7 @@ def _apply_chunk(uow: UnitOfWork, ctx: Context, parsed: list[Parsed], fast: bool
                 if status == InboxStatus.APPLIED and item.accepted_at is not None:
                     part.delays.append((now - item.accepted_at).total_seconds())
     if settled:
-        _settle(session, ctx, settled)
+        _settle(uow, ctx, settled)
     uow.commit()
     return part
 
@@ -331,31 +312,14 @@ def read_event(raw: str) -> Event | InvalidEvent:
         return InvalidEvent(f"événement illisible ({type(exc).__name__} : {echo(str(exc))})")
 
 
-def _pending(session: Session, parsed: list[Parsed]) -> list[Parsed]:
-    """Drop items whose inbox row is no longer pending (settled by another worker meanwhile)."""
+def _pending(uow: UnitOfWork, parsed: list[Parsed]) -> list[Parsed]:
+    """Drop items whose inbox row is no longer pending (settled by another worker meanwhile);
+    the others are locked for the transaction (`InboxRows.lock_pending`)."""
     ids = [item.inbox_id for item, _ in parsed if item.inbox_id is not None]
     if not ids:
         return parsed
-    query = select(InboxEvent.id).where(InboxEvent.id.in_(ids), InboxEvent.status == InboxStatus.PENDING)
-    # Wait for a worker holding these rows (never skip them: a worker that just died may hold
-    # them a moment longer, and skipped rows would wait for the sweep). SQLite: the write lock.
-    free = set(session.scalars(query.order_by(InboxEvent.id).with_for_update()))
+    free = uow.inbox.lock_pending(ids)
     return [(item, event) for item, event in parsed if item.inbox_id is None or item.inbox_id in free]
-
-
-_INBOX: Table = InboxEvent.__table__  # type: ignore[assignment]
-_SETTLE = (
-    update(_INBOX)
-    .where(_INBOX.c.id == bindparam("b_id"), _INBOX.c.status == InboxStatus.PENDING.value)
-    .values(status=bindparam("b_status"), reason=bindparam("b_reason"), settled_at=bindparam("b_at"))
-)
-
-
-_DEFER = (
-    update(_INBOX)
-    .where(_INBOX.c.id == bindparam("b_id"))
-    .values(attempts=0, claimed_at=None, deferrals=bindparam("b_deferrals"), not_before=bindparam("b_at"))
-)
 
 
 def deferral_delay(deferrals: int) -> timedelta:
@@ -365,7 +329,7 @@ def deferral_delay(deferrals: int) -> timedelta:
     return DEFERRAL_DELAY * factor
 
 
-def _settle(session: Session, ctx: Context, rows: list[dict[str, Any]]) -> None:
+def _settle(uow: UnitOfWork, ctx: Context, rows: list[dict[str, Any]]) -> None:
     """Write each inbox row's verdict. A deferred row stays pending, its attempts forgiven (it
     did not fail: it came early), until its not-before time: it does not hold the person's rows
     behind it, which may carry the predecessor it waits for."""
@@ -373,10 +337,7 @@ def _settle(session: Session, ctx: Context, rows: list[dict[str, Any]]) -> None:
     done = [{**r, "b_at": now} for r in rows if r["b_status"] != InboxStatus.PENDING]
     early = [{**r, "b_at": now + deferral_delay(r["b_deferrals"])} for r in rows
              if r["b_status"] == InboxStatus.PENDING]  # fmt: skip
-    if done:
-        session.execute(_SETTLE, done)
-    if early:
-        session.execute(_DEFER, early)
+    uow.inbox.settle(done, early)
 
 
 def _apply_one(
@@ -388,7 +349,7 @@ def _apply_one(
     fast: bool,
 ) -> Settlement:
     if isinstance(event, InvalidEvent):
-        return _reject(uow.session, ctx, report, item, str(event), None, event.raw, fast)
+        return _reject(uow, ctx, report, item, str(event), None, event.raw, fast)
     try:
         handled = handle_event(uow, ctx, event) if fast else _handle_once_more_if_raced(uow, ctx, event)
     except WorkflowError as exc:
@@ -396,7 +357,7 @@ def _apply_one(
             report.deferred_items.append(item)
             return None, None
         if isinstance(exc, Forbidden):
-            record_denial(uow.session, exc, ctx.clock.now(), getattr(event, "case_ref", None))
+            uow.access_denials.add(exc, ctx.clock.now(), getattr(event, "case_ref", None))
         refusal = str(exc)
     except Exception as exc:
         if fast or is_transient(exc):
@@ -410,7 +371,7 @@ def _apply_one(
         report.applied += 1
         report.by_type[event.type] += 1
         return InboxStatus.APPLIED, None
-    return _reject(uow.session, ctx, report, item, refusal, event, None, fast)
+    return _reject(uow, ctx, report, item, refusal, event, None, fast)
 
 
 def _handle_once_more_if_raced(uow: UnitOfWork, ctx: Context, event: Event) -> Handled:
@@ -422,7 +383,7 @@ def _handle_once_more_if_raced(uow: UnitOfWork, ctx: Context, event: Event) -> H
 
 
 def _reject(
-    session: Session,
+    uow: UnitOfWork,
     ctx: Context,
     report: IngestReport,
     item: Item,
@@ -440,17 +401,15 @@ def _reject(
         report.rejections.append(Rejection(item.where, event_id, reason))
     log.info("rejected %s (event %s)", item.where, event_id)  # the reason may name the person: not in logs
     try:
-        with session.begin_nested():
-            record_rejection(
-                session, ctx, source=item.where, raw=item.raw, reason=reason, event=event, data=data
-            )
+        with uow.savepoint():
+            record_rejection(uow, ctx, source=item.where, raw=item.raw, reason=reason, event=event, data=data)
     except Exception as exc:
         if fast or is_transient(exc):
             raise
         log.exception("rejection of %s could not be stored as it came", item.where)
-        with session.begin_nested():
+        with uow.savepoint():
             stand_in = f"(non enregistrable : {type(exc).__name__})"
-            record_rejection(session, ctx, source=item.where, raw=stand_in, reason=reason)
+            record_rejection(uow, ctx, source=item.where, raw=stand_in, reason=reason)
     return InboxStatus.REJECTED, reason
 
 
@@ -462,7 +421,7 @@ def retry_rejection(uow: UnitOfWork, ctx: Context, rejected_id: int) -> Handled:
     missing event applied). On success the rejection is marked resolved; on refusal it stays
     as it was and the new reason is raised (WorkflowError)."""
     with uow:
-        row = uow.session.get(RejectedEvent, rejected_id)
+        row = uow.rejections.get(rejected_id)
         if row is None:
             raise NotFound(f"aucun événement rejeté n° {rejected_id}")
         if row.resolved_at is not None:
