@@ -31,10 +31,10 @@ from datetime import datetime, timedelta
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from models import ApiToken, CalendarFeed, Professional, SignInClient, SignInFailure, WebAccount, WebSession
+from models import Professional
+from workflow.adapters.console_accounts import ConsoleAccounts
 from workflow.domain.errors import NotFound, WorkflowError
 from workflow.domain.vocabulary import Partner
 
@@ -50,41 +50,32 @@ _hasher = PasswordHasher()
 def set_password(session: Session, pid: str, password: str, now: datetime) -> None:
     if len(password) < MIN_PASSWORD:
         raise WorkflowError(f"un mot de passe a au moins {MIN_PASSWORD} caractères")
-    pro = session.get(Professional, pid)
-    if pro is None:
+    accounts = ConsoleAccounts(session)
+    if accounts.professional(pid) is None:
         raise NotFound(f"{pid} n'est pas dans l'annuaire des professionnels")
-    account = session.get(WebAccount, pid) or WebAccount(professional_id=pid)
-    account.password_hash = _hasher.hash(password)
-    account.updated_at = now
-    session.add(account)
-    session.execute(delete(SignInFailure).where(SignInFailure.account == pid))
+    accounts.set_password_hash(pid, _hasher.hash(password), now)
 
 
 def sign_in(session: Session, pid: str, password: str, client: str, now: datetime) -> Professional | None:
     """The professional if the password is right and the client is neither locked out nor
     slowed; None otherwise, the failure counted."""
     pid, client = pid[:32], client[:64]
-    if _locked_out(session, pid, client, now):
+    accounts = ConsoleAccounts(session)
+    if _locked_out(accounts, pid, client, now):
         _hasher.hash(password)  # the same time as a real check
         return None
-    account = session.get(WebAccount, pid)
-    pro = session.get(Professional, pid)
+    account = accounts.account(pid)
+    pro = accounts.professional(pid)
     if account is None or pro is None or not pro.active:
         _hasher.hash(password)  # the same time as a real check: no hint that the id is unknown
-        session.add(SignInFailure(account=pid, client=client, at=now))
+        accounts.count_failure(pid, client, now)
         return None
     try:
         _hasher.verify(account.password_hash, password)
     except (VerificationError, InvalidHashError):
-        session.add(SignInFailure(account=pid, client=client, at=now))
+        accounts.count_failure(pid, client, now)
         return None
-    session.execute(delete(SignInFailure).where(SignInFailure.account == pid, SignInFailure.client == client))
-    known = session.get(SignInClient, (pid, client))
-    if known is None:
-        session.add(SignInClient(account=pid, client=client, last_at=now))
-    else:
-        known.last_at = now
-    account.last_login_at = now
+    accounts.signed_in(account, client, now)
     return pro
 
 
@@ -97,43 +88,33 @@ def slowdown(failures: int) -> timedelta:
     return min(WINDOW, timedelta(seconds=2**doublings))
 
 
-def _locked_out(session: Session, pid: str, client: str, now: datetime) -> bool:
-    recent = SignInFailure.at > now - WINDOW
-    pair = session.scalar(
-        select(func.count()).where(recent, SignInFailure.account == pid, SignInFailure.client == client)
-    )
-    by_client = session.scalar(select(func.count()).where(recent, SignInFailure.client == client))
-    if (pair or 0) >= PER_CLIENT or (by_client or 0) >= CLIENT_LIMIT:
+def _locked_out(accounts: ConsoleAccounts, pid: str, client: str, now: datetime) -> bool:
+    failures = accounts.failures(pid, client, now - WINDOW)
+    if failures.pair >= PER_CLIENT or failures.by_client >= CLIENT_LIMIT:
         return True
-    on_account, last = session.execute(
-        select(func.count(), func.max(SignInFailure.at)).where(recent, SignInFailure.account == pid)
-    ).one()
-    wait = slowdown(on_account or 0)
-    if not wait or last is None or session.get(SignInClient, (pid, client)) is not None:
+    wait = slowdown(failures.on_account)
+    if not wait or failures.last is None or accounts.is_known_client(pid, client):
         return False
-    return bool(now - last < wait)
+    return bool(now - failures.last < wait)
 
 
 def open_session(session: Session, pid: str, now: datetime) -> str:
     """A new server-side session for `pid`; returns its id, for the cookie only."""
     token = secrets.token_urlsafe(32)
-    session.add(WebSession(id_sha256=_digest(token), professional_id=pid, created_at=now,
-                           expires_at=now + timedelta(hours=SESSION_HOURS)))  # fmt: skip
+    ConsoleAccounts(session).open_session(_digest(token), pid, now, now + timedelta(hours=SESSION_HOURS))
     return token
 
 
 def session_user(session: Session, token: str, now: datetime) -> str | None:
     """The professional of a live session (not revoked, not expired)."""
-    row = session.get(WebSession, _digest(token))
+    row = ConsoleAccounts(session).web_session(_digest(token))
     if row is None or row.revoked_at is not None or row.expires_at <= now:
         return None
     return row.professional_id
 
 
 def close_session(session: Session, token: str, now: datetime) -> None:
-    row = session.get(WebSession, _digest(token))
-    if row is not None and row.revoked_at is None:
-        row.revoked_at = now
+    ConsoleAccounts(session).revoke_session(_digest(token), now)
 
 
 def new_csrf() -> str:
@@ -154,26 +135,22 @@ def create_token(session: Session, system: str, now: datetime, partner: Partner)
     """A new token for a calling system speaking for `partner` (replacing its previous one);
     shown once."""
     token = secrets.token_urlsafe(32)
-    row = session.scalar(select(ApiToken).where(ApiToken.system == system)) or ApiToken(system=system)
-    row.token_sha256, row.created_at, row.revoked_at = _digest(token), now, None
-    row.partner = Partner(partner)
-    session.add(row)
+    ConsoleAccounts(session).replace_api_token(system, _digest(token), now, partner)
     return token
 
 
 def create_calendar_token(session: Session, pid: str, now: datetime) -> str:
     """A new address for a professional's calendar feed (the old one stops working); shown once."""
     token = secrets.token_urlsafe(32)
-    row = session.get(CalendarFeed, pid) or CalendarFeed(professional_id=pid)
-    row.token_sha256, row.created_at = _digest(token), now
-    session.add(row)
+    ConsoleAccounts(session).replace_calendar_feed(pid, _digest(token), now)
     return token
 
 
 def calendar_owner(session: Session, token: str) -> Professional | None:
     """The active professional whose feed this token opens, if any."""
-    row = session.scalar(select(CalendarFeed).where(CalendarFeed.token_sha256 == _digest(token)))
-    owner = session.get(Professional, row.professional_id) if row is not None else None
+    accounts = ConsoleAccounts(session)
+    row = accounts.calendar_feed(_digest(token))
+    owner = accounts.professional(row.professional_id) if row is not None else None
     return owner if owner is not None and owner.active else None
 
 
@@ -186,7 +163,7 @@ class Calling:
 
 
 def calling_system(session: Session, token: str) -> Calling | None:
-    row = session.scalar(select(ApiToken).where(ApiToken.token_sha256 == _digest(token)))
+    row = ConsoleAccounts(session).api_token(_digest(token))
     return Calling(row.system, row.partner) if row is not None and row.revoked_at is None else None
 
 

@@ -10,7 +10,12 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
-APPLICATION = Path(__file__).resolve().parents[2] / "workflow" / "application"
+ROOT = Path(__file__).resolve().parents[2]
+APPLICATION = ROOT / "workflow" / "application"
+ENTRY_POINTS = ("web", "tasks", "scheduler", "workflow/cli", "workflow/demo", "workflow/bootstrap.py")
+# Raw SQL an entry point runs that writes no row: the health probe's `SELECT 1`, and the
+# scheduler's leadership (a PostgreSQL advisory lock, and a look at pg_locks).
+READS_IN_RAW_SQL = {"web/health.py", "scheduler/leader.py"}
 SESSION_WRITES = frozenset({"add", "add_all", "delete", "merge", "flush", "begin_nested"})
 SQL_WRITES = frozenset({"insert", "update", "delete", "text"})
 DIALECTS = frozenset({"sqlite", "postgresql", "dialect", "sa"})
@@ -56,6 +61,23 @@ def test_application_code_writes_only_through_the_repositories() -> None:
         if (found := writes(path.read_text(encoding="utf-8")))
     }
     assert offenders == {}
+
+
+def test_entry_points_write_only_through_the_repositories() -> None:
+    """The console's sign-ins, sessions and tokens too (`adapters/console_accounts.py`). An entry
+    point may read through `uow.session` (its own queries), as long as it writes nothing."""
+    paths = [
+        path
+        for entry in ENTRY_POINTS
+        for path in ([ROOT / entry] if entry.endswith(".py") else sorted((ROOT / entry).rglob("*.py")))
+    ]
+    offenders = {
+        path.relative_to(ROOT).as_posix(): {what for _, what in writes(path.read_text(encoding="utf-8"))}
+        - {"uow.session used other than as a read's argument"}
+        for path in paths
+    }
+    offenders = {name: kinds for name, kinds in offenders.items() if kinds}
+    assert offenders == {name: {"text() builds a write"} for name in READS_IN_RAW_SQL}
 
 
 def test_the_check_sees_each_kind_of_write() -> None:

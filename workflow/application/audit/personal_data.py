@@ -11,6 +11,8 @@ All seeds, article on déontologie / RGPD: the person has free access to their d
   the barriers are erased and the rejected payloads that named them are reduced to their event
   id. The transition log is left untouched: it never holds a name, an identifier of the person
   or a barrier, only ids (case references, professional ids), so `audit verify` stays green.
+  Nor does retention add a log row: the log keeps the decisions of a case's people, and an
+  erasure decides nothing (docs/supervising.md); the person's `pseudonymised_at` records it.
 """
 
 from __future__ import annotations
