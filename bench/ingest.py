@@ -9,6 +9,9 @@ service would have left (log rows, processed events, reminders written), so look
 on empty tables:
 
 - floor: raw SQL doing those writes in batches of 500, no validation, no state machine, no ORM;
+- floor, one event per transaction: the same raw writes, each event committed alone (what a
+  one-by-one path would cost with nothing but its writes: the ratio of the single-event tasks
+  and of the HTTP door, which other engines pay too);
 - floor, all the writes: raw SQL doing every write the service makes for an event sent in a
   Celery batch (inbox row stored, taken and settled, case row, log row, processed-event row);
 - direct: `workflow.application.ingest.ingest_items` in this process, in batches of 500;
@@ -163,13 +166,14 @@ def renewals(first: int, count: int, tag: str) -> list[dict[str, Any]]:
     ]  # fmt: skip
 
 
-def floor(url: str, first: int, count: int) -> float:
-    """The same writes, raw: update the case row and insert one log row, 500 per transaction."""
+def floor(url: str, first: int, count: int, per_transaction: int = BATCH) -> float:
+    """The same writes, raw: update the case row and insert one log row, `per_transaction`
+    events per commit."""
     new_end = period_end(START, 12).isoformat()
     started = time.perf_counter()
     with psycopg.connect(_libpq(url)) as conn, conn.cursor() as cur:
-        for lo in range(first, first + count, BATCH):
-            ids = list(range(lo, min(lo + BATCH, first + count)))
+        for lo in range(first, first + count, per_transaction):
+            ids = list(range(lo, min(lo + per_transaction, first + count)))
             cur.executemany(
                 "UPDATE case_file SET state = 'renouvellement', renewal_count = 1, contract_end = %s, "
                 "updated_at = now() WHERE id = %s",
@@ -470,8 +474,9 @@ def main() -> None:
     args = parser.parse_args()
     n = args.events
     fast, paced = n // 4, min(n // 4, 2_500)
-    if args.cases < 4 * n + n // 10 + fast + paced:
-        parser.error(f"--cases must be at least {4 * n + n // 10 + fast + paced} for --events {n}")
+    needed = 4 * n + 2 * (n // 10) + fast + paced
+    if args.cases < needed:
+        parser.error(f"--cases must be at least {needed} for --events {n}")
     url, broker = args.database_url, args.broker_url
     redis.Redis.from_url(broker).flushdb()
     print(f"machine: a 5,000,000-step Python loop takes {cpu_seconds():.2f} s (median of 3)")
@@ -482,6 +487,7 @@ def main() -> None:
     )
     rates = {"floor (raw SQL)": floor(url, 1, n)}
     rates["floor, all the writes"] = floor_all(url, 3 * n + n // 10 + 1, n)
+    one_by_one = floor(url, 4 * n + n // 10 + fast + paced + 1, n // 10, per_transaction=1)
     rates["direct batch path"] = direct(url, n + 1, n)
     worker = Worker(url, broker, args.concurrency)
     memory = []
@@ -505,10 +511,13 @@ def main() -> None:
     finally:
         worker.stop()
     base, everything = rates["floor (raw SQL)"], rates["floor, all the writes"]
-    print(f"\n{'path':28} {'events/s':>10} {'of floor':>9} {'of all-writes floor':>20}   "
-          f"({n:,} events each; single-event: {n // 10:,}; http: {fast:,})")  # fmt: skip
-    for name, rate in rates.items():
-        print(f"{name:28} {rate:>10,.0f} {rate / base:>8.0%} {rate / everything:>20.0%}")
+    print(f"\n({n:,} events each; single-event and one per transaction: {n // 10:,}; http: {fast:,})")
+    header = f"{'of floor':>9} {'of all-writes floor':>20} {'of one-by-one floor':>20}"
+    print(f"{'path':28} {'events/s':>10} {header}")
+    for name, rate in {"floor, one per transaction": one_by_one, **rates}.items():
+        ratios = [f"{rate / floor_rate:>{width}.0%}" for floor_rate, width in
+                  ((base, 9), (everything, 20), (one_by_one, 20))]  # fmt: skip
+        print(f"{name:28} {rate:>10,.0f} {' '.join(ratios)}")
     p50, p99 = delays[len(delays) // 2], delays[int(len(delays) * 0.99)]
     print(f"\nhttp paced at {OFFERED:.0f} events/s offered, taken at {taken:.0f}/s ({len(delays):,} events): "
           f"from acceptance to applied p50 {p50 * 1000:.0f} ms, p99 {p99 * 1000:.0f} ms; the door's "

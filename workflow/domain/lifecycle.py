@@ -11,6 +11,13 @@ state moves: each returns a bool as `transitions` means a condition, their reaso
 aside so that one refusal names every failing guard; effects (`effects.py`) run after the move.
 The caller (`workflow.application.handling`) wraps the trigger, the case row and its log row in one
 database transaction, since `transitions` does not undo a state change when a callback fails.
+
+The event path does not run the machine's trigger itself: `fire` reads STEPS, a table compiled at
+import from the machine's own transitions (for each state and trigger, the destination the
+machine holds, with the move's guards and effect), and does what the machine does, without
+building an EventData and resolving callbacks for every event. `fire_on_machine` runs the
+machine; `tests/unit/test_compiled_steps.py` proves the two agree for every state, trigger and
+guard outcome. The machine stays the one source of what may move where.
 """
 
 from __future__ import annotations
@@ -199,7 +206,11 @@ def _effect_callback(effect: Effect) -> Callable[[EventData], None]:
 
 
 def build_machine(
-    model: object | None = None, initial: str | None = None, *, guarded: bool = True
+    model: object | None = None,
+    initial: str | None = None,
+    *,
+    guarded: bool = True,
+    table: tuple[Move, ...] = TABLE,
 ) -> Machine:
     """The machine of TABLE. Built once with no model (MACHINE); `bench/machine.py` also builds
     it per case, to measure what sharing saves. Unguarded (REPLAY_MACHINE), it runs the same
@@ -214,7 +225,7 @@ def build_machine(
             "conditions": [_condition(guard) for guard in move.guards] if guarded else [],
             "after": _effect_callback(move.effect),
         }
-        for move in TABLE
+        for move in table
     ]
     return Machine(
         model=model,
@@ -227,21 +238,70 @@ def build_machine(
     )
 
 
+@dataclass(frozen=True)
+class Step:
+    """What the machine does on one trigger from one state: the move (its guards, its effect)
+    and the destination the machine holds (None: an internal transition, no state change)."""
+
+    move: Move
+    dest: str | None
+
+
+Steps = dict[tuple[str, str], Step]
+
+
+def compile_steps(machine: Machine, table: tuple[Move, ...] = TABLE) -> Steps:
+    """(state, trigger) → Step, read from the machine built from `table`: each trigger's
+    sources and destination as `transitions` holds them."""
+    moves = {move.trigger: move for move in table}
+    steps: Steps = {}
+    for trigger, event in machine.events.items():
+        for source, transitions in event.transitions.items():
+            (transition,) = transitions  # one row of the table per (trigger, source)
+            steps[(source, trigger)] = Step(moves[trigger], transition.dest)
+    return steps
+
+
 MACHINE = build_machine()
 REPLAY_MACHINE = build_machine(guarded=False)
+STEPS = compile_steps(MACHINE)
 
 
 def fire(case: CaseRecord, trigger: str, attempt: Attempt) -> dict[str, Any]:
     """Run one trigger on one case; return the details its effect wants logged.
 
     Raises TransitionRefused (nothing changed on the case) when the trigger is unknown, not
-    allowed from the case's state, or refused by its guards (every failing guard named).
+    allowed from the case's state, or refused by its guards (every failing guard named);
+    EffectFailed when the effect fails after the state moved (the caller rolls back).
     """
+    return fire_step(STEPS, case, trigger, attempt)
+
+
+def fire_step(steps: Steps, case: CaseRecord, trigger: str, attempt: Attempt) -> dict[str, Any]:
+    """`fire` on a compiled table: what the machine does, in its order (every guard, then the
+    state, then the effect)."""
+    step = steps.get((case.state, trigger))
+    if step is None:
+        raise _not_from_here(case, _move(case, trigger))
+    move = step.move
+    refusals = [reason for guard in move.guards if (reason := guard(case, attempt)) is not None]
+    if refusals:
+        raise TransitionRefused(trigger, case.state, refusals)
+    if step.dest is not None:
+        case.state = step.dest
+    try:
+        return dict(move.effect(case, attempt))
+    except Exception as exc:
+        raise EffectFailed(f"{move.effect.__name__} failed after the state moved: {exc}") from exc
+
+
+def fire_on_machine(machine: Machine, case: CaseRecord, trigger: str, attempt: Attempt) -> dict[str, Any]:
+    """`fire` through the machine's own trigger: the reference the compiled table is held to."""
     move = _move(case, trigger)
     details: dict[str, Any] = {}
     refusals: dict[str, str] = {}
     try:
-        moved = MACHINE.events[trigger].trigger(case, attempt=attempt, details=details, refusals=refusals)
+        moved = machine.events[trigger].trigger(case, attempt=attempt, details=details, refusals=refusals)
     except MachineError:
         raise _not_from_here(case, move) from None
     if not moved:
