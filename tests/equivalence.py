@@ -345,49 +345,62 @@ def http_one_by_one(door: Door, found: Scenario, senders: int = 8) -> None:
 
 # The faults -----------------------------------------------------------------------------
 
-Fault = Callable[[Cluster, Engine], int]  # returns how many times it struck
+
+@dataclass(frozen=True)
+class Underway:
+    """The run a fault strikes: its workers, its database, and whether every event was sent."""
+
+    cluster: Cluster
+    engine: Engine
+    sent: threading.Event
 
 
-def _progress(engine: Engine, beyond: int, timeout: float = 120) -> bool:
-    """Wait until more than `beyond` events are applied; False if the run settled first."""
+Fault = Callable[[Underway], int]  # returns how many times it struck
+
+
+def _progress(run: Underway, beyond: int, timeout: float = 120) -> bool:
+    """Wait until more than `beyond` events are applied; False if the run settled first: every
+    event sent, and none pending. The inbox may empty while a sender is still between two
+    requests (a loaded machine): the run has not settled then."""
     deadline = time.monotonic() + timeout
-    while applied_count(engine) <= beyond:
-        if time.monotonic() > deadline or (applied_count(engine) and not pending(engine)):
+    while applied_count(run.engine) <= beyond:
+        settled = run.sent.is_set() and applied_count(run.engine) and not pending(run.engine)
+        if time.monotonic() > deadline or settled:
             return False
         time.sleep(0.02)
     return True
 
 
-def kill_workers(cluster: Cluster, engine: Engine, times: int = 3) -> int:
+def kill_workers(run: Underway, times: int = 3) -> int:
     """SIGKILL every worker process mid-run, then start them again, `times` times."""
     for done in range(times):
-        if not _progress(engine, applied_count(engine) + 50):
+        if not _progress(run, applied_count(run.engine) + 50):
             return done
-        for worker in cluster.workers:
+        for worker in run.cluster.workers:
             worker.kill()
-        for worker in cluster.workers:
+        for worker in run.cluster.workers:
             worker.start(visibility_timeout=60)
     return times
 
 
-def lose_the_broker(cluster: Cluster, engine: Engine) -> int:
+def lose_the_broker(run: Underway) -> int:
     """What a Redis restart without persistence does to the run: every queued message and every
     client connection gone at once (the test's own Redis database emptied, its clients cut)."""
-    if not _progress(engine, applied_count(engine) + 100):
+    if not _progress(run, applied_count(run.engine) + 100):
         return 0
-    client = redis.Redis.from_url(cluster.broker_url)
+    client = redis.Redis.from_url(run.cluster.broker_url)
     client.flushdb()
     client.client_kill_filter(_type="normal", skipme=True)
     client.flushdb()
     return 1
 
 
-def cut_database_connections(cluster: Cluster, engine: Engine, times: int = 3) -> int:
+def cut_database_connections(run: Underway, times: int = 3) -> int:
     """Terminate the workers' PostgreSQL connections mid-run, `times` times."""
     for done in range(times):
-        if not _progress(engine, applied_count(engine) + 100):
+        if not _progress(run, applied_count(run.engine) + 100):
             return done
-        with engine.connect() as conn:
+        with run.engine.connect() as conn:
             conn.execute(text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
                               "WHERE application_name = 'acc-worker' "
                               "AND datname = current_database()"))  # fmt: skip
@@ -397,19 +410,19 @@ def cut_database_connections(cluster: Cluster, engine: Engine, times: int = 3) -
 class Striking(threading.Thread):
     """A fault striking in the background of a run; `struck` says how often it did."""
 
-    def __init__(self, fault: Fault, cluster: Cluster, engine: Engine) -> None:
+    def __init__(self, fault: Fault, underway: Underway) -> None:
         super().__init__(daemon=True)
-        self.fault, self.cluster, self.engine = fault, cluster, engine
+        self.fault, self.underway = fault, underway
         self.struck = 0
 
     def run(self) -> None:
-        self.struck = self.fault(self.cluster, self.engine)
+        self.struck = self.fault(self.underway)
 
 
-def during(fault: Fault | None, cluster: Cluster, engine: Engine) -> Striking | None:
+def during(fault: Fault | None, underway: Underway) -> Striking | None:
     if fault is None:
         return None
-    striking = Striking(fault, cluster, engine)
+    striking = Striking(fault, underway)
     striking.start()
     return striking
 
@@ -440,12 +453,14 @@ def through(path: str, fault: str, engine: Engine, database_url: str, broker_url
     )
     with running(cluster):
         started = time.monotonic()
-        striking = during(FAULTS[fault], cluster, engine)
+        sent = threading.Event()
+        striking = during(FAULTS[fault], Underway(cluster, engine, sent))
         if path.startswith("celery"):
             via_celery(cluster, found)
         else:
             with Door(cluster) as door:
                 (http_batches if path == "http batches of 100" else http_one_by_one)(door, found)
+        sent.set()
         if striking is not None:
             striking.join(timeout=1800)
         settle(engine, timeout=3600)
