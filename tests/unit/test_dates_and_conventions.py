@@ -6,6 +6,9 @@ from datetime import date
 from pathlib import Path
 
 import pytest
+from dateutil.relativedelta import relativedelta
+from hypothesis import given
+from hypothesis import strategies as st
 
 from workflow.adapters.convention_files import load_book
 from workflow.domain.dates import add_months, period_end
@@ -18,6 +21,11 @@ def test_periods_are_real_calendar_months() -> None:
     assert add_months(date(2026, 1, 31), 1) == date(2026, 2, 28)
     assert add_months(date(2028, 1, 31), 1) == date(2028, 2, 29)
     assert period_end(date(2026, 8, 31), 6) == date(2027, 2, 27)
+
+
+@given(st.dates(date(1990, 1, 1), date(2100, 12, 31)), st.integers(-240, 240))
+def test_calendar_months_are_dateutils(start: date, months: int) -> None:
+    assert add_months(start, months) == start + relativedelta(months=months)
 
 
 def test_the_shipped_figures_follow_the_seeds() -> None:

@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
+from calendar import monthrange
 from datetime import date, timedelta
-
-from dateutil.relativedelta import relativedelta
 
 
 def add_months(start: date, months: int) -> date:
     """`start` plus `months` calendar months, clipped to the month's last day (31 Jan + 1 = 28/29
-    Feb): `dateutil`'s relativedelta, which does the calendar's arithmetic."""
-    moved: date = start + relativedelta(months=months)
-    return moved
+    Feb), as `dateutil`'s relativedelta does it (a test holds it to that), in plain arithmetic:
+    each renewal and exit reads it several times, and relativedelta cost 7 % of the batch path."""
+    index = start.year * 12 + start.month - 1 + months
+    year, month = divmod(index, 12)
+    return date(year, month + 1, min(start.day, monthrange(year, month + 1)[1]))
 
 
 def period_end(start: date, months: int) -> date:
