@@ -89,10 +89,10 @@ class Jobs:
         """Queue today's scan unless it already ran; True if this call queued it."""
         day = today(self.ctx.clock).isoformat()
         if claim_run(self.uow(), self.ctx, REMINDER_SCAN, day, self.identity) is None:
-            log.info("reminder scan of %s already ran", day)
+            log.info("scan des rappels du %s déjà fait", day)
             return False
         self.queue_scan(day, self.digest)
-        log.info("reminder scan of %s queued", day)
+        log.info("scan des rappels du %s mis en file", day)
         return True
 
     def monthly_revues(self) -> list[tuple[str, str]]:
@@ -102,7 +102,7 @@ class Jobs:
             due = due_revues(uow.session, self.ctx.book, self.ctx.clock.now())
         for agence, month in due:
             self.queue_revue(agence, month)
-            log.info("revue %s %s queued", agence, month)
+            log.info("revue %s %s mise en file", agence, month)
         return due
 
     def quarterly_indicators(self) -> str | None:
@@ -111,19 +111,19 @@ class Jobs:
         if claim_run(self.uow(), self.ctx, QUARTERLY_INDICATORS, quarter, self.identity) is None:
             return None
         self.queue_indicators(quarter)
-        log.info("indicators of %s queued", quarter)
+        log.info("indicateurs de %s mis en file", quarter)
         return quarter
 
     def audit_seal(self) -> bool:
         """Queue the night's seal of the log, once a day, if the sealing key is configured."""
         if not os.environ.get(KEY_ENV):
-            log.warning("daily seals of the log are off: %s is not set", KEY_ENV)
+            log.warning("sceaux quotidiens du journal désactivés : %s n'est pas défini", KEY_ENV)
             return False
         day = today(self.ctx.clock).isoformat()
         if claim_run(self.uow(), self.ctx, AUDIT_SEAL, day, self.identity) is None:
             return False
         self.queue_seal()
-        log.info("seal of the log queued (%s)", day)
+        log.info("sceau du journal mis en file (%s)", day)
         return True
 
     def inbox_sweep(self) -> int:
@@ -134,7 +134,7 @@ class Jobs:
             self.queue_inbox(rows)
         count = sum(map(len, rows.values()))
         if count:
-            log.info("inbox sweep: workers woken for %d event(s)", count)
+            log.info("balayage de la boîte d'entrée : workers réveillés pour %d événement(s)", count)
         return count
 
     def catch_up(self) -> list[str]:
@@ -157,7 +157,7 @@ class Jobs:
         """Run `job` if this process still leads; else step down (stop `scheduler`)."""
         if not self.leading():
             self.stepped_down = True
-            log.error("the leader lock is lost: this scheduler steps down before %s", job.__name__)
+            log.error("verrou de meneur perdu : ce planificateur cède la main avant %s", job.__name__)
             if scheduler is not None:
                 scheduler.shutdown(wait=False)
             raise SteppedDown(job.__name__)

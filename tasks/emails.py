@@ -52,7 +52,7 @@ def send_emails(task: Task, email_ids: list[int]) -> dict[str, Any]:
             try:
                 where = mailer.deliver(draft)
             except (smtplib.SMTPException, OSError) as exc:
-                log.warning("email %s, attempt %d: %s", draft.key, draft.attempt, exc)
+                log.warning("email %s, tentative %d : %s", draft.key, draft.attempt, exc)
                 if mark_failure(rt.uow(), rt.ctx, draft.email_id, f"{type(exc).__name__}: {exc}"):
                     again.append(draft.email_id)
                     attempt = max(attempt, draft.attempt)
@@ -60,7 +60,7 @@ def send_emails(task: Task, email_ids: list[int]) -> dict[str, Any]:
                 else:
                     metrics.EMAILS.labels("failed").inc()
                 continue
-            log.info("email %s sent to %s", draft.key, where)
+            log.info("email %s envoyé à %s", draft.key, where)
             sent.append(draft.email_id)
             if len(sent) >= RECORD_EVERY:
                 mark_sent(rt.uow(), rt.ctx, sent)

@@ -165,12 +165,14 @@ def _drain_all(task: Task, departement: str | None) -> dict[str, Any]:
         except Exception as exc:
             if is_transient(exc) and task.request.retries < MAX_RETRIES:
                 cause = type(getattr(exc, "orig", None) or exc).__name__
-                log.warning("task %s: transient %s, retrying", task.request.id, cause)
+                log.warning("tâche %s : %s passager, nouvel essai", task.request.id, cause)
                 raise task.retry(exc=exc, countdown=_backoff(task.request.retries)) from exc
             # The rows stay pending, their taking counted: the sweep wakes a worker for them
             # once their claim runs out, and parks those that fail every time. Nothing is
             # acknowledged that was neither applied nor rejected.
-            log.exception("task %s: inbox rows left pending for the sweep", task.request.id)
+            log.exception(
+                "tâche %s : lignes de la boîte d'entrée laissées en attente pour le balayage", task.request.id
+            )
             return {**totals, "failed": type(exc).__name__}
         metrics.count_settled(report.ingest.settled, report.ingest.delays)
         for name, value in report.ingest.as_dict().items():
@@ -180,7 +182,7 @@ def _drain_all(task: Task, departement: str | None) -> dict[str, Any]:
         totals["taken"] += report.taken
         if report.taken:
             done = report.ingest
-            log.info("batch of %d: %d applied, %d duplicate(s), %d rejected, %d deferred, %d parked",
+            log.info("lot de %d : %d appliqué(s), %d doublon(s), %d rejeté(s), %d différé(s), %d mis de côté",
                      report.taken, done.applied, done.duplicates, done.rejected, done.deferred,
                      report.parked)  # fmt: skip
         if report.taken == BATCH or (report.taken and task.request.is_eager):

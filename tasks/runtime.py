@@ -50,6 +50,6 @@ def _say_what_redis_keeps(**_: object) -> None:
     from tasks.monitor import redis_persistence
 
     try:
-        log.warning("broker persistence: %s", redis_persistence())
+        log.warning("persistance du broker : %s", redis_persistence())
     except Exception as exc:  # a monitoring line must never stop a worker
-        log.warning("broker persistence: unknown (%s)", type(exc).__name__)
+        log.warning("persistance du broker : inconnue (%s)", type(exc).__name__)

@@ -51,7 +51,10 @@ def queue_to_workers(rows: Routed) -> None:
     try:
         notify(rows)
     except Exception:
-        log.exception("could not queue %d inbox row(s); the sweep will", sum(map(len, rows.values())))
+        log.exception(
+            "%d ligne(s) de la boîte d'entrée non mises en file : le balayage s'en charge",
+            sum(map(len, rows.values())),
+        )
 
 
 def create_app(
@@ -112,7 +115,7 @@ def _application(secret: str, sign_in_origin: str | None = None) -> FastAPI:
     @app.exception_handler(InterfaceError)
     async def _database_down(request: Request, exc: Exception) -> Response:
         """The database is out of reach: nothing was stored; the sender may try again shortly."""
-        log.error("database unavailable: %s", type(exc).__name__)
+        log.error("base de données indisponible : %s", type(exc).__name__)
         message = "la base de données est momentanément indisponible : réessayez dans une minute"
         if request.url.path.startswith("/api"):
             return JSONResponse({"detail": message}, status_code=503, headers={"Retry-After": "60"})

@@ -106,7 +106,7 @@ async def start(request: Request, suite: str = "/dossiers") -> RedirectResponse:
             request, proconnect.address(request, CALLBACK), acr_values="eidas1"
         )
     except Exception as exc:  # the provider out of reach: a page, not a 500
-        log.error("ProConnect unreachable: %s", type(exc).__name__)
+        log.error("ProConnect injoignable : %s", type(exc).__name__)
         raise PageForbidden("ProConnect ne répond pas : réessayez dans un moment.", None, 503) from None
     return answer
 
@@ -119,7 +119,7 @@ async def finish(request: Request) -> RedirectResponse:
         token = await client.authorize_access_token(request)
         claims = await _userinfo(client, token)
     except (OAuthError, JoseError, ValueError) as exc:
-        log.warning("ProConnect sign-in refused: %s", type(exc).__name__)
+        log.warning("connexion ProConnect refusée : %s", type(exc).__name__)
         raise PageForbidden(
             "La connexion par ProConnect n'a pas abouti (réponse expirée, déjà utilisée ou falsifiée) : "
             "recommencez depuis la page de connexion.",
@@ -198,7 +198,7 @@ async def end_at_provider(request: Request, id_token: str) -> RedirectResponse |
             id_token_hint=id_token,
         )
     except Exception as exc:
-        log.error("ProConnect sign-out not reached: %s", type(exc).__name__)
+        log.error("déconnexion ProConnect non atteinte : %s", type(exc).__name__)
         return None
     answer.status_code = 303
     return answer

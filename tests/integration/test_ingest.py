@@ -554,7 +554,7 @@ def test_the_logs_say_one_line_per_batch_and_nothing_of_the_state_machine_librar
         r for r in caplog.records if r.name.startswith("transitions") and r.levelno < logging.WARNING
     ] == []
     batches = [r.getMessage() for r in caplog.records if r.name == "tasks.events"]
-    assert batches == ["batch of 12: 12 applied, 0 duplicate(s), 0 rejected, 0 deferred, 0 parked"]
+    assert batches == ["lot de 12 : 12 appliqué(s), 0 doublon(s), 0 rejeté(s), 0 différé(s), 0 mis de côté"]
 
 
 def test_rows_parked_in_either_wording_are_counted_as_parked(harness: Harness) -> None:

@@ -270,7 +270,7 @@ def test_a_dropped_database_connection_is_retried(harness: Harness, worker: Work
 
     def drop_seen() -> bool:
         log = worker.log.read_text()
-        return "AdminShutdown" in log and ("redone one by one" in log or "retrying" in log)
+        return "AdminShutdown" in log and ("rejoué un à un" in log or "nouvel essai" in log)
 
     def terminate_until_a_drop_is_seen() -> bool:
         if drop_seen():

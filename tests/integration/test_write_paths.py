@@ -148,7 +148,7 @@ def test_a_chunk_whose_buffered_pass_fails_is_redone_row_by_row(
     with caplog.at_level(logging.WARNING, logger="workflow.application.ingest"):
         report = harness.ingest_events(events)
 
-    assert "redone one by one after EffectFailed" in caplog.text
+    assert "rejoué un à un après EffectFailed" in caplog.text
     assert (report.applied, report.rejected, report.duplicates) == (7, 1, 0)
     assert harness.case(good.ref).state == "contrat"
     assert harness.case(bad.ref).state == "diagnostic"

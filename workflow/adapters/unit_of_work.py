@@ -135,7 +135,9 @@ class UnitOfWork:
             except Exception:
                 # Committed is committed: the rows stay pending and the next sweep (`reminders
                 # run`) queues them. Raising here would make callers redo committed work.
-                log.exception("could not queue %d email(s) after commit; the next sweep will", len(ids))
+                log.exception(
+                    "%d email(s) non mis en file après validation : le prochain passage s'en charge", len(ids)
+                )
 
     def savepoint(self) -> SessionTransaction:
         """A savepoint in the transaction: rolled back alone, it undoes only what followed it."""

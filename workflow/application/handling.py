@@ -49,7 +49,7 @@ def handle_event(uow: UnitOfWork, ctx: Context, event: Event) -> Handled:
         return _again(event, before)
     reference, message = HANDLERS[event.type](uow, ctx, event)
     uow.processed.add(_processed_row(ctx, event, reference))
-    log.debug("event %s applied to case %s", event.event_id, reference)
+    log.debug("événement %s appliqué au dossier %s", event.event_id, reference)
     return Handled(HandledAs.APPLIED, event.event_id, message, reference)
 
 

@@ -408,7 +408,11 @@ def release(uow: UnitOfWork, ids: Sequence[int]) -> None:
             uow.inbox.release(ids)
             uow.commit()
     except Exception as exc:
-        log.warning("the claim on %d inbox row(s) waits for its lease (%s)", len(ids), type(exc).__name__)
+        log.warning(
+            "la prise de %d ligne(s) de la boîte d'entrée attend la fin de son bail (%s)",
+            len(ids),
+            type(exc).__name__,
+        )
 
 
 def park(uow: UnitOfWork, ctx: Context, ids: Sequence[int], reason: str) -> int:

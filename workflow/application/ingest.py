@@ -269,7 +269,7 @@ def _apply_chunk_or_redo(
             raise
         uow.rollback()
         cause = type(getattr(exc, "orig", None) or exc).__name__  # the driver's error: no SQL, no values
-        log.warning("chunk of %d events redone one by one after %s", len(items), cause)
+        log.warning("lot de %d événements rejoué un à un après %s", len(items), cause)
         part = _apply_chunk(uow, ctx, parsed, fast=False)
     report.merge(part)
     if on_event is not None:
@@ -362,7 +362,7 @@ def _apply_one(
     except Exception as exc:
         if fast or is_transient(exc):
             raise
-        log.exception("event %s at %s: internal error", event.event_id, item.where)
+        log.exception("événement %s (%s) : erreur interne", event.event_id, item.where)
         refusal = f"erreur interne ({type(exc).__name__}) : {echo(str(exc))[1:-1]}"
     else:
         if handled.status == HandledAs.DUPLICATE:
@@ -399,14 +399,15 @@ def _reject(
     reason = storable(reason[:REASON_LIMIT])
     if len(report.rejections) < REPORTED:
         report.rejections.append(Rejection(item.where, event_id, reason))
-    log.info("rejected %s (event %s)", item.where, event_id)  # the reason may name the person: not in logs
+    # The reason may name the person: not in logs.
+    log.info("rejeté : %s (événement %s)", item.where, event_id)
     try:
         with uow.savepoint():
             record_rejection(uow, ctx, source=item.where, raw=item.raw, reason=reason, event=event, data=data)
     except Exception as exc:
         if fast or is_transient(exc):
             raise
-        log.exception("rejection of %s could not be stored as it came", item.where)
+        log.exception("le rejet de %s n'a pas pu être enregistré tel quel", item.where)
         with uow.savepoint():
             stand_in = f"(non enregistrable : {type(exc).__name__})"
             record_rejection(uow, ctx, source=item.where, raw=stand_in, reason=reason)

@@ -92,7 +92,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"erreur : {file_problem(exc) if isinstance(exc, OSError) else exc}", file=sys.stderr)
         return EXIT_USAGE
     except Exception as exc:
-        log.debug("the run failed", exc_info=True)
+        log.debug("la commande a échoué", exc_info=True)
         print(f"erreur : la commande a échoué ({type(exc).__name__} : {str(exc)[:300]})", file=sys.stderr)
         print("ce qui était enregistré avant reste ; relancer la commande est sans risque", file=sys.stderr)
         return EXIT_FAILED

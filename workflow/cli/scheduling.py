@@ -37,7 +37,7 @@ def cmd_scheduler(args: argparse.Namespace) -> int:
             if args.once:
                 print("un autre planificateur mène sur cette base : rien de fait")
                 return EXIT_PROBLEM
-            log.warning("another scheduler leads on this database; standing by")
+            log.warning("un autre planificateur mène sur cette base : celui-ci attend son tour")
             time.sleep(STANDBY_POLL)
         LEADER.set(1)
         jobs = Jobs(
@@ -58,7 +58,7 @@ def cmd_scheduler(args: argparse.Namespace) -> int:
             lock.release()
         if not jobs.stepped_down:
             return EXIT_OK
-        log.warning("stepped down: standing by to lead again")
+        log.warning("a cédé la main : attend de mener à nouveau")
 
 
 def register(sub: Subparsers[argparse.ArgumentParser]) -> None:
