@@ -56,7 +56,7 @@ def test_a_replayed_event_changes_nothing_and_says_so(harness: Harness) -> None:
     assert (report.applied, report.duplicates, report.rejected) == (0, 4, 0)
     assert counts(harness) == before
     outcome = harness.apply(events[1])[0]
-    assert outcome.status == HandledAs.DUPLICATE and "already applied" in outcome.message
+    assert outcome.status == HandledAs.DUPLICATE and "déjà appliqué le" in outcome.message
 
 
 def test_the_same_event_twice_in_one_file_applies_once(harness: Harness) -> None:
@@ -73,7 +73,7 @@ def test_a_reused_event_id_with_other_content_is_rejected(harness: Harness) -> N
     forged["event_id"] = f"{story.ref}-2"
     report = harness.ingest_events([forged])
     assert report.rejected == 1
-    assert "already used by a different binome_assigned event" in report.rejections[0].reason
+    assert "déjà pris par un autre événement binome_assigned" in report.rejections[0].reason
     assert harness.case(story.ref).state == "reperage"
 
 
@@ -452,12 +452,12 @@ def test_a_copy_sent_while_the_first_waits_is_a_duplicate(harness: Harness) -> N
 
     assert [v.status for v in first.verdicts] == ["accepted"]
     assert [v.status for v in again.verdicts] == ["duplicate", "duplicate"]
-    assert again.verdicts[0].reason is not None and "not applied yet" in again.verdicts[0].reason
+    assert again.verdicts[0].reason is not None and "pas encore appliqué" in again.verdicts[0].reason
     assert [v.status for v in other.verdicts] == ["rejected"]
     assert drain_waiting(harness.uow(), harness.ctx, 10, defer=True).ingest.applied == 1
     with harness.sessions() as session:
         rejected = session.scalars(select(RejectedEvent.reason)).all()
-    assert len(rejected) == 1 and "already used by a different" in rejected[0]
+    assert len(rejected) == 1 and "déjà pris par un autre événement" in rejected[0]
 
 
 def test_each_stored_event_carries_the_departement_that_routes_it(harness: Harness) -> None:

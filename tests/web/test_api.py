@@ -135,7 +135,7 @@ def test_an_event_sent_again_while_its_first_copy_waits_is_a_duplicate(console: 
     again = client.post("/api/events", json=event)
     assert again.status_code == 200
     [answer] = again.json()["results"]
-    assert answer["status"] == "duplicate" and "not applied yet" in answer["reason"]
+    assert answer["status"] == "duplicate" and "pas encore appliqué" in answer["reason"]
     assert client.get(f"/api/events/{event['event_id']}").json()["status"] == "duplicate"
     drain_queued(console)
     with console.harness.sessions() as s:

@@ -55,14 +55,14 @@ def classify(
     if before is None:
         return Classification.ACCEPTED, None
     if isinstance(before, InFlight):
-        when = f"accepted on {instant(before.accepted_at)} (Paris), not applied yet"
+        when = f"accepté le {instant(before.accepted_at)} (heure de Paris), pas encore appliqué"
     else:
-        when = f"applied on {instant(before.applied_at)} (Paris)"
+        when = f"appliqué le {instant(before.applied_at)} (heure de Paris)"
     if before.payload_sha256 != payload_digest(read):
         return Classification.REJECTED, (
-            f"event_id {read.event_id} was already used by a different {before.type} event "
-            f"{when}: event ids must be unique"
+            f"event_id {read.event_id} déjà pris par un autre événement {before.type}, {when} : "
+            "un event_id ne sert qu'une fois"
         )
     if isinstance(before, InFlight):
-        return Classification.DUPLICATE, f"already {when}: it will be applied once"
-    return Classification.DUPLICATE, f"already {when}: nothing changed"
+        return Classification.DUPLICATE, f"déjà {when} : il ne sera appliqué qu'une fois"
+    return Classification.DUPLICATE, f"déjà {when} : rien n'a changé"
