@@ -9,6 +9,7 @@ own passwords off (production, once ProConnect signs agents in).
 
 from __future__ import annotations
 
+import functools
 import html
 import logging
 import os
@@ -26,6 +27,7 @@ from starlette.middleware.sessions import SessionMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from web import api, health, pages, proconnect
+from web.group_commit import GroupCommit
 from web.input_guard import InputGuard
 from web.proconnect import ISSUER_ENV, ProConnect
 from web.rendering import templates
@@ -71,9 +73,9 @@ def create_app(
         )
     app = _application(secret, proconnect.origin if proconnect else None)
     runtime = bootstrap(url, clock=clock, check_schema=False)
-    app.state.web = Web(
-        runtime, queue or queue_to_workers, proconnect=proconnect, local_passwords=local_passwords
-    )
+    web = Web(runtime, queue or queue_to_workers, proconnect=proconnect, local_passwords=local_passwords)
+    web.door = GroupCommit(functools.partial(api.store, web), most=api.MAX_BATCH)
+    app.state.web = web
     return app
 
 

@@ -180,11 +180,16 @@ class RecentTokens:
         self.trust, self.now = trust, now
         self._valid: dict[str, tuple[Calling, float]] = {}
 
+    def known(self, token: str) -> Calling | None:
+        """The system this token named in the last TOKEN_TRUST seconds; None: ask `system`."""
+        known = self._valid.get(_digest(token))
+        return known[0] if known is not None and known[1] > self.now() else None
+
     def system(self, sessions: sessionmaker[Session], token: str) -> Calling | None:
+        known = self.known(token)
+        if known is not None:
+            return known
         digest, now = _digest(token), self.now()
-        known = self._valid.get(digest)
-        if known is not None and known[1] > now:
-            return known[0]
         with sessions() as session:
             system = calling_system(session, token)
         if system is None:

@@ -11,7 +11,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from models import Professional
 from web.auth import RecentTokens
-from workflow.application.inbox import Routed
+from web.group_commit import GroupCommit
+from workflow.application.inbox import Parcel, Receipt, Routed
 from workflow.application.service_context import Context
 from workflow.bootstrap import Runtime
 from workflow.domain.clock import Clock
@@ -44,6 +45,7 @@ class Web:
     tokens: RecentTokens = field(default_factory=RecentTokens)
     proconnect: ProConnect | None = None  # sign-in with ProConnect, when configured
     local_passwords: bool = True  # the console's own passwords (ACCOMPAGNEMENT_LOCAL_PASSWORDS=0: off)
+    door: GroupCommit[Parcel, Receipt] = field(init=False)  # the event door's committer (`web.api.store`)
 
     @property
     def sessions(self) -> sessionmaker[Session]:

@@ -148,6 +148,16 @@ def in_flight(inbox: InboxRows, event_ids: set[str]) -> dict[str, InFlight]:
     return found
 
 
+@dataclass(frozen=True)
+class Parcel:
+    """What one sender hands over at once (a request, a message): its (where, JSON text) items,
+    the sender's name, and `refuse`, which tells of a valid event the sender may not send."""
+
+    items: Sequence[tuple[str, str]]
+    sender: str
+    refuse: Callable[[Event], Forbidden | None] | None = None
+
+
 def receive(
     uow: UnitOfWork,
     ctx: Context,
@@ -164,10 +174,24 @@ def receive(
     its id, the order in which it was accepted. `refuse` tells of a valid event the sender may
     not send (the HTTP door: an actor of another partner): it is rejected, and the refusal kept
     (`access_denial`)."""
-    receipt = Receipt(submission or uuid.uuid4().hex)
+    [receipt] = receive_together(uow, ctx, [Parcel(items, sender, refuse)], submission)
+    return receipt
+
+
+def receive_together(
+    uow: UnitOfWork, ctx: Context, parcels: Sequence[Parcel], submission: str | None = None
+) -> list[Receipt]:
+    """`receive` for several parcels in one transaction (the HTTP door's group commit: the
+    requests that arrived while the last commit was under way): one lookup of what was applied,
+    one routing read, one insert and one commit for all, and each parcel answered as if it had
+    come alone after the ones before it (an event id sent twice across them is a duplicate, as
+    it would be one request later). Their rows share one submission, numbered across the
+    parcels in the order given, which is their order in their persons' lines."""
+    submission = submission or uuid.uuid4().hex
     now = ctx.clock.now()
+    entries = [(parcel, where, raw) for parcel in parcels for where, raw in parcel.items]
     with uow:
-        reads = [(where, raw, read_event(raw)) for where, raw in items]
+        reads = [(where, raw, read_event(raw)) for _, where, raw in entries]
         events = [r for _, _, r in reads if not isinstance(r, InvalidEvent)]
         seen: dict[str, AppliedBefore | InFlight] = {**uow.inbox.applied(e.event_id for e in events)}
         here: dict[str, Event] = {}  # the first copy of each event in this submission
@@ -175,7 +199,8 @@ def receive(
         rows: list[dict[str, Any]] = []
         rejections: dict[int, dict[str, Any]] = {}
         refusals: dict[int, Forbidden] = {}
-        for position, (where, raw, read) in enumerate(reads):
+        for position, ((parcel, _, _), (where, raw, read)) in enumerate(zip(entries, reads, strict=True)):
+            refuse = parcel.refuse
             refused = None if refuse is None or isinstance(read, InvalidEvent) else refuse(read)
             if refused is not None:
                 refusals[position] = refused
@@ -184,7 +209,7 @@ def receive(
                 copied = here[read.event_id]  # a second copy in one submission (its digest only then)
                 before = InFlight(copied.type, payload_digest(copied), now)
             row, rejection = _row(
-                receipt.submission, position, sender, where, raw, read, before, keys[position], now,
+                submission, position, parcel.sender, where, raw, read, before, keys[position], now,
                 None if refused is None else refused.reason,
             )  # fmt: skip
             if row["status"] == InboxStatus.PENDING and not isinstance(read, InvalidEvent):
@@ -197,13 +222,13 @@ def receive(
             # Not stored: a redelivered submission's rows (there already), or copies of events
             # whose first copy waits in the inbox (the unique index on pending event ids refused
             # them): those are stored as duplicates, or rejected when the content differs.
-            there = uow.inbox.positions(receipt.submission)
+            there = uow.inbox.positions(submission)
             copies = [p for p in range(len(rows)) if p not in there]
             first = in_flight(uow.inbox, {rows[p]["event_id"] for p in copies})
             again = []
             for p in copies:
                 where, raw, read = reads[p]
-                row, rejection = _row(receipt.submission, p, sender, where, raw, read,
+                row, rejection = _row(submission, p, entries[p][0].sender, where, raw, read,
                                       first.get(rows[p]["event_id"]), keys[p], now,
                                       refusals[p].reason if p in refusals else None)  # fmt: skip
                 again.append(row)
@@ -211,17 +236,33 @@ def receive(
                     rejections[p] = rejection
             stored = [*stored, *uow.inbox.insert(again)]
         _record(uow, ctx, stored, rows, rejections, refusals)
-        for row in stored:
-            read = reads[row.position][2]
-            receipt.stored[(row.status, UNREADABLE if isinstance(read, InvalidEvent) else read.type)] += 1
-        if len(stored) < len(rows):  # received before: answer from the rows as they stand now
-            stored = uow.inbox.kept(receipt.submission)
-        for position, row_id, event_id, status, reason, departement in sorted(stored):
-            answer = _ANSWERS.get(InboxStatus(status), Classification.ACCEPTED)  # pending, or applied since
-            pending = status == InboxStatus.PENDING
-            receipt.verdicts.append(Verdict(position, event_id, answer, reason, row_id, pending, departement))
+        receipts = _receipts(uow.inbox, submission, parcels, reads, stored, len(rows))
         uow.commit()
-    return receipt
+    return receipts
+
+
+def _receipts(
+    inbox: InboxRows, submission: str, parcels: Sequence[Parcel], reads: list[tuple[str, str, Any]],
+    stored: list[Any], sent: int,
+) -> list[Receipt]:  # fmt: skip
+    """Each parcel's receipt, its positions counted from its own first item. A submission
+    received before (fewer rows stored than `sent`) is answered from its rows as they stand."""
+    receipts = [Receipt(submission) for _ in parcels]
+    owner: list[tuple[Receipt, int]] = []
+    for receipt, parcel in zip(receipts, parcels, strict=True):
+        owner.extend((receipt, index) for index in range(len(parcel.items)))
+    for row in stored:
+        read = reads[row.position][2]
+        kind = UNREADABLE if isinstance(read, InvalidEvent) else read.type
+        owner[row.position][0].stored[(row.status, kind)] += 1
+    for position, row_id, event_id, status, reason, departement in sorted(
+        stored if len(stored) == sent else inbox.kept(submission)
+    ):
+        answer = _ANSWERS.get(InboxStatus(status), Classification.ACCEPTED)  # pending, or applied since
+        pending = status == InboxStatus.PENDING
+        receipt, index = owner[position]
+        receipt.verdicts.append(Verdict(index, event_id, answer, reason, row_id, pending, departement))
+    return receipts
 
 
 def _record(
