@@ -16,7 +16,7 @@ import time as timer
 from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
@@ -81,8 +81,8 @@ def run_demo(
     out = settings.output_dir
     out.mkdir(parents=True, exist_ok=True)
     url = database_url or demo_database_url(settings)
-    start_empty(url, out / "demo.db")
     phases = Phases()
+    start_empty(url, out / "demo.db")
 
     def send(email_ids: list[int]) -> None:
         """The caller's hook, timed: writing the emails is a phase of its own."""
@@ -110,9 +110,9 @@ def run_demo(
     deliveries = Simulator(settings.departement, conv.terms, staff, settings.start, end, settings.seed).run(
         warm_up
     )
-    with (out / "events.jsonl").open("w", encoding="utf-8") as fh:
-        for d in deliveries:
-            fh.write(json.dumps(d.event, ensure_ascii=False) + "\n")
+    (out / "events.jsonl").write_text(
+        "".join(json.dumps(d.event, ensure_ascii=False) + "\n" for d in deliveries), encoding="utf-8"
+    )
 
     print(
         f"Convention {conv.code}/{conv.version} ({conv.name}) : {len(staff.agences)} agence(s), "
@@ -120,8 +120,10 @@ def run_demo(
         f"depuis le {labels.day(warm_up)} pour que les portefeuilles soient pleins le "
         f"{labels.day(settings.start)} ; {len(deliveries)} événements à intégrer"
     )
+    phases.preparation = timer.perf_counter() - phases.started
     total = _live_the_year(rt, deliveries, (warm_up, settings.start, end), out, progress, phases)
 
+    summing = timer.perf_counter()
     with rt.sessions() as session:
         figures = year_summary.year_figures(session, settings.start, end)
         verified = chain.verify_chains(session)
@@ -135,6 +137,7 @@ def run_demo(
     quarters = _write_indicators(rt, settings, end, out / "indicateurs")
     with rt.sessions() as session:
         revues, acted = year_summary.revues_held(session)
+    phases.figures = timer.perf_counter() - summing
     print(f"Revues de portefeuille : {revues} (XLSX et CSV dans {out}/revues/, envoyées dans {out}/outbox/), "
           f"{acted} entrées et sorties actées par leur secrétariat")  # fmt: skip
     for q in quarters:
@@ -144,6 +147,7 @@ def run_demo(
               f"{q.in_progress_at_end} en cours à la fin, délai d'entrée moyen {delay} jours")  # fmt: skip
     print(f"\nFichiers dans {out}/ : events.jsonl (le contrat d'intégration), professionals.csv, "
           "summary.json, revues/, indicateurs/ (CSV et PNG par trimestre), outbox/")  # fmt: skip
+    print(phases.line(sum(figures["emails_by_status"].values())))
     rt.engine.dispose()
     _print_explore(explore, url, example, staff.superviseur, (settings.departement, settings.start, end))
     return 0 if verified.ok else 1
@@ -190,16 +194,34 @@ def _write_indicators(rt: Runtime, settings: DemoSettings, end: date, folder: Pa
 class Phases:
     """Where the demo's time went, each phase without the others: the events/s figure divides
     the events by the time spent applying them, not by a loop that also scans, holds revues and
-    writes emails."""
+    writes emails. The phases add up to the whole run (`rest`: the printing, the files' list)."""
 
+    preparation: float = 0.0  # the database, the directory, the simulated events and their file
     ingestion: float = 0.0
     scans: float = 0.0
     revues: float = 0.0
     emails: float = 0.0  # writing the outbox's emails (here, .eml files), whichever phase caused them
+    figures: float = 0.0  # the year's figures, the audit chains verified, the quarters' indicators
+    started: float = field(default_factory=timer.perf_counter)
 
     @property
     def total(self) -> float:
-        return self.ingestion + self.scans + self.revues + self.emails
+        return timer.perf_counter() - self.started
+
+    def line(self, emails: int) -> str:
+        """« Durées : … » in the order the run goes, then the whole."""
+        parts = {
+            "préparation": self.preparation,
+            "intégration": self.ingestion,
+            "scans du matin": self.scans,
+            "revues": self.revues,
+            f"{emails} emails écrits": self.emails,
+            "bilan et indicateurs": self.figures,
+        }
+        total = self.total
+        parts["le reste"] = max(0.0, total - sum(parts.values()))
+        spent = ", ".join(f"{name} {labels.decimal(seconds)} s" for name, seconds in parts.items())
+        return f"Durées : {spent} ; {labels.decimal(total)} s en tout"
 
 
 def _live_the_year(
@@ -301,7 +323,6 @@ def _print_summary(
         "Emails (tous, mise en route comprise) : "
         + ", ".join(f"{labels.word(labels.EMAIL_STATUSES, s)} {n}" for s, n in f["emails_by_status"].items())
     )
-    emails = sum(f["emails_by_status"].values())
     rate = report.total / phases.ingestion if phases.ingestion else 0.0
     took = f"en {labels.decimal(phases.ingestion)} s ({rate:.0f} événements/s)"
     print(f"\nIntégration (mise en route comprise) : {report.summary()}, {took}")
@@ -309,10 +330,3 @@ def _print_summary(
         print(f"    rejetés : {kind:70} {n:5}")
     state = "intacts" if verified.ok else f"{len(verified.breaks)} CASSÉ(S)"
     print(f"Journal d'audit : {verified.rows} lignes en {verified.cases} chaînes, {state}")
-    seconds = {
-        name: labels.decimal(getattr(phases, name))
-        for name in ("ingestion", "scans", "revues", "emails", "total")
-    }
-    print(f"Durées : intégration {seconds['ingestion']} s, scans du matin {seconds['scans']} s, "
-          f"revues {seconds['revues']} s, {emails} emails écrits {seconds['emails']} s ; "
-          f"{seconds['total']} s en tout")  # fmt: skip
