@@ -1,6 +1,7 @@
 """Events per second on PostgreSQL: the service's paths against a raw-SQL floor, in one run.
 
     python -m bench.ingest [--cases 100000] [--events 20000] [--database-url …] [--broker-url …]
+                           [--only-http]
 
 Builds N cases under contract (COPY, not measured), then gives each path its own slice of cases
 and one `renewal_decided` event per case (a transition: update the case row, insert one log row;
@@ -22,7 +23,8 @@ on empty tables:
   `accompagnement web serve` (uvicorn, one process) and the same worker: first as fast as the
   senders go (events/s applied), then paced at 500 events/s offered, printing the rate the door
   took them at and the delay from acceptance (the inbox row) to applied (the processed-event
-  row), p50 and p99.
+  row), p50 and p99, and how many events the door stored per transaction (its group commit).
+  `--only-http` measures this path and the one-by-one floor alone.
 
 Prints events/s, each path's ratio to the floor, and the worker's peak memory (VmHWM of its
 processes) after each Celery path, to show it does not grow with the number of events.
@@ -474,6 +476,9 @@ def main() -> None:
     parser.add_argument("--events", type=int, default=20_000, help="events per path (single: a tenth)")
     parser.add_argument("--concurrency", type=int, default=os.cpu_count() or 2)
     parser.add_argument("--door-processes", type=int, default=1, help="`web serve --workers`")
+    parser.add_argument(
+        "--only-http", action="store_true", help="the one-by-one floor and the HTTP door alone"
+    )
     args = parser.parse_args()
     n = args.events
     fast, paced = n // 4, min(n // 4, 2_500)
@@ -488,20 +493,27 @@ def main() -> None:
     print(
         f"built {args.cases:,} cases under contract in {time.perf_counter() - t:.1f} s ({url.split('@')[-1]})"
     )
-    rates = {"floor (raw SQL)": floor(url, 1, n)}
-    rates["floor, all the writes"] = floor_all(url, 3 * n + n // 10 + 1, n)
+    floors: dict[str, float] = {}
+    rates: dict[str, float] = {}
+    if not args.only_http:
+        floors["floor (raw SQL)"] = floor(url, 1, n)
+        floors["floor, all the writes"] = floor_all(url, 3 * n + n // 10 + 1, n)
+        rates.update(floors)
     one_by_one = floor(url, 4 * n + n // 10 + fast + paced + 1, n // 10, per_transaction=1)
-    rates["direct batch path"], direct_cpu = direct(url, n + 1, n)
+    direct_cpu = None
+    if not args.only_http:
+        rates["direct batch path"], direct_cpu = direct(url, n + 1, n)
     worker = Worker(url, broker, args.concurrency)
     memory = []
     try:
         memory.append(worker.peak_memory_mb())
-        rates["celery batch path"] = through_celery(url, broker, renewals(2 * n + 1, n, "celery"), BATCH)
-        memory.append(worker.peak_memory_mb())
-        rates["celery single-event tasks"] = through_celery(
-            url, broker, renewals(3 * n + 1, n // 10, "single"), 1
-        )
-        memory.append(worker.peak_memory_mb())
+        if not args.only_http:
+            rates["celery batch path"] = through_celery(url, broker, renewals(2 * n + 1, n, "celery"), BATCH)
+            memory.append(worker.peak_memory_mb())
+            rates["celery single-event tasks"] = through_celery(
+                url, broker, renewals(3 * n + 1, n // 10, "single"), 1
+            )
+            memory.append(worker.peak_memory_mb())
         http_first = 4 * n + n // 10 + 1
         rates[f"http, {SENDERS} senders, 1 event each"], taken, door_ms, delays = through_http(
             url,
@@ -513,24 +525,47 @@ def main() -> None:
         memory.append(worker.peak_memory_mb())
     finally:
         worker.stop()
-    base, everything = rates["floor (raw SQL)"], rates["floor, all the writes"]
-    print(f"\n({n:,} events each; single-event and one per transaction: {n // 10:,}; http: {fast:,})")
-    header = f"{'of floor':>9} {'of all-writes floor':>20} {'of one-by-one floor':>20}"
-    print(f"{'path':28} {'events/s':>10} {header}")
-    for name, rate in {"floor, one per transaction": one_by_one, **rates}.items():
-        ratios = [f"{rate / floor_rate:>{width}.0%}" for floor_rate, width in
-                  ((base, 9), (everything, 20), (one_by_one, 20))]  # fmt: skip
-        print(f"{name:28} {rate:>10,.0f} {' '.join(ratios)}")
-    print(f"\nthe direct batch path: {direct_cpu:.0f} µs of CPU per event in the process applying them")
+    _report(n, fast, rates, floors, one_by_one)
+    if direct_cpu is not None:
+        print(f"\nthe direct batch path: {direct_cpu:.0f} µs of CPU per event in the process applying them")
     p50, p99 = delays[len(delays) // 2], delays[int(len(delays) * 0.99)]
     print(f"\nhttp paced at {OFFERED:.0f} events/s offered, taken at {taken:.0f}/s ({len(delays):,} events): "
           f"from acceptance to applied p50 {p50 * 1000:.0f} ms, p99 {p99 * 1000:.0f} ms; the door's "
-          f"process: {door_ms:.1f} ms of CPU per request")  # fmt: skip
+          f"process: {door_ms:.1f} ms of CPU per request, {_per_commit(url, 'http'):.1f} events "
+          "per commit")  # fmt: skip
     print(
-        "\nworker peak memory (VmHWM, MB): at start / after the batches / after the single tasks / after http"
+        "\nworker peak memory (VmHWM, MB): at start"
+        + ("" if args.only_http else " / after the batches / after the single tasks")
+        + " / after http"
     )
     print("  main process:  " + " / ".join(f"{main:.0f}" for main, _ in memory))
     print("  largest child: " + " / ".join(f"{child:.0f}" for _, child in memory))
+
+
+def _report(n: int, fast: int, rates: dict[str, float], floors: dict[str, float], one_by_one: float) -> None:
+    """The table: each path's events/s and its ratio to each floor measured in this run."""
+    print(f"\n({n:,} events each; single-event and one per transaction: {n // 10:,}; http: {fast:,})")
+    base, everything = floors.get("floor (raw SQL)"), floors.get("floor, all the writes")
+    header = f"{'of floor':>9} {'of all-writes floor':>20} {'of one-by-one floor':>20}"
+    print(f"{'path':28} {'events/s':>10} {header}")
+    for name, rate in {"floor, one per transaction": one_by_one, **rates}.items():
+        ratios = [f"{rate / floor_rate:>{width}.0%}" if floor_rate else f"{'—':>{width}}"
+                  for floor_rate, width in ((base, 9), (everything, 20), (one_by_one, 20))]  # fmt: skip
+        print(f"{name:28} {rate:>10,.0f} {' '.join(ratios)}")
+
+
+def _per_commit(url: str, tag: str) -> float:
+    """Events stored per door transaction: the door's group commit gives each group one
+    submission."""
+    engine = make_engine(url)
+    with make_session_factory(engine)() as session:
+        events, groups = session.execute(
+            select(func.count(), func.count(InboxEvent.submission.distinct())).where(
+                InboxEvent.event_id.like(f"{tag}-%")
+            )
+        ).one()
+    engine.dispose()
+    return float(events) / groups if groups else 0.0
 
 
 if __name__ == "__main__":
