@@ -77,11 +77,12 @@ def _while_pending(name: str, *columns: str, unique: bool = False) -> Index:
 
 class InboxEvent(Base):
     """An event accepted by a door (HTTP, `events ingest --via celery`, a Celery message), stored
-    before the sender is told "accepted": the broker only carries the row ids, so a broker restart
+    before the sender is told "accepted": the broker only carries wake-ups, so a broker restart
     or a lost message costs a sweep's delay, not the event.
 
-    `submission` + `position` identify the event within what the sender handed over (an HTTP
-    request, a CLI run, a Celery task id), so a redelivered message stores nothing twice.
+    `submission` + `position` identify the event within what was stored at once (the HTTP
+    requests of one group commit, a CLI run, a Celery task id), so a redelivered message stores
+    nothing twice.
     `status` ends as applied, duplicate or rejected (`reason` says why); `attempts` counts how
     often a worker took the row, so a row that kills its worker every time is parked.
     """
