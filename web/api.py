@@ -115,6 +115,7 @@ def store(web: Web, parcels: list[Parcel]) -> list[Receipt]:
         for departement, ids in receipt.routed().items():
             routed.setdefault(departement, []).extend(ids)
     metrics.count_received("http", stored)
+    metrics.DOOR_COMMITS.observe(sum(len(p.items) for p in parcels))
     if routed:
         web.queue(routed)
     return receipts

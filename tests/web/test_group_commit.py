@@ -10,6 +10,7 @@ from collections.abc import Callable
 from typing import Any
 
 from fastapi.testclient import TestClient
+from prometheus_client import REGISTRY
 from sqlalchemy import select
 
 from models import InboxEvent, make_engine, make_session_factory
@@ -63,12 +64,22 @@ def post_concurrently(console: Console, events: list[dict[str, Any]], hold: Call
 def test_concurrent_requests_share_one_commit_and_one_wake_up_each_answered_once_stored(
     console: Console,
 ) -> None:
+    commits = committed_groups()
     events = [Story().orientation() for _ in range(8)]
     answers = post_concurrently(console, events, lambda: None)
     assert answers == [(202, "pending")] * 8  # each row committed before its answer
     door = console.app.state.web.door
     assert (door.groups, door.jobs) == (2, 8)
     assert [len(ids) for ids in console.queued] == [1, 7]  # one wake-up per group
+    after = committed_groups()
+    assert (after[0] - commits[0], after[1] - commits[1]) == (2, 8)  # what /metrics tells an operator
+
+
+def committed_groups() -> tuple[float, float]:
+    """The door's transactions and the events they stored, as its metrics count them."""
+    count = REGISTRY.get_sample_value("accompagnement_http_events_per_commit_count") or 0.0
+    total = REGISTRY.get_sample_value("accompagnement_http_events_per_commit_sum") or 0.0
+    return count, total
 
 
 def test_a_group_whose_transaction_fails_stores_nothing_and_answers_503_to_each(console: Console) -> None:

@@ -54,6 +54,12 @@ REQUESTS = Histogram(
     ["method", "route", "status"],
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
 )
+DOOR_COMMITS = Histogram(
+    "accompagnement_http_events_per_commit",
+    "Événements enregistrés par transaction de la porte HTTP (les requêtes arrivées ensemble "
+    "partagent une transaction)",
+    buckets=(1, 2, 5, 10, 20, 50, 100, 200, 500),
+)
 EMAILS = Counter(
     "accompagnement_emails",
     "Emails de rappel et de revue : envoyés (sent), en échec à réessayer (retried), abandonnés (failed)",
