@@ -78,19 +78,26 @@ class GroupCommit(Generic[Job, Result]):
             if self._running:
                 self._ready.notify()
             else:
-                self._running = True
-                threading.Thread(target=self._serve, name=self.name, daemon=True).start()
+                self._start()
         return await future
 
     def _serve(self) -> None:
+        idle = False
         try:
             while (group := self._next()) is not None:
                 self._do(group)
-        finally:  # should anything end this thread early, waiting requests get another one
-            with self._lock:
-                self._running = bool(self._waiting)
-                if self._running:
-                    threading.Thread(target=self._serve, name=self.name, daemon=True).start()
+            idle = True  # `_next` said so under the lock: a request since then started another thread
+        finally:
+            if not idle:  # something ended this thread early: waiting requests get another one
+                with self._lock:
+                    self._running = False
+                    if self._waiting:
+                        self._start()
+
+    def _start(self) -> None:
+        """Start the committer thread (the lock held by the caller)."""
+        self._running = True
+        threading.Thread(target=self._serve, name=self.name, daemon=True).start()
 
     def _do(self, group: list[_Waiting[Job, Result]]) -> None:
         answers: list[tuple[_Waiting[Job, Result], Callable[[asyncio.Future[Any], Any], None], Any]]
