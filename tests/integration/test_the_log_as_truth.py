@@ -8,14 +8,14 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 
 import pytest
 from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
-from models import Case, TransitionLog
+from models import Case, Email, TransitionLog
 from tests.conftest import empty_tables
 from workflow.application import forecast
 from workflow.application.audit import replay
@@ -24,6 +24,7 @@ from workflow.application.queries.point_in_time import portfolio_at
 from workflow.application.service_context import Context
 from workflow.bootstrap import Runtime, bootstrap
 from workflow.demo.run import DemoSettings, run_demo
+from workflow.domain.clock import paris_date
 from workflow.domain.dates import add_months
 from workflow.domain.lifecycle import UNDER_CONTRACT
 
@@ -36,6 +37,7 @@ CONSEILLERS = 4
 @dataclass
 class Year:
     rt: Runtime
+    handed: list[list[int]]  # the email ids the demo handed to its sender, call by call
 
     @property
     def ctx(self) -> Context:
@@ -48,9 +50,11 @@ class Year:
 @pytest.fixture(scope="module")
 def year(engine: Engine, database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Year]:
     out: Path = tmp_path_factory.mktemp("year")
-    run_demo(DemoSettings(output_dir=out, **SETTINGS), database_url, progress=False)  # type: ignore[arg-type]
+    handed: list[list[int]] = []
+    run_demo(DemoSettings(output_dir=out, **SETTINGS), database_url, progress=False,  # type: ignore[arg-type]
+             on_commit=handed.append)  # fmt: skip
     rt = bootstrap(database_url)
-    yield Year(rt)
+    yield Year(rt, handed)
     rt.engine.dispose()
     empty_tables(engine)
 
@@ -133,3 +137,14 @@ def test_the_smallest_number_of_conseillers_grows_with_the_inflow(year: Year) ->
 def _mape(forecast_values: Sequence[float], actual: Sequence[float | None]) -> float:
     pairs = [(f, a) for f, a in zip(forecast_values, actual, strict=True) if a]
     return sum(abs(f - a) / a for f, a in pairs) / len(pairs)
+
+
+def test_the_demo_hands_each_days_emails_to_its_sender_once_at_the_days_end(year: Year) -> None:
+    """One sending per simulated day that wrote emails, in the days' order, and every email
+    handed once: what a worker's next round would take."""
+    with year.session() as session:
+        written: dict[int, datetime] = dict(session.execute(select(Email.id, Email.created_at)).all())
+    days = [{paris_date(written[i]) for i in ids} for ids in year.handed]
+    assert all(len(day) == 1 for day in days)
+    assert [d for (d,) in days] == sorted({paris_date(at) for at in written.values()})
+    assert sorted(i for ids in year.handed for i in ids) == sorted(written)

@@ -58,6 +58,7 @@ _ENV = Environment(
     autoescape=select_autoescape(["html.j2"]),
     undefined=StrictUndefined,
     keep_trailing_newline=True,
+    auto_reload=False,  # the templates ship with the code: no stat of their files at each email
 )
 _ENV.filters["jour"] = labels.day
 
