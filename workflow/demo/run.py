@@ -221,9 +221,9 @@ class Phases:
 @dataclass
 class DayOutbox:
     """The emails committed during a simulated day, handed to the caller's hook at the day's
-    end, as a worker would take them in its next round: one sending (one claim, one record of
-    the outcome) for the day's emails rather than one per commit, which cost the demo as much
-    as writing the emails. The hook's time is the phase `emails`."""
+    end, as a worker would take them in its next round: one sending for the day's emails
+    rather than one per commit, each sending paying a claim and a record of the outcome, two
+    transactions, however few emails it carries. The hook's time is the phase `emails`."""
 
     on_commit: Callable[[list[int]], None] | None
     phases: Phases
